@@ -1,0 +1,34 @@
+#!/usr/bin/env node
+// Runs node's test runner on every *.test.ts under test/<suite>/ (Node 20's --test does not glob).
+import { readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
+
+const suites = process.argv.slice(2);
+if (suites.length === 0) {
+  console.error(
+    'usage: node scripts/test.mjs <suite> [suite ...]   (suites: unit conformance integration e2e)',
+  );
+  process.exit(2);
+}
+function collect(dir) {
+  let out = [];
+  for (const name of readdirSync(dir).sort()) {
+    const full = join(dir, name);
+    if (statSync(full).isDirectory()) out = out.concat(collect(full));
+    else if (name.endsWith('.test.ts')) out.push(full);
+  }
+  return out;
+}
+const files = suites.flatMap((s) => collect(join('test', s)));
+if (files.length === 0) {
+  console.error(`no test files under test/{${suites.join(',')}}`);
+  process.exit(1);
+}
+const concurrency = process.env.TEST_CONCURRENCY ?? '2';
+const result = spawnSync(
+  process.execPath,
+  ['--import', 'tsx', '--test', `--test-concurrency=${concurrency}`, ...files],
+  { stdio: 'inherit' },
+);
+process.exit(result.status ?? 1);
