@@ -1,0 +1,5 @@
+/** openirsa/issuer: make a cluster an OIDC identity provider (keys, documents, publish, serve, check, mint). */
+export * from './errors.js';
+export * from './key-id.js';
+export * from './keys.js';
+export * from './mint.js';
