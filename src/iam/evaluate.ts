@@ -1,0 +1,236 @@
+/**
+ * Policy evaluation: explicit Deny > Allow > implicit deny, with a reason for every element of every
+ * statement (the raw material of explain). Pure: the caller passes every condition-key value, time included.
+ */
+import type {
+  ConditionValue,
+  Decision,
+  ElementResult,
+  EvaluationResult,
+  RequestContext,
+  StatementResult,
+} from './types.js';
+import { isAccountId, parseAssumedRoleArn, parseRoleArn, tryParseArn } from './arn.js';
+import { evaluateCondition } from './conditions.js';
+import {
+  parsePolicy,
+  type ParsedPolicy,
+  type ParsedStatement,
+  type PolicyKind,
+  type PrincipalSpec,
+} from './policy.js';
+import { matchTokens, resolvePattern, type Lookup } from './variables.js';
+
+/** Case-insensitive key lookup over the request's condition keys (IAM key names are case-insensitive). */
+export function keyLookup(keys: Record<string, ConditionValue>): Lookup {
+  const map = new Map<string, ConditionValue>();
+  for (const [k, v] of Object.entries(keys)) map.set(k.toLowerCase(), v);
+  return (key) => map.get(key.toLowerCase());
+}
+
+const q = (s: string): string => JSON.stringify(s);
+const list = (xs: string[]): string => `[${xs.map(q).join(', ')}]`;
+
+function isParsed(doc: unknown): doc is ParsedPolicy {
+  return typeof doc === 'object' && doc !== null && 'statements' in doc && 'kind' in doc;
+}
+
+/**
+ * Evaluate one policy. `doc` is a ParsedPolicy, or raw JSON (text or object) parsed here as a trust policy when
+ * the request has a principal and as an identity policy otherwise (throws MalformedPolicyError when invalid).
+ */
+export function evaluatePolicy(
+  doc: ParsedPolicy | unknown,
+  ctx: RequestContext,
+  kind?: PolicyKind,
+): EvaluationResult {
+  const policy = isParsed(doc)
+    ? doc
+    : parsePolicy(doc, kind ?? (ctx.principal ? 'trust' : 'identity'), { maxSize: 0 });
+  const lookup = keyLookup(ctx.conditionKeys);
+  const variables = policy.version === '2012-10-17';
+  const statements = policy.statements.map((st) => evaluateStatement(st, ctx, lookup, variables));
+  return { decision: decide(statements), statements };
+}
+
+function decide(statements: StatementResult[]): Decision {
+  if (statements.some((s) => s.matched && s.effect === 'Deny')) return 'ExplicitDeny';
+  if (statements.some((s) => s.matched && s.effect === 'Allow')) return 'Allow';
+  return 'ImplicitDeny';
+}
+
+export interface NamedEvaluation {
+  name: string;
+  result: EvaluationResult;
+}
+
+export interface MultiEvaluationResult {
+  decision: Decision;
+  policies: NamedEvaluation[];
+}
+
+/** Several permission policies of one principal: an explicit Deny in any wins, then any Allow. */
+export function evaluatePolicies(
+  docs: Array<{ name: string; document: ParsedPolicy | unknown }>,
+  ctx: RequestContext,
+  kind?: PolicyKind,
+): MultiEvaluationResult {
+  const policies = docs.map((d) => ({ name: d.name, result: evaluatePolicy(d.document, ctx, kind) }));
+  const all = policies.flatMap((p) => p.result.statements);
+  return { decision: decide(all), policies };
+}
+
+function evaluateStatement(
+  st: ParsedStatement,
+  ctx: RequestContext,
+  lookup: Lookup,
+  variables: boolean,
+): StatementResult {
+  const elements: ElementResult[] = [];
+  if (st.principal !== undefined) elements.push(principalElement('Principal', st.principal, ctx));
+  if (st.notPrincipal !== undefined) elements.push(principalElement('NotPrincipal', st.notPrincipal, ctx));
+  if (st.action) elements.push(actionElement('Action', st.action, ctx.action));
+  if (st.notAction) elements.push(actionElement('NotAction', st.notAction, ctx.action));
+  if (st.resource) elements.push(resourceElement('Resource', st.resource, ctx.resource, lookup, variables));
+  if (st.notResource)
+    elements.push(resourceElement('NotResource', st.notResource, ctx.resource, lookup, variables));
+  if (st.conditions.length > 0) {
+    const conditions = st.conditions.map((c) => evaluateCondition(c, lookup, variables));
+    const failed = conditions.filter((c) => !c.matched);
+    elements.push({
+      element: 'Condition',
+      matched: failed.length === 0,
+      reason:
+        failed.length === 0
+          ? `all ${conditions.length} condition(s) match`
+          : `${failed.length} of ${conditions.length} condition(s) do not match: ${failed.map((c) => c.reason).join('; ')}`,
+      conditions,
+    });
+  }
+  const result: StatementResult = {
+    index: st.index,
+    effect: st.effect,
+    matched: elements.every((e) => e.matched),
+    elements,
+    path: st.path,
+  };
+  if (st.sid !== undefined) result.sid = st.sid;
+  return result;
+}
+
+// ---------------------------------------------------------------- Principal
+
+/** Does one `AWS` principal value name the caller? Account id / root = any principal of that account. */
+export function awsPrincipalMatches(value: string, callerId: string): boolean {
+  if (value === '*') return true;
+  if (value === callerId) return true;
+  const caller = tryParseArn(callerId);
+  const callerAccount = isAccountId(callerId) ? callerId : caller?.account;
+  if (isAccountId(value)) return callerAccount === value;
+  const v = tryParseArn(value);
+  if (!v) return false;
+  if (v.service === 'iam' && v.resource === 'root') {
+    return callerAccount === v.account && (caller === undefined || caller.partition === v.partition);
+  }
+  // A role ARN (with its path) names every session of that role (whose ARN has no path).
+  const role = parseRoleArn(value);
+  const session = parseAssumedRoleArn(callerId);
+  if (role && session) {
+    return (
+      role.partition === session.partition &&
+      role.account === session.account &&
+      role.name === session.roleName
+    );
+  }
+  return false;
+}
+
+function principalElement(
+  element: 'Principal' | 'NotPrincipal',
+  spec: PrincipalSpec,
+  ctx: RequestContext,
+): ElementResult {
+  const res = (matchedSpec: boolean, reason: string): ElementResult => ({
+    element,
+    matched: element === 'Principal' ? matchedSpec : !matchedSpec,
+    reason,
+  });
+  const p = ctx.principal;
+  if (spec === '*') return res(true, 'Principal "*" matches every caller, anonymous included');
+  if (spec.AWS?.includes('*'))
+    return res(true, 'Principal {"AWS": "*"} matches every caller, anonymous included');
+  if (!p) return res(false, 'the request has no principal');
+  const values = spec[p.type];
+  const listed = Object.entries(spec)
+    .map(([t, vs]) => `${t} ${list(vs ?? [])}`)
+    .join(', ');
+  if (!values || values.length === 0) {
+    return res(
+      false,
+      `the caller is a ${p.type} principal ${q(p.id)}, but the statement lists only ${listed}`,
+    );
+  }
+  const hit = values.find((v) => (p.type === 'AWS' ? awsPrincipalMatches(v, p.id) : v === p.id));
+  if (hit !== undefined) return res(true, `${p.type} principal ${q(p.id)} matches ${q(hit)}`);
+  return res(
+    false,
+    `${p.type} principal ${q(p.id)} is not ${values.length === 1 ? q(values[0]!) : `any of ${list(values)}`}`,
+  );
+}
+
+// ---------------------------------------------------------------- Action / Resource
+
+function actionElement(element: 'Action' | 'NotAction', patterns: string[], action: string): ElementResult {
+  const hit = patterns.find((p) => {
+    const r = resolvePattern(p, true, false, () => undefined);
+    return r.ok && matchTokens(r.tokens, action, true);
+  });
+  const listed = patterns.length === 1 ? q(patterns[0]!) : list(patterns);
+  if (element === 'Action') {
+    return hit !== undefined
+      ? { element, matched: true, reason: `action ${q(action)} matches ${q(hit)}` }
+      : { element, matched: false, reason: `action ${q(action)} is not ${listed}` };
+  }
+  return hit !== undefined
+    ? { element, matched: false, reason: `action ${q(action)} is excluded by NotAction ${q(hit)}` }
+    : { element, matched: true, reason: `action ${q(action)} is not in NotAction ${listed}` };
+}
+
+function resourceElement(
+  element: 'Resource' | 'NotResource',
+  patterns: string[],
+  resource: string | undefined,
+  lookup: Lookup,
+  variables: boolean,
+): ElementResult {
+  const listed = patterns.length === 1 ? q(patterns[0]!) : list(patterns);
+  if (resource === undefined) {
+    // No resource in the request: only "*" covers it.
+    const star = patterns.includes('*');
+    return element === 'Resource'
+      ? { element, matched: star, reason: star ? 'Resource "*" matches' : 'the request names no resource' }
+      : {
+          element,
+          matched: !star,
+          reason: star ? 'NotResource "*" excludes everything' : 'the request names no resource',
+        };
+  }
+  const notes: string[] = [];
+  const hit = patterns.find((p) => {
+    const r = resolvePattern(p, true, variables, lookup);
+    if (!r.ok) {
+      notes.push(r.reason);
+      return false;
+    }
+    return matchTokens(r.tokens, resource);
+  });
+  const extra = notes.length ? ` (${notes.join('; ')})` : '';
+  if (element === 'Resource') {
+    return hit !== undefined
+      ? { element, matched: true, reason: `resource ${q(resource)} matches ${q(hit)}` }
+      : { element, matched: false, reason: `resource ${q(resource)} is not ${listed}${extra}` };
+  }
+  return hit !== undefined
+    ? { element, matched: false, reason: `resource ${q(resource)} is excluded by NotResource ${q(hit)}` }
+    : { element, matched: true, reason: `resource ${q(resource)} is not in NotResource ${listed}${extra}` };
+}
