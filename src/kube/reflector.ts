@@ -1,0 +1,239 @@
+/**
+ * A list/watch loop (client-go's Reflector) on @kubernetes/client-node's Watch, because 1.4's informer stops after
+ * errors, has no client timeout and keeps whole objects (specs/kubernetes.md §6). This one:
+ * - lists (paginated), hands the full set to `onReplace` (so vanished objects are removed), then watches from the
+ *   list's resourceVersion with bookmarks;
+ * - re-watches from the last resourceVersion when the server ends the watch (`timeoutSeconds`, so a silently
+ *   stalled watch cannot last: a client-side watchdog aborts it shortly after);
+ * - relists on 410 Gone (HTTP or an ERROR event), and retries any other error with capped exponential backoff.
+ */
+import { Watch, type KubeConfig } from '@kubernetes/client-node';
+import type { Logger } from '../log.js';
+
+export interface ListPage {
+  items?: unknown[];
+  metadata?: { resourceVersion?: string; _continue?: string; continue?: string };
+}
+
+export interface ReflectorOptions {
+  name: string;
+  kubeConfig: KubeConfig;
+  /** The collection path, e.g. `/api/v1/serviceaccounts`. */
+  path: string;
+  fieldSelector?: string;
+  list: (opts: { limit: number; _continue?: string; fieldSelector?: string }) => Promise<ListPage>;
+  onReplace: (items: unknown[]) => void;
+  onUpsert: (obj: unknown) => void;
+  onDelete: (obj: unknown) => void;
+  logger: Logger;
+  /** Server-side watch timeout; the watch is re-established (from the last resourceVersion) at least this often. */
+  watchTimeoutSeconds?: number;
+  initialBackoffMs?: number;
+  maxBackoffMs?: number;
+  pageSize?: number;
+}
+
+class GoneError extends Error {}
+
+const statusOf = (err: unknown): number | undefined => {
+  const e = err as { statusCode?: unknown; code?: unknown } | null;
+  if (typeof e?.statusCode === 'number') return e.statusCode;
+  if (typeof e?.code === 'number') return e.code;
+  return undefined;
+};
+
+export class Reflector {
+  private readonly watcher: Watch;
+  private resourceVersion = '';
+  private stopped = false;
+  private controller: AbortController | undefined;
+  private sleepTimer: { timer: NodeJS.Timeout; resolve: () => void } | undefined;
+  private backoffMs: number;
+  private resolveSynced!: () => void;
+  /** Resolves once the first list has been applied. */
+  readonly synced: Promise<void>;
+  hasSynced = false;
+  lastError: string | undefined;
+  lists = 0;
+  watches = 0;
+
+  constructor(private readonly o: ReflectorOptions) {
+    this.watcher = new Watch(o.kubeConfig);
+    this.backoffMs = o.initialBackoffMs ?? 1000;
+    this.synced = new Promise((r) => (this.resolveSynced = r));
+  }
+
+  start(): void {
+    void this.loop();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.controller?.abort();
+    if (this.sleepTimer) {
+      clearTimeout(this.sleepTimer.timer);
+      this.sleepTimer.resolve();
+    }
+  }
+
+  private async loop(): Promise<void> {
+    let needList = true;
+    while (!this.stopped) {
+      try {
+        if (needList) {
+          await this.listAll();
+          needList = false;
+        }
+        const started = Date.now();
+        const events = await this.watchOnce();
+        // A watch the server ends at once, again and again, must not become a request storm.
+        if (events === 0 && Date.now() - started < 1000) await this.sleep(this.nextBackoff());
+        else this.resetBackoff();
+      } catch (err) {
+        if (this.stopped) break;
+        if (err instanceof GoneError || statusOf(err) === 410) {
+          this.o.logger.info(
+            { reflector: this.o.name },
+            'watch resourceVersion expired (410 Gone); relisting',
+          );
+          needList = true;
+          this.resourceVersion = '';
+          continue;
+        }
+        const wait = this.nextBackoff();
+        this.lastError = (err as Error).message ?? String(err);
+        this.o.logger.warn(
+          { reflector: this.o.name, err: this.lastError, retryInMs: wait },
+          'list/watch failed; retrying',
+        );
+        await this.sleep(wait);
+      }
+    }
+  }
+
+  private nextBackoff(): number {
+    const base = this.backoffMs;
+    this.backoffMs = Math.min(this.backoffMs * 2, this.o.maxBackoffMs ?? 30_000);
+    return Math.round(base * (0.8 + Math.random() * 0.4));
+  }
+
+  private resetBackoff(): void {
+    this.backoffMs = this.o.initialBackoffMs ?? 1000;
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.sleepTimer = undefined;
+        resolve();
+      }, ms);
+      this.sleepTimer = { timer, resolve };
+    });
+  }
+
+  private async listAll(): Promise<void> {
+    const items: unknown[] = [];
+    let cont: string | undefined;
+    let rv = '';
+    do {
+      const opts: { limit: number; _continue?: string; fieldSelector?: string } = {
+        limit: this.o.pageSize ?? 500,
+      };
+      if (cont) opts._continue = cont;
+      if (this.o.fieldSelector) opts.fieldSelector = this.o.fieldSelector;
+      const page = await this.o.list(opts);
+      if (page.items) items.push(...page.items);
+      rv = page.metadata?.resourceVersion ?? rv;
+      cont = page.metadata?._continue ?? page.metadata?.continue;
+    } while (cont);
+    if (this.stopped) return;
+    this.o.onReplace(items);
+    this.resourceVersion = rv;
+    this.lists++;
+    this.lastError = undefined;
+    this.resetBackoff();
+    if (!this.hasSynced) {
+      this.hasSynced = true;
+      this.resolveSynced();
+    }
+    this.o.logger.info({ reflector: this.o.name, items: items.length, resourceVersion: rv }, 'listed');
+  }
+
+  /** One watch request; resolves with the number of events when it ends normally, rejects on errors. */
+  private watchOnce(): Promise<number> {
+    const timeoutSeconds = this.o.watchTimeoutSeconds ?? 300;
+    return new Promise<number>((resolve, reject) => {
+      let events = 0;
+      let gone = false;
+      let settled = false;
+      let errorEvent: Error | undefined;
+      let watchdog: NodeJS.Timeout | undefined;
+      const finish = (err: unknown): void => {
+        if (settled) return;
+        settled = true;
+        if (watchdog) clearTimeout(watchdog);
+        this.controller?.abort();
+        this.controller = undefined;
+        if (gone) reject(new GoneError('410 Gone'));
+        else if (errorEvent) reject(errorEvent);
+        else if (err && !(err as Error).name?.includes('Abort') && !this.stopped) reject(err);
+        else resolve(events);
+      };
+      const query: Record<string, string | number | boolean> = {
+        allowWatchBookmarks: true,
+        timeoutSeconds,
+      };
+      if (this.resourceVersion) query.resourceVersion = this.resourceVersion;
+      if (this.o.fieldSelector) query.fieldSelector = this.o.fieldSelector;
+      this.watches++;
+      this.watcher
+        .watch(
+          this.o.path,
+          query,
+          (type: string, obj: unknown) => {
+            events++;
+            const rv = (obj as { metadata?: { resourceVersion?: string } } | null)?.metadata?.resourceVersion;
+            switch (type) {
+              case 'ADDED':
+              case 'MODIFIED':
+                this.o.onUpsert(obj);
+                break;
+              case 'DELETED':
+                this.o.onDelete(obj);
+                break;
+              case 'BOOKMARK':
+                break;
+              case 'ERROR': {
+                const code = (obj as { code?: number } | null)?.code;
+                if (code === 410) gone = true;
+                else
+                  errorEvent = new Error(
+                    `watch ERROR event: ${(obj as { message?: string } | null)?.message ?? 'unknown'}`,
+                  );
+                finish(errorEvent);
+                return;
+              }
+              default:
+                return;
+            }
+            if (rv) this.resourceVersion = rv;
+          },
+          (err: unknown) => finish(err),
+        )
+        .then(
+          (controller) => {
+            if (settled) {
+              controller.abort();
+              return;
+            }
+            this.controller = controller;
+            if (this.stopped) controller.abort();
+            // The server should end the watch at timeoutSeconds; if it went silent, abort a little later.
+            watchdog = setTimeout(() => controller.abort(), (timeoutSeconds + 30) * 1000);
+            watchdog.unref();
+          },
+          (err: unknown) => finish(err),
+        );
+    });
+  }
+}

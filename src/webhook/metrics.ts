@@ -1,0 +1,78 @@
+/**
+ * Prometheus metrics with exactly the reference's names, labels and buckets (specs/webhook.md §3.5), in a registry
+ * of their own (one per webhook instance, so tests and `openirsa dev` can run several) plus Node's process metrics.
+ */
+import client from 'prom-client';
+
+export interface WebhookMetrics {
+  registry: client.Registry;
+  requestCount: client.Counter<'verb' | 'path' | 'code'>;
+  /** Microseconds. */
+  requestLatencies: client.Histogram<'verb' | 'path'>;
+  /** Microseconds; the reference's Summary has no quantiles (only _sum and _count). */
+  requestDuration: client.Summary<'verb' | 'path'>;
+  podCount: client.Counter<'method'>;
+  missingSaCount: client.Counter<string>;
+  used: client.Gauge<string>;
+  /** Observe one instrumented request. */
+  observe(verb: string, path: string, code: number, startNs: bigint): void;
+}
+
+export function createMetrics(options: { defaultMetrics?: boolean } = {}): WebhookMetrics {
+  const registry = new client.Registry();
+  if (options.defaultMetrics !== false) client.collectDefaultMetrics({ register: registry });
+  const requestCount = new client.Counter({
+    name: 'http_request_count',
+    help: 'Counter of requests broken out for each verb, path, and response code.',
+    labelNames: ['verb', 'path', 'code'] as const,
+    registers: [registry],
+  });
+  const requestLatencies = new client.Histogram({
+    name: 'http_request_latencies',
+    help: 'Response latency distribution in microseconds for each verb and path',
+    labelNames: ['verb', 'path'] as const,
+    // Reference: prometheus.ExponentialBuckets(125000, 2.0, 7).
+    buckets: client.exponentialBuckets(125000, 2, 7),
+    registers: [registry],
+  });
+  const requestDuration = new client.Summary({
+    name: 'http_request_duration_microseconds',
+    help: 'Response latency summary in microseconds for each verb and path.',
+    labelNames: ['verb', 'path'] as const,
+    percentiles: [],
+    maxAgeSeconds: 3600,
+    ageBuckets: 5,
+    registers: [registry],
+  });
+  const podCount = new client.Counter({
+    name: 'pod_identity_webhook_pod_count',
+    help: 'Counter of pods mutated, by method',
+    labelNames: ['method'] as const,
+    registers: [registry],
+  });
+  const missingSaCount = new client.Counter({
+    name: 'pod_identity_webhook_missing_sa_count',
+    help: 'Counter of pods whose service account was not found in the cache',
+    registers: [registry],
+  });
+  const used = new client.Gauge({
+    name: 'pod_identity_webhook_used',
+    help: 'Set to 1 once the webhook has cached a service account',
+    registers: [registry],
+  });
+  return {
+    registry,
+    requestCount,
+    requestLatencies,
+    requestDuration,
+    podCount,
+    missingSaCount,
+    used,
+    observe(verb, path, code, startNs) {
+      const us = Number(process.hrtime.bigint() - startNs) / 1000;
+      requestCount.inc({ verb, path, code: String(code) });
+      requestLatencies.observe({ verb, path }, us);
+      requestDuration.observe({ verb, path }, us);
+    },
+  };
+}
