@@ -1,0 +1,393 @@
+/**
+ * The webhook's HTTP shells (specs/webhook.md §3.3-§3.6): HTTPS `/mutate` (any method), `/healthz`, `/readyz`, the
+ * debug handlers, 404 for the rest; the plain-HTTP metrics server; graceful shutdown. The admission logic itself is
+ * the injected `review` (admission.ts); this file only adapts it to HTTP, metrics and logs.
+ */
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
+import {
+  createServer as createHttpServer,
+  type IncomingMessage,
+  type Server as HttpServer,
+  type ServerResponse,
+} from 'node:http';
+import type { SecureContextOptions } from 'node:tls';
+import type { Socket } from 'node:net';
+import type { WebhookMetrics } from './metrics.js';
+import type { IdentityLookup, MutationConfig, MutationResult } from './types.js';
+import type { Logger } from '../log.js';
+
+/** The shape of admission.ts `reviewAdmission` (owned by the mutation core). */
+export type ReviewFn = (input: {
+  contentType: string | undefined;
+  body: Buffer;
+  lookup: (namespace: string, serviceAccount: string) => Promise<IdentityLookup>;
+  config: MutationConfig;
+  random: () => number;
+}) => Promise<{
+  status: number;
+  headers: Record<string, string>;
+  body: string;
+  result?: MutationResult;
+  pod?: { name: string; namespace: string; serviceAccount: string };
+  error?: string;
+}>;
+
+export interface Readiness {
+  ready: boolean;
+  /** Why not ready (empty when ready). */
+  reasons: string[];
+}
+
+export interface ServerOptions {
+  tls: SecureContextOptions;
+  review: ReviewFn;
+  lookup: (namespace: string, serviceAccount: string) => Promise<IdentityLookup>;
+  config: MutationConfig;
+  metrics: WebhookMetrics;
+  logger: Logger;
+  maxRequestBytes: number;
+  enableDebuggingHandlers: boolean;
+  readiness: () => Readiness;
+  /** Debug handlers on the metrics port. */
+  cacheDump: () => string;
+  cacheClear: () => void;
+  random?: () => number;
+  /** Graceful shutdown timeout per server (the reference uses 10 s). */
+  shutdownTimeoutMs?: number;
+}
+
+const TEXT = { 'Content-Type': 'text/plain; charset=utf-8', 'X-Content-Type-Options': 'nosniff' };
+const DENY_BODY =
+  '{"response":{"uid":"","allowed":false,"status":{"metadata":{},"message":"Test deny message"}}}';
+
+/** Go's url.ParseQuery rules: bad percent escapes and `;` separators are errors (the reference answers 400). */
+export function queryIsValid(query: string): boolean {
+  if (query === '') return true;
+  if (query.includes(';')) return false;
+  for (const part of query.split('&')) {
+    try {
+      decodeURIComponent(part.replace(/\+/g, ' '));
+    } catch {
+      return false;
+    }
+  }
+  return true;
+}
+
+export class WebhookServer {
+  readonly https: HttpsServer;
+  readonly metricsServer: HttpServer;
+  private readonly o: ServerOptions;
+  private readonly random: () => number;
+  private shuttingDown = false;
+  private inFlight = 0;
+  private readonly sockets = new Set<Socket>();
+  private lastNotReadyLog = 0;
+
+  constructor(o: ServerOptions) {
+    this.o = o;
+    this.random = o.random ?? Math.random;
+    this.https = createHttpsServer({ ...o.tls }, (req, res) => this.handle(req, res));
+    // The API server gives a webhook 10 s by default (30 s max); a client that stalls longer is dropped.
+    this.https.requestTimeout = 60_000;
+    this.https.headersTimeout = 30_000;
+    this.https.on('tlsClientError', (err) =>
+      this.o.logger.debug({ err: err.message }, 'TLS handshake failed'),
+    );
+    this.https.on('clientError', (err, socket) => {
+      this.o.logger.debug({ err: err.message }, 'bad HTTP request');
+      if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
+      else socket.destroy();
+    });
+    this.metricsServer = createHttpServer((req, res) => this.handleMetrics(req, res));
+    for (const s of [this.https, this.metricsServer] as Array<HttpServer | HttpsServer>) {
+      s.on('connection', (sock: Socket) => {
+        this.sockets.add(sock);
+        sock.on('close', () => this.sockets.delete(sock));
+      });
+    }
+  }
+
+  /** Swap the serving certificate for new connections (hot reload). */
+  setSecureContext(options: SecureContextOptions): void {
+    this.https.setSecureContext(options);
+  }
+
+  async listen(
+    port: number,
+    metricsPort: number,
+    host?: string,
+  ): Promise<{ port: number; metricsPort: number }> {
+    const listen = (s: HttpServer | HttpsServer, p: number): Promise<number> =>
+      new Promise((resolve, reject) => {
+        s.once('error', reject);
+        s.listen(p, host || undefined, () => {
+          s.off('error', reject);
+          const a = s.address();
+          resolve(typeof a === 'object' && a ? a.port : p);
+        });
+      });
+    const [wp, mp] = await Promise.all([listen(this.https, port), listen(this.metricsServer, metricsPort)]);
+    return { port: wp, metricsPort: mp };
+  }
+
+  private handle(req: IncomingMessage, res: ServerResponse): void {
+    const url = req.url ?? '/';
+    const q = url.indexOf('?');
+    const path = q < 0 ? url : url.slice(0, q);
+    if (this.shuttingDown) res.setHeader('Connection', 'close');
+    if (q >= 0 && !queryIsValid(url.slice(q + 1))) {
+      // The reference's Logging middleware answers before the instrumented route, so this is not counted.
+      res.writeHead(400, { 'Content-Type': 'application/json' });
+      res.end('{"error": "error parsing form"}\n');
+      return;
+    }
+    switch (path) {
+      case '/mutate':
+        this.instrumented(req, res, path, () => this.mutate(req, res));
+        return;
+      case '/healthz':
+        res.writeHead(200, TEXT);
+        res.end('ok');
+        return;
+      case '/readyz':
+        this.readyz(res);
+        return;
+      case '/debug/alpha/deny':
+        if (!this.o.enableDebuggingHandlers) break;
+        this.instrumented(req, res, path, async () => {
+          res.writeHead(200, { 'Content-Type': 'text/plain; charset=utf-8' });
+          res.end(DENY_BODY);
+        });
+        return;
+      case '/debug/alpha/500':
+        if (!this.o.enableDebuggingHandlers) break;
+        this.instrumented(req, res, path, async () => {
+          res.writeHead(500, TEXT);
+          res.end('test error\n');
+        });
+        return;
+    }
+    res.writeHead(404, TEXT);
+    res.end('404 page not found\n');
+  }
+
+  private readyz(res: ServerResponse): void {
+    const r = this.o.readiness();
+    if (r.ready && !this.shuttingDown) {
+      res.writeHead(200, TEXT);
+      res.end('ok');
+      return;
+    }
+    const reasons = this.shuttingDown ? ['shutting down'] : r.reasons;
+    const now = Date.now();
+    if (now - this.lastNotReadyLog > 10_000) {
+      this.lastNotReadyLog = now;
+      this.o.logger.info({ reasons }, 'not ready');
+    }
+    res.writeHead(503, TEXT);
+    res.end(`not ready: ${reasons.join('; ')}\n`);
+  }
+
+  /** Count, time and log one instrumented request; never lets a handler error escape. */
+  private instrumented(
+    req: IncomingMessage,
+    res: ServerResponse,
+    path: string,
+    fn: () => Promise<void>,
+  ): void {
+    const start = process.hrtime.bigint();
+    const verb = req.method ?? 'GET';
+    this.inFlight++;
+    res.once('close', () => {
+      this.inFlight--;
+      this.o.metrics.observe(verb, path, res.statusCode, start);
+      if (this.o.logger.isLevelEnabled('trace')) {
+        this.o.logger.trace(
+          {
+            path,
+            method: verb,
+            status: res.statusCode,
+            user_agent: req.headers['user-agent'],
+            body_bytes: Number(req.headers['content-length'] ?? 0),
+          },
+          'request',
+        );
+      }
+    });
+    fn().catch((err: unknown) => {
+      this.o.logger.error({ err: (err as Error)?.message ?? String(err), path }, 'request handler failed');
+      if (!res.headersSent) {
+        res.writeHead(500, TEXT);
+        res.end('internal error\n');
+      } else res.destroy();
+    });
+  }
+
+  private async mutate(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const max = this.o.maxRequestBytes;
+    const declared = req.headers['content-length'];
+    if (declared !== undefined && Number(declared) > max) {
+      this.tooLarge(req, res, Number(declared));
+      return;
+    }
+    const body = await readBody(req, max);
+    if (body === undefined) {
+      this.tooLarge(req, res, undefined);
+      return;
+    }
+    if (body === null) return; // client went away
+    const out = await this.o.review({
+      contentType: req.headers['content-type'],
+      body,
+      lookup: this.o.lookup,
+      config: this.o.config,
+      random: this.random,
+    });
+    res.writeHead(out.status, out.headers);
+    res.end(out.body);
+    const r = out.result;
+    if (r?.method) this.o.metrics.podCount.inc({ method: r.method });
+    const log = this.o.logger;
+    if (out.error !== undefined) {
+      log.warn({ status: out.status, err: out.error, pod: out.pod }, 'admission request rejected');
+    } else if (out.pod && r && log.isLevelEnabled('debug')) {
+      const p = { Pod: out.pod.name, ServiceAccount: out.pod.serviceAccount, Namespace: out.pod.namespace };
+      if (r.patch === undefined)
+        log.debug(p, 'Pod was not mutated. Reason: no identity for its service account');
+      else if (r.changed) log.debug(p, 'Pod was mutated.');
+      else
+        log.debug(
+          p,
+          'Pod was not mutated. Reason: Required volume mounts and env variables were already present.',
+        );
+    }
+    if (r && r.warnings.length > 0) log.info({ pod: out.pod, warnings: r.warnings }, 'admission warnings');
+  }
+
+  private tooLarge(req: IncomingMessage, res: ServerResponse, declared: number | undefined): void {
+    const max = this.o.maxRequestBytes;
+    this.o.logger.warn({ declaredBytes: declared, limitBytes: max }, 'admission request body too large');
+    res.writeHead(413, { ...TEXT, Connection: 'close' });
+    res.end(`request body too large: the limit is ${max} bytes (--max-request-bytes)\n`);
+    req.resume();
+  }
+
+  private handleMetrics(req: IncomingMessage, res: ServerResponse): void {
+    const url = req.url ?? '/';
+    const q = url.indexOf('?');
+    const path = q < 0 ? url : url.slice(0, q);
+    if (this.shuttingDown) res.setHeader('Connection', 'close');
+    if (path === '/metrics') {
+      this.o.metrics.registry.metrics().then(
+        (text) => {
+          res.writeHead(200, { 'Content-Type': this.o.metrics.registry.contentType });
+          res.end(text);
+        },
+        (err: unknown) => {
+          res.writeHead(500, TEXT);
+          res.end(`cannot collect metrics: ${(err as Error).message}\n`);
+        },
+      );
+      return;
+    }
+    if (path === '/healthz') {
+      res.writeHead(200, TEXT);
+      res.end('ok');
+      return;
+    }
+    if (path === '/readyz') {
+      this.readyz(res);
+      return;
+    }
+    if (this.o.enableDebuggingHandlers && path === '/debug/alpha/cache') {
+      res.writeHead(200, { 'Content-Type': 'application/json' });
+      res.end(this.o.cacheDump());
+      return;
+    }
+    if (this.o.enableDebuggingHandlers && path === '/debug/alpha/cache/clear') {
+      this.o.cacheClear();
+      res.writeHead(200);
+      res.end();
+      return;
+    }
+    res.writeHead(404, TEXT);
+    res.end('404 page not found\n');
+  }
+
+  /**
+   * Stop accepting, let in-flight requests finish (responses carry `Connection: close`), close idle keep-alive
+   * connections; after the timeout, force-close. Resolves true when the drain was graceful.
+   */
+  async shutdown(): Promise<boolean> {
+    this.shuttingDown = true;
+    const timeoutMs = this.o.shutdownTimeoutMs ?? 10_000;
+    const closeOne = (s: HttpServer | HttpsServer): Promise<boolean> =>
+      new Promise((resolve) => {
+        if (!s.listening) {
+          resolve(true);
+          return;
+        }
+        const timer = setTimeout(() => {
+          s.closeAllConnections();
+          resolve(false);
+        }, timeoutMs);
+        s.close(() => {
+          clearTimeout(timer);
+          resolve(true);
+        });
+        s.closeIdleConnections();
+        // Connections that finish their current request are closed by the `Connection: close` header; idle ones
+        // that appear meanwhile are swept here.
+        const sweep = setInterval(() => {
+          s.closeIdleConnections();
+          if (!s.listening) clearInterval(sweep);
+        }, 100);
+        sweep.unref();
+        s.once('close', () => clearInterval(sweep));
+      });
+    const [a, b] = await Promise.all([closeOne(this.https), closeOne(this.metricsServer)]);
+    if (!a || !b) {
+      this.o.logger.error(
+        { inFlight: this.inFlight },
+        'graceful server shutdown failed, server has been force closed: timeout',
+      );
+      for (const s of this.sockets) s.destroy();
+    }
+    return a && b;
+  }
+}
+
+/** Read the whole body up to `max` bytes: undefined when larger, null when the client aborted. */
+function readBody(req: IncomingMessage, max: number): Promise<Buffer | undefined | null> {
+  return new Promise((resolve) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let done = false;
+    req.on('data', (chunk: Buffer) => {
+      if (done) return;
+      size += chunk.length;
+      if (size > max) {
+        done = true;
+        resolve(undefined);
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on('end', () => {
+      if (done) return;
+      done = true;
+      resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size));
+    });
+    req.on('error', () => {
+      if (done) return;
+      done = true;
+      resolve(null);
+    });
+    req.on('aborted', () => {
+      if (done) return;
+      done = true;
+      resolve(null);
+    });
+  });
+}
