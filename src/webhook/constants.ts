@@ -51,3 +51,12 @@ export const ENV = {
 /** ConfigMap mode: name and data key of the watched ConfigMap (in `--namespace`). */
 export const CONFIG_MAP_NAME = 'pod-identity-webhook';
 export const CONFIG_MAP_KEY = 'config';
+
+/**
+ * The role-ARN shape the reference checks (cache.go): a mismatch only logs a warning there; openirsa also
+ * returns an admission warning. Go's class `[\w-\/.@+=,]` is written here with the `-` escaped.
+ */
+export const ROLE_ARN_PATTERN = /^arn:aws[a-z0-9-]*:iam::\d{12}:role\/[\w\-/.@+=,]+$/;
+
+/** Largest AdmissionReview body the webhook accepts; bigger ones get HTTP 413 (the API server caps at 3 MiB). */
+export const MAX_ADMISSION_BODY_BYTES = 3 * 1024 * 1024;

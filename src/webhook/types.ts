@@ -60,4 +60,9 @@ export interface MutationResult {
   method?: 'sts_web_identity' | 'container_credentials';
   /** Admission warnings shown by kubectl (malformed role ARN, invalid or clamped token-expiration...). */
   warnings: string[];
+  /**
+   * Set when the pod cannot be decoded as a core/v1 Pod: Go's json.Unmarshal message, which the reference
+   * returns as `allowed:false` (no patch then).
+   */
+  error?: string;
 }

@@ -1,0 +1,656 @@
+/**
+ * Go-compatible JSON for the parts of a core/v1 Pod the webhook reads or re-serialises (specs/webhook.md §1.7).
+ *
+ * The reference round-trips containers through typed `corev1.Container` structs, so its output has Go struct
+ * field order, Go omitempty semantics, sorted map keys, canonical Quantities and Go string escaping. We do the
+ * same from a table of the k8s.io/api v0.36.0 struct tags, with one deliberate difference: fields the table
+ * does not know are appended after the known ones instead of dropped (reference bugs #208, #84).
+ *
+ * The same table validates a decoded pod the way `json.Unmarshal(raw, &pod)` would, producing Go's
+ * UnmarshalTypeError messages, so the admission response for an ill-typed pod matches the reference.
+ */
+import { goQuantityString, QuantityError } from './mutate-quantity.js';
+
+// ---------------------------------------------------------------------------------------------------------------
+// Strings
+
+const NEEDS_GO_ESCAPE = /[<>&\u2028\u2029]/;
+const GO_ESCAPE_ALL = /[<>&\u2028\u2029]/g;
+const GO_ESCAPES: Record<string, string> = {
+  '<': '\\u003c',
+  '>': '\\u003e',
+  '&': '\\u0026',
+  '\u2028': '\\u2028',
+  '\u2029': '\\u2029',
+};
+
+/** Go encoding/json string encoding (HTML-safe escaping, U+2028/2029, invalid UTF-16 → U+FFFD). */
+interface WellFormed {
+  isWellFormed(): boolean;
+  toWellFormed(): string;
+}
+
+export function goString(s: string): string {
+  // Node 20 has these (ES2024); Go replaces unpaired surrogates with U+FFFD.
+  const w = s as unknown as WellFormed;
+  if (!w.isWellFormed()) s = w.toWellFormed();
+  const out = JSON.stringify(s);
+  return NEEDS_GO_ESCAPE.test(out) ? out.replace(GO_ESCAPE_ALL, (c) => GO_ESCAPES[c] as string) : out;
+}
+
+/** Byte-wise (UTF-8, i.e. code point) order, which is how Go sorts map keys. */
+export function goKeyCompare(a: string, b: string): number {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    const x = a.charCodeAt(i);
+    const y = b.charCodeAt(i);
+    if (x === y) continue;
+    // Surrogates (astral code points) sort after every BMP character in UTF-8.
+    const xs = x >= 0xd800 && x <= 0xdfff;
+    const ys = y >= 0xd800 && y <= 0xdfff;
+    if (xs !== ys) return xs ? 1 : -1;
+    return x - y;
+  }
+  return a.length - b.length;
+}
+
+/** Encode an arbitrary decoded JSON value (an unknown field) with Go's escaping, keeping its key order. */
+export function goAny(v: unknown): string {
+  if (v === null || v === undefined) return 'null';
+  switch (typeof v) {
+    case 'string':
+      return goString(v);
+    case 'number':
+      return Number.isFinite(v) ? JSON.stringify(v) : 'null';
+    case 'boolean':
+      return v ? 'true' : 'false';
+    case 'object': {
+      if (Array.isArray(v)) return '[' + v.map(goAny).join(',') + ']';
+      const parts: string[] = [];
+      for (const k of Object.keys(v)) parts.push(goString(k) + ':' + goAny((v as Record<string, unknown>)[k]));
+      return '{' + parts.join(',') + '}';
+    }
+    default:
+      return 'null';
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// The schema: k8s.io/api core/v1 @ v0.36.0, Container and everything below it, plus the Pod fields we read.
+
+export type GoType =
+  | { k: 'str'; go: string }
+  | { k: 'bool' }
+  | { k: 'int'; go: 'int32' | 'int64' }
+  | { k: 'struct'; s: GoStruct }
+  | { k: 'slice'; elem: GoType; go: string }
+  | { k: 'map'; elem: GoType; go: string }
+  | { k: 'quantity' }
+  | { k: 'intstr' };
+
+export interface GoField {
+  json: string;
+  t: GoType;
+  ptr: boolean;
+  omitempty: boolean;
+  /** Go names of the embedded (inline) structs this field is promoted through, for error paths. */
+  via: string[];
+}
+
+export interface GoStruct {
+  /** Go type name without package, e.g. "Container". */
+  name: string;
+  fields: GoField[];
+  byJson: Map<string, GoField>;
+  byFold: Map<string, GoField>;
+  /** Partial tables (Pod, PodSpec, ...) only validate the fields we read; others are not "unknown". */
+  partial: boolean;
+}
+
+const STR = (go = 'string'): GoType => ({ k: 'str', go });
+const BOOL: GoType = { k: 'bool' };
+const I32: GoType = { k: 'int', go: 'int32' };
+const I64: GoType = { k: 'int', go: 'int64' };
+const QTY: GoType = { k: 'quantity' };
+const INTSTR: GoType = { k: 'intstr' };
+const ST = (s: GoStruct): GoType => ({ k: 'struct', s });
+const SLICE = (elem: GoType): GoType => ({ k: 'slice', elem, go: '[]' + goTypeName(elem) });
+const MAP = (elem: GoType, go: string): GoType => ({ k: 'map', elem, go });
+
+export function goTypeName(t: GoType): string {
+  switch (t.k) {
+    case 'str':
+      return t.go;
+    case 'bool':
+      return 'bool';
+    case 'int':
+      return t.go;
+    case 'struct':
+      return 'v1.' + t.s.name;
+    case 'slice':
+    case 'map':
+      return t.go;
+    case 'quantity':
+      return 'resource.Quantity';
+    case 'intstr':
+      return 'intstr.IntOrString';
+  }
+}
+
+/** Field spec: [json, type, flags] where flags has 'p' (pointer) and/or 'o' (omitempty). */
+type FieldSpec = [string, GoType, string] | { inline: GoStruct; as: string };
+
+function struct(name: string, specs: FieldSpec[], partial = false): GoStruct {
+  const fields: GoField[] = [];
+  for (const spec of specs) {
+    if (Array.isArray(spec)) {
+      const [json, t, flags] = spec;
+      fields.push({ json, t, ptr: flags.includes('p'), omitempty: flags.includes('o'), via: [] });
+    } else {
+      for (const f of spec.inline.fields) fields.push({ ...f, via: [spec.as, ...f.via] });
+    }
+  }
+  const byJson = new Map(fields.map((f) => [f.json, f]));
+  const byFold = new Map(fields.map((f) => [f.json.toLowerCase(), f]));
+  return { name, fields, byJson, byFold, partial };
+}
+
+const LocalObjectReference = struct('LocalObjectReference', [['name', STR(), 'o']]);
+const ContainerPort = struct('ContainerPort', [
+  ['name', STR(), 'o'],
+  ['hostPort', I32, 'o'],
+  ['containerPort', I32, ''],
+  ['protocol', STR('v1.Protocol'), 'o'],
+  ['hostIP', STR(), 'o'],
+]);
+const ConfigMapEnvSource = struct('ConfigMapEnvSource', [
+  { inline: LocalObjectReference, as: 'LocalObjectReference' },
+  ['optional', BOOL, 'po'],
+]);
+const SecretEnvSource = struct('SecretEnvSource', [
+  { inline: LocalObjectReference, as: 'LocalObjectReference' },
+  ['optional', BOOL, 'po'],
+]);
+const EnvFromSource = struct('EnvFromSource', [
+  ['prefix', STR(), 'o'],
+  ['configMapRef', ST(ConfigMapEnvSource), 'po'],
+  ['secretRef', ST(SecretEnvSource), 'po'],
+]);
+const ObjectFieldSelector = struct('ObjectFieldSelector', [
+  ['apiVersion', STR(), 'o'],
+  ['fieldPath', STR(), ''],
+]);
+const ResourceFieldSelector = struct('ResourceFieldSelector', [
+  ['containerName', STR(), 'o'],
+  ['resource', STR(), ''],
+  // A struct: omitempty never drops it, so an unset divisor is emitted as "0".
+  ['divisor', QTY, 'o'],
+]);
+const ConfigMapKeySelector = struct('ConfigMapKeySelector', [
+  { inline: LocalObjectReference, as: 'LocalObjectReference' },
+  ['key', STR(), ''],
+  ['optional', BOOL, 'po'],
+]);
+const SecretKeySelector = struct('SecretKeySelector', [
+  { inline: LocalObjectReference, as: 'LocalObjectReference' },
+  ['key', STR(), ''],
+  ['optional', BOOL, 'po'],
+]);
+const FileKeySelector = struct('FileKeySelector', [
+  ['volumeName', STR(), ''],
+  ['path', STR(), ''],
+  ['key', STR(), ''],
+  ['optional', BOOL, 'po'],
+]);
+const EnvVarSource = struct('EnvVarSource', [
+  ['fieldRef', ST(ObjectFieldSelector), 'po'],
+  ['resourceFieldRef', ST(ResourceFieldSelector), 'po'],
+  ['configMapKeyRef', ST(ConfigMapKeySelector), 'po'],
+  ['secretKeyRef', ST(SecretKeySelector), 'po'],
+  ['fileKeyRef', ST(FileKeySelector), 'po'],
+]);
+export const EnvVar = struct('EnvVar', [
+  ['name', STR(), ''],
+  ['value', STR(), 'o'],
+  ['valueFrom', ST(EnvVarSource), 'po'],
+]);
+const ResourceClaim = struct('ResourceClaim', [
+  ['name', STR(), ''],
+  ['request', STR(), 'o'],
+]);
+const ResourceRequirements = struct('ResourceRequirements', [
+  ['limits', MAP(QTY, 'v1.ResourceList'), 'o'],
+  ['requests', MAP(QTY, 'v1.ResourceList'), 'o'],
+  ['claims', SLICE(ST(ResourceClaim)), 'o'],
+]);
+const ContainerResizePolicy = struct('ContainerResizePolicy', [
+  ['resourceName', STR('v1.ResourceName'), ''],
+  ['restartPolicy', STR('v1.ResourceResizeRestartPolicy'), ''],
+]);
+const ContainerRestartRuleOnExitCodes = struct('ContainerRestartRuleOnExitCodes', [
+  ['operator', STR('v1.ContainerRestartRuleOnExitCodesOperator'), 'o'],
+  ['values', SLICE(I32), 'o'],
+]);
+const ContainerRestartRule = struct('ContainerRestartRule', [
+  ['action', STR('v1.ContainerRestartRuleAction'), 'o'],
+  ['exitCodes', ST(ContainerRestartRuleOnExitCodes), 'po'],
+]);
+export const VolumeMount = struct('VolumeMount', [
+  ['name', STR(), ''],
+  ['readOnly', BOOL, 'o'],
+  ['recursiveReadOnly', STR('v1.RecursiveReadOnlyMode'), 'po'],
+  ['mountPath', STR(), ''],
+  ['subPath', STR(), 'o'],
+  ['mountPropagation', STR('v1.MountPropagationMode'), 'po'],
+  ['subPathExpr', STR(), 'o'],
+]);
+const VolumeDevice = struct('VolumeDevice', [
+  ['name', STR(), ''],
+  ['devicePath', STR(), ''],
+]);
+const ExecAction = struct('ExecAction', [['command', SLICE(STR()), 'o']]);
+const HTTPHeader = struct('HTTPHeader', [
+  ['name', STR(), ''],
+  ['value', STR(), ''],
+]);
+const HTTPGetAction = struct('HTTPGetAction', [
+  ['path', STR(), 'o'],
+  ['port', INTSTR, ''],
+  ['host', STR(), 'o'],
+  ['scheme', STR('v1.URIScheme'), 'o'],
+  ['httpHeaders', SLICE(ST(HTTPHeader)), 'o'],
+]);
+const TCPSocketAction = struct('TCPSocketAction', [
+  ['port', INTSTR, ''],
+  ['host', STR(), 'o'],
+]);
+const GRPCAction = struct('GRPCAction', [
+  ['port', I32, ''],
+  // *string without omitempty: emitted as null when unset.
+  ['service', STR(), 'p'],
+]);
+const SleepAction = struct('SleepAction', [['seconds', I64, '']]);
+const ProbeHandler = struct('ProbeHandler', [
+  ['exec', ST(ExecAction), 'po'],
+  ['httpGet', ST(HTTPGetAction), 'po'],
+  ['tcpSocket', ST(TCPSocketAction), 'po'],
+  ['grpc', ST(GRPCAction), 'po'],
+]);
+const Probe = struct('Probe', [
+  { inline: ProbeHandler, as: 'ProbeHandler' },
+  ['initialDelaySeconds', I32, 'o'],
+  ['timeoutSeconds', I32, 'o'],
+  ['periodSeconds', I32, 'o'],
+  ['successThreshold', I32, 'o'],
+  ['failureThreshold', I32, 'o'],
+  ['terminationGracePeriodSeconds', I64, 'po'],
+]);
+const LifecycleHandler = struct('LifecycleHandler', [
+  ['exec', ST(ExecAction), 'po'],
+  ['httpGet', ST(HTTPGetAction), 'po'],
+  ['tcpSocket', ST(TCPSocketAction), 'po'],
+  ['sleep', ST(SleepAction), 'po'],
+]);
+const Lifecycle = struct('Lifecycle', [
+  ['postStart', ST(LifecycleHandler), 'po'],
+  ['preStop', ST(LifecycleHandler), 'po'],
+  ['stopSignal', STR('v1.Signal'), 'po'],
+]);
+const Capabilities = struct('Capabilities', [
+  ['add', SLICE(STR('v1.Capability')), 'o'],
+  ['drop', SLICE(STR('v1.Capability')), 'o'],
+]);
+const SELinuxOptions = struct('SELinuxOptions', [
+  ['user', STR(), 'o'],
+  ['role', STR(), 'o'],
+  ['type', STR(), 'o'],
+  ['level', STR(), 'o'],
+]);
+const WindowsSecurityContextOptions = struct('WindowsSecurityContextOptions', [
+  ['gmsaCredentialSpecName', STR(), 'po'],
+  ['gmsaCredentialSpec', STR(), 'po'],
+  ['runAsUserName', STR(), 'po'],
+  ['hostProcess', BOOL, 'po'],
+]);
+const SeccompProfile = struct('SeccompProfile', [
+  ['type', STR('v1.SeccompProfileType'), ''],
+  ['localhostProfile', STR(), 'po'],
+]);
+const AppArmorProfile = struct('AppArmorProfile', [
+  ['type', STR('v1.AppArmorProfileType'), ''],
+  ['localhostProfile', STR(), 'po'],
+]);
+const SecurityContext = struct('SecurityContext', [
+  ['capabilities', ST(Capabilities), 'po'],
+  ['privileged', BOOL, 'po'],
+  ['seLinuxOptions', ST(SELinuxOptions), 'po'],
+  ['windowsOptions', ST(WindowsSecurityContextOptions), 'po'],
+  ['runAsUser', I64, 'po'],
+  ['runAsGroup', I64, 'po'],
+  ['runAsNonRoot', BOOL, 'po'],
+  ['readOnlyRootFilesystem', BOOL, 'po'],
+  ['allowPrivilegeEscalation', BOOL, 'po'],
+  ['procMount', STR('v1.ProcMountType'), 'po'],
+  ['seccompProfile', ST(SeccompProfile), 'po'],
+  ['appArmorProfile', ST(AppArmorProfile), 'po'],
+]);
+export const Container = struct('Container', [
+  ['name', STR(), ''],
+  ['image', STR(), 'o'],
+  ['command', SLICE(STR()), 'o'],
+  ['args', SLICE(STR()), 'o'],
+  ['workingDir', STR(), 'o'],
+  ['ports', SLICE(ST(ContainerPort)), 'o'],
+  ['envFrom', SLICE(ST(EnvFromSource)), 'o'],
+  ['env', SLICE(ST(EnvVar)), 'o'],
+  ['resources', ST(ResourceRequirements), 'o'],
+  ['resizePolicy', SLICE(ST(ContainerResizePolicy)), 'o'],
+  ['restartPolicy', STR('v1.ContainerRestartPolicy'), 'po'],
+  ['restartPolicyRules', SLICE(ST(ContainerRestartRule)), 'o'],
+  ['volumeMounts', SLICE(ST(VolumeMount)), 'o'],
+  ['volumeDevices', SLICE(ST(VolumeDevice)), 'o'],
+  ['livenessProbe', ST(Probe), 'po'],
+  ['readinessProbe', ST(Probe), 'po'],
+  ['startupProbe', ST(Probe), 'po'],
+  ['lifecycle', ST(Lifecycle), 'po'],
+  ['terminationMessagePath', STR(), 'o'],
+  ['terminationMessagePolicy', STR('v1.TerminationMessagePolicy'), 'o'],
+  ['imagePullPolicy', STR('v1.PullPolicy'), 'o'],
+  ['securityContext', ST(SecurityContext), 'po'],
+  ['stdin', BOOL, 'o'],
+  ['stdinOnce', BOOL, 'o'],
+  ['tty', BOOL, 'o'],
+]);
+
+// Partial tables: only the Pod fields the webhook reads are type-checked (the reference's decode would also
+// reject ill-typed fields elsewhere in the pod; the API server rejects those pods anyway).
+const ObjectMeta = struct(
+  'ObjectMeta',
+  [
+    ['name', STR(), 'o'],
+    ['generateName', STR(), 'o'],
+    ['namespace', STR(), 'o'],
+    ['uid', STR('types.UID'), 'o'],
+    ['labels', MAP(STR(), 'map[string]string'), 'o'],
+    ['annotations', MAP(STR(), 'map[string]string'), 'o'],
+  ],
+  true,
+);
+const Volume = struct('Volume', [['name', STR(), '']], true);
+const PodOS = struct('PodOS', [['name', STR('v1.OSName'), '']], true);
+const PodSpec = struct(
+  'PodSpec',
+  [
+    ['volumes', SLICE(ST(Volume)), 'o'],
+    ['initContainers', SLICE(ST(Container)), 'o'],
+    ['containers', SLICE(ST(Container)), ''],
+    ['nodeSelector', MAP(STR(), 'map[string]string'), 'o'],
+    ['serviceAccountName', STR(), 'o'],
+    ['serviceAccount', STR(), 'o'],
+    ['os', ST(PodOS), 'po'],
+  ],
+  true,
+);
+export const Pod = struct(
+  'Pod',
+  [
+    ['kind', STR(), 'o'],
+    ['apiVersion', STR(), 'o'],
+    ['metadata', ST(ObjectMeta), 'o'],
+    ['spec', ST(PodSpec), 'o'],
+  ],
+  true,
+);
+
+// ---------------------------------------------------------------------------------------------------------------
+// Decoding checks (json.Unmarshal into the typed struct)
+
+function jsonKind(v: unknown): string {
+  if (Array.isArray(v)) return 'array';
+  switch (typeof v) {
+    case 'string':
+      return 'string';
+    case 'number':
+      return 'number';
+    case 'boolean':
+      return 'bool';
+    default:
+      return 'object';
+  }
+}
+
+interface Ctx {
+  /** Go name of the struct holding the field being decoded ("" at the top level). */
+  struct: string;
+  /** Dotted JSON path of the field (Go's errorContext.FieldStack, embedded struct names included). */
+  path: string;
+}
+
+class DecodeError extends Error {}
+
+function typeError(value: string, t: GoType, ctx: Ctx, top: string): DecodeError {
+  if (ctx.struct === '' && ctx.path === '')
+    return new DecodeError(`json: cannot unmarshal ${value} into Go value of type ${top}`);
+  return new DecodeError(
+    `json: cannot unmarshal ${value} into Go struct field ${ctx.struct}.${ctx.path} of type ${goTypeName(t)}`,
+  );
+}
+
+const INT32_MIN = -2147483648;
+const INT32_MAX = 2147483647;
+const INT64_LIMIT = 2 ** 63;
+
+/** Set by checkStruct when a key matched a field only case-insensitively (Go accepts `Name` for `name`). */
+let foldSeen = false;
+
+function checkValue(v: unknown, t: GoType, ctx: Ctx): void {
+  if (v === null || v === undefined) return; // null leaves Go's zero value
+  switch (t.k) {
+    case 'str':
+      if (typeof v !== 'string') throw typeError(jsonKind(v), t, ctx, t.go);
+      return;
+    case 'bool':
+      if (typeof v !== 'boolean') throw typeError(jsonKind(v), t, ctx, 'bool');
+      return;
+    case 'int':
+      if (typeof v !== 'number') throw typeError(jsonKind(v), t, ctx, t.go);
+      if (
+        !Number.isInteger(v) ||
+        (t.go === 'int32' ? v < INT32_MIN || v > INT32_MAX : v < -INT64_LIMIT || v >= INT64_LIMIT)
+      )
+        throw typeError('number ' + String(v), t, ctx, t.go);
+      return;
+    case 'quantity':
+      try {
+        goQuantityString(v);
+      } catch (e) {
+        if (e instanceof QuantityError) throw new DecodeError(e.message);
+        throw e;
+      }
+      return;
+    case 'intstr':
+      // IntOrString.UnmarshalJSON re-enters json.Unmarshal, so its errors carry no struct context.
+      if (typeof v === 'string') return;
+      if (typeof v !== 'number')
+        throw new DecodeError(`json: cannot unmarshal ${jsonKind(v)} into Go value of type int32`);
+      if (!Number.isInteger(v) || v < INT32_MIN || v > INT32_MAX)
+        throw new DecodeError(`json: cannot unmarshal number ${String(v)} into Go value of type int32`);
+      return;
+    case 'slice':
+      if (!Array.isArray(v)) throw typeError(jsonKind(v), t, ctx, t.go);
+      for (const e of v) checkValue(e, t.elem, ctx);
+      return;
+    case 'map': {
+      if (typeof v !== 'object' || Array.isArray(v)) throw typeError(jsonKind(v), t, ctx, t.go);
+      const o = v as Record<string, unknown>;
+      for (const k of Object.keys(o)) checkValue(o[k], t.elem, ctx);
+      return;
+    }
+    case 'struct':
+      if (typeof v !== 'object' || Array.isArray(v)) throw typeError(jsonKind(v), t, ctx, 'v1.' + t.s.name);
+      checkStruct(v as Record<string, unknown>, t.s, ctx.path);
+      return;
+  }
+}
+
+function checkStruct(o: Record<string, unknown>, s: GoStruct, path: string): void {
+  const prefix = path === '' ? '' : path + '.';
+  for (const k of Object.keys(o)) {
+    let f = s.byJson.get(k);
+    if (f === undefined) {
+      f = s.byFold.get(k.toLowerCase());
+      if (f === undefined) continue; // unknown: preserved (or not ours to check, in partial tables)
+      foldSeen = true;
+    }
+    const via = f.via.length === 0 ? '' : f.via.join('.') + '.';
+    checkValue(o[k], f.t, { struct: s.name, path: prefix + via + f.json });
+  }
+}
+
+/**
+ * Check a decoded pod the way Go's json.Unmarshal into corev1.Pod would (for the fields in our tables).
+ * Returns Go's error message, or undefined. `folded` says some key matched only case-insensitively, so the
+ * pod must go through canonicalisePod before it is read.
+ */
+export function checkPodTypes(pod: unknown): { error?: string; folded: boolean } {
+  foldSeen = false;
+  try {
+    if (pod === null || pod === undefined) return { error: 'unexpected end of JSON input', folded: false };
+    if (typeof pod !== 'object' || Array.isArray(pod))
+      return { error: `json: cannot unmarshal ${jsonKind(pod)} into Go value of type v1.Pod`, folded: false };
+    checkStruct(pod as Record<string, unknown>, Pod, '');
+    return { folded: foldSeen };
+  } catch (e) {
+    if (e instanceof DecodeError) return { error: e.message, folded: false };
+    throw e;
+  }
+}
+
+/**
+ * Rewrite keys that Go would match case-insensitively to their canonical names (last one wins, as in Go), in a
+ * copy: the caller's object is never modified. Only needed when checkPodTypes reported `folded`.
+ */
+export function canonicalisePod(pod: Record<string, unknown>): Record<string, unknown> {
+  return canonStruct(pod, Pod);
+}
+
+function canonValue(v: unknown, t: GoType): unknown {
+  if (v === null || v === undefined) return v;
+  if (t.k === 'struct') return canonStruct(v as Record<string, unknown>, t.s);
+  if (t.k === 'slice') return (v as unknown[]).map((e) => canonValue(e, t.elem));
+  return v;
+}
+
+function canonStruct(o: Record<string, unknown>, s: GoStruct): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const k of Object.keys(o)) {
+    const f = s.byJson.get(k) ?? s.byFold.get(k.toLowerCase());
+    if (f === undefined) {
+      out[k] = o[k];
+      continue;
+    }
+    if (Object.prototype.hasOwnProperty.call(out, f.json)) delete out[f.json]; // re-insert: last one wins
+    out[f.json] = canonValue(o[k], f.t);
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Encoding (json.Marshal of the typed struct, unknown fields appended)
+
+function isZero(v: unknown, t: GoType): boolean {
+  // Structs, Quantity and IntOrString are never "empty" to omitempty: `"resources":{}` is always emitted.
+  if (t.k === 'struct' || t.k === 'quantity' || t.k === 'intstr') return false;
+  if (v === null || v === undefined) return true;
+  switch (t.k) {
+    case 'str':
+      return v === '';
+    case 'bool':
+      return v === false;
+    case 'int':
+      return v === 0;
+    case 'slice':
+      return (v as unknown[]).length === 0;
+    case 'map':
+      return Object.keys(v as object).length === 0;
+  }
+}
+
+function encodeValue(v: unknown, t: GoType): string {
+  switch (t.k) {
+    case 'str':
+      return typeof v === 'string' ? goString(v) : '""';
+    case 'bool':
+      return v === true ? 'true' : 'false';
+    case 'int':
+      return typeof v === 'number' ? String(v) : '0';
+    case 'quantity':
+      return v === null || v === undefined ? '"0"' : goString(goQuantityString(v));
+    case 'intstr':
+      if (typeof v === 'string') return goString(v);
+      return typeof v === 'number' ? String(v) : '0';
+    case 'slice': {
+      if (v === null || v === undefined) return 'null';
+      const a = v as unknown[];
+      let out = '[';
+      for (let i = 0; i < a.length; i++) out += (i === 0 ? '' : ',') + encodeValue(a[i], t.elem);
+      return out + ']';
+    }
+    case 'map': {
+      if (v === null || v === undefined) return 'null';
+      const o = v as Record<string, unknown>;
+      const keys = Object.keys(o).sort(goKeyCompare);
+      let out = '{';
+      for (let i = 0; i < keys.length; i++) {
+        const k = keys[i] as string;
+        out += (i === 0 ? '' : ',') + goString(k) + ':' + encodeValue(o[k], t.elem);
+      }
+      return out + '}';
+    }
+    case 'struct':
+      return encodeStruct((v ?? {}) as Record<string, unknown>, t.s);
+  }
+}
+
+/** Encode an object as the Go struct `s` would marshal it, appending fields `s` does not know. */
+export function encodeStruct(o: Record<string, unknown>, s: GoStruct): string {
+  let out = '{';
+  let first = true;
+  for (const f of s.fields) {
+    const v = o[f.json];
+    if (f.ptr) {
+      if (v === null || v === undefined) {
+        if (f.omitempty) continue;
+        out += (first ? '' : ',') + goString(f.json) + ':null';
+        first = false;
+        continue;
+      }
+    } else if (f.omitempty && isZero(v, f.t)) continue;
+    out += (first ? '' : ',') + goString(f.json) + ':' + encodeValue(v, f.t);
+    first = false;
+  }
+  for (const k of Object.keys(o)) {
+    if (s.byJson.has(k)) continue;
+    out += (first ? '' : ',') + goString(k) + ':' + goAny(o[k]);
+    first = false;
+  }
+  return out + '}';
+}
+
+export function encodeContainer(c: Record<string, unknown>): string {
+  return encodeStruct(c, Container);
+}
+
+/** For the conformance report: is `key` a field of the Go struct reached by `path` from Container? */
+export function structAt(root: GoStruct, path: readonly string[]): GoStruct | undefined {
+  let s: GoStruct | undefined = root;
+  for (const key of path) {
+    if (s === undefined) return undefined;
+    const f: GoField | undefined = s.byJson.get(key);
+    if (f === undefined) return undefined;
+    let t: GoType = f.t;
+    while (t.k === 'slice' || t.k === 'map') t = t.elem;
+    s = t.k === 'struct' ? t.s : undefined;
+  }
+  return s;
+}

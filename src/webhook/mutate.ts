@@ -1,0 +1,317 @@
+/**
+ * The pod mutation: a pure function from (pod, namespace, identity lookup, flags, random source) to the
+ * reference webhook's JSON patch (specs/webhook.md §1.2–§1.7), serialised once, Go-compatibly.
+ *
+ * Beyond the reference: unknown container fields survive, `spec.os.name: windows` selects the Windows token
+ * path, admission warnings explain malformed or clamped inputs, and a second run on a mutated pod changes
+ * nothing (so `reinvocationPolicy: IfNeeded` is safe).
+ */
+import {
+  ANNOTATION,
+  DEFAULT_TOKEN_EXPIRATION,
+  ENV,
+  IRSA_TOKEN_PATH,
+  IRSA_VOLUME_NAME,
+  JITTER_BASE_SECONDS,
+  JITTER_RANGE_SECONDS,
+  MIN_TOKEN_EXPIRATION,
+  POD_IDENTITY_LABEL,
+  ROLE_ARN_PATTERN,
+} from './constants.js';
+import { canonicalisePod, checkPodTypes, encodeContainer, goString } from './go-json.js';
+import { parseGoInt64 } from './goparse.js';
+import { goCsvFirstRecord, goFilepathJoin } from './mutate-go.js';
+import type { IdentityLookup, JsonPatchOperation, MutationConfig, MutationResult } from './types.js';
+
+type Obj = Record<string, unknown>;
+
+const asObj = (v: unknown): Obj | undefined =>
+  v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Obj) : undefined;
+const asArr = (v: unknown): unknown[] | undefined => (Array.isArray(v) ? v : undefined);
+const str = (v: unknown): string => (typeof v === 'string' ? v : '');
+const has = (o: Obj | undefined, k: string): boolean =>
+  o !== undefined && Object.prototype.hasOwnProperty.call(o, k);
+
+/** JSON Pointer token of the pod-identity label key ("/" → "~1"). */
+const LABEL_POINTER = '/metadata/labels/' + POD_IDENTITY_LABEL.replace(/~/g, '~0').replace(/\//g, '~1');
+
+/** Everything that shapes one container's mutation (the reference's podPatchConfig). */
+interface PatchConfig {
+  skip: Set<string>;
+  /** Non-empty selects the container-credentials env pair (the reference keys this on the URI). */
+  fullUri: string;
+  roleArn: string;
+  tokenFile: string;
+  volumeName: string;
+  mountPath: string;
+  useRegionalSts: boolean;
+  region: string;
+}
+
+/** Names of the containers the `skip-containers` annotation leaves alone (Go csv, first record only). */
+export function containersToSkip(value: string | undefined): { names: Set<string>; invalid: boolean } {
+  if (value === undefined) return { names: new Set(), invalid: false };
+  const rec = goCsvFirstRecord(value);
+  return rec === undefined ? { names: new Set(), invalid: true } : { names: new Set(rec), invalid: false };
+}
+
+/** The token file path as the container sees it (§1.4, §1.5). */
+export function tokenFilePath(mountPath: string, tokenPath: string, windows: boolean): string {
+  const p = goFilepathJoin(mountPath, tokenPath);
+  return windows ? 'C:' + p.replaceAll('/', '\\') : p;
+}
+
+/** Windows pods: the reference's nodeSelector keys, plus `spec.os.name` (beyond the reference). */
+export function isWindowsPod(spec: Obj | undefined): boolean {
+  const sel = asObj(spec?.nodeSelector);
+  if (sel !== undefined && (sel['kubernetes.io/os'] === 'windows' || sel['beta.kubernetes.io/os'] === 'windows'))
+    return true;
+  return asObj(spec?.os)?.name === 'windows';
+}
+
+/** A container's re-serialised JSON and whether our edits changed it (addEnvToContainer). */
+function mutateContainer(c: unknown, pc: PatchConfig): { json: string; changed: boolean } {
+  const container = asObj(c) ?? {};
+  if (pc.skip.has(str(container.name))) return { json: encodeContainer(container), changed: false };
+  const env = asArr(container.env) ?? [];
+  let wi = false;
+  let cc = false;
+  let region = false;
+  let sts = false;
+  for (const e of env) {
+    switch (str(asObj(e)?.name)) {
+      case ENV.roleArn:
+      case ENV.webIdentityTokenFile:
+        wi = true;
+        break;
+      case ENV.containerCredentialsFullUri:
+      case ENV.containerAuthorizationTokenFile:
+        cc = true;
+        break;
+      case ENV.region:
+      case ENV.defaultRegion:
+        region = true;
+        break;
+      case ENV.stsRegionalEndpoints:
+        sts = true;
+        break;
+    }
+  }
+  const mounts = asArr(container.volumeMounts) ?? [];
+  let mountExists = false;
+  for (const m of mounts) if (str(asObj(m)?.name) === pc.volumeName) mountExists = true;
+
+  const ccMode = pc.fullUri !== '';
+  // Early exit: no env and no mount is added (fixture rawPodHasAll).
+  if (((!ccMode && wi) || (ccMode && cc)) && region && sts)
+    return { json: encodeContainer(container), changed: false };
+
+  const added: Obj[] = [];
+  if (!sts && pc.useRegionalSts) added.push({ name: ENV.stsRegionalEndpoints, value: 'regional' });
+  if (!region && pc.region !== '') {
+    added.push({ name: ENV.defaultRegion, value: pc.region }, { name: ENV.region, value: pc.region });
+  }
+  if (ccMode) {
+    if (!cc) {
+      added.push(
+        { name: ENV.containerCredentialsFullUri, value: pc.fullUri },
+        { name: ENV.containerAuthorizationTokenFile, value: pc.tokenFile },
+      );
+    }
+  } else if (!wi) {
+    added.push({ name: ENV.roleArn, value: pc.roleArn }, { name: ENV.webIdentityTokenFile, value: pc.tokenFile });
+  }
+  if (added.length === 0 && mountExists) return { json: encodeContainer(container), changed: false };
+  const copy: Obj = { ...container };
+  if (added.length > 0) copy.env = env.concat(added);
+  if (!mountExists) copy.volumeMounts = mounts.concat([{ name: pc.volumeName, readOnly: true, mountPath: pc.mountPath }]);
+  return { json: encodeContainer(copy), changed: true };
+}
+
+function op(path: string, value: string | undefined): string {
+  return value === undefined
+    ? `{"op":"add","path":${goString(path)}}`
+    : `{"op":"add","path":${goString(path)},"value":${value}}`;
+}
+
+function noPatch(warnings: string[] = []): MutationResult {
+  return { changed: false, warnings };
+}
+
+/** A result whose `patch` is parsed from `patchJson` only if someone reads it (the server needs the bytes). */
+function withPatch(
+  patchJson: string,
+  changed: boolean,
+  method: MutationResult['method'],
+  warnings: string[],
+): MutationResult {
+  let parsed: JsonPatchOperation[] | undefined;
+  const result = { patchJson, changed, method, warnings } as MutationResult;
+  Object.defineProperty(result, 'patch', {
+    enumerable: true,
+    get: () => (parsed ??= JSON.parse(patchJson) as JsonPatchOperation[]),
+  });
+  return result;
+}
+
+/**
+ * Mutate a decoded pod (the AdmissionRequest's `object`). `namespace` is the request's namespace (it overrides
+ * the pod's own). `random()` in [0,1) drives the container-credentials jitter. Never throws on any `pod`.
+ */
+export function mutatePod(
+  pod: unknown,
+  namespace: string,
+  lookup: IdentityLookup,
+  config: MutationConfig,
+  random: () => number,
+): MutationResult {
+  const checked = checkPodTypes(pod);
+  if (checked.error !== undefined) return { changed: false, warnings: [], error: checked.error };
+  const p = checked.folded ? canonicalisePod(pod as Obj) : (pod as Obj);
+  return mutateCheckedPod(p, namespace, lookup, config, random);
+}
+
+/** mutatePod for a pod that already passed checkPodTypes (and canonicalisePod if needed). */
+export function mutateCheckedPod(
+  pod: Obj,
+  namespace: string,
+  lookup: IdentityLookup,
+  config: MutationConfig,
+  random: () => number,
+): MutationResult {
+  if (lookup.mode === 'none') return noPatch();
+  if (lookup.mode === 'web-identity' && lookup.settings.roleArn === '') return noPatch();
+
+  const metadata = asObj(pod.metadata);
+  const spec = asObj(pod.spec);
+  const annotations = asObj(metadata?.annotations);
+  const prefix = config.annotationPrefix;
+  const warnings: string[] = [];
+  const saName = str(spec?.serviceAccountName);
+
+  let expiration: number;
+  let audience: string;
+  let useRegionalSts: boolean;
+  let volumeName: string;
+  let mountPath: string;
+  let tokenPath: string;
+  let roleArn = '';
+  let fullUri = '';
+  if (lookup.mode === 'container-credentials') {
+    const cc = config.containerCredentials;
+    expiration = lookup.common.tokenExpiration;
+    useRegionalSts = lookup.common.useRegionalSts;
+    audience = cc.audience;
+    volumeName = cc.volumeName;
+    mountPath = cc.mountPath;
+    tokenPath = cc.tokenPath;
+    fullUri = cc.fullUri;
+  } else {
+    const s = lookup.settings;
+    expiration = s.tokenExpiration;
+    useRegionalSts = s.useRegionalSts;
+    audience = s.audience;
+    volumeName = IRSA_VOLUME_NAME;
+    mountPath = config.tokenMountPath;
+    tokenPath = IRSA_TOKEN_PATH;
+    roleArn = s.roleArn;
+    if (!ROLE_ARN_PATTERN.test(roleArn)) {
+      warnings.push(
+        `role ARN ${JSON.stringify(roleArn)} of service account ${namespace}/${saName} is not a valid IAM role ARN ` +
+          `(arn:<partition>:iam::<12-digit account>:role/<name>); it is used as given`,
+      );
+    }
+  }
+
+  // Pod annotation token-expiration overrides the SA/flag value (§1.2): invalid → ignored, valid → ≥ 600.
+  const expKey = `${prefix}/${ANNOTATION.tokenExpiration}`;
+  if (has(annotations, expKey)) {
+    const raw = str(annotations?.[expKey]);
+    const v = parseGoInt64(raw);
+    if (v === undefined) {
+      warnings.push(`annotation ${expKey}=${JSON.stringify(raw)} is not an integer; using ${expiration} seconds`);
+    } else {
+      if (v < MIN_TOKEN_EXPIRATION)
+        warnings.push(
+          `annotation ${expKey}=${JSON.stringify(raw)} is below the minimum of ${MIN_TOKEN_EXPIRATION} seconds; ` +
+            `using ${MIN_TOKEN_EXPIRATION}`,
+        );
+      expiration = Math.max(v, MIN_TOKEN_EXPIRATION);
+    }
+  }
+  if (lookup.mode === 'container-credentials' && expiration === DEFAULT_TOKEN_EXPIRATION) {
+    // rand.Int63n(7201) + 79200; a misbehaving random source cannot push it out of range.
+    const r = Math.min(Math.max(Math.floor(random() * JITTER_RANGE_SECONDS), 0), JITTER_RANGE_SECONDS - 1);
+    expiration = JITTER_BASE_SECONDS + (Number.isFinite(r) ? r : 0);
+  }
+
+  const skipKey = `${prefix}/${ANNOTATION.skipContainers}`;
+  const skipValue = has(annotations, skipKey) ? str(annotations?.[skipKey]) : undefined;
+  const skip = containersToSkip(skipValue);
+  if (skip.invalid)
+    warnings.push(`annotation ${skipKey}=${JSON.stringify(skipValue)} is not valid CSV; no container is skipped`);
+
+  const pc: PatchConfig = {
+    skip: skip.names,
+    fullUri,
+    roleArn,
+    tokenFile: tokenFilePath(mountPath, tokenPath, isWindowsPod(spec)),
+    volumeName,
+    mountPath,
+    useRegionalSts,
+    region: config.awsDefaultRegion,
+  };
+
+  const ops: string[] = [];
+  let changed = false;
+  if (lookup.mode === 'container-credentials') {
+    const labels = asObj(metadata?.labels);
+    if (labels === undefined) {
+      ops.push(op('/metadata/labels', `{${goString(POD_IDENTITY_LABEL)}:"enabled"}`));
+      changed = true;
+    } else {
+      ops.push(op(LABEL_POINTER, '"enabled"'));
+      if (labels[POD_IDENTITY_LABEL] !== 'enabled') changed = true;
+    }
+  }
+
+  const volumes = asArr(spec?.volumes);
+  let volumeExists = false;
+  if (volumes !== undefined) for (const v of volumes) if (str(asObj(v)?.name) === volumeName) volumeExists = true;
+  if (!volumeExists) {
+    const sat =
+      (audience === '' ? '' : `"audience":${goString(audience)},`) +
+      `"expirationSeconds":${expiration},"path":${goString(tokenPath)}`;
+    const vol = `{"name":${goString(volumeName)},"projected":{"sources":[{"serviceAccountToken":{${sat}}}]}}`;
+    ops.push(volumes === undefined ? op('/spec/volumes', `[${vol}]`) : op('/spec/volumes/0', vol));
+    changed = true;
+  }
+
+  const containers = asArr(spec?.containers) ?? [];
+  const encoded: string[] = [];
+  for (const c of containers) {
+    const r = mutateContainer(c, pc);
+    encoded.push(r.json);
+    if (r.changed) changed = true;
+  }
+  // `value` is omitempty in the reference's patch operation, so no containers means no value.
+  ops.push(op('/spec/containers', encoded.length === 0 ? undefined : `[${encoded.join(',')}]`));
+
+  const inits = asArr(spec?.initContainers) ?? [];
+  if (inits.length > 0) {
+    const enc: string[] = [];
+    for (const c of inits) {
+      const r = mutateContainer(c, pc);
+      enc.push(r.json);
+      if (r.changed) changed = true;
+    }
+    ops.push(op('/spec/initContainers', `[${enc.join(',')}]`));
+  }
+
+  return withPatch(
+    `[${ops.join(',')}]`,
+    changed,
+    lookup.mode === 'container-credentials' ? 'container_credentials' : 'sts_web_identity',
+    warnings,
+  );
+}
