@@ -8,3 +8,8 @@ export * from './jwks.js';
 export * from './discovery.js';
 export * from './documents.js';
 export * from './mint.js';
+export * from './serve.js';
+export * from './publish.js';
+export * from './fetch.js';
+export * from './check.js';
+export * from './thumbprint.js';

@@ -1,0 +1,164 @@
+/**
+ * Serves an issuer folder over HTTPS (plain HTTP only when no certificate is given) with the caching
+ * headers kube-apiserver sends: Cache-Control public max-age, an ETag and 304 on If-None-Match.
+ * Files are read once at start, so a request never touches the disk and nothing outside the folder
+ * can be reached; anything that is not a document is a 404.
+ */
+import { createHash } from 'node:crypto';
+import {
+  createServer as createHttpServer,
+  type IncomingMessage,
+  type ServerResponse,
+  type Server,
+} from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { IssuerError } from './errors.js';
+import { DISCOVERY_PATH, readDocuments, type DocumentFile } from './documents.js';
+
+export const DEFAULT_MAX_AGE_SECONDS = 3600;
+
+export interface ServedFile {
+  body: Buffer;
+  etag: string;
+  contentType: string;
+}
+
+export interface HandlerOptions {
+  /** URL path the folder is mounted at ("" or "/cluster-a"); default: the discovery issuer's path. */
+  prefix?: string;
+  maxAgeSeconds?: number;
+}
+
+/** The path the issuer's documents live under, from its discovery document ("/a/b/" → "/a/b"). */
+export function prefixFromDiscovery(files: DocumentFile[]): string {
+  const disc = files.find((f) => f.path === DISCOVERY_PATH);
+  if (!disc) return '';
+  try {
+    const issuer = (JSON.parse(disc.body) as { issuer?: unknown }).issuer;
+    if (typeof issuer !== 'string') return '';
+    return new URL(issuer).pathname.replace(/\/+$/, '');
+  } catch {
+    return '';
+  }
+}
+
+function etagOf(body: Buffer): string {
+  return `"${createHash('sha256').update(body).digest('base64url').slice(0, 27)}"`;
+}
+
+function matches(ifNoneMatch: string, etag: string): boolean {
+  return ifNoneMatch
+    .split(',')
+    .map((t) => t.trim().replace(/^W\//, ''))
+    .some((t) => t === '*' || t === etag);
+}
+
+/** A request handler over in-memory documents (pure routing; no I/O besides the response). */
+export function createIssuerHandler(
+  files: DocumentFile[],
+  options: HandlerOptions = {},
+): (req: IncomingMessage, res: ServerResponse) => void {
+  const prefix = (options.prefix ?? prefixFromDiscovery(files)).replace(/\/+$/, '');
+  const maxAge = options.maxAgeSeconds ?? DEFAULT_MAX_AGE_SECONDS;
+  const routes = new Map<string, ServedFile>();
+  for (const f of files) {
+    const body = Buffer.from(f.body, 'utf8');
+    routes.set(`${prefix}/${f.path}`, { body, etag: etagOf(body), contentType: f.contentType });
+  }
+  return (req, res) => {
+    const path = (req.url ?? '/').split('?')[0]!;
+    const file = routes.get(path);
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      res.writeHead(file ? 405 : 404, file ? { Allow: 'GET, HEAD' } : {});
+      res.end();
+      return;
+    }
+    if (!file) {
+      res.writeHead(404, { 'Content-Type': 'text/plain; charset=utf-8' });
+      res.end(req.method === 'HEAD' ? undefined : 'not found\n');
+      return;
+    }
+    const headers = {
+      'Content-Type': file.contentType,
+      'Cache-Control': `public, max-age=${maxAge}`,
+      ETag: file.etag,
+    };
+    const inm = req.headers['if-none-match'];
+    if (typeof inm === 'string' && matches(inm, file.etag)) {
+      res.writeHead(304, headers);
+      res.end();
+      return;
+    }
+    res.writeHead(200, { ...headers, 'Content-Length': String(file.body.length) });
+    res.end(req.method === 'HEAD' ? undefined : file.body);
+  };
+}
+
+export interface ServeOptions extends HandlerOptions {
+  /** The issuer folder (written by `documents`), or the files themselves. */
+  dir?: string;
+  files?: DocumentFile[];
+  port?: number;
+  host?: string;
+  /** PEM certificate (chain: leaf first, then intermediates) and key; omit both for plain HTTP. */
+  tlsCert?: string;
+  tlsKey?: string;
+}
+
+export interface IssuerServer {
+  /** Base URL including the prefix, e.g. https://127.0.0.1:8443/cluster-a. */
+  url: string;
+  port: number;
+  tls: boolean;
+  server: Server;
+  close(): Promise<void>;
+}
+
+export async function startIssuerServer(options: ServeOptions): Promise<IssuerServer> {
+  const files = options.files ?? (options.dir ? await readDocuments(options.dir) : undefined);
+  if (!files) throw new IssuerError('BadInput', 'nothing to serve: give a folder or files');
+  if (Boolean(options.tlsCert) !== Boolean(options.tlsKey)) {
+    throw new IssuerError('BadInput', 'give both a TLS certificate and its key, or neither');
+  }
+  const prefix = (options.prefix ?? prefixFromDiscovery(files)).replace(/\/+$/, '');
+  const handler = createIssuerHandler(files, { ...options, prefix });
+  const tls = Boolean(options.tlsCert);
+  let server: Server;
+  try {
+    server = tls
+      ? createHttpsServer({ cert: options.tlsCert, key: options.tlsKey }, handler)
+      : createHttpServer(handler);
+  } catch (err) {
+    throw new IssuerError('BadInput', `invalid TLS certificate or key: ${(err as Error).message}`);
+  }
+  const host = options.host ?? '127.0.0.1';
+  await new Promise<void>((resolve, reject) => {
+    const onError = (err: NodeJS.ErrnoException) =>
+      reject(
+        new IssuerError(
+          'BadInput',
+          `cannot listen on ${host}:${options.port ?? 8443}: ${err.code ?? err.message}`,
+        ),
+      );
+    server.once('error', onError);
+    server.listen(options.port ?? 8443, host, () => {
+      server.off('error', onError);
+      resolve();
+    });
+  });
+  const port = (server.address() as AddressInfo).port;
+  const shownHost =
+    host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host;
+  return {
+    url: `${tls ? 'https' : 'http'}://${shownHost}:${port}${prefix}`,
+    port,
+    tls,
+    server,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}
