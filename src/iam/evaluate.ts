@@ -154,6 +154,7 @@ function principalElement(
     element,
     matched: element === 'Principal' ? matchedSpec : !matchedSpec,
     reason,
+    principal: spec,
   });
   const p = ctx.principal;
   if (spec === '*') return res(true, 'Principal "*" matches every caller, anonymous included');

@@ -6,3 +6,5 @@ export * from './policy.js';
 export * from './conditions.js';
 export * from './variables.js';
 export * from './evaluate.js';
+export * from './explain.js';
+export * from './lint.js';

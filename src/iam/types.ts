@@ -32,6 +32,10 @@ export interface ElementResult {
   reason: string;
   /** For Condition: one entry per operator/key pair. */
   conditions?: ConditionResult[];
+  /** For Action/NotAction/Resource/NotResource: the policy's values (added by the iam helper). */
+  values?: string[];
+  /** For Principal/NotPrincipal: the policy's principal element, `'*'` or values per principal type. */
+  principal?: '*' | Partial<Record<'AWS' | 'Federated' | 'Service' | 'CanonicalUser', string[]>>;
 }
 
 export interface ConditionResult {
