@@ -1,0 +1,247 @@
+/**
+ * `POST /mutate` semantics (specs/webhook.md §3.4, §1.1): AdmissionReview in (v1 or v1beta1, one wire shape),
+ * AdmissionReview out with the request's TypeMeta and uid echoed, the reference's exact error texts, and the
+ * JSON patch base64-encoded. Pure apart from the `lookup` call; never throws.
+ */
+import { parse as parseYaml } from 'yaml';
+import { MAX_ADMISSION_BODY_BYTES } from './constants.js';
+import { canonicalisePod, checkPodTypes, goString } from './go-json.js';
+import { goJsonSyntaxError } from './mutate-jsonerr.js';
+import { mutateCheckedPod } from './mutate.js';
+import type { IdentityLookup, MutationConfig, MutationResult } from './types.js';
+
+export { MAX_ADMISSION_BODY_BYTES };
+
+export interface AdmissionInput {
+  /** The request's Content-Type header (first value), undefined when absent. */
+  contentType: string | undefined;
+  body: Buffer;
+  lookup: (namespace: string, serviceAccount: string) => Promise<IdentityLookup>;
+  config: MutationConfig;
+  random: () => number;
+}
+
+export interface AdmissionOutput {
+  status: number;
+  headers: Record<string, string>;
+  body: string;
+  /** The mutation, when a pod was decoded and looked up. */
+  result?: MutationResult;
+  pod?: { name: string; namespace: string; serviceAccount: string };
+  /** Why the request was not admitted normally (decode error, bad content, ...), for the log line. */
+  error?: string;
+}
+
+/** Go's http.Error headers. */
+const TEXT_HEADERS = { 'content-type': 'text/plain; charset=utf-8', 'x-content-type-options': 'nosniff' };
+/** The reference writes the JSON without a Content-Type, so Go sniffs this one. */
+const SNIFFED_HEADERS = { 'content-type': 'text/plain; charset=utf-8' };
+
+export const UNSUPPORTED_MEDIA_TYPE_BODY = 'Invalid Content-Type, expected `application/json`\n';
+export const BAD_CONTENT = 'bad content';
+const FIND_KIND_TYPE =
+  'struct { APIVersion string "json:\\"apiVersion,omitempty\\""; Kind string "json:\\"kind,omitempty\\"" }';
+
+type Obj = Record<string, unknown>;
+const isObj = (v: unknown): v is Obj => v !== null && typeof v === 'object' && !Array.isArray(v);
+const kindOf = (v: unknown): string =>
+  Array.isArray(v) ? 'array' : typeof v === 'boolean' ? 'bool' : typeof v === 'object' ? 'object' : typeof v;
+
+interface Echo {
+  kind: string;
+  apiVersion: string;
+  uid: string;
+}
+
+interface ResponseFields {
+  allowed: boolean;
+  message?: string;
+  patchJson?: string;
+  warnings?: string[];
+}
+
+/** json.Marshal(AdmissionReview{TypeMeta, Response}) with the reference's key order. */
+export function renderReview(echo: Echo, r: ResponseFields): string {
+  let out = '{';
+  if (echo.kind !== '') out += `"kind":${goString(echo.kind)},`;
+  if (echo.apiVersion !== '') out += `"apiVersion":${goString(echo.apiVersion)},`;
+  out += `"response":{"uid":${goString(echo.uid)},"allowed":${r.allowed ? 'true' : 'false'}`;
+  if (r.message !== undefined) {
+    out += `,"status":{"metadata":{}${r.message === '' ? '' : `,"message":${goString(r.message)}`}}`;
+  }
+  if (r.patchJson !== undefined) {
+    out += `,"patch":"${Buffer.from(r.patchJson, 'utf8').toString('base64')}","patchType":"JSONPatch"`;
+  }
+  if (r.warnings !== undefined && r.warnings.length > 0) out += `,"warnings":[${r.warnings.map(goString).join(',')}]`;
+  return out + '}}';
+}
+
+class DecodeFailure extends Error {}
+
+/**
+ * The UniversalDeserializer step: JSON when the body starts with `{` (after whitespace), YAML otherwise.
+ * Returns the decoded document (null for an empty one) or throws DecodeFailure with the reference's message.
+ */
+function decodeBody(body: Buffer): unknown {
+  const text = body.toString('utf8');
+  let start = 0;
+  while (start < text.length && ' \t\r\n'.includes(text[start] as string)) start++;
+  let doc: unknown;
+  if (text[start] === '{') {
+    try {
+      doc = JSON.parse(text);
+    } catch {
+      const msg = goJsonSyntaxError(text) ?? 'unexpected end of JSON input';
+      throw new DecodeFailure(`couldn't get version/kind; json parse error: ${msg}`);
+    }
+  } else {
+    try {
+      doc = text.trim() === '' ? null : (parseYaml(text, { version: '1.1', uniqueKeys: false }) ?? null);
+    } catch (e) {
+      throw new DecodeFailure(`error converting YAML to JSON: yaml: ${(e as Error).message.split('\n')[0]}`);
+    }
+  }
+  if (doc !== null && !isObj(doc)) {
+    throw new DecodeFailure(
+      `couldn't get version/kind; json parse error: json: cannot unmarshal ${kindOf(doc)} into Go value of type ${FIND_KIND_TYPE}`,
+    );
+  }
+  if (doc !== null) {
+    // meta.Interpret: encoding/json (case-insensitive) into {apiVersion, kind}.
+    for (const k of Object.keys(doc)) {
+      const lk = k.toLowerCase();
+      if ((lk === 'kind' || lk === 'apiversion') && doc[k] !== null && typeof doc[k] !== 'string') {
+        const field = lk === 'kind' ? 'kind' : 'apiVersion';
+        throw new DecodeFailure(
+          `couldn't get version/kind; json parse error: json: cannot unmarshal ${kindOf(doc[k])} into Go struct field .${field} of type string`,
+        );
+      }
+    }
+  }
+  return doc;
+}
+
+const REQUEST_STRING_FIELDS: Array<[string, string]> = [
+  ['uid', 'types.UID'],
+  ['name', 'string'],
+  ['namespace', 'string'],
+  ['operation', 'v1.Operation'],
+  ['subResource', 'string'],
+  ['requestSubResource', 'string'],
+];
+const REQUEST_OBJECT_FIELDS: Array<[string, string]> = [
+  ['kind', 'v1.GroupVersionKind'],
+  ['resource', 'v1.GroupVersionResource'],
+  ['requestKind', 'v1.GroupVersionKind'],
+  ['requestResource', 'v1.GroupVersionResource'],
+  ['userInfo', 'v1.UserInfo'],
+];
+
+/** The case-sensitive typed decode into AdmissionReview: the first type error, Go-style, or undefined. */
+function reviewTypeError(doc: Obj): string | undefined {
+  const err = (v: unknown, struct: string, path: string, type: string): string =>
+    `json: cannot unmarshal ${kindOf(v)} into Go struct field ${struct}.${path} of type ${type}`;
+  for (const k of ['kind', 'apiVersion']) {
+    const v = doc[k];
+    if (v !== undefined && v !== null && typeof v !== 'string') return err(v, 'AdmissionReview', k, 'string');
+  }
+  for (const k of ['request', 'response']) {
+    const v = doc[k];
+    if (v !== undefined && v !== null && !isObj(v))
+      return err(v, 'AdmissionReview', k, k === 'request' ? 'v1.AdmissionRequest' : 'v1.AdmissionResponse');
+  }
+  const req = doc.request;
+  if (!isObj(req)) return undefined;
+  for (const [k, type] of REQUEST_STRING_FIELDS) {
+    const v = req[k];
+    if (v !== undefined && v !== null && typeof v !== 'string') return err(v, 'AdmissionRequest', 'request.' + k, type);
+  }
+  for (const [k, type] of REQUEST_OBJECT_FIELDS) {
+    const v = req[k];
+    if (v !== undefined && v !== null && !isObj(v)) return err(v, 'AdmissionRequest', 'request.' + k, type);
+  }
+  const dry = req.dryRun;
+  if (dry !== undefined && dry !== null && typeof dry !== 'boolean')
+    return err(dry, 'AdmissionRequest', 'request.dryRun', 'bool');
+  return undefined;
+}
+
+const str = (v: unknown): string => (typeof v === 'string' ? v : '');
+
+/** Handle one `/mutate` request. Never throws. */
+export async function reviewAdmission(input: AdmissionInput): Promise<AdmissionOutput> {
+  try {
+    return await review(input);
+  } catch (e) {
+    // A bug or a failing lookup: let the API server apply the webhook's failurePolicy.
+    const message = e instanceof Error ? e.message : String(e);
+    return { status: 500, headers: { ...TEXT_HEADERS }, body: 'internal error\n', error: `internal error: ${message}` };
+  }
+}
+
+async function review(input: AdmissionInput): Promise<AdmissionOutput> {
+  if (input.contentType !== 'application/json') {
+    return {
+      status: 415,
+      headers: { ...TEXT_HEADERS },
+      body: UNSUPPORTED_MEDIA_TYPE_BODY,
+      error: `unsupported Content-Type ${JSON.stringify(input.contentType ?? '')}`,
+    };
+  }
+  if (input.body.length > MAX_ADMISSION_BODY_BYTES) {
+    return {
+      status: 413,
+      headers: { ...TEXT_HEADERS },
+      body: `request body too large: the limit is ${MAX_ADMISSION_BODY_BYTES} bytes\n`,
+      error: `request body of ${input.body.length} bytes exceeds ${MAX_ADMISSION_BODY_BYTES}`,
+    };
+  }
+  const echo: Echo = { kind: '', apiVersion: '', uid: '' };
+  const deny = (message: string, warnings?: string[]): AdmissionOutput => ({
+    status: 200,
+    headers: { ...SNIFFED_HEADERS },
+    body: renderReview(echo, { allowed: false, message, warnings }),
+    error: message,
+  });
+
+  let doc: unknown;
+  try {
+    doc = decodeBody(input.body);
+  } catch (e) {
+    if (e instanceof DecodeFailure) return deny(e.message);
+    throw e;
+  }
+  if (!isObj(doc)) return deny(BAD_CONTENT);
+  // Go keeps decoding after a type error, so whatever was well-typed is echoed.
+  if (typeof doc.kind === 'string') echo.kind = doc.kind;
+  if (typeof doc.apiVersion === 'string') echo.apiVersion = doc.apiVersion;
+  const request = doc.request;
+  if (isObj(request) && typeof request.uid === 'string') echo.uid = request.uid;
+  const typeErr = reviewTypeError(doc);
+  if (typeErr !== undefined) return deny(typeErr);
+  if (!isObj(request)) return deny(BAD_CONTENT);
+
+  // MutatePod: decode request.object as a core/v1 Pod.
+  const namespace = str(request.namespace);
+  const raw = request.object;
+  const checked = checkPodTypes(raw === undefined ? null : raw);
+  if (checked.error !== undefined) return deny(checked.error);
+  const pod = checked.folded ? canonicalisePod(raw as Obj) : (raw as Obj);
+  const metadata = isObj(pod.metadata) ? pod.metadata : undefined;
+  const spec = isObj(pod.spec) ? pod.spec : undefined;
+  const podInfo = {
+    name: str(metadata?.name) || str(metadata?.generateName),
+    namespace,
+    serviceAccount: str(spec?.serviceAccountName),
+  };
+
+  const lookup = await input.lookup(namespace, podInfo.serviceAccount);
+  const result = mutateCheckedPod(pod, namespace, lookup, input.config, input.random);
+  return {
+    status: 200,
+    headers: { ...SNIFFED_HEADERS },
+    body: renderReview(echo, { allowed: true, patchJson: result.patchJson, warnings: result.warnings }),
+    result,
+    pod: podInfo,
+  };
+}
