@@ -1,0 +1,301 @@
+/**
+ * Verification keys of IAM OIDC providers: inline JWKS (offline labs) or discovery + JWKS over HTTPS, cached,
+ * refetched (rate-limited) on an unknown kid, with TLS trust by CA bundle and/or thumbprint (specs/sts.md §2.3).
+ */
+import { request } from 'node:https';
+import {
+  checkServerIdentity,
+  rootCertificates,
+  type DetailedPeerCertificate,
+  type PeerCertificate,
+  type TLSSocket,
+} from 'node:tls';
+import { X509Certificate } from 'node:crypto';
+import { importJWK, type CryptoKey, type JWK } from 'jose';
+import { MSG, StsError } from '../sts/protocol.js';
+import type { Alg, KeyLookup, ProviderRef } from './verify.js';
+
+export interface ProviderTrust {
+  /** Issuer URL as registered (`https://...`). */
+  url: string;
+  /** PEM CA certificates trusted in addition to the system roots. */
+  caBundle?: string;
+  /** SHA-1 thumbprints (40 hex) of the top certificate of the IdP's chain, used when CA validation fails. */
+  thumbprints: string[];
+  /** Inline JWKS: no network at all. */
+  jwks?: { keys: JWK[] };
+  /** Inline discovery document: only its jwks_uri is used. */
+  discovery?: { jwks_uri?: string };
+}
+
+export interface KeyCacheOptions {
+  /** How long fetched keys are fresh (ms). */
+  ttlMs?: number;
+  /** Minimum time between two fetches triggered by an unknown kid (ms). */
+  minRefetchMs?: number;
+  /** Per-request timeout (ms). */
+  timeoutMs?: number;
+  /** Injected clock (ms) and HTTP GET, for tests. */
+  now?: () => number;
+  get?: (url: string, trust: ProviderTrust) => Promise<string>;
+  onFetch?: (info: { provider: string; url: string; ok: boolean; error?: string }) => void;
+}
+
+const MAX_DOC_BYTES = 1 << 20;
+const keyError = (explanation: string) => new StsError('InvalidIdentityToken', MSG.keyRetrieval, explanation);
+
+function thumbprintOf(cert: PeerCertificate): string {
+  return cert.fingerprint.replace(/:/g, '').toLowerCase();
+}
+
+/** The presented chain leaf → top, each link checked to be signed by the next. */
+function presentedChain(leaf: DetailedPeerCertificate): PeerCertificate[] {
+  const chain: PeerCertificate[] = [leaf];
+  let cur: DetailedPeerCertificate = leaf;
+  while (cur.issuerCertificate && cur.issuerCertificate !== cur && chain.length < 10) {
+    if (cur.issuerCertificate.fingerprint256 === cur.fingerprint256) break;
+    cur = cur.issuerCertificate;
+    chain.push(cur);
+  }
+  return chain;
+}
+
+function checkThumbprint(socket: TLSSocket, host: string, trust: ProviderTrust): string | undefined {
+  const leaf = socket.getPeerCertificate(true);
+  if (!leaf || !leaf.raw) return 'the server presented no certificate';
+  const chain = presentedChain(leaf);
+  const x = chain.map((c) => new X509Certificate(c.raw));
+  for (let i = 0; i + 1 < x.length; i++)
+    if (!x[i]!.verify(x[i + 1]!.publicKey)) return 'the presented certificate chain is not consistent';
+  const idErr = checkServerIdentity(host, leaf);
+  if (idErr) return idErr.message;
+  const top = thumbprintOf(chain[chain.length - 1]!);
+  if (!trust.thumbprints.includes(top))
+    return `thumbprint ${top} of the top certificate is not in ThumbprintList`;
+  return undefined;
+}
+
+/** GET over HTTPS with the provider's trust settings; errors are StsErrors with AWS's messages. */
+export function httpsGet(url: string, trust: ProviderTrust, timeoutMs = 5000): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let u: URL;
+    try {
+      u = new URL(url);
+    } catch {
+      return reject(keyError(`${url} is not a valid URL`));
+    }
+    if (u.protocol !== 'https:')
+      return reject(keyError(`${url} is not an https URL; AWS fetches only over HTTPS`));
+    const ca = trust.caBundle ? [...rootCertificates, trust.caBundle] : undefined;
+    const req = request(
+      u,
+      {
+        method: 'GET',
+        ca,
+        rejectUnauthorized: false,
+        timeout: timeoutMs,
+        headers: { accept: 'application/json' },
+      },
+      (res) => {
+        const socket = res.socket as TLSSocket;
+        if (!socket.authorized) {
+          const why = socket.authorizationError ? String(socket.authorizationError) : 'untrusted certificate';
+          if (trust.thumbprints.length === 0) {
+            res.destroy();
+            return reject(
+              keyError(`TLS to ${u.host} failed: ${why} (no caBundle trusts it and no ThumbprintList)`),
+            );
+          }
+          const bad = checkThumbprint(socket, u.hostname, trust);
+          if (bad) {
+            res.destroy();
+            return reject(
+              new StsError('InvalidIdentityToken', MSG.thumbprint, `TLS to ${u.host}: ${why}; ${bad}`),
+            );
+          }
+        }
+        if (res.statusCode !== 200) {
+          res.destroy();
+          return reject(keyError(`GET ${url} returned HTTP ${res.statusCode}`));
+        }
+        const chunks: Buffer[] = [];
+        let size = 0;
+        res.on('data', (c: Buffer) => {
+          size += c.length;
+          if (size > MAX_DOC_BYTES) {
+            res.destroy();
+            reject(keyError(`GET ${url}: document larger than ${MAX_DOC_BYTES} bytes`));
+          } else chunks.push(c);
+        });
+        res.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+        res.on('error', (e) => reject(keyError(`GET ${url}: ${e.message}`)));
+      },
+    );
+    req.on('timeout', () => req.destroy(new Error(`timed out after ${timeoutMs} ms`)));
+    req.on('error', (e) => reject(e instanceof StsError ? e : keyError(`GET ${url}: ${e.message}`)));
+    req.end();
+  });
+}
+
+function parseJson(text: string, what: string): Record<string, unknown> {
+  try {
+    const v: unknown = JSON.parse(text);
+    if (v && typeof v === 'object' && !Array.isArray(v)) return v as Record<string, unknown>;
+  } catch {
+    // fall through
+  }
+  throw keyError(`${what} is not a JSON object`);
+}
+
+const KTY: Record<string, { kty: string; crv?: string }> = {
+  RS256: { kty: 'RSA' },
+  RS384: { kty: 'RSA' },
+  RS512: { kty: 'RSA' },
+  ES256: { kty: 'EC', crv: 'P-256' },
+  ES384: { kty: 'EC', crv: 'P-384' },
+  ES512: { kty: 'EC', crv: 'P-521' },
+};
+
+/** Picks the JWK for a token's kid and alg (exact kid match; no kid → the only usable key). */
+export function selectJwk(keys: JWK[], kid: string | undefined, alg: Alg): JWK | undefined {
+  const want = KTY[alg]!;
+  const usable = keys.filter(
+    (k) =>
+      k.kty === want.kty &&
+      (want.crv === undefined || k.crv === want.crv) &&
+      (k.use === undefined || k.use === 'sig') &&
+      (k.alg === undefined || k.alg === alg),
+  );
+  if (kid === undefined) return usable.length === 1 ? usable[0] : undefined;
+  return usable.find((k) => k.kid === kid);
+}
+
+/** One provider's keys. */
+export class ProviderKeys {
+  private keys: JWK[] | undefined;
+  private keysJson = '';
+  private fetchedAt = -Infinity;
+  private attemptedAt = -Infinity;
+  private inflight: Promise<void> | undefined;
+  private imported = new Map<string, Promise<CryptoKey>>();
+  private readonly now: () => number;
+  private readonly ttlMs: number;
+  private readonly minRefetchMs: number;
+
+  constructor(
+    readonly trust: ProviderTrust,
+    private readonly opts: KeyCacheOptions = {},
+  ) {
+    this.now = opts.now ?? Date.now;
+    this.ttlMs = opts.ttlMs ?? 3_600_000;
+    this.minRefetchMs = opts.minRefetchMs ?? 10_000;
+    if (trust.jwks) this.setKeys(trust.jwks.keys);
+  }
+
+  get offline(): boolean {
+    return this.trust.jwks !== undefined;
+  }
+
+  /** The key ids currently known (for explanations). */
+  knownKids(): string[] {
+    return (this.keys ?? []).map((k) => (k.kid === undefined ? '(no kid)' : JSON.stringify(k.kid)));
+  }
+
+  private setKeys(keys: JWK[]): void {
+    const json = JSON.stringify(keys);
+    if (json !== this.keysJson) this.imported.clear();
+    this.keys = keys;
+    this.keysJson = json;
+  }
+
+  private async fetchOnce(): Promise<void> {
+    const get = this.opts.get ?? ((url, trust) => httpsGet(url, trust, this.opts.timeoutMs));
+    this.attemptedAt = this.now();
+    let jwksUri = this.trust.discovery?.jwks_uri;
+    const base = this.trust.url.replace(/\/+$/, '');
+    let url = `${base}/.well-known/openid-configuration`;
+    try {
+      if (!jwksUri) {
+        const doc = parseJson(await get(url, this.trust), `discovery document ${url}`);
+        if (typeof doc.jwks_uri !== 'string') throw keyError(`discovery document ${url} has no jwks_uri`);
+        jwksUri = doc.jwks_uri;
+      }
+      url = jwksUri;
+      const jwks = parseJson(await get(jwksUri, this.trust), `JWKS ${jwksUri}`);
+      if (!Array.isArray(jwks.keys)) throw keyError(`JWKS ${jwksUri} has no keys array`);
+      this.setKeys(jwks.keys as JWK[]);
+      this.fetchedAt = this.now();
+      this.opts.onFetch?.({ provider: this.trust.url, url, ok: true });
+    } catch (err) {
+      const e = err instanceof StsError ? err : keyError(`fetching ${url}: ${(err as Error).message}`);
+      this.opts.onFetch?.({ provider: this.trust.url, url, ok: false, error: e.explanation ?? e.message });
+      throw e;
+    }
+  }
+
+  private fetch(): Promise<void> {
+    this.inflight ??= this.fetchOnce().finally(() => (this.inflight = undefined));
+    return this.inflight;
+  }
+
+  async getKey(kid: string | undefined, alg: Alg): Promise<CryptoKey> {
+    let lastError: StsError | undefined;
+    if (!this.offline) {
+      const stale = this.now() - this.fetchedAt > this.ttlMs;
+      if (this.keys === undefined || (stale && this.now() - this.attemptedAt >= this.minRefetchMs)) {
+        try {
+          await this.fetch();
+        } catch (err) {
+          lastError = err as StsError;
+          if (this.keys === undefined) throw err; // nothing cached to fall back on
+        }
+      }
+    }
+    let jwk = selectJwk(this.keys ?? [], kid, alg);
+    if (!jwk && !this.offline && !lastError && this.now() - this.attemptedAt >= this.minRefetchMs) {
+      // Unknown kid: the issuer may have rotated keys. Rate-limited so forged kids cannot make us hammer it.
+      try {
+        await this.fetch();
+      } catch (err) {
+        lastError = err as StsError;
+      }
+      jwk = selectJwk(this.keys ?? [], kid, alg);
+    }
+    if (!jwk) {
+      if (lastError) throw lastError;
+      throw keyError(
+        `no ${alg} key with kid ${JSON.stringify(kid)} in the JWKS of ${this.trust.url} (known kids: ${this.knownKids().join(', ') || 'none'})`,
+      );
+    }
+    const cacheKey = `${jwk.kid ?? ''}\u0000${alg}`;
+    let key = this.imported.get(cacheKey);
+    if (!key) {
+      key = importJWK(jwk, alg).then((k) => k as CryptoKey);
+      this.imported.set(cacheKey, key);
+      key.catch(() => this.imported.delete(cacheKey));
+    }
+    try {
+      return await key;
+    } catch (err) {
+      throw keyError(
+        `the JWK ${JSON.stringify(jwk.kid)} cannot be imported for ${alg}: ${(err as Error).message}`,
+      );
+    }
+  }
+}
+
+/** All providers' keys, looked up by provider URL: the `getKey` of verifyToken. */
+export class KeyStore {
+  private readonly byUrl = new Map<string, ProviderKeys>();
+  constructor(trusts: ProviderTrust[], opts: KeyCacheOptions = {}) {
+    for (const t of trusts) this.byUrl.set(t.url, new ProviderKeys(t, opts));
+  }
+  provider(url: string): ProviderKeys | undefined {
+    return this.byUrl.get(url);
+  }
+  readonly getKey: KeyLookup = (provider: ProviderRef, kid, alg) => {
+    const p = this.byUrl.get(provider.url);
+    if (!p) return Promise.reject(keyError(`no key source for ${provider.url}`));
+    return p.getKey(kid, alg);
+  };
+}

@@ -1,0 +1,278 @@
+/**
+ * Web identity token verification as AWS STS does it (specs/sts.md §2), as pure functions: the time and the
+ * key lookup are passed in. Order follows the distinct AWS messages: parse → provider by iss → aud → key by kid →
+ * signature → exp/nbf/iat → required claims → session claims.
+ */
+import { compactVerify, type CryptoKey } from 'jose';
+import { MSG, StsError } from '../sts/protocol.js';
+
+export const ALLOWED_ALGS = ['RS256', 'RS384', 'RS512', 'ES256', 'ES384', 'ES512'] as const;
+export type Alg = (typeof ALLOWED_ALGS)[number];
+const ALG_SET = new Set<string>(ALLOWED_ALGS);
+
+/** AWS allows this much clock skew after `exp` (IAM user guide, OIDC federation). */
+export const EXP_GRACE_SECONDS = 300;
+export const TAGS_CLAIM = 'https://aws.amazon.com/tags';
+export const SOURCE_IDENTITY_CLAIM = 'https://aws.amazon.com/source_identity';
+
+/** An IAM OIDC provider as verification needs it. */
+export interface ProviderRef {
+  /** The registered URL, `https://host/path`, compared exactly with `iss`. */
+  url: string;
+  /** `arn:<partition>:iam::<account>:oidc-provider/<url without https://>`. */
+  arn: string;
+  clientIds: string[];
+  /** `<url without https://>`: the prefix of the provider's condition keys. */
+  keyPrefix: string;
+}
+
+export interface DecodedJwt {
+  token: string;
+  header: Record<string, unknown>;
+  payload: Record<string, unknown>;
+  alg: Alg;
+  kid?: string;
+}
+
+export type KeyLookup = (provider: ProviderRef, kid: string | undefined, alg: Alg) => Promise<CryptoKey>;
+
+export interface VerifyOptions {
+  /** Current time, seconds since the epoch. */
+  now: number;
+  providers: readonly ProviderRef[];
+  /** Resolves the verification key, or throws an StsError (key retrieval, thumbprint, ...). */
+  getKey: KeyLookup;
+  /** Skip the signature (offline `explain --no-verify-signature`); everything else is still checked. */
+  skipSignature?: boolean;
+  /** Reject tokens whose `iat` is older than this ("Token too old"); off by default. */
+  maxTokenAgeSeconds?: number;
+}
+
+export interface SessionClaims {
+  /** Session tags from the token: key → value, keys as given (last wins case-insensitively). */
+  tags?: Record<string, string>;
+  transitiveTagKeys?: string[];
+  sourceIdentity?: string;
+}
+
+export interface VerifiedToken extends SessionClaims {
+  provider: ProviderRef;
+  /** The `aud` value that matched the provider's client id list. */
+  audience: string;
+  subject: string;
+  claims: Record<string, unknown>;
+  alg: Alg;
+  kid?: string;
+  exp: number;
+  iat?: number;
+  signatureVerified: boolean;
+}
+
+const invalid = (message: string, explanation?: string) =>
+  new StsError('InvalidIdentityToken', message, explanation ?? message);
+
+function decodeJson(part: string): Record<string, unknown> | undefined {
+  if (!/^[A-Za-z0-9_-]+$/.test(part)) return undefined;
+  try {
+    const v: unknown = JSON.parse(Buffer.from(part, 'base64url').toString('utf8'));
+    return v !== null && typeof v === 'object' && !Array.isArray(v)
+      ? (v as Record<string, unknown>)
+      : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Syntax and algorithm: a compact JWS with JSON header and payload, signed with an allowed algorithm. */
+export function decodeJwt(raw: string): DecodedJwt {
+  // SDKs read the token file without trimming; a trailing newline is not the client's fault.
+  const token = raw.trim();
+  const parts = token.split('.');
+  if (parts.length !== 3)
+    throw invalid(MSG.notJwt, `the token has ${parts.length} dot-separated parts, not 3`);
+  const header = decodeJson(parts[0]!);
+  const payload = decodeJson(parts[1]!);
+  if (!header || !payload)
+    throw invalid(MSG.notJwt, 'the token header or payload is not base64url-encoded JSON');
+  const alg = header.alg;
+  if (typeof alg !== 'string' || !ALG_SET.has(alg))
+    throw invalid(
+      MSG.unsupportedAlg(String(alg)),
+      `the token is signed with alg ${JSON.stringify(alg)}; AWS accepts only ${ALLOWED_ALGS.join(', ')}`,
+    );
+  if (parts[2]!.length === 0) throw invalid(MSG.notJwt, 'the token has an empty signature');
+  if (header.crit !== undefined) throw invalid(MSG.notJwt, 'the token header has a "crit" member');
+  const kid = header.kid;
+  if (kid !== undefined && typeof kid !== 'string')
+    throw invalid(MSG.notJwt, 'the token header kid is not a string');
+  return { token, header, payload, alg: alg as Alg, kid };
+}
+
+export function findProvider(
+  payload: Record<string, unknown>,
+  providers: readonly ProviderRef[],
+): ProviderRef {
+  const iss = payload.iss;
+  if (typeof iss !== 'string' || iss === '') throw invalid(MSG.missingClaim('iss'));
+  const provider = providers.find((p) => p.url === iss);
+  if (!provider) {
+    const near = providers.find(
+      (p) => p.url.toLowerCase().replace(/\/$/, '') === iss.toLowerCase().replace(/\/$/, ''),
+    );
+    const hint = near
+      ? `; provider ${near.url} differs only in case or a trailing slash, and AWS compares exactly`
+      : providers.length
+        ? `; registered providers: ${providers.map((p) => p.url).join(', ')}`
+        : '; no OIDC provider is registered';
+    throw invalid(
+      MSG.noProvider(iss),
+      `token iss ${JSON.stringify(iss)} matches no IAM OIDC provider${hint}`,
+    );
+  }
+  return provider;
+}
+
+export function matchAudience(payload: Record<string, unknown>, provider: ProviderRef): string {
+  const aud = payload.aud;
+  if (aud === undefined || aud === null) throw invalid(MSG.missingClaim('aud'));
+  const values = typeof aud === 'string' ? [aud] : Array.isArray(aud) ? aud : undefined;
+  if (!values || values.length === 0 || values.some((v) => typeof v !== 'string'))
+    throw invalid(MSG.missingClaim('aud'), 'the token aud is neither a string nor an array of strings');
+  const match = (values as string[]).find((v) => provider.clientIds.includes(v));
+  if (match === undefined)
+    throw invalid(
+      MSG.incorrectAudience,
+      `token aud ${JSON.stringify(aud)} is not in the ClientIDList of ${provider.arn} (${JSON.stringify(provider.clientIds)})`,
+    );
+  return match;
+}
+
+function numericDate(payload: Record<string, unknown>, claim: string): number | undefined {
+  const v = payload[claim];
+  if (v === undefined) return undefined;
+  if (typeof v !== 'number' || !Number.isSafeInteger(v))
+    throw invalid(
+      MSG.invalidNumericDate(claim),
+      `claim ${claim} is ${JSON.stringify(v)}, not an integer NumericDate`,
+    );
+  return v;
+}
+
+/** exp (with AWS's 5-minute grace), nbf and iat (same allowance), optional maximum age. */
+export function checkTimes(
+  payload: Record<string, unknown>,
+  now: number,
+  maxTokenAgeSeconds?: number,
+): { exp: number; iat?: number } {
+  const exp = numericDate(payload, 'exp');
+  const nbf = numericDate(payload, 'nbf');
+  const iat = numericDate(payload, 'iat');
+  if (exp === undefined) throw invalid(MSG.missingClaim('exp'));
+  if (now > exp + EXP_GRACE_SECONDS)
+    throw new StsError(
+      'ExpiredTokenException',
+      MSG.tokenExpired(now, exp),
+      `the token expired at ${exp} (${new Date(exp * 1000).toISOString()}), ${now - exp} s ago; AWS allows ${EXP_GRACE_SECONDS} s of clock skew`,
+    );
+  if (nbf !== undefined && nbf > now + EXP_GRACE_SECONDS) throw invalid(MSG.notYetValid(now, nbf));
+  if (iat !== undefined && iat > now + EXP_GRACE_SECONDS) throw invalid(MSG.issuedInFuture(now, iat));
+  if (maxTokenAgeSeconds !== undefined && iat !== undefined && now - iat > maxTokenAgeSeconds)
+    throw new StsError(
+      'ExpiredTokenException',
+      MSG.tokenTooOld(now - iat),
+      `the token was issued ${now - iat} s ago; the maximum age is ${maxTokenAgeSeconds} s`,
+    );
+  return { exp, iat };
+}
+
+const TAG_KEY = /^[\p{L}\p{Z}\p{N}_.:/=+\-@]{1,128}$/u;
+const TAG_VALUE = /^[\p{L}\p{Z}\p{N}_.:/=+\-@]{0,256}$/u;
+
+/** Session tags and source identity claims (IAM "Passing session tags using AssumeRoleWithWebIdentity"). */
+export function parseSessionClaims(payload: Record<string, unknown>): SessionClaims {
+  const out: SessionClaims = {};
+  const tagsClaim = payload[TAGS_CLAIM];
+  if (tagsClaim !== undefined) {
+    const bad = (why: string) => invalid(MSG.invalidSessionTags(why));
+    if (tagsClaim === null || typeof tagsClaim !== 'object' || Array.isArray(tagsClaim))
+      throw bad('not an object');
+    const { principal_tags: principal, transitive_tag_keys: transitive } = tagsClaim as Record<
+      string,
+      unknown
+    >;
+    const tags = new Map<string, [string, string]>(); // lower-cased key → [key, value]
+    if (principal !== undefined) {
+      if (principal === null || typeof principal !== 'object' || Array.isArray(principal))
+        throw bad('principal_tags is not an object');
+      for (const [k, v] of Object.entries(principal)) {
+        const value = Array.isArray(v) && v.length === 1 && typeof v[0] === 'string' ? v[0] : undefined;
+        if (value === undefined) throw bad(`tag ${k} must have exactly one string value`);
+        if (!TAG_KEY.test(k) || k.toLowerCase().startsWith('aws:')) throw bad(`invalid tag key ${k}`);
+        if (!TAG_VALUE.test(value)) throw bad(`invalid value for tag ${k}`);
+        tags.set(k.toLowerCase(), [k, value]);
+      }
+      if (tags.size > 50) throw bad(`${tags.size} tags; at most 50 are allowed`);
+      out.tags = Object.fromEntries(tags.values());
+    }
+    if (transitive !== undefined) {
+      if (!Array.isArray(transitive) || transitive.some((k) => typeof k !== 'string'))
+        throw bad('transitive_tag_keys is not an array of strings');
+      for (const k of transitive as string[])
+        if (!tags.has(k.toLowerCase())) throw bad(`transitive tag key ${k} is not a session tag`);
+      out.transitiveTagKeys = transitive as string[];
+    }
+  }
+  const si = payload[SOURCE_IDENTITY_CLAIM];
+  if (si !== undefined) {
+    if (
+      typeof si !== 'string' ||
+      si.length < 2 ||
+      si.length > 64 ||
+      !/^[\w+=,.@-]*$/.test(si) ||
+      si.toLowerCase().startsWith('aws:')
+    )
+      throw invalid(MSG.invalidSourceIdentity);
+    out.sourceIdentity = si;
+  }
+  return out;
+}
+
+/** Full verification of a web identity token. Throws StsError with AWS's code and message. */
+export async function verifyToken(raw: string, opts: VerifyOptions): Promise<VerifiedToken> {
+  const jwt = decodeJwt(raw);
+  const provider = findProvider(jwt.payload, opts.providers);
+  const audience = matchAudience(jwt.payload, provider);
+  let signatureVerified = false;
+  if (!opts.skipSignature) {
+    const key = await opts.getKey(provider, jwt.kid, jwt.alg);
+    await checkSignature(jwt, key);
+    signatureVerified = true;
+  }
+  const { exp, iat } = checkTimes(jwt.payload, opts.now, opts.maxTokenAgeSeconds);
+  const sub = jwt.payload.sub;
+  if (typeof sub !== 'string' || sub === '') throw invalid(MSG.missingClaim('sub'));
+  const session = parseSessionClaims(jwt.payload);
+  return {
+    provider,
+    audience,
+    subject: sub,
+    claims: jwt.payload,
+    alg: jwt.alg,
+    kid: jwt.kid,
+    exp,
+    iat,
+    signatureVerified,
+    ...session,
+  };
+}
+
+export async function checkSignature(jwt: DecodedJwt, key: CryptoKey): Promise<void> {
+  try {
+    await compactVerify(jwt.token, key, { algorithms: [jwt.alg] });
+  } catch (err) {
+    throw invalid(
+      MSG.badSignature,
+      `the token signature (${jwt.alg}, kid ${JSON.stringify(jwt.kid)}) does not verify with the provider's key: ${(err as Error).message}`,
+    );
+  }
+}

@@ -1,0 +1,331 @@
+/**
+ * AssumeRole with STS-issued session credentials (role chaining). The caller is the assumed-role session that
+ * signed the request; the target role's trust policy must allow it. When the trust policy names the caller only
+ * through its account (`arn:…:root` / account id), IAM also requires the caller's own permission policies to
+ * allow sts:AssumeRole on the target (same-account rule for account principals).
+ */
+import { assumedRoleArn, parseRoleArn, roleArn as buildRoleArn } from '../iam/arn.js';
+import type { ConditionValue } from '../iam/types.js';
+import type { RoleConfig } from './config.js';
+import { issueCredentials, sessionArn, type Session } from './credentials.js';
+import { evaluatePermissions, evaluateTrust, renderEvaluation, summarizeEvaluation } from './policy.js';
+import {
+  MSG,
+  PATTERNS,
+  StsError,
+  checkString,
+  isoSeconds,
+  type AssumedRoleOut,
+  type Params,
+  type Violation,
+} from './protocol.js';
+import {
+  checkSessionPolicies,
+  defaultRandom,
+  globalKeys,
+  readCommonParams,
+  tagKeys,
+  throwIfViolations,
+  type CommonParams,
+  type RequestMeta,
+  type StsDeps,
+  type Trace,
+} from './common.js';
+
+export const ASSUME_ROLE_ACTION = 'sts:AssumeRole';
+/** Role chaining caps sessions at one hour. */
+export const CHAINED_MAX_SECONDS = 3600;
+
+export interface AssumeRoleParams extends CommonParams {
+  externalId?: string;
+  sourceIdentity?: string;
+  tags: Record<string, string>;
+  transitiveTagKeys: string[];
+}
+
+export function readAssumeRoleParams(params: Params): AssumeRoleParams {
+  const out: Violation[] = [];
+  const common = readCommonParams(params, out);
+  const externalId = checkString(
+    params,
+    'ExternalId',
+    {
+      field: 'externalId',
+      min: 2,
+      max: 1224,
+      pattern: PATTERNS.externalId.re,
+      patternText: PATTERNS.externalId.text,
+    },
+    out,
+  );
+  const sourceIdentity = checkString(
+    params,
+    'SourceIdentity',
+    {
+      field: 'sourceIdentity',
+      min: 2,
+      max: 64,
+      pattern: PATTERNS.roleSessionName.re,
+      patternText: PATTERNS.roleSessionName.text,
+    },
+    out,
+  );
+  const tags: Record<string, string> = {};
+  for (let i = 1; ; i++) {
+    const k = params.get(`Tags.member.${i}.Key`);
+    if (k === undefined) break;
+    const kv = new Map([
+      ['k', k],
+      ['v', params.get(`Tags.member.${i}.Value`) ?? ''],
+    ]);
+    checkString(
+      kv,
+      'k',
+      {
+        field: `tags.${i}.member.key`,
+        min: 1,
+        max: 128,
+        pattern: /^[\p{L}\p{Z}\p{N}_.:/=+\-@]+$/u,
+        patternText: '[\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]+',
+      },
+      out,
+    );
+    checkString(
+      kv,
+      'v',
+      {
+        field: `tags.${i}.member.value`,
+        max: 256,
+        pattern: /^[\p{L}\p{Z}\p{N}_.:/=+\-@]*$/u,
+        patternText: '[\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]*',
+      },
+      out,
+    );
+    tags[k] = kv.get('v')!;
+  }
+  if (Object.keys(tags).length > 50)
+    out.push({
+      field: 'tags',
+      value: undefined,
+      constraint: 'Member must have length less than or equal to 50',
+    });
+  const transitiveTagKeys: string[] = [];
+  for (let i = 1; ; i++) {
+    const k = params.get(`TransitiveTagKeys.member.${i}`);
+    if (k === undefined) break;
+    transitiveTagKeys.push(k);
+  }
+  throwIfViolations(out);
+  return { ...(common as CommonParams), externalId, sourceIdentity, tags, transitiveTagKeys };
+}
+
+export interface AssumeRoleResult extends AssumedRoleOut {
+  session: Session;
+  role: RoleConfig;
+}
+
+/** aws:Principal* keys of an assumed-role caller. */
+export function principalKeys(caller: Session): Record<string, ConditionValue> {
+  const keys: Record<string, ConditionValue> = {
+    'aws:PrincipalArn': buildRoleArn(
+      caller.partition,
+      caller.account,
+      caller.roleName,
+      caller.rolePath ?? '/',
+    ),
+    'aws:PrincipalAccount': caller.account,
+    'aws:PrincipalType': 'AssumedRole',
+    'aws:userid': `${caller.roleId}:${caller.sessionName}`,
+    'aws:TokenIssueTime': new Date(caller.issuedAt).toISOString().replace(/\.\d{3}Z$/, 'Z'),
+  };
+  if (caller.sourceIdentity) keys['aws:SourceIdentity'] = caller.sourceIdentity;
+  if (caller.provider) keys['aws:FederatedProvider'] = caller.provider;
+  for (const [k, v] of Object.entries(caller.tags ?? {})) keys[`aws:PrincipalTag/${k}`] = v;
+  return keys;
+}
+
+export async function assumeRole(
+  req: AssumeRoleParams,
+  caller: Session,
+  deps: StsDeps,
+  meta: RequestMeta,
+  trace: Trace = [],
+): Promise<AssumeRoleResult> {
+  const { config } = deps;
+  const callerArn = sessionArn(caller);
+  const denied = (why: string) =>
+    new StsError('AccessDenied', MSG.notAuthorizedAssumeRole(callerArn, req.roleArn), why);
+  const fail = (step: string, err: StsError): never => {
+    trace.push({ step, ok: false, detail: err.explanation ?? err.message });
+    throw err;
+  };
+  if (!parseRoleArn(req.roleArn))
+    fail('role ARN', new StsError('ValidationError', `${req.roleArn} is invalid`));
+  const role = config.roles.get(req.roleArn);
+  if (!role) fail('role', denied(`role ${req.roleArn} does not exist in this STS's config`));
+
+  // Session tags: transitive tags of the caller carry over and cannot be overridden.
+  const inherited: Record<string, string> = {};
+  for (const k of caller.transitiveTagKeys ?? [])
+    if (caller.tags?.[k] !== undefined) inherited[k] = caller.tags[k]!;
+  for (const k of Object.keys(req.tags))
+    if (Object.keys(inherited).some((t) => t.toLowerCase() === k.toLowerCase()))
+      fail(
+        'tags',
+        new StsError(
+          'InvalidParameterValue',
+          `Tag key ${k} is a transitive tag of the calling session and cannot be set`,
+        ),
+      );
+  const tags = { ...inherited, ...req.tags };
+  const transitive = [...new Set([...(caller.transitiveTagKeys ?? []), ...req.transitiveTagKeys])];
+  for (const k of req.transitiveTagKeys)
+    if (req.tags[k] === undefined)
+      fail(
+        'tags',
+        new StsError('InvalidParameterValue', `Transitive tag key ${k} is not one of the session tags`),
+      );
+  // Source identity is sticky along a chain.
+  if (caller.sourceIdentity && req.sourceIdentity && req.sourceIdentity !== caller.sourceIdentity)
+    fail(
+      'source identity',
+      new StsError('ValidationError', 'SourceIdentity cannot be changed once set on a role session chain'),
+    );
+  const sourceIdentity = caller.sourceIdentity ?? req.sourceIdentity;
+
+  const nowMs = deps.now();
+  const keys: Record<string, ConditionValue> = {
+    ...globalKeys(config, meta, nowMs),
+    ...principalKeys(caller),
+    ...tagKeys(Object.keys(req.tags).length ? req.tags : undefined),
+    'sts:RoleSessionName': req.roleSessionName,
+  };
+  if (req.externalId !== undefined) keys['sts:ExternalId'] = req.externalId;
+  if (req.sourceIdentity !== undefined) keys['sts:SourceIdentity'] = req.sourceIdentity;
+  if (req.transitiveTagKeys.length) keys['sts:TransitiveTagKeys'] = req.transitiveTagKeys;
+
+  const principal = { type: 'AWS' as const, id: callerArn };
+  const actions = [ASSUME_ROLE_ACTION];
+  if (Object.keys(req.tags).length) actions.push('sts:TagSession');
+  if (req.sourceIdentity !== undefined && !caller.sourceIdentity) actions.push('sts:SetSourceIdentity');
+  for (const action of actions) {
+    const trust = evaluateTrust(role!.trustPolicy, { action, principal, conditionKeys: keys });
+    trace.push({
+      step: `trust policy: ${action}`,
+      ok: trust.decision === 'Allow',
+      detail: `${trust.decision}: ${summarizeEvaluation(trust)}`,
+      lines: renderEvaluation(trust, '    '),
+    });
+    if (trust.decision !== 'Allow')
+      throw denied(
+        `trust policy of ${role!.arn} does not allow ${action} for ${callerArn}: ${summarizeEvaluation(trust)}`,
+      );
+    if (action !== ASSUME_ROLE_ACTION) continue;
+    // Does an applying Allow name this role or session (not just the account)?
+    const callerRoleArn = String(keys['aws:PrincipalArn']);
+    const direct = trust.statements.some((s) => {
+      if (!s.matched || s.effect !== 'Allow') return false;
+      const st = role!.trustPolicy.statements[s.index];
+      const spec = st?.principal;
+      if (spec === '*') return true;
+      return (spec?.AWS ?? []).some((v) => v === '*' || v === callerRoleArn || v === callerArn);
+    });
+    if (!direct) {
+      const callerRole = config.roles.get(callerRoleArn);
+      const docs = callerRole
+        ? [
+            ...callerRole.inlinePolicies,
+            ...callerRole.managedPolicyArns.flatMap((a) => {
+              const p = config.managedPolicies.get(a);
+              return p ? [p] : [];
+            }),
+          ]
+        : [];
+      const perm = evaluatePermissions(docs, {
+        action: ASSUME_ROLE_ACTION,
+        resource: role!.arn,
+        conditionKeys: keys,
+      });
+      trace.push({
+        step: 'caller permission policies: sts:AssumeRole',
+        ok: perm.decision === 'Allow',
+        detail: `${perm.decision} (the trust policy trusts the caller's account, so the caller's own policies must allow sts:AssumeRole on ${role!.arn})`,
+        lines: perm.policies.flatMap((p) => [
+          `    policy ${p.name}:`,
+          ...renderEvaluation(p.result, '      '),
+        ]),
+      });
+      if (perm.decision !== 'Allow')
+        throw denied(
+          `the trust policy of ${role!.arn} trusts account ${caller.account} but no permission policy of ${callerRoleArn} allows sts:AssumeRole on it (${perm.decision})`,
+        );
+    }
+  }
+
+  const duration = req.durationSeconds ?? 3600;
+  if (duration > CHAINED_MAX_SECONDS)
+    fail(
+      'duration',
+      new StsError(
+        'ValidationError',
+        MSG.chainingLimit,
+        `DurationSeconds ${duration} > 3600 for a chained role session`,
+      ),
+    );
+  if (duration > role!.maxSessionDuration)
+    fail(
+      'duration',
+      new StsError(
+        'ValidationError',
+        MSG.durationExceedsMax,
+        `DurationSeconds ${duration} > MaxSessionDuration ${role!.maxSessionDuration}`,
+      ),
+    );
+  let policies;
+  try {
+    policies = checkSessionPolicies(
+      config,
+      req.policy,
+      req.policyArns,
+      Object.keys(req.tags).length ? req.tags : undefined,
+    );
+  } catch (err) {
+    return fail('session policies', err as StsError);
+  }
+  const issued = issueCredentials(
+    {
+      partition: config.partition,
+      account: config.accountId,
+      roleName: role!.name,
+      rolePath: role!.path,
+      roleId: role!.roleId,
+      sessionName: req.roleSessionName,
+      durationSeconds: duration,
+      now: nowMs,
+      sourceIdentity,
+      tags: Object.keys(tags).length ? tags : undefined,
+      transitiveTagKeys: transitive.length ? transitive : undefined,
+      provider: caller.provider,
+      chained: true,
+      sessionPolicy: policies.policy,
+      policyArns: policies.policyArns,
+    },
+    config.sessionKeys[0]!,
+    deps.random ?? defaultRandom,
+  );
+  trace.push({ step: 'credentials', ok: true, detail: `${duration} s chained session` });
+  return {
+    session: issued.session,
+    role: role!,
+    arn: assumedRoleArn(config.partition, config.accountId, role!.name, req.roleSessionName),
+    assumedRoleId: `${role!.roleId}:${req.roleSessionName}`,
+    sourceIdentity: req.sourceIdentity,
+    packedPolicySize: policies.packedPolicySize,
+    credentials: {
+      accessKeyId: issued.accessKeyId,
+      secretAccessKey: issued.secretAccessKey,
+      sessionToken: issued.sessionToken,
+      expiration: isoSeconds(issued.expiration.getTime()),
+    },
+  };
+}

@@ -1,0 +1,187 @@
+/** Pieces AssumeRoleWithWebIdentity and AssumeRole share: parameters, session policies, request keys, traces. */
+import { deflateRawSync } from 'node:zlib';
+import { randomBytes } from 'node:crypto';
+import { tryParseArn } from '../iam/arn.js';
+import type { ConditionValue } from '../iam/types.js';
+import type { KeyLookup } from '../oidc/verify.js';
+import type { StsConfig } from './config.js';
+import type { Random } from './credentials.js';
+import { checkSessionPolicy } from './policy.js';
+import {
+  MSG,
+  PATTERNS,
+  StsError,
+  checkInteger,
+  checkString,
+  listParam,
+  validationError,
+  type Params,
+  type Violation,
+} from './protocol.js';
+
+/** What the HTTP layer knows about a request, for aws:* condition keys. */
+export interface RequestMeta {
+  sourceIp?: string;
+  secureTransport: boolean;
+  userAgent?: string;
+}
+
+export interface StsDeps {
+  config: StsConfig;
+  getKey: KeyLookup;
+  /** Epoch milliseconds. */
+  now: () => number;
+  random?: Random;
+  /** `explain --no-verify-signature` only. */
+  skipSignature?: boolean;
+}
+
+/** One step of the decision, for `explain` and for logs. */
+export interface TraceStep {
+  step: string;
+  ok: boolean;
+  detail: string;
+  lines?: string[];
+}
+
+export type Trace = TraceStep[];
+
+export interface CommonParams {
+  roleArn: string;
+  roleSessionName: string;
+  durationSeconds?: number;
+  policy?: string;
+  policyArns: string[];
+}
+
+/** RoleArn, RoleSessionName, DurationSeconds, Policy, PolicyArns with the model's constraints. */
+export function readCommonParams(params: Params, out: Violation[]): Partial<CommonParams> {
+  const roleArn = checkString(
+    params,
+    'RoleArn',
+    {
+      field: 'roleArn',
+      required: true,
+      min: 20,
+      max: 2048,
+      pattern: PATTERNS.arn.re,
+      patternText: PATTERNS.arn.text,
+    },
+    out,
+  );
+  const roleSessionName = checkString(
+    params,
+    'RoleSessionName',
+    {
+      field: 'roleSessionName',
+      required: true,
+      min: 2,
+      max: 64,
+      pattern: PATTERNS.roleSessionName.re,
+      patternText: PATTERNS.roleSessionName.text,
+    },
+    out,
+  );
+  const policy = checkString(
+    params,
+    'Policy',
+    { field: 'policy', min: 1, max: 2048, pattern: PATTERNS.policy.re, patternText: PATTERNS.policy.text },
+    out,
+  );
+  const policyArns = listParam(params, 'PolicyArns', 'arn');
+  if (policyArns.length > 10)
+    out.push({
+      field: 'policyArns',
+      value: undefined,
+      constraint: 'Member must have length less than or equal to 10',
+    });
+  policyArns.forEach((a, i) => {
+    const p = new Map([['x', a]]);
+    checkString(p, 'x', { field: `policyArns.${i + 1}.member.arn`, min: 20, max: 2048 }, out);
+  });
+  const durationSeconds = checkInteger(params, 'DurationSeconds', 'durationSeconds', 900, 43200, out);
+  return { roleArn, roleSessionName, policy, policyArns, durationSeconds };
+}
+
+export function throwIfViolations(out: Violation[]): void {
+  if (out.length > 0) throw validationError(out);
+}
+
+/** Packed size as a percentage of the session-policy budget (an estimate: AWS does not document its packing). */
+export const PACKED_LIMIT_BYTES = 2048;
+
+export interface SessionPolicies {
+  policy?: string;
+  policyArns?: string[];
+  packedPolicySize?: number;
+}
+
+/** Validate session policies (Policy, PolicyArns) and estimate PackedPolicySize; present only when any were given. */
+export function checkSessionPolicies(
+  config: StsConfig,
+  policy: string | undefined,
+  policyArns: string[],
+  tags: Record<string, string> | undefined,
+): SessionPolicies {
+  let minified: string | undefined;
+  if (policy !== undefined) {
+    try {
+      checkSessionPolicy(policy);
+      minified = JSON.stringify(JSON.parse(policy));
+    } catch (err) {
+      const e = err as Error & { detail?: string; path?: string };
+      throw new StsError(
+        'MalformedPolicyDocument',
+        e.message,
+        `the session Policy is invalid${e.path ? ` at ${e.path}` : ''}: ${e.detail ?? e.message}`,
+      );
+    }
+  }
+  for (const arn of policyArns) {
+    const a = tryParseArn(arn);
+    if (!a || a.service !== 'iam' || !a.resource.startsWith('policy/'))
+      throw validationError([
+        { field: 'policyArns', value: arn, constraint: 'Member must be an IAM policy ARN' },
+      ]);
+    if (a.account !== 'aws' && !config.managedPolicies.has(arn))
+      throw new StsError('InvalidParameterValue', `Policy ${arn} does not exist or is not attachable.`);
+  }
+  const anyTags = tags !== undefined && Object.keys(tags).length > 0;
+  if (minified === undefined && policyArns.length === 0 && !anyTags) return {};
+  const packed = deflateRawSync(
+    Buffer.from(`${minified ?? ''}\n${policyArns.join('\n')}\n${anyTags ? JSON.stringify(tags) : ''}`),
+  ).length;
+  const percent = Math.max(1, Math.ceil((packed * 100) / PACKED_LIMIT_BYTES));
+  if (percent > 100) throw new StsError('PackedPolicyTooLarge', MSG.packedTooLarge(percent));
+  return {
+    policy: minified,
+    policyArns: policyArns.length > 0 ? policyArns : undefined,
+    packedPolicySize: percent,
+  };
+}
+
+/** Request-level global condition keys. */
+export function globalKeys(
+  config: StsConfig,
+  meta: RequestMeta,
+  nowMs: number,
+): Record<string, ConditionValue> {
+  const keys: Record<string, ConditionValue> = {
+    'aws:CurrentTime': new Date(nowMs).toISOString().replace(/\.\d{3}Z$/, 'Z'),
+    'aws:EpochTime': String(Math.floor(nowMs / 1000)),
+    'aws:SecureTransport': meta.secureTransport ? 'true' : 'false',
+    'aws:RequestedRegion': config.region,
+  };
+  if (meta.sourceIp) keys['aws:SourceIp'] = meta.sourceIp;
+  if (meta.userAgent) keys['aws:UserAgent'] = meta.userAgent;
+  return keys;
+}
+
+export function tagKeys(tags: Record<string, string> | undefined): Record<string, ConditionValue> {
+  if (!tags || Object.keys(tags).length === 0) return {};
+  const keys: Record<string, ConditionValue> = { 'aws:TagKeys': Object.keys(tags) };
+  for (const [k, v] of Object.entries(tags)) keys[`aws:RequestTag/${k}`] = v;
+  return keys;
+}
+
+export const defaultRandom: Random = randomBytes;

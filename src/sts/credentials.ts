@@ -1,0 +1,170 @@
+/**
+ * Stateless sessions: the session token carries the whole session (role, session name, expiry, tags, the secret
+ * key itself), encrypted and authenticated with AES-256-GCM under a key the replicas share. Any replica can
+ * recover the secret to verify a SigV4 signature; nobody without the key can read or forge a session.
+ * Pure: time, randomness and keys are passed in.
+ */
+import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
+import { assumedRoleArn } from '../iam/arn.js';
+import { base32 } from './config.js';
+
+const VERSION = 1;
+const AAD = Buffer.from('openirsa-sts-session-v1');
+const IV_BYTES = 12;
+const TAG_BYTES = 16;
+
+export interface Session {
+  accessKeyId: string;
+  secretAccessKey: string;
+  partition: string;
+  account: string;
+  roleName: string;
+  /** The role's IAM path (`/` or `/a/b/`), for aws:PrincipalArn when the session assumes another role. */
+  rolePath?: string;
+  roleId: string;
+  sessionName: string;
+  /** Epoch milliseconds. */
+  issuedAt: number;
+  expiresAt: number;
+  sourceIdentity?: string;
+  tags?: Record<string, string>;
+  transitiveTagKeys?: string[];
+  /** The IAM OIDC provider ARN for web-identity sessions. */
+  provider?: string;
+  subject?: string;
+  audience?: string;
+  /** True when the session came from AssumeRole with another session (role chaining). */
+  chained?: boolean;
+  sessionPolicy?: string;
+  policyArns?: string[];
+}
+
+export type Random = (n: number) => Buffer;
+
+/**
+ * `ASIA` + 16 base32 characters. Like AWS, the first 6 bytes carry the account id in bits 7..46, so tools that
+ * decode an account from a key id (e.g. `aws sts get-access-key-info`-style decoders) find the right one.
+ */
+export function temporaryAccessKeyId(account: string, random: Random = randomBytes): string {
+  const r = random(11);
+  const acct = BigInt(account);
+  const z = (acct << 7n) | BigInt(r[0]! & 0x7f) | (BigInt(r[1]! & 0x80) << 40n);
+  const bytes = Buffer.alloc(10);
+  for (let i = 0; i < 6; i++) bytes[i] = Number((z >> BigInt(8 * (5 - i))) & 0xffn);
+  r.copy(bytes, 6, 2, 6);
+  return 'ASIA' + base32(bytes, 16);
+}
+
+/** The account id an AWS-style key id encodes. */
+export function accountOfAccessKeyId(accessKeyId: string): string | undefined {
+  const s = accessKeyId.slice(4, 14);
+  const B32 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+  let z = 0n;
+  for (const c of s) {
+    const v = B32.indexOf(c);
+    if (v < 0) return undefined;
+    z = (z << 5n) | BigInt(v);
+  }
+  // 10 chars = 50 bits; the first 48 are the 6 bytes.
+  z >>= 2n;
+  return ((z & 0x7fffffffff80n) >> 7n).toString().padStart(12, '0');
+}
+
+/** 40 characters of the base64 alphabet, like AWS secret keys. */
+export function secretAccessKey(random: Random = randomBytes): string {
+  return random(30).toString('base64');
+}
+
+function keyId(key: Buffer): number {
+  return createHash('sha256').update(key).digest()[0]!;
+}
+
+/** Seal a session into an opaque token with the current key (`keys[0]`). */
+export function sealSession(session: Session, key: Buffer, random: Random = randomBytes): string {
+  const iv = random(IV_BYTES);
+  const cipher = createCipheriv('aes-256-gcm', key, iv);
+  cipher.setAAD(AAD);
+  const ct = Buffer.concat([cipher.update(JSON.stringify(session), 'utf8'), cipher.final()]);
+  return Buffer.concat([Buffer.from([VERSION, keyId(key)]), iv, ct, cipher.getAuthTag()]).toString('base64');
+}
+
+/** Open a token with any of the keys; undefined when it is not one of ours (forged, corrupted, other key). */
+export function openSession(token: string, keys: readonly Buffer[]): Session | undefined {
+  if (token.length < 40 || token.length > 16384 || !/^[A-Za-z0-9+/]+={0,2}$/.test(token)) return undefined;
+  const raw = Buffer.from(token, 'base64');
+  if (raw.length < 2 + IV_BYTES + TAG_BYTES + 2 || raw[0] !== VERSION) return undefined;
+  const iv = raw.subarray(2, 2 + IV_BYTES);
+  const ct = raw.subarray(2 + IV_BYTES, raw.length - TAG_BYTES);
+  const tag = raw.subarray(raw.length - TAG_BYTES);
+  for (const key of keys) {
+    if (keyId(key) !== raw[1]) continue;
+    try {
+      const d = createDecipheriv('aes-256-gcm', key, iv);
+      d.setAAD(AAD);
+      d.setAuthTag(tag);
+      const plain = Buffer.concat([d.update(ct), d.final()]).toString('utf8');
+      return JSON.parse(plain) as Session;
+    } catch {
+      // wrong key or tampered: try the next
+    }
+  }
+  return undefined;
+}
+
+export interface IssueInput {
+  partition: string;
+  account: string;
+  roleName: string;
+  rolePath?: string;
+  roleId: string;
+  sessionName: string;
+  durationSeconds: number;
+  now: number;
+  sourceIdentity?: string;
+  tags?: Record<string, string>;
+  transitiveTagKeys?: string[];
+  provider?: string;
+  subject?: string;
+  audience?: string;
+  chained?: boolean;
+  sessionPolicy?: string;
+  policyArns?: string[];
+}
+
+export interface IssuedCredentials {
+  session: Session;
+  accessKeyId: string;
+  secretAccessKey: string;
+  sessionToken: string;
+  expiration: Date;
+}
+
+/** New temporary credentials. Expiration = now + DurationSeconds (AWS does not clamp to the token's exp). */
+export function issueCredentials(
+  input: IssueInput,
+  key: Buffer,
+  random: Random = randomBytes,
+): IssuedCredentials {
+  const { durationSeconds, now, ...rest } = input;
+  const session: Session = {
+    ...rest,
+    accessKeyId: temporaryAccessKeyId(input.account, random),
+    secretAccessKey: secretAccessKey(random),
+    issuedAt: now,
+    expiresAt: Math.floor(now / 1000) * 1000 + durationSeconds * 1000,
+  };
+  for (const k of Object.keys(session) as Array<keyof Session>)
+    if (session[k] === undefined) delete session[k];
+  return {
+    session,
+    accessKeyId: session.accessKeyId,
+    secretAccessKey: session.secretAccessKey,
+    sessionToken: sealSession(session, key, random),
+    expiration: new Date(session.expiresAt),
+  };
+}
+
+/** `arn:<p>:sts::<account>:assumed-role/<role>/<session>` for a session. */
+export function sessionArn(s: Session): string {
+  return assumedRoleArn(s.partition, s.account, s.roleName, s.sessionName);
+}

@@ -1,0 +1,304 @@
+/**
+ * The HTTP(S) shell: Query protocol over POST (form) and GET, dispatch, AWS error XML for every failure (never a
+ * stack trace), body size limit, /healthz, denial logging with explanations, graceful shutdown.
+ */
+import {
+  createServer as createHttpServer,
+  type IncomingMessage,
+  type ServerResponse,
+  type Server,
+} from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import { randomUUID } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
+import type { TLSSocket } from 'node:tls';
+import type { Logger } from '../log.js';
+import { KeyStore } from '../oidc/keys.js';
+import type { StsConfig } from './config.js';
+import { assumeRole, readAssumeRoleParams } from './assume-role.js';
+import { callerIdentity } from './caller-identity.js';
+import type { RequestMeta, StsDeps } from './common.js';
+import {
+  API_VERSION,
+  MSG,
+  StsError,
+  parseParams,
+  renderAssumeRole,
+  renderCallerIdentity,
+  renderCallerIdentityJson,
+  renderError,
+  renderErrorJson,
+  renderWebIdentity,
+} from './protocol.js';
+import { hasSigV4, verifySigV4, type SignedRequest } from './sigv4.js';
+import { assumeRoleWithWebIdentity, readWebIdentityParams } from './web-identity.js';
+
+export const DEFAULT_BODY_LIMIT = 64 * 1024;
+
+export interface HttpInput extends SignedRequest {
+  remoteAddress?: string;
+  secure: boolean;
+}
+
+export interface HttpOutput {
+  status: number;
+  contentType: string;
+  body: string;
+  requestId: string;
+}
+
+export interface ServiceOptions {
+  config: StsConfig;
+  logger?: Logger;
+  now?: () => number;
+  keyStore?: KeyStore;
+}
+
+/** Transport-independent request handling: tests drive it directly, the server adapts HTTP to it. */
+export class StsService {
+  readonly deps: StsDeps;
+  readonly keyStore: KeyStore;
+  private readonly log?: Logger;
+
+  constructor(readonly options: ServiceOptions) {
+    const { config, logger } = options;
+    this.log = logger;
+    this.keyStore =
+      options.keyStore ??
+      new KeyStore(config.providers, {
+        ttlMs: config.jwksCacheSeconds * 1000,
+        minRefetchMs: config.jwksMinRefetchSeconds * 1000,
+        onFetch: (info) =>
+          info.ok
+            ? logger?.info(
+                { event: 'jwks_fetch', provider: info.provider, url: info.url },
+                'fetched provider keys',
+              )
+            : logger?.warn(
+                { event: 'jwks_fetch_failed', provider: info.provider, url: info.url, reason: info.error },
+                'fetching provider keys failed',
+              ),
+      });
+    this.deps = { config, getKey: this.keyStore.getKey, now: options.now ?? Date.now };
+  }
+
+  async handle(input: HttpInput): Promise<HttpOutput> {
+    const requestId = randomUUID();
+    const json = /application\/json/i.test(String(input.headers.accept ?? ''));
+    let action = '';
+    try {
+      if (input.method !== 'GET' && input.method !== 'POST')
+        throw new StsError('MethodNotAllowed', MSG.methodNotAllowed(input.method));
+      const params = parseParams(input.method === 'POST' ? input.body : '', input.query);
+      action = params.get('Action') ?? '';
+      if (!action) throw new StsError('MissingAction', MSG.missingAction);
+      const version = params.get('Version');
+      if (version !== API_VERSION)
+        throw new StsError('InvalidAction', MSG.invalidAction(action, version ?? 'NO_VERSION_SPECIFIED'));
+      const meta: RequestMeta = {
+        sourceIp: input.remoteAddress?.replace(/^::ffff:/, ''),
+        secureTransport: input.secure,
+        userAgent: typeof input.headers['user-agent'] === 'string' ? input.headers['user-agent'] : undefined,
+      };
+      const verifyCaller = () =>
+        verifySigV4(input, { now: this.deps.now(), keys: this.deps.config.sessionKeys });
+      switch (action) {
+        case 'AssumeRoleWithWebIdentity': {
+          const req = readWebIdentityParams(params);
+          // The call is unsigned; stale credentials attached anyway are checked like any signed call (AWS does).
+          if (
+            hasSigV4(input, new URLSearchParams(input.query)) ||
+            input.headers['x-amz-security-token'] !== undefined
+          )
+            await verifyCaller();
+          const r = await assumeRoleWithWebIdentity(req, this.deps, meta);
+          this.log?.info(
+            {
+              event: 'assume_role_with_web_identity',
+              requestId,
+              roleArn: r.role.arn,
+              sessionName: req.roleSessionName,
+              sub: r.subject,
+              iss: r.token.provider.url,
+              accessKeyId: r.credentials.accessKeyId,
+            },
+            'issued credentials',
+          );
+          return { status: 200, contentType: 'text/xml', body: renderWebIdentity(r, requestId), requestId };
+        }
+        case 'GetCallerIdentity': {
+          const caller = await verifyCaller();
+          const out = callerIdentity(caller.session);
+          return json
+            ? {
+                status: 200,
+                contentType: 'application/json',
+                body: renderCallerIdentityJson(out, requestId),
+                requestId,
+              }
+            : { status: 200, contentType: 'text/xml', body: renderCallerIdentity(out, requestId), requestId };
+        }
+        case 'AssumeRole': {
+          const caller = await verifyCaller();
+          const req = readAssumeRoleParams(params);
+          const r = await assumeRole(req, caller.session, this.deps, meta);
+          this.log?.info(
+            {
+              event: 'assume_role',
+              requestId,
+              roleArn: r.role.arn,
+              sessionName: req.roleSessionName,
+              caller: callerIdentity(caller.session).arn,
+              accessKeyId: r.credentials.accessKeyId,
+            },
+            'issued chained credentials',
+          );
+          return { status: 200, contentType: 'text/xml', body: renderAssumeRole(r, requestId), requestId };
+        }
+        default:
+          throw new StsError('InvalidAction', MSG.invalidAction(action, version));
+      }
+    } catch (err) {
+      const e =
+        err instanceof StsError
+          ? err
+          : new StsError('InternalFailure', MSG.internal, (err as Error)?.message ?? String(err));
+      const fields = {
+        event: 'denied',
+        requestId,
+        action,
+        code: e.code,
+        status: e.status,
+        message: e.message,
+        reason: e.explanation ?? e.message,
+      };
+      if (e.status >= 500) this.log?.error(fields, 'request failed');
+      else this.log?.warn(fields, 'request denied');
+      return {
+        status: e.status,
+        contentType: json ? 'application/json' : 'text/xml',
+        body: json ? renderErrorJson(e, requestId) : renderError(e, requestId),
+        requestId,
+      };
+    }
+  }
+}
+
+export interface ServeOptions extends ServiceOptions {
+  port?: number;
+  host?: string;
+  tls?: { cert: string; key: string };
+  bodyLimit?: number;
+}
+
+export interface RunningServer {
+  server: Server;
+  url: string;
+  service: StsService;
+  close(graceMs?: number): Promise<void>;
+}
+
+function send(res: ServerResponse, out: HttpOutput): void {
+  res.writeHead(out.status, {
+    'content-type': out.contentType,
+    'content-length': Buffer.byteLength(out.body),
+    'x-amzn-requestid': out.requestId,
+  });
+  res.end(out.body);
+}
+
+function errorOut(err: StsError): HttpOutput {
+  const requestId = randomUUID();
+  return { status: err.status, contentType: 'text/xml', body: renderError(err, requestId), requestId };
+}
+
+export async function startServer(options: ServeOptions): Promise<RunningServer> {
+  const service = new StsService(options);
+  const limit = options.bodyLimit ?? DEFAULT_BODY_LIMIT;
+  const secure = options.tls !== undefined;
+  const handler = (req: IncomingMessage, res: ServerResponse): void => {
+    const url = req.url ?? '/';
+    const q = url.indexOf('?');
+    const path = q < 0 ? url : url.slice(0, q);
+    if (path === '/healthz' || path === '/readyz') {
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      res.end('ok\n');
+      return;
+    }
+    const declared = Number(req.headers['content-length'] ?? 0);
+    if (declared > limit) {
+      send(res, errorOut(new StsError('RequestEntityTooLarge', MSG.bodyTooLarge(limit))));
+      req.resume();
+      res.on('finish', () => req.socket.destroy());
+      return;
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let tooLarge = false;
+    req.on('data', (c: Buffer) => {
+      if (tooLarge) return;
+      size += c.length;
+      if (size > limit) {
+        tooLarge = true;
+        send(res, errorOut(new StsError('RequestEntityTooLarge', MSG.bodyTooLarge(limit))));
+        res.on('finish', () => req.socket.destroy());
+      } else chunks.push(c);
+    });
+    req.on('error', () => req.socket.destroy());
+    req.on('end', () => {
+      if (tooLarge) return;
+      service
+        .handle({
+          method: req.method ?? 'GET',
+          path,
+          query: q < 0 ? '' : url.slice(q + 1),
+          headers: req.headers,
+          body: chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks).toString('utf8'),
+          remoteAddress: req.socket.remoteAddress,
+          secure: secure || (req.socket as TLSSocket).encrypted === true,
+        })
+        .then(
+          (out) => send(res, out),
+          () => send(res, errorOut(new StsError('InternalFailure', MSG.internal))),
+        );
+    });
+  };
+  const server: Server = options.tls
+    ? (createHttpsServer({ cert: options.tls.cert, key: options.tls.key }, handler) as unknown as Server)
+    : createHttpServer(handler);
+  server.keepAliveTimeout = 65_000;
+  server.headersTimeout = 30_000;
+  server.requestTimeout = 30_000;
+  server.on('clientError', (_err, socket) => {
+    if (socket.writable)
+      socket.end(
+        'HTTP/1.1 400 Bad Request\r\ncontent-type: text/plain\r\nconnection: close\r\ncontent-length: 12\r\n\r\nbad request\n',
+      );
+    else socket.destroy();
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const addr = server.address() as AddressInfo;
+  const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
+  const url = `${secure ? 'https' : 'http'}://${host}:${addr.port}`;
+  return {
+    server,
+    url,
+    service,
+    close: (graceMs = 10_000) =>
+      new Promise<void>((resolve) => {
+        const timer = setTimeout(() => server.closeAllConnections(), graceMs);
+        timer.unref();
+        server.close(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+        server.closeIdleConnections();
+      }),
+  };
+}

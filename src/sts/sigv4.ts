@@ -1,0 +1,289 @@
+/**
+ * SigV4 verification of requests signed with our temporary credentials (header and presigned forms). The
+ * signature is recomputed with @smithy/signature-v4 over exactly the headers the client signed, and compared in
+ * constant time. Session state comes from the session token (credentials.ts), so any replica can verify.
+ */
+import { createHash, createHmac, timingSafeEqual, type Hash, type Hmac } from 'node:crypto';
+import { SignatureV4 } from '@smithy/signature-v4';
+import type { HttpRequest, SourceData } from '@smithy/types';
+import { openSession, type Session } from './credentials.js';
+import { MSG, StsError } from './protocol.js';
+
+export const SKEW_MS = 5 * 60_000;
+const ALGORITHM = 'AWS4-HMAC-SHA256';
+
+/** node:crypto as smithy's hash constructor (SHA-256, or HMAC-SHA256 when given a secret). */
+class NodeSha256 {
+  private h: Hash | Hmac;
+  constructor(secret?: SourceData) {
+    this.h = secret === undefined ? createHash('sha256') : createHmac('sha256', toBuffer(secret));
+  }
+  update(data: SourceData): void {
+    this.h.update(toBuffer(data));
+  }
+  async digest(): Promise<Uint8Array> {
+    return new Uint8Array(this.h.digest());
+  }
+  reset(): void {
+    this.h = createHash('sha256');
+  }
+}
+
+function toBuffer(d: SourceData): Buffer {
+  if (typeof d === 'string') return Buffer.from(d, 'utf8');
+  if (ArrayBuffer.isView(d)) return Buffer.from(d.buffer, d.byteOffset, d.byteLength);
+  return Buffer.from(d as ArrayBuffer);
+}
+
+export interface SignedRequest {
+  method: string;
+  /** Path without the query string, as received. */
+  path: string;
+  /** Raw query string without `?`. */
+  query: string;
+  headers: Record<string, string | string[] | undefined>;
+  body: string;
+}
+
+export interface VerifiedCaller {
+  session: Session;
+  presigned: boolean;
+  region: string;
+}
+
+/** `20131008T001036Z` */
+function amzDate(ms: number): string {
+  return new Date(ms)
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d{3}/, '');
+}
+
+function parseAmzDate(s: string): number | undefined {
+  const m = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/.exec(s);
+  if (!m) return undefined;
+  const t = Date.UTC(+m[1]!, +m[2]! - 1, +m[3]!, +m[4]!, +m[5]!, +m[6]!);
+  return Number.isNaN(t) ? undefined : t;
+}
+
+const incomplete = (what: string) => new StsError('IncompleteSignature', what);
+const mismatch = (message: string = MSG.signatureMismatch, explanation?: string) =>
+  new StsError('SignatureDoesNotMatch', message, explanation);
+
+function header(req: SignedRequest, name: string): string | undefined {
+  const v = req.headers[name];
+  return Array.isArray(v) ? v.join(',') : v;
+}
+
+/** True when the request carries any SigV4 material (header or query). */
+export function hasSigV4(req: SignedRequest, query: URLSearchParams): boolean {
+  return (
+    header(req, 'authorization') !== undefined || query.has('X-Amz-Algorithm') || query.has('X-Amz-Signature')
+  );
+}
+
+interface AuthParts {
+  accessKeyId: string;
+  scopeDate: string;
+  region: string;
+  service: string;
+  signedHeaders: string[];
+  signature: string;
+  date: string;
+  sessionToken?: string;
+  expires?: number;
+}
+
+function parseCredential(cred: string): Pick<AuthParts, 'accessKeyId' | 'scopeDate' | 'region' | 'service'> {
+  const parts = cred.split('/');
+  if (parts.length !== 5 || parts[4] !== 'aws4_request' || !/^\d{8}$/.test(parts[1]!))
+    throw incomplete(
+      `Credential should be scoped to a valid region, service and terminator: 'aws4_request'. Credential=${parts[0] ?? ''}/...`,
+    );
+  return { accessKeyId: parts[0]!, scopeDate: parts[1]!, region: parts[2]!, service: parts[3]! };
+}
+
+function fromHeader(req: SignedRequest, auth: string): AuthParts {
+  const m = /^(\S+)\s+(.*)$/s.exec(auth.trim());
+  if (!m || m[1] !== ALGORITHM)
+    throw incomplete(`Unsupported AWS 'algorithm': '${m?.[1] ?? auth.split(' ')[0]}'`);
+  const kv = new Map<string, string>();
+  for (const part of m[2]!.split(',')) {
+    const eq = part.indexOf('=');
+    if (eq > 0) kv.set(part.slice(0, eq).trim(), part.slice(eq + 1).trim());
+  }
+  const missing = ['Credential', 'Signature', 'SignedHeaders'].filter((k) => !kv.get(k));
+  if (missing.length)
+    throw incomplete(missing.map((k) => `Authorization header requires '${k}' parameter.`).join(' '));
+  const date = header(req, 'x-amz-date');
+  if (!date)
+    throw incomplete("Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header.");
+  return {
+    ...parseCredential(kv.get('Credential')!),
+    signedHeaders: kv.get('SignedHeaders')!.toLowerCase().split(';'),
+    signature: kv.get('Signature')!,
+    date,
+    sessionToken: header(req, 'x-amz-security-token'),
+  };
+}
+
+function fromQuery(q: URLSearchParams): AuthParts {
+  const alg = q.get('X-Amz-Algorithm');
+  if (alg !== ALGORITHM) throw incomplete(`Unsupported AWS 'algorithm': '${alg ?? ''}'`);
+  const missing = ['X-Amz-Credential', 'X-Amz-Signature', 'X-Amz-SignedHeaders', 'X-Amz-Date'].filter(
+    (k) => !q.get(k),
+  );
+  if (missing.length)
+    throw incomplete(
+      missing.map((k) => `Query-string authentication requires the ${k} parameter.`).join(' '),
+    );
+  const expiresRaw = q.get('X-Amz-Expires') ?? '';
+  if (!/^\d{1,6}$/.test(expiresRaw) || +expiresRaw < 1 || +expiresRaw > 604800)
+    throw incomplete('X-Amz-Expires must be an integer from 1 to 604800 (seconds).');
+  return {
+    ...parseCredential(q.get('X-Amz-Credential')!),
+    signedHeaders: q.get('X-Amz-SignedHeaders')!.toLowerCase().split(';'),
+    signature: q.get('X-Amz-Signature')!,
+    date: q.get('X-Amz-Date')!,
+    sessionToken: q.get('X-Amz-Security-Token') ?? undefined,
+    expires: +expiresRaw,
+  };
+}
+
+/** Verify a SigV4-signed request made with STS-issued credentials. Throws StsError with AWS's codes. */
+export async function verifySigV4(
+  req: SignedRequest,
+  opts: { now: number; keys: readonly Buffer[] },
+): Promise<VerifiedCaller> {
+  const q = new URLSearchParams(req.query);
+  const auth = header(req, 'authorization');
+  if (auth === undefined && !q.has('X-Amz-Algorithm'))
+    throw new StsError('MissingAuthenticationToken', MSG.missingAuth);
+  const presigned = auth === undefined;
+  const a = presigned ? fromQuery(q) : fromHeader(req, auth);
+
+  // Credentials first: an unknown or forged session token is InvalidClientTokenId whatever the signature.
+  if (!a.sessionToken)
+    throw new StsError(
+      'InvalidClientTokenId',
+      MSG.invalidClientTokenId,
+      `access key ${a.accessKeyId} came without a session token; this STS issues only temporary credentials`,
+    );
+  const session = openSession(a.sessionToken, opts.keys);
+  if (!session)
+    throw new StsError(
+      'InvalidClientTokenId',
+      MSG.invalidClientTokenId,
+      'the session token was not issued by this STS (or its session key changed)',
+    );
+  if (session.accessKeyId !== a.accessKeyId)
+    throw new StsError(
+      'InvalidClientTokenId',
+      MSG.invalidClientTokenId,
+      `access key ${a.accessKeyId} does not belong to the session token`,
+    );
+  if (opts.now >= session.expiresAt)
+    throw new StsError(
+      'ExpiredToken',
+      MSG.expiredToken,
+      `the session expired at ${new Date(session.expiresAt).toISOString()}`,
+    );
+
+  const signedAt = parseAmzDate(a.date);
+  if (signedAt === undefined)
+    throw incomplete(
+      `Date must be in ISO-8601 'basic format'. Got '${a.date}'. See http://en.wikipedia.org/wiki/ISO_8601`,
+    );
+  if (a.scopeDate !== a.date.slice(0, 8))
+    throw mismatch(
+      `Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: '${a.scopeDate}' != '${a.date.slice(0, 8)}', from '${a.date}'.`,
+    );
+  if (a.service !== 'sts') throw mismatch(`Credential should be scoped to correct service: 'sts'. `);
+  const now = amzDate(opts.now);
+  if (presigned) {
+    if (signedAt > opts.now + SKEW_MS)
+      throw mismatch(
+        `Signature not yet current: ${a.date} is still later than ${amzDate(opts.now + SKEW_MS)} (${now} + 5 min.)`,
+      );
+    if (opts.now > signedAt + a.expires! * 1000)
+      throw mismatch(
+        `Signature expired: ${amzDate(signedAt + a.expires! * 1000)} is now earlier than ${now}`,
+      );
+  } else {
+    if (signedAt < opts.now - SKEW_MS)
+      throw mismatch(
+        `Signature expired: ${a.date} is now earlier than ${amzDate(opts.now - SKEW_MS)} (${now} - 5 min.)`,
+      );
+    if (signedAt > opts.now + SKEW_MS)
+      throw mismatch(
+        `Signature not yet current: ${a.date} is still later than ${amzDate(opts.now + SKEW_MS)} (${now} + 5 min.)`,
+      );
+  }
+  if (!a.signedHeaders.includes('host'))
+    throw mismatch(MSG.signatureMismatch, "the signed headers do not include 'host'");
+
+  const signsToken = presigned || a.signedHeaders.includes('x-amz-security-token');
+  const signer = new SignatureV4({
+    service: a.service,
+    region: a.region,
+    credentials: {
+      accessKeyId: a.accessKeyId,
+      secretAccessKey: session.secretAccessKey,
+      sessionToken: signsToken ? a.sessionToken : undefined,
+    },
+    sha256: NodeSha256,
+    applyChecksum: false,
+  });
+  const headers: Record<string, string> = {};
+  for (const name of a.signedHeaders) {
+    const v = header(req, name);
+    if (v === undefined) throw mismatch(MSG.signatureMismatch, `signed header ${name} is not in the request`);
+    headers[name] = v;
+  }
+  const query: Record<string, string | string[]> = {};
+  for (const [k, v] of q) {
+    if (
+      presigned &&
+      /^X-Amz-(Algorithm|Credential|Date|Expires|SignedHeaders|Signature|Security-Token)$/.test(k)
+    )
+      continue;
+    const prev = query[k];
+    query[k] = prev === undefined ? v : Array.isArray(prev) ? [...prev, v] : [prev, v];
+  }
+  const [hostname, port] = (headers.host ?? '').split(':');
+  const request: HttpRequest = {
+    method: req.method,
+    protocol: 'https:',
+    hostname: hostname ?? '',
+    port: port ? Number(port) : undefined,
+    path: req.path,
+    query,
+    headers,
+    body: presigned ? undefined : req.body,
+  };
+  const signingDate = new Date(signedAt);
+  const signableHeaders = new Set(a.signedHeaders);
+  let expected: string | undefined;
+  if (presigned) {
+    const out = await signer.presign(request, {
+      signingDate,
+      expiresIn: a.expires,
+      signableHeaders,
+      unhoistableHeaders: signableHeaders,
+    });
+    expected = String(out.query?.['X-Amz-Signature'] ?? '');
+  } else {
+    const out = await signer.sign(request, { signingDate, signableHeaders });
+    expected = /Signature=([0-9a-f]+)/.exec(
+      String(out.headers.authorization ?? out.headers.Authorization),
+    )?.[1];
+  }
+  const got = Buffer.from(a.signature);
+  const want = Buffer.from(expected ?? '');
+  if (got.length !== want.length || !timingSafeEqual(got, want))
+    throw mismatch(
+      MSG.signatureMismatch,
+      'the recomputed SigV4 signature differs (wrong secret, or the request changed after signing)',
+    );
+  return { session, presigned, region: a.region };
+}

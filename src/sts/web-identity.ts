@@ -1,0 +1,292 @@
+/**
+ * AssumeRoleWithWebIdentity (specs/sts.md §1–§3): parameters → token → role → trust policy (with sts:TagSession /
+ * sts:SetSourceIdentity) → DurationSeconds → session policies → credentials. Every failure is an StsError whose
+ * `explanation` names the exact cause; `trace` records each step for `openirsa explain`.
+ */
+import { assumedRoleArn, parseRoleArn } from '../iam/arn.js';
+import type { ConditionValue, EvaluationResult } from '../iam/types.js';
+import { verifyToken, type VerifiedToken } from '../oidc/verify.js';
+import type { RoleConfig } from './config.js';
+import { issueCredentials, type Session } from './credentials.js';
+import { evaluateTrust, renderEvaluation, summarizeEvaluation } from './policy.js';
+import {
+  MSG,
+  PATTERNS,
+  StsError,
+  checkString,
+  isoSeconds,
+  type Params,
+  type Violation,
+  type WebIdentityOut,
+} from './protocol.js';
+import {
+  checkSessionPolicies,
+  defaultRandom,
+  globalKeys,
+  readCommonParams,
+  tagKeys,
+  throwIfViolations,
+  type CommonParams,
+  type RequestMeta,
+  type StsDeps,
+  type Trace,
+} from './common.js';
+
+export const WEB_IDENTITY_ACTION = 'sts:AssumeRoleWithWebIdentity';
+
+export interface WebIdentityParams extends CommonParams {
+  webIdentityToken: string;
+  providerId?: string;
+}
+
+export function readWebIdentityParams(params: Params): WebIdentityParams {
+  const out: Violation[] = [];
+  const common = readCommonParams(params, out);
+  const webIdentityToken = checkString(
+    params,
+    'WebIdentityToken',
+    { field: 'webIdentityToken', required: true, min: 4, max: 20000, sensitive: true },
+    out,
+  );
+  const providerId = checkString(
+    params,
+    'ProviderId',
+    {
+      field: 'providerId',
+      min: 4,
+      max: 2048,
+      pattern: PATTERNS.clientToken.re,
+      patternText: PATTERNS.clientToken.text,
+    },
+    out,
+  );
+  throwIfViolations(out);
+  return { ...(common as CommonParams), webIdentityToken: webIdentityToken!, providerId };
+}
+
+/** The condition keys a web-identity request carries (specs/sts.md §3.2). */
+export function webIdentityKeys(
+  token: VerifiedToken,
+  sessionName: string,
+  base: Record<string, ConditionValue>,
+): Record<string, ConditionValue> {
+  const p = token.provider.keyPrefix;
+  const keys: Record<string, ConditionValue> = {
+    ...base,
+    [`${p}:aud`]: token.audience,
+    [`${p}:sub`]: token.subject,
+    'sts:RoleSessionName': sessionName,
+    'aws:FederatedProvider': token.provider.arn,
+    ...tagKeys(token.tags),
+  };
+  const { amr, azp } = token.claims;
+  if (typeof amr === 'string' || (Array.isArray(amr) && amr.every((x) => typeof x === 'string')))
+    keys[`${p}:amr`] = amr as ConditionValue;
+  if (typeof azp === 'string') keys[`${p}:azp`] = azp;
+  if (token.sourceIdentity !== undefined) keys['sts:SourceIdentity'] = token.sourceIdentity;
+  if (token.transitiveTagKeys) keys['sts:TransitiveTagKeys'] = token.transitiveTagKeys;
+  return keys;
+}
+
+export interface TrustCheck {
+  action: string;
+  result: EvaluationResult;
+}
+
+/** Evaluate the trust policy for the main action and for TagSession / SetSourceIdentity when the token needs them. */
+export function checkTrust(
+  role: RoleConfig,
+  principal: { type: 'Federated' | 'AWS'; id: string },
+  mainAction: string,
+  keys: Record<string, ConditionValue>,
+  needs: { tags: boolean; sourceIdentity: boolean },
+): { allowed: boolean; checks: TrustCheck[]; failed?: TrustCheck } {
+  const actions = [mainAction];
+  if (needs.tags) actions.push('sts:TagSession');
+  if (needs.sourceIdentity) actions.push('sts:SetSourceIdentity');
+  const checks = actions.map((action) => ({
+    action,
+    result: evaluateTrust(role.trustPolicy, { action, principal, conditionKeys: keys }),
+  }));
+  const failed = checks.find((c) => c.result.decision !== 'Allow');
+  return { allowed: !failed, checks, failed };
+}
+
+export function trustExplanation(role: RoleConfig, failed: TrustCheck, why: string): string {
+  const extra =
+    failed.action === 'sts:TagSession'
+      ? ' (the token carries session tags, so the trust policy must also allow sts:TagSession)'
+      : failed.action === 'sts:SetSourceIdentity'
+        ? ' (the token carries a source identity, so the trust policy must also allow sts:SetSourceIdentity)'
+        : '';
+  return `trust policy of ${role.arn} does not allow ${failed.action}${extra}: ${why}`;
+}
+
+export interface WebIdentityResult extends WebIdentityOut {
+  session: Session;
+  token: VerifiedToken;
+  role: RoleConfig;
+}
+
+export async function assumeRoleWithWebIdentity(
+  req: WebIdentityParams,
+  deps: StsDeps,
+  meta: RequestMeta,
+  trace: Trace = [],
+): Promise<WebIdentityResult> {
+  const { config } = deps;
+  const fail = (step: string, err: StsError): never => {
+    trace.push({ step, ok: false, detail: err.explanation ?? err.message });
+    throw err;
+  };
+  const arn = parseRoleArn(req.roleArn);
+  if (!arn)
+    fail(
+      'role ARN',
+      new StsError(
+        'ValidationError',
+        `${req.roleArn} is invalid`,
+        `RoleArn ${req.roleArn} is not a role ARN (arn:<partition>:iam::<account>:role/<name>)`,
+      ),
+    );
+  if (req.providerId !== undefined)
+    fail(
+      'parameters',
+      new StsError(
+        'InvalidParameterValue',
+        'ProviderId must be omitted for OpenID Connect ID tokens',
+        `ProviderId ${JSON.stringify(req.providerId)} is only for www.amazon.com / graph.facebook.com OAuth 2.0 access tokens`,
+      ),
+    );
+  // Providers are looked up in the role's account.
+  const providers =
+    arn!.account === config.accountId && arn!.partition === config.partition ? config.providers : [];
+  const nowMs = deps.now();
+  let token: VerifiedToken;
+  try {
+    token = await verifyToken(req.webIdentityToken, {
+      now: Math.floor(nowMs / 1000),
+      providers,
+      getKey: deps.getKey,
+      skipSignature: deps.skipSignature,
+      maxTokenAgeSeconds: config.maxTokenAgeSeconds,
+    });
+  } catch (err) {
+    if (err instanceof StsError) {
+      if (providers.length === 0 && err.message.startsWith('No OpenIDConnect provider'))
+        return fail(
+          'token',
+          new StsError(
+            err.code,
+            err.message,
+            `${err.explanation}; the role is in account ${arn!.account} (partition ${arn!.partition}) but this STS serves account ${config.accountId} (${config.partition})`,
+          ),
+        );
+      return fail('token', err);
+    }
+    throw err;
+  }
+  trace.push({
+    step: 'token',
+    ok: true,
+    detail: `iss ${token.provider.url} → ${token.provider.arn}; aud ${JSON.stringify(token.audience)} in ClientIDList; sub ${JSON.stringify(token.subject)}; ${token.alg} kid ${JSON.stringify(token.kid)}; ${token.signatureVerified ? 'signature verified' : 'signature NOT verified (--no-verify-signature)'}; exp ${new Date(token.exp * 1000).toISOString()}`,
+  });
+
+  const role = config.roles.get(req.roleArn);
+  if (!role)
+    fail(
+      'role',
+      new StsError(
+        'AccessDenied',
+        MSG.notAuthorizedWebIdentity,
+        `role ${req.roleArn} does not exist in this STS's config (roles: ${[...config.roles.keys()].join(', ') || 'none'})`,
+      ),
+    );
+  trace.push({
+    step: 'role',
+    ok: true,
+    detail: `${role!.arn} (RoleId ${role!.roleId}, MaxSessionDuration ${role!.maxSessionDuration})`,
+  });
+
+  const keys = webIdentityKeys(token, req.roleSessionName, globalKeys(config, meta, nowMs));
+  const trust = checkTrust(role!, { type: 'Federated', id: token.provider.arn }, WEB_IDENTITY_ACTION, keys, {
+    tags: token.tags !== undefined && Object.keys(token.tags).length > 0,
+    sourceIdentity: token.sourceIdentity !== undefined,
+  });
+  for (const c of trust.checks)
+    trace.push({
+      step: `trust policy: ${c.action}`,
+      ok: c.result.decision === 'Allow',
+      detail: `${c.result.decision}: ${summarizeEvaluation(c.result)}`,
+      lines: renderEvaluation(c.result, '    '),
+    });
+  if (!trust.allowed)
+    throw new StsError(
+      'AccessDenied',
+      MSG.notAuthorizedWebIdentity,
+      trustExplanation(role!, trust.failed!, summarizeEvaluation(trust.failed!.result)),
+    );
+
+  const duration = req.durationSeconds ?? 3600;
+  if (duration > role!.maxSessionDuration)
+    fail(
+      'duration',
+      new StsError(
+        'ValidationError',
+        MSG.durationExceedsMax,
+        `DurationSeconds ${duration} > MaxSessionDuration ${role!.maxSessionDuration} of ${role!.arn}`,
+      ),
+    );
+  let policies;
+  try {
+    policies = checkSessionPolicies(config, req.policy, req.policyArns, token.tags);
+  } catch (err) {
+    return fail('session policies', err as StsError);
+  }
+
+  const issued = issueCredentials(
+    {
+      partition: config.partition,
+      account: config.accountId,
+      roleName: role!.name,
+      rolePath: role!.path,
+      roleId: role!.roleId,
+      sessionName: req.roleSessionName,
+      durationSeconds: duration,
+      now: nowMs,
+      sourceIdentity: token.sourceIdentity,
+      tags: token.tags,
+      transitiveTagKeys: token.transitiveTagKeys,
+      provider: token.provider.arn,
+      subject: token.subject,
+      audience: token.audience,
+      sessionPolicy: policies.policy,
+      policyArns: policies.policyArns,
+    },
+    config.sessionKeys[0]!,
+    deps.random ?? defaultRandom,
+  );
+  trace.push({
+    step: 'credentials',
+    ok: true,
+    detail: `${duration} s session, expires ${isoSeconds(issued.expiration.getTime())}`,
+  });
+  return {
+    session: issued.session,
+    token,
+    role: role!,
+    subject: token.subject,
+    audience: token.audience,
+    provider: token.provider.arn,
+    arn: assumedRoleArn(config.partition, config.accountId, role!.name, req.roleSessionName),
+    assumedRoleId: `${role!.roleId}:${req.roleSessionName}`,
+    sourceIdentity: token.sourceIdentity,
+    packedPolicySize: policies.packedPolicySize,
+    credentials: {
+      accessKeyId: issued.accessKeyId,
+      secretAccessKey: issued.secretAccessKey,
+      sessionToken: issued.sessionToken,
+      expiration: isoSeconds(issued.expiration.getTime()),
+    },
+  };
+}
