@@ -72,7 +72,8 @@ export function renderReview(echo: Echo, r: ResponseFields): string {
   if (r.patchJson !== undefined) {
     out += `,"patch":"${Buffer.from(r.patchJson, 'utf8').toString('base64')}","patchType":"JSONPatch"`;
   }
-  if (r.warnings !== undefined && r.warnings.length > 0) out += `,"warnings":[${r.warnings.map(goString).join(',')}]`;
+  if (r.warnings !== undefined && r.warnings.length > 0)
+    out += `,"warnings":[${r.warnings.map(goString).join(',')}]`;
   return out + '}}';
 }
 
@@ -154,7 +155,8 @@ function reviewTypeError(doc: Obj): string | undefined {
   if (!isObj(req)) return undefined;
   for (const [k, type] of REQUEST_STRING_FIELDS) {
     const v = req[k];
-    if (v !== undefined && v !== null && typeof v !== 'string') return err(v, 'AdmissionRequest', 'request.' + k, type);
+    if (v !== undefined && v !== null && typeof v !== 'string')
+      return err(v, 'AdmissionRequest', 'request.' + k, type);
   }
   for (const [k, type] of REQUEST_OBJECT_FIELDS) {
     const v = req[k];
@@ -175,7 +177,12 @@ export async function reviewAdmission(input: AdmissionInput): Promise<AdmissionO
   } catch (e) {
     // A bug or a failing lookup: let the API server apply the webhook's failurePolicy.
     const message = e instanceof Error ? e.message : String(e);
-    return { status: 500, headers: { ...TEXT_HEADERS }, body: 'internal error\n', error: `internal error: ${message}` };
+    return {
+      status: 500,
+      headers: { ...TEXT_HEADERS },
+      body: 'internal error\n',
+      error: `internal error: ${message}`,
+    };
   }
 }
 

@@ -67,7 +67,8 @@ export function goAny(v: unknown): string {
     case 'object': {
       if (Array.isArray(v)) return '[' + v.map(goAny).join(',') + ']';
       const parts: string[] = [];
-      for (const k of Object.keys(v)) parts.push(goString(k) + ':' + goAny((v as Record<string, unknown>)[k]));
+      for (const k of Object.keys(v))
+        parts.push(goString(k) + ':' + goAny((v as Record<string, unknown>)[k]));
       return '{' + parts.join(',') + '}';
     }
     default:

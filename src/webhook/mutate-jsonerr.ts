@@ -6,7 +6,7 @@
 
 function quoteChar(c: string): string {
   if (c === "'") return "'\\''";
-  if (c === '"') return '\'"\'';
+  if (c === '"') return "'\"'";
   const named: Record<string, string> = {
     '\x07': '\\a',
     '\b': '\\b',

@@ -6,13 +6,25 @@
 
 export class QuantityError extends Error {}
 
-const ERR_FORMAT = "quantities must match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'";
+const ERR_FORMAT =
+  "quantities must match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'";
 const ERR_SUFFIX = "unable to parse quantity's suffix";
 const ERR_NUMERIC = 'unable to parse numeric part of quantity';
 
 type Format = 'DecimalExponent' | 'BinarySI' | 'DecimalSI';
 
-const DECIMAL_SUFFIX: Record<string, number> = { n: -9, u: -6, m: -3, '': 0, k: 3, M: 6, G: 9, T: 12, P: 15, E: 18 };
+const DECIMAL_SUFFIX: Record<string, number> = {
+  n: -9,
+  u: -6,
+  m: -3,
+  '': 0,
+  k: 3,
+  M: 6,
+  G: 9,
+  T: 12,
+  P: 15,
+  E: 18,
+};
 const BINARY_SUFFIX: Record<string, number> = { Ki: 10, Mi: 20, Gi: 30, Ti: 40, Pi: 50, Ei: 60 };
 const DECIMAL_BY_EXP = new Map(Object.entries(DECIMAL_SUFFIX).map(([s, e]) => [e, s]));
 const BINARY_BY_EXP = new Map(Object.entries(BINARY_SUFFIX).map(([s, e]) => [e, s]));
@@ -49,7 +61,8 @@ function parseQuantityString(str: string): Parsed {
   }
   // numerator
   for (let i = pos; ; i++) {
-    if (i >= end) return { positive, value: str.slice(0, end), num: str.slice(pos, end), denom: '', suffix: '' };
+    if (i >= end)
+      return { positive, value: str.slice(0, end), num: str.slice(pos, end), denom: '', suffix: '' };
     if (isDigit(str[i])) continue;
     num = str.slice(pos, i);
     pos = i;
@@ -59,7 +72,8 @@ function parseQuantityString(str: string): Parsed {
   if (pos < end && str[pos] === '.') {
     pos++;
     for (let i = pos; ; i++) {
-      if (i >= end) return { positive, value: str.slice(0, end), num, denom: str.slice(pos, end), suffix: '' };
+      if (i >= end)
+        return { positive, value: str.slice(0, end), num, denom: str.slice(pos, end), suffix: '' };
       if (isDigit(str[i])) continue;
       denom = str.slice(pos, i);
       pos = i;
@@ -195,7 +209,8 @@ function canonicalize(a: Amount): string {
   let format = a.format;
   let rounded: bigint | undefined;
   if (format === 'BinarySI') {
-    if (cmp(a.unscaled, a.scale, -1024n, 0) > 0 && cmp(a.unscaled, a.scale, 1024n, 0) < 0) format = 'DecimalSI';
+    if (cmp(a.unscaled, a.scale, -1024n, 0) > 0 && cmp(a.unscaled, a.scale, 1024n, 0) < 0)
+      format = 'DecimalSI';
     else if (a.scale >= 0) rounded = a.unscaled * pow10(a.scale);
     else {
       const div = pow10(-a.scale);
@@ -204,10 +219,11 @@ function canonicalize(a: Amount): string {
     }
   }
   if (format !== 'BinarySI' || rounded === undefined) {
-    let [amount, times] = removeFactors(a.unscaled, 10n);
+    const [stripped, times] = removeFactors(a.unscaled, 10n);
     let exponent = a.scale + times;
+    // Lower the exponent to a multiple of 3 (Go's % truncates, hence the double modulo).
     const r = ((exponent % 3) + 3) % 3;
-    amount *= pow10(r);
+    const amount = stripped * pow10(r);
     exponent -= r;
     let suffix: string;
     if (format === 'DecimalExponent') suffix = exponent === 0 ? '' : 'e' + String(exponent);

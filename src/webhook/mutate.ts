@@ -64,7 +64,10 @@ export function tokenFilePath(mountPath: string, tokenPath: string, windows: boo
 /** Windows pods: the reference's nodeSelector keys, plus `spec.os.name` (beyond the reference). */
 export function isWindowsPod(spec: Obj | undefined): boolean {
   const sel = asObj(spec?.nodeSelector);
-  if (sel !== undefined && (sel['kubernetes.io/os'] === 'windows' || sel['beta.kubernetes.io/os'] === 'windows'))
+  if (
+    sel !== undefined &&
+    (sel['kubernetes.io/os'] === 'windows' || sel['beta.kubernetes.io/os'] === 'windows')
+  )
     return true;
   return asObj(spec?.os)?.name === 'windows';
 }
@@ -119,12 +122,16 @@ function mutateContainer(c: unknown, pc: PatchConfig): { json: string; changed: 
       );
     }
   } else if (!wi) {
-    added.push({ name: ENV.roleArn, value: pc.roleArn }, { name: ENV.webIdentityTokenFile, value: pc.tokenFile });
+    added.push(
+      { name: ENV.roleArn, value: pc.roleArn },
+      { name: ENV.webIdentityTokenFile, value: pc.tokenFile },
+    );
   }
   if (added.length === 0 && mountExists) return { json: encodeContainer(container), changed: false };
   const copy: Obj = { ...container };
   if (added.length > 0) copy.env = env.concat(added);
-  if (!mountExists) copy.volumeMounts = mounts.concat([{ name: pc.volumeName, readOnly: true, mountPath: pc.mountPath }]);
+  if (!mountExists)
+    copy.volumeMounts = mounts.concat([{ name: pc.volumeName, readOnly: true, mountPath: pc.mountPath }]);
   return { json: encodeContainer(copy), changed: true };
 }
 
@@ -229,7 +236,9 @@ export function mutateCheckedPod(
     const raw = str(annotations?.[expKey]);
     const v = parseGoInt64(raw);
     if (v === undefined) {
-      warnings.push(`annotation ${expKey}=${JSON.stringify(raw)} is not an integer; using ${expiration} seconds`);
+      warnings.push(
+        `annotation ${expKey}=${JSON.stringify(raw)} is not an integer; using ${expiration} seconds`,
+      );
     } else {
       if (v < MIN_TOKEN_EXPIRATION)
         warnings.push(
@@ -249,7 +258,9 @@ export function mutateCheckedPod(
   const skipValue = has(annotations, skipKey) ? str(annotations?.[skipKey]) : undefined;
   const skip = containersToSkip(skipValue);
   if (skip.invalid)
-    warnings.push(`annotation ${skipKey}=${JSON.stringify(skipValue)} is not valid CSV; no container is skipped`);
+    warnings.push(
+      `annotation ${skipKey}=${JSON.stringify(skipValue)} is not valid CSV; no container is skipped`,
+    );
 
   const pc: PatchConfig = {
     skip: skip.names,
@@ -277,7 +288,8 @@ export function mutateCheckedPod(
 
   const volumes = asArr(spec?.volumes);
   let volumeExists = false;
-  if (volumes !== undefined) for (const v of volumes) if (str(asObj(v)?.name) === volumeName) volumeExists = true;
+  if (volumes !== undefined)
+    for (const v of volumes) if (str(asObj(v)?.name) === volumeName) volumeExists = true;
   if (!volumeExists) {
     const sat =
       (audience === '' ? '' : `"audience":${goString(audience)},`) +

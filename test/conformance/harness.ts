@@ -59,7 +59,8 @@ export function harnessSetup(annotations: Record<string, string>): {
   const sts = a('serviceAccount/sts-regional-endpoints') ?? a('handler/injectSTS');
   const exp = a('serviceAccount/token-expiration') ?? a('handler/expiration');
   const useRegionalSts = sts === undefined ? false : (parseGoBool(sts) ?? false);
-  const tokenExpiration = exp === undefined ? DEFAULT_TOKEN_EXPIRATION : (parseGoInt64(exp) ?? DEFAULT_TOKEN_EXPIRATION);
+  const tokenExpiration =
+    exp === undefined ? DEFAULT_TOKEN_EXPIRATION : (parseGoInt64(exp) ?? DEFAULT_TOKEN_EXPIRATION);
   const uri = a('containercredentials/uri') ?? '';
   const config: MutationConfig = {
     annotationPrefix: DEFAULT_ANNOTATION_PREFIX,
@@ -114,7 +115,8 @@ export function applyPatch(doc: unknown, ops: unknown): unknown {
       else parent = undefined;
       if (parent === undefined) throw new Error(`path ${path}: parent does not exist`);
     }
-    if (parent === null || typeof parent !== 'object') throw new Error(`path ${path}: parent is not a container`);
+    if (parent === null || typeof parent !== 'object')
+      throw new Error(`path ${path}: parent is not a container`);
     switch (o.op) {
       case 'add':
         if (!('value' in o)) throw new Error(`add ${path} has no value`);
@@ -169,7 +171,13 @@ interface Diff {
   preservedUnknown: boolean;
 }
 
-function diff(ours: unknown, theirs: unknown, path: string[], schemaPath: string[] | undefined, out: Diff[]): void {
+function diff(
+  ours: unknown,
+  theirs: unknown,
+  path: string[],
+  schemaPath: string[] | undefined,
+  out: Diff[],
+): void {
   if (Array.isArray(ours) && Array.isArray(theirs)) {
     if (ours.length !== theirs.length) out.push({ path: path.join('.'), preservedUnknown: false });
     for (let i = 0; i < Math.min(ours.length, theirs.length); i++)
@@ -181,7 +189,12 @@ function diff(ours: unknown, theirs: unknown, path: string[], schemaPath: string
     const t = theirs as Obj;
     // Inside spec.containers[i] / spec.initContainers[i] we know the Go schema.
     let sp = schemaPath;
-    if (sp === undefined && path.length === 3 && path[0] === 'spec' && /^(initC|c)ontainers$/.test(path[1] ?? ''))
+    if (
+      sp === undefined &&
+      path.length === 3 &&
+      path[0] === 'spec' &&
+      /^(initC|c)ontainers$/.test(path[1] ?? '')
+    )
       sp = [];
     const struct = sp === undefined ? undefined : structAt(Container, sp);
     for (const k of new Set([...Object.keys(o), ...Object.keys(t)])) {
@@ -254,7 +267,9 @@ export function runFixture(file: string, baseDir: string): FixtureResult {
   diff(ours, theirs, [], undefined, diffs);
   const real = diffs.filter((d) => !d.preservedUnknown);
   for (const d of diffs.filter((d) => d.preservedUnknown))
-    result.notes.push(`preserves ${d.path}, a field k8s.io/api v0.36.0 does not know (the reference drops it)`);
+    result.notes.push(
+      `preserves ${d.path}, a field k8s.io/api v0.36.0 does not know (the reference drops it)`,
+    );
   for (const d of real) result.notes.push(`differs at ${d.path}`);
   result.pass = real.length === 0;
   if (!result.byteIdentical && result.notes.length === 0)

@@ -26,6 +26,8 @@ for (const f of files) {
   else failed++;
   if (r.byteIdentical) identical++;
 }
-console.log(`byte-identical to the reference: ${identical} of ${files.length - skipped}; skipped: ${skipped}`);
+console.log(
+  `byte-identical to the reference: ${identical} of ${files.length - skipped}; skipped: ${skipped}`,
+);
 console.log(`${passed} passed, ${failed} failed`);
 process.exit(failed > 0 ? 1 : 0);
