@@ -1,0 +1,201 @@
+/**
+ * Integration harness: a local CA, an OIDC issuer served over HTTPS (discovery + JWKS), and a running
+ * `openirsa sts serve` child process over HTTPS with a config pointing at that issuer.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer, type Server } from 'node:https';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import type { AddressInfo } from 'node:net';
+import { stringify } from 'yaml';
+import { createCa, issueCertificate } from '../../src/pki/index.js';
+import { makeKey, signToken, SESSION_KEY, SUB, type TestKey } from './sts-fixtures.js';
+
+export const ROOT = resolve(import.meta.dirname, '../..');
+export const BIN = join(ROOT, 'dist/src/cli/bin.js');
+export const VENV_BIN = join(ROOT, '.cache/venv/bin');
+
+export interface Harness {
+  dir: string;
+  caFile: string;
+  issuerUrl: string;
+  stsUrl: string;
+  key: TestKey;
+  roleArn: string;
+  providerArn: string;
+  tokenFile: string;
+  stderr: () => string;
+  mintToken(over?: Record<string, unknown>): string;
+  stop(): Promise<void>;
+}
+
+export const ACCOUNT = '111122223333';
+
+export async function startHarness(): Promise<Harness> {
+  if (!existsSync(BIN))
+    throw new Error(`${BIN} is missing: run "npm run build" before the integration suite`);
+  const dir = mkdtempSync(join(tmpdir(), 'openirsa-sts-it-'));
+  const ca = await createCa('openirsa sts test CA');
+  const leaf = await issueCertificate(ca, { dnsNames: ['localhost'], ipAddresses: ['127.0.0.1'] });
+  const caFile = join(dir, 'ca.pem');
+  writeFileSync(caFile, ca.cert);
+  writeFileSync(join(dir, 'tls.crt'), leaf.cert);
+  writeFileSync(join(dir, 'tls.key'), leaf.key, { mode: 0o600 });
+  const key = await makeKey('it-key-1');
+
+  // The issuer: discovery + JWKS over HTTPS on localhost.
+  let issuerUrl = '';
+  const issuer: Server = createServer({ cert: leaf.cert, key: leaf.key }, (req, res) => {
+    if (req.url === '/.well-known/openid-configuration') {
+      res.setHeader('content-type', 'application/json');
+      res.end(
+        JSON.stringify({
+          issuer: issuerUrl,
+          jwks_uri: `${issuerUrl}/openid/v1/jwks`,
+          id_token_signing_alg_values_supported: ['RS256'],
+        }),
+      );
+    } else if (req.url === '/openid/v1/jwks') {
+      res.setHeader('content-type', 'application/json');
+      res.end(JSON.stringify({ keys: [key.jwk] }));
+    } else {
+      res.statusCode = 404;
+      res.end();
+    }
+  });
+  await new Promise<void>((r) => issuer.listen(0, '127.0.0.1', r));
+  issuerUrl = `https://localhost:${(issuer.address() as AddressInfo).port}`;
+  const issuerId = issuerUrl.slice('https://'.length);
+  const providerArn = `arn:aws:iam::${ACCOUNT}:oidc-provider/${issuerId}`;
+  const roleArn = `arn:aws:iam::${ACCOUNT}:role/irsa/s3-writer`;
+  const config = {
+    accountId: ACCOUNT,
+    region: 'us-east-1',
+    sessionKey: SESSION_KEY,
+    oidcProviders: [{ Url: issuerUrl, ClientIDList: ['sts.amazonaws.com'], caBundle: caFile }],
+    roles: [
+      {
+        Role: {
+          RoleName: 's3-writer',
+          Path: '/irsa/',
+          MaxSessionDuration: 3600,
+          AssumeRolePolicyDocument: encodeURIComponent(
+            JSON.stringify({
+              Version: '2012-10-17',
+              Statement: [
+                {
+                  Effect: 'Allow',
+                  Principal: { Federated: providerArn },
+                  Action: 'sts:AssumeRoleWithWebIdentity',
+                  Condition: {
+                    StringEquals: { [`${issuerId}:sub`]: SUB, [`${issuerId}:aud`]: 'sts.amazonaws.com' },
+                  },
+                },
+              ],
+            }),
+          ),
+        },
+      },
+    ],
+  };
+  const configFile = join(dir, 'sts.yaml');
+  writeFileSync(configFile, stringify(config));
+
+  const child: ChildProcess = spawn(
+    process.execPath,
+    [
+      BIN,
+      'sts',
+      'serve',
+      '--config',
+      configFile,
+      '--port',
+      '0',
+      '--host',
+      '127.0.0.1',
+      '--tls-cert',
+      join(dir, 'tls.crt'),
+      '--tls-key',
+      join(dir, 'tls.key'),
+    ],
+    { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, OPENIRSA_LOG_LEVEL: 'info' } },
+  );
+  let stderr = '';
+  child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
+  const stsUrl = await new Promise<string>((resolveUrl, reject) => {
+    let out = '';
+    const timer = setTimeout(() => reject(new Error(`sts serve did not start: ${stderr}`)), 20_000);
+    child.stdout!.on('data', (c: Buffer) => {
+      out += c.toString();
+      const m = /listening on https:\/\/[^:]+:(\d+)/.exec(out);
+      if (m) {
+        clearTimeout(timer);
+        resolveUrl(`https://localhost:${m[1]}`);
+      }
+    });
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`sts serve exited with ${code}: ${stderr}`));
+    });
+  });
+
+  const mintToken = (over: Record<string, unknown> = {}) => {
+    const now = Math.floor(Date.now() / 1000);
+    return signToken(key, {
+      aud: ['sts.amazonaws.com'],
+      exp: now + 3600,
+      iat: now,
+      iss: issuerUrl,
+      nbf: now,
+      sub: SUB,
+      ...over,
+    });
+  };
+  const tokenFile = join(dir, 'token');
+  writeFileSync(tokenFile, mintToken());
+
+  return {
+    dir,
+    caFile,
+    issuerUrl,
+    stsUrl,
+    key,
+    roleArn,
+    providerArn,
+    tokenFile,
+    stderr: () => stderr,
+    mintToken,
+    stop: async () => {
+      const exited = new Promise<void>((r) =>
+        child.exitCode !== null ? r() : child.once('exit', () => r()),
+      );
+      child.kill('SIGTERM');
+      await exited;
+      await new Promise<void>((r) => issuer.close(() => r()));
+    },
+  };
+}
+
+/** A clean environment for a real client: no ambient AWS credentials or config. */
+export function cleanEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('AWS_')) env[k] = v;
+  return {
+    ...env,
+    AWS_CONFIG_FILE: '/dev/null',
+    AWS_SHARED_CREDENTIALS_FILE: '/dev/null',
+    AWS_EC2_METADATA_DISABLED: 'true',
+    ...extra,
+  };
+}
+
+/** The venv binary, or a loud failure (never a silent skip). */
+export function venvTool(name: string): string {
+  const p = join(VENV_BIN, name);
+  if (!existsSync(p))
+    throw new Error(
+      `${p} is missing: run "bash scripts/python-tools.sh" to install the AWS CLI and boto3 into .cache/venv`,
+    );
+  return p;
+}
