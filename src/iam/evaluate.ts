@@ -182,6 +182,10 @@ function principalElement(
 // ---------------------------------------------------------------- Action / Resource
 
 function actionElement(element: 'Action' | 'NotAction', patterns: string[], action: string): ElementResult {
+  return { ...actionMatch(element, patterns, action), values: patterns };
+}
+
+function actionMatch(element: 'Action' | 'NotAction', patterns: string[], action: string): ElementResult {
   const hit = patterns.find((p) => {
     const r = resolvePattern(p, true, false, () => undefined);
     return r.ok && matchTokens(r.tokens, action, true);
@@ -198,6 +202,16 @@ function actionElement(element: 'Action' | 'NotAction', patterns: string[], acti
 }
 
 function resourceElement(
+  element: 'Resource' | 'NotResource',
+  patterns: string[],
+  resource: string | undefined,
+  lookup: Lookup,
+  variables: boolean,
+): ElementResult {
+  return { ...resourceMatch(element, patterns, resource, lookup, variables), values: patterns };
+}
+
+function resourceMatch(
   element: 'Resource' | 'NotResource',
   patterns: string[],
   resource: string | undefined,

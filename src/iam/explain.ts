@@ -12,6 +12,7 @@ import type {
 } from './types.js';
 import { parseOidcProviderArn } from './arn.js';
 import type { MultiEvaluationResult } from './evaluate.js';
+import { childPath } from './policy.js';
 import { globMatch } from './variables.js';
 
 export interface Fix {
@@ -220,7 +221,7 @@ function splitKey(key: string): { prefix: string; claim: string } {
 const CLAIMS = new Set(['sub', 'aud', 'amr', 'azp']);
 
 function diagnoseCondition(st: ExplainedStatement, c: ConditionResult, request: RequestContext): Fix {
-  const path = fullPath(st, `.Condition[${q(c.operator)}][${q(c.key)}]`);
+  const path = childPath(childPath(fullPath(st, '.Condition'), c.operator), c.key);
   const fix = (problem: string, f: string): Fix => ({ path, problem, fix: f });
   const { prefix, claim } = splitKey(c.key);
   const base = c.operator.replace(/^For(Any|All)Values:/, '').replace(/IfExists$/, '');
