@@ -9,7 +9,6 @@ import { join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse as parseYaml } from 'yaml';
 import {
-  CONTAINER_CREDENTIALS_DEFAULTS,
   DEFAULT_ANNOTATION_PREFIX,
   DEFAULT_TOKEN_AUDIENCE,
   DEFAULT_TOKEN_EXPIRATION,
@@ -77,7 +76,6 @@ export function harnessSetup(annotations: Record<string, string>): {
       fullUri: uri,
     },
   };
-  void CONTAINER_CREDENTIALS_DEFAULTS;
   const lookup: IdentityLookup =
     uri !== ''
       ? { mode: 'container-credentials', common: { useRegionalSts, tokenExpiration } }
