@@ -13,7 +13,7 @@ export const SKEW_MS = 5 * 60_000;
 const ALGORITHM = 'AWS4-HMAC-SHA256';
 
 /** node:crypto as smithy's hash constructor (SHA-256, or HMAC-SHA256 when given a secret). */
-class NodeSha256 {
+export class NodeSha256 {
   private h: Hash | Hmac;
   constructor(secret?: SourceData) {
     this.h = secret === undefined ? createHash('sha256') : createHmac('sha256', toBuffer(secret));
@@ -239,6 +239,18 @@ export async function verifySigV4(
     const v = header(req, name);
     if (v === undefined) throw mismatch(MSG.signatureMismatch, `signed header ${name} is not in the request`);
     headers[name] = v;
+  }
+  // smithy trusts a signed x-amz-content-sha256 as the payload hash, so check it against the body we got.
+  const declaredHash = headers['x-amz-content-sha256'];
+  if (declaredHash !== undefined && !presigned) {
+    const actual = createHash('sha256').update(req.body, 'utf8').digest('hex');
+    if (declaredHash !== actual)
+      throw mismatch(
+        MSG.signatureMismatch,
+        declaredHash === 'UNSIGNED-PAYLOAD'
+          ? 'UNSIGNED-PAYLOAD is not accepted: STS parameters travel in the body'
+          : 'x-amz-content-sha256 does not match the body',
+      );
   }
   const query: Record<string, string | string[]> = {};
   for (const [k, v] of q) {

@@ -126,3 +126,29 @@ export function configDoc(keys: TestKey[], over: Record<string, unknown> = {}): 
 export function testConfig(keys: TestKey[], over: Record<string, unknown> = {}): StsConfig {
   return buildConfig(configDoc(keys, over), 'test-config.yaml');
 }
+
+/** What a test needs from a response: status and, for errors, AWS's code and (unescaped) message. */
+export interface Reply {
+  status: number;
+  body: string;
+  code?: string;
+  message?: string;
+}
+
+export function parseReply(out: { status: number; body: string }): Reply {
+  const code = /<Code>([^<]*)<\/Code>/.exec(out.body)?.[1];
+  const raw = /<Message>([^<]*)<\/Message>/.exec(out.body)?.[1];
+  const message = raw?.replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&amp;/g, '&');
+  return { status: out.status, body: out.body, code, message };
+}
+
+export function webIdentityForm(token: string, over: Record<string, string> = {}): string {
+  return new URLSearchParams({
+    Action: 'AssumeRoleWithWebIdentity',
+    Version: '2011-06-15',
+    RoleArn: ROLE_ARN,
+    RoleSessionName: 'test-session',
+    WebIdentityToken: token,
+    ...over,
+  }).toString();
+}

@@ -1,0 +1,191 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { SignatureV4 } from '@smithy/signature-v4';
+import {
+  accountOfAccessKeyId,
+  issueCredentials,
+  openSession,
+  sealSession,
+  sessionArn,
+  temporaryAccessKeyId,
+  type IssuedCredentials,
+} from '../../../src/sts/credentials.js';
+import { NodeSha256, verifySigV4, type SignedRequest } from '../../../src/sts/sigv4.js';
+import { StsError } from '../../../src/sts/protocol.js';
+
+const KEY = Buffer.alloc(32, 1);
+const OTHER = Buffer.alloc(32, 2);
+const T0 = Date.UTC(2026, 0, 1, 12, 0, 0);
+
+function issue(over: Partial<Parameters<typeof issueCredentials>[0]> = {}): IssuedCredentials {
+  return issueCredentials(
+    {
+      partition: 'aws',
+      account: '111122223333',
+      roleName: 'r',
+      roleId: 'AROAAAAAAAAAAAAAAAAAA',
+      sessionName: 's1',
+      durationSeconds: 3600,
+      now: T0,
+      ...over,
+    },
+    KEY,
+  );
+}
+
+test('credentials have AWS shapes and the key id encodes the account', () => {
+  const c = issue();
+  assert.match(c.accessKeyId, /^ASIA[A-Z2-7]{16}$/);
+  assert.equal(c.secretAccessKey.length, 40);
+  assert.match(c.secretAccessKey, /^[A-Za-z0-9+/]{40}$/);
+  assert.equal(c.expiration.toISOString(), '2026-01-01T13:00:00.000Z');
+  assert.equal(accountOfAccessKeyId(c.accessKeyId), '111122223333');
+  for (const acct of ['000000000001', '999999999999', '123456789012'])
+    assert.equal(accountOfAccessKeyId(temporaryAccessKeyId(acct)), acct);
+  assert.equal(sessionArn(c.session), 'arn:aws:sts::111122223333:assumed-role/r/s1');
+});
+
+test('session token round trip; secret only recoverable with the key; tampering and other keys fail', () => {
+  const c = issue({ tags: { team: 'a' }, sourceIdentity: 'alice' });
+  assert.ok(!c.sessionToken.includes(c.secretAccessKey));
+  assert.ok(!Buffer.from(c.sessionToken, 'base64').toString('latin1').includes('alice'));
+  const s = openSession(c.sessionToken, [KEY]);
+  assert.equal(s?.secretAccessKey, c.secretAccessKey);
+  assert.deepEqual(s?.tags, { team: 'a' });
+  assert.equal(openSession(c.sessionToken, [OTHER]), undefined);
+  assert.ok(openSession(c.sessionToken, [OTHER, KEY]), 'rotation: a previous key still opens');
+  const raw = Buffer.from(c.sessionToken, 'base64');
+  raw[raw.length - 20] ^= 1;
+  assert.equal(openSession(raw.toString('base64'), [KEY]), undefined);
+  assert.equal(openSession('garbage', [KEY]), undefined);
+  assert.equal(openSession('!'.repeat(100), [KEY]), undefined);
+  assert.ok(openSession(sealSession(c.session, OTHER), [KEY, OTHER]));
+});
+
+async function signed(
+  c: { accessKeyId: string; secretAccessKey: string; sessionToken?: string },
+  at: number,
+  opts: { presign?: boolean; body?: string; service?: string; expiresIn?: number } = {},
+): Promise<SignedRequest> {
+  const signer = new SignatureV4({
+    service: opts.service ?? 'sts',
+    region: 'us-east-1',
+    credentials: c,
+    sha256: NodeSha256,
+  });
+  const body = opts.body ?? 'Action=GetCallerIdentity&Version=2011-06-15';
+  if (opts.presign) {
+    const req = await signer.presign(
+      {
+        method: 'GET',
+        protocol: 'https:',
+        hostname: 'sts.local',
+        path: '/',
+        headers: { host: 'sts.local', 'x-k8s-aws-id': 'c1' },
+        query: { Action: 'GetCallerIdentity', Version: '2011-06-15' },
+      },
+      { signingDate: new Date(at), expiresIn: opts.expiresIn ?? 60 },
+    );
+    const query = Object.entries(req.query ?? {})
+      .map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(String(v))}`)
+      .join('&');
+    return { method: 'GET', path: '/', query, headers: req.headers, body: '' };
+  }
+  const req = await signer.sign(
+    {
+      method: 'POST',
+      protocol: 'https:',
+      hostname: 'sts.local',
+      path: '/',
+      headers: { host: 'sts.local', 'content-type': 'application/x-www-form-urlencoded; charset=utf-8' },
+      query: {},
+      body,
+    },
+    { signingDate: new Date(at) },
+  );
+  const headers: Record<string, string> = {};
+  for (const [k, v] of Object.entries(req.headers)) headers[k.toLowerCase()] = v;
+  return { method: 'POST', path: '/', query: '', headers, body };
+}
+
+async function code(p: Promise<unknown>): Promise<string> {
+  try {
+    await p;
+    return 'ok';
+  } catch (err) {
+    assert.ok(err instanceof StsError, String(err));
+    return `${err.code}: ${err.message}`;
+  }
+}
+
+test('SigV4 header form: valid, tampered, wrong secret, skew, expiry, forged token', async () => {
+  const c = issue();
+  const v = (r: SignedRequest, now = T0 + 1000) => verifySigV4(r, { now, keys: [KEY] });
+  const ok = await signed(c, T0);
+  assert.equal((await v(ok)).session.roleName, 'r');
+  assert.match(
+    await code(v({ ...ok, body: ok.body + '&x=1' })),
+    /^SignatureDoesNotMatch: The request signature we calculated/,
+  );
+  assert.match(
+    await code(v(await signed({ ...c, secretAccessKey: 'x'.repeat(40) }, T0))),
+    /^SignatureDoesNotMatch/,
+  );
+  assert.equal(
+    await code(v(ok, T0 + 5 * 60_000 + 36_000)),
+    'SignatureDoesNotMatch: Signature expired: 20260101T120000Z is now earlier than 20260101T120036Z (20260101T120536Z - 5 min.)',
+  );
+  assert.equal(
+    await code(v(ok, T0 - 6 * 60_000)),
+    'SignatureDoesNotMatch: Signature not yet current: 20260101T120000Z is still later than 20260101T115900Z (20260101T115400Z + 5 min.)',
+  );
+  const late = await signed(c, T0 + 3600_000);
+  assert.equal(
+    await code(v(late, T0 + 3600_000)),
+    'ExpiredToken: The security token included in the request is expired',
+  );
+  assert.equal(
+    await code(v(await signed({ ...c, sessionToken: issue().sessionToken }, T0))),
+    'InvalidClientTokenId: The security token included in the request is invalid.',
+  );
+  assert.equal(
+    await code(verifySigV4(ok, { now: T0, keys: [OTHER] })),
+    'InvalidClientTokenId: The security token included in the request is invalid.',
+  );
+  assert.match(
+    await code(v(await signed({ accessKeyId: 'AKIAEXAMPLE', secretAccessKey: 'x' }, T0))),
+    /^InvalidClientTokenId/,
+  );
+  assert.match(
+    await code(v(await signed(c, T0, { service: 's3' }))),
+    /^SignatureDoesNotMatch: Credential should be scoped to correct service: 'sts'/,
+  );
+  assert.equal(
+    await code(v({ ...ok, headers: { host: 'sts.local' } })),
+    'MissingAuthenticationToken: Request is missing Authentication Token',
+  );
+  assert.match(
+    await code(v({ ...ok, headers: { ...ok.headers, authorization: 'AWS4-HMAC-SHA256 Credential=x' } })),
+    /^IncompleteSignature: Authorization header requires 'Signature' parameter/,
+  );
+  assert.match(
+    await code(v({ ...ok, headers: { ...ok.headers, authorization: 'Basic abc' } })),
+    /^IncompleteSignature: Unsupported AWS 'algorithm'/,
+  );
+});
+
+test('SigV4 presigned GET (aws-iam-authenticator style): valid, expired, tampered', async () => {
+  const c = issue();
+  const v = (r: SignedRequest, now: number) => verifySigV4(r, { now, keys: [KEY] });
+  const p = await signed(c, T0, { presign: true, expiresIn: 60 });
+  assert.equal((await v(p, T0 + 30_000)).presigned, true);
+  assert.match(await code(v(p, T0 + 61_000)), /^SignatureDoesNotMatch: Signature expired/);
+  assert.match(
+    await code(v({ ...p, headers: { ...p.headers, 'x-k8s-aws-id': 'other' } }, T0)),
+    /^SignatureDoesNotMatch/,
+  );
+  assert.match(
+    await code(v({ ...p, query: p.query.replace('GetCallerIdentity', 'AssumeRole') }, T0)),
+    /^SignatureDoesNotMatch/,
+  );
+});
