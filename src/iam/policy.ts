@@ -371,6 +371,7 @@ function checkPrincipalValue(type: PrincipalType, value: string, path: string, f
       if (value === '*' || isAccountId(value)) return;
       const a = tryParseArn(value);
       const ok =
+        !value.includes('*') &&
         !!a &&
         isPartition(a.partition) &&
         isAccountId(a.account) &&
