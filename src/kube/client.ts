@@ -26,7 +26,10 @@ export function loadKubeConfig(options: KubeClientOptions): KubeConfig {
       kc.loadFromFile(options.kubeconfig);
     } else if (options.kubeApi) {
       kc.loadFromOptions({
-        clusters: [{ name: 'kube-api', server: options.kubeApi, skipTLSVerify: false }],
+        // client-node refuses plain http unless skipTLSVerify is set; for http (e.g. `kubectl proxy`) there is no TLS.
+        clusters: [
+          { name: 'kube-api', server: options.kubeApi, skipTLSVerify: options.kubeApi.startsWith('http://') },
+        ],
         users: [{ name: 'anonymous' }],
         contexts: [{ name: 'kube-api', cluster: 'kube-api', user: 'anonymous' }],
         currentContext: 'kube-api',

@@ -9,6 +9,7 @@ import {
   DEFAULT_TOKEN_AUDIENCE,
   DEFAULT_TOKEN_EXPIRATION,
   DEFAULT_TOKEN_MOUNT_PATH,
+  MAX_ADMISSION_BODY_BYTES,
   MIN_TOKEN_EXPIRATION,
 } from './constants.js';
 import { parseGoBool } from './goparse.js';
@@ -24,8 +25,8 @@ export interface FlagSpec {
   group: 'webhook' | 'klog' | 'openirsa';
 }
 
-/** Default body limit: kube-apiserver caps request bodies at 3 MiB, and an AdmissionReview wraps one object. */
-export const DEFAULT_MAX_REQUEST_BYTES = 6 * 1024 * 1024;
+/** Default body limit: the admission core's own cap (an AdmissionReview wraps one object of at most ~3 MiB). */
+export const DEFAULT_MAX_REQUEST_BYTES = MAX_ADMISSION_BODY_BYTES;
 
 export const FLAGS: readonly FlagSpec[] = [
   // Reference flags (main.go), same names and defaults.

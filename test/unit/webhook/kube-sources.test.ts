@@ -65,8 +65,8 @@ test('SA list (paginated) + watch events + 410 ERROR event → relist + 500 → 
     const watches = api.requests.filter((r) => r.query.get('watch') === 'true');
     assert.deepEqual(
       watches.slice(0, 4).map((w) => w.query.get('resourceVersion')),
-      ['100', '200', '200', '250'],
-      'watch from the list RV, relist after 410, retry from the same RV after 500, then from the bookmark/event RV',
+      ['100', '200', '200', '251'],
+      'watch from the list RV, relist after 410, retry from the same RV after 500, then from the last event RV (after a bookmark)',
     );
     assert.equal(watches[0]!.query.get('allowWatchBookmarks'), 'true');
     assert.ok(Number(watches[0]!.query.get('timeoutSeconds')) >= 60);
