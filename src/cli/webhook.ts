@@ -1,5 +1,68 @@
-import { CliError } from './errors.js';
+/** `openirsa webhook [flags]`: the pod identity webhook with the reference's flags (docs/webhook.md). */
+import { CliError, messageOf } from './errors.js';
+import { FlagError, helpText, parseArgs, resolveFlags, type WebhookFlags } from '../webhook/flags.js';
+import { createWebhookLogger } from '../webhook/logging.js';
+import { startWebhook } from '../webhook/index.js';
 
-export async function run(_argv: string[]): Promise<number> {
-  throw new CliError('"webhook" is not implemented yet', 1);
+export const VERSION = 'v0.1.0';
+
+export async function run(argv: string[]): Promise<number> {
+  let flags: WebhookFlags;
+  try {
+    const parsed = parseArgs(argv);
+    if (parsed.help) {
+      console.log(helpText());
+      return 0;
+    }
+    flags = resolveFlags(parsed.values);
+    if (parsed.positional.length > 0) {
+      // pflag keeps positional arguments and the reference ignores them; say so instead of silently dropping.
+      console.error(`openirsa: ignoring positional arguments: ${parsed.positional.join(' ')}`);
+    }
+  } catch (err) {
+    if (err instanceof FlagError)
+      throw new CliError(`${err.message}\n${'usage: openirsa webhook [flags]; see --help'}`, 2);
+    throw err;
+  }
+  if (flags.version) {
+    console.log(VERSION);
+    return 0;
+  }
+  const logger = createWebhookLogger(flags.logFormat, flags.verbosity);
+  let webhook: Awaited<ReturnType<typeof startWebhook>>;
+  try {
+    webhook = await startWebhook(flags, { logger });
+  } catch (err) {
+    logger.flush();
+    throw new CliError(messageOf(err), 1);
+  }
+  return new Promise<number>((resolve) => {
+    let signals = 0;
+    const onSignal = (signal: NodeJS.Signals): void => {
+      signals++;
+      if (signals > 1) {
+        // A second signal: exit now (controller-runtime's behaviour).
+        logger.warn({ signal }, 'second signal; exiting immediately');
+        logger.flush();
+        process.exit(1);
+      }
+      logger.info({ signal }, 'shutting down: draining in-flight requests');
+      webhook.stop().then(
+        (graceful) => {
+          if (graceful) logger.info('Webhook server shutdown gracefully');
+          logger.flush();
+          // Watches or sockets that outlive the drain must not keep the process up.
+          setTimeout(() => process.exit(0), 500).unref();
+          resolve(0);
+        },
+        (err: unknown) => {
+          logger.error({ err: messageOf(err) }, 'shutdown failed');
+          logger.flush();
+          resolve(1);
+        },
+      );
+    };
+    process.on('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
+  });
 }

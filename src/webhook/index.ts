@@ -1,0 +1,235 @@
+/**
+ * Assemble and start the webhook from its flags: TLS (with hot reload), the identity sources, the servers. Used by
+ * `openirsa webhook`, `openirsa dev` and the benchmark.
+ */
+import { reviewAdmission } from './admission.js';
+import { IdentityCache, type ComposeRoleArn } from './cache.js';
+import { ContainerCredentialsConfig } from './container-credentials.js';
+import type { WebhookFlags } from './flags.js';
+import { composeRoleArnFromImds } from './imds.js';
+import { createMetrics, type WebhookMetrics } from './metrics.js';
+import { WebhookServer, type Readiness, type ReviewFn } from './server.js';
+import { ConfigMapApiSource, ServiceAccountApiSource } from './service-account-sources.js';
+import { StaticServiceAccountSource } from './static-source.js';
+import { CertificateReloader, cipherString, loadKeyPair, minVersion, type TlsSettings } from './tls.js';
+import type { IdentityLookup, MutationConfig } from './types.js';
+import { loadKubeConfig } from '../kube/client.js';
+import type { Logger } from '../log.js';
+
+export { FLAGS, parseArgs, resolveFlags, helpText, type WebhookFlags } from './flags.js';
+export { IdentityCache } from './cache.js';
+export { createMetrics } from './metrics.js';
+
+export class WebhookStartError extends Error {
+  readonly code = 'WEBHOOK_START_FAILED';
+  constructor(message: string) {
+    super(message);
+    this.name = 'WebhookStartError';
+  }
+}
+
+export const IN_CLUSTER_UNSUPPORTED =
+  '--in-cluster=true (the default, kept for compatibility) requests a serving certificate through the CertificateSigningRequest API, which is deprecated and broken upstream and not supported by openirsa: pass --in-cluster=false with --tls-cert and --tls-key (e.g. a cert-manager Certificate mounted from a Secret, as the reference deploy files do)';
+
+export function mutationConfig(f: WebhookFlags): MutationConfig {
+  return {
+    annotationPrefix: f.annotationPrefix,
+    tokenAudience: f.tokenAudience,
+    tokenMountPath: f.tokenMountPath,
+    tokenExpiration: f.tokenExpiration,
+    awsDefaultRegion: f.awsDefaultRegion,
+    stsRegionalEndpoint: f.stsRegionalEndpoint,
+    containerCredentials: {
+      audience: f.containerCredentialsAudience,
+      mountPath: f.containerCredentialsTokenMountPath,
+      volumeName: f.containerCredentialsTokenVolumeName,
+      tokenPath: f.containerCredentialsTokenPath,
+      fullUri: f.containerCredentialsFullUri,
+    },
+  };
+}
+
+export interface StartOptions {
+  logger: Logger;
+  /** Override the admission core (tests); default admission.ts reviewAdmission. */
+  review?: ReviewFn;
+  /** Override --compose-role-arn's IMDS lookup (tests). */
+  composeRoleArn?: () => Promise<ComposeRoleArn>;
+  metrics?: WebhookMetrics;
+  shutdownTimeoutMs?: number;
+}
+
+export interface RunningWebhook {
+  port: number;
+  metricsPort: number;
+  cache: IdentityCache;
+  server: WebhookServer;
+  metrics: WebhookMetrics;
+  readiness: () => Readiness;
+  /** Resolves once every enabled source has synced. */
+  synced: Promise<void>;
+  /** Graceful stop: servers drained (true) or force-closed (false), then the sources stopped. */
+  stop: () => Promise<boolean>;
+}
+
+export async function startWebhook(f: WebhookFlags, opts: StartOptions): Promise<RunningWebhook> {
+  const log = opts.logger;
+  if (f.inCluster) throw new WebhookStartError(IN_CLUSTER_UNSUPPORTED);
+  if (f.watchConfigMap && f.serviceAccountsFile) {
+    throw new WebhookStartError(
+      '--watch-config-map needs the Kubernetes API and cannot be combined with --service-accounts-file',
+    );
+  }
+  const tlsSettings: TlsSettings = {
+    certFile: f.tlsCert,
+    keyFile: f.tlsKey,
+    ciphers: cipherString(f.tlsCipherSuites),
+    minVersion: minVersion(f.tlsMinVersion),
+  };
+  const pair = await loadKeyPair(tlsSettings);
+  const compose = f.composeRoleArn ? await (opts.composeRoleArn ?? composeRoleArnFromImds)() : undefined;
+  if (compose)
+    log.info(
+      { partition: compose.partition, accountId: compose.accountId },
+      '--compose-role-arn: role names are composed into ARNs',
+    );
+
+  const metrics = opts.metrics ?? createMetrics();
+  const cc = f.watchContainerCredentialsConfig
+    ? new ContainerCredentialsConfig(f.watchContainerCredentialsConfig, log)
+    : undefined;
+
+  let apiSource: ServiceAccountApiSource | undefined;
+  const cache = new IdentityCache({
+    annotationPrefix: f.annotationPrefix,
+    tokenAudience: f.tokenAudience,
+    stsRegionalEndpoint: f.stsRegionalEndpoint,
+    tokenExpiration: f.tokenExpiration,
+    composeRoleArn: compose,
+    logger: log,
+    gracePeriodMs: f.serviceAccountLookupGracePeriodMs,
+    fetchServiceAccount: (ns, name) => (apiSource ? apiSource.fetch(ns, name) : Promise.resolve(undefined)),
+    onUsed: () => metrics.used.set(1),
+    containerCredentials: cc,
+  });
+
+  const stops: Array<() => void> = [];
+  const syncs: Array<Promise<void>> = [];
+  const notReady: Array<() => string | undefined> = [];
+  try {
+    if (cc) {
+      try {
+        await cc.start();
+      } catch (err) {
+        throw new WebhookStartError(
+          `--watch-container-credentials-config ${cc.path}: cannot watch its directory: ${(err as Error).message}`,
+        );
+      }
+      stops.push(() => cc.stop());
+    }
+    if (f.serviceAccountsFile) {
+      const file = new StaticServiceAccountSource(f.serviceAccountsFile, cache, f.annotationPrefix, log);
+      await file.start();
+      stops.push(() => file.stop());
+    } else {
+      const kubeConfig = loadKubeConfig({ kubeconfig: f.kubeconfig, kubeApi: f.kubeApi });
+      apiSource = new ServiceAccountApiSource({
+        kubeConfig,
+        cache,
+        annotationPrefix: f.annotationPrefix,
+        logger: log,
+        resyncPeriodMs: f.resyncPeriodMs,
+      });
+      const sa = apiSource;
+      sa.start();
+      stops.push(() => sa.stop());
+      syncs.push(sa.reflector.synced);
+      notReady.push(() =>
+        sa.reflector.hasSynced
+          ? undefined
+          : `ServiceAccount cache not synced${sa.reflector.lastError ? ` (last error: ${sa.reflector.lastError})` : ''}`,
+      );
+      if (f.watchConfigMap) {
+        const cm = new ConfigMapApiSource({
+          kubeConfig,
+          cache,
+          logger: log,
+          resyncPeriodMs: f.resyncPeriodMs,
+          namespace: f.namespace,
+        });
+        cm.start();
+        stops.push(() => cm.stop());
+        syncs.push(cm.reflector.synced);
+        notReady.push(() =>
+          cm.reflector.hasSynced
+            ? undefined
+            : `ConfigMap ${f.namespace}/pod-identity-webhook not synced${cm.reflector.lastError ? ` (last error: ${cm.reflector.lastError})` : ''}`,
+        );
+      }
+    }
+  } catch (err) {
+    for (const s of stops) s();
+    throw err;
+  }
+
+  const readiness = (): Readiness => {
+    const reasons = notReady.map((r) => r()).filter((r): r is string => r !== undefined);
+    return { ready: reasons.length === 0, reasons };
+  };
+
+  const lookup = async (namespace: string, serviceAccount: string): Promise<IdentityLookup> => {
+    const r = await cache.lookup(namespace, serviceAccount);
+    if (r.mode === 'none' && r.reason === 'not-found') metrics.missingSaCount.inc();
+    return r;
+  };
+
+  const server = new WebhookServer({
+    tls: pair.options,
+    review: opts.review ?? (reviewAdmission as ReviewFn),
+    lookup,
+    config: mutationConfig(f),
+    metrics,
+    logger: log,
+    maxRequestBytes: f.maxRequestBytes,
+    enableDebuggingHandlers: f.enableDebuggingHandlers,
+    readiness,
+    cacheDump: () => cache.dump(),
+    cacheClear: () => cache.clear(),
+    shutdownTimeoutMs: opts.shutdownTimeoutMs,
+  });
+  const reloader = new CertificateReloader(tlsSettings, pair, (o) => server.setSecureContext(o), log);
+  stops.push(() => reloader.close());
+
+  let ports: { port: number; metricsPort: number };
+  try {
+    ports = await server.listen(f.port, f.metricsPort, f.bindAddress);
+  } catch (err) {
+    for (const s of stops) s();
+    await server.shutdown();
+    throw new WebhookStartError(
+      `cannot listen on port ${f.port} / metrics port ${f.metricsPort}: ${(err as Error).message}`,
+    );
+  }
+  log.info(
+    { port: ports.port, metricsPort: ports.metricsPort, source: f.serviceAccountsFile ? 'file' : 'api' },
+    'webhook listening',
+  );
+  const synced = Promise.all(syncs).then(() => {
+    log.info('identity sources synced; ready');
+  });
+
+  return {
+    ...ports,
+    cache,
+    server,
+    metrics,
+    readiness,
+    synced,
+    async stop() {
+      const graceful = await server.shutdown();
+      for (const s of stops) s();
+      cache.stop();
+      return graceful;
+    },
+  };
+}
