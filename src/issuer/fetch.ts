@@ -69,7 +69,10 @@ export function fetchText(url: string, options: FetchOptions = {}): Promise<Fetc
         res.on('data', (c: Buffer) => {
           size += c.length;
           if (size > maxBytes) {
-            req.destroy(new FetchError(url, `response is larger than ${maxBytes} bytes`, false));
+            // Settle first, then drop the connection; destroying with an error would surface it twice.
+            reject(new FetchError(url, `response is larger than ${maxBytes} bytes`, false));
+            res.destroy();
+            req.destroy();
             return;
           }
           chunks.push(c);

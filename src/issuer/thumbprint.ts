@@ -5,9 +5,8 @@
  * considered: the connection trusts nothing, so no local trust store can extend the chain.
  */
 import { X509Certificate, createHash } from 'node:crypto';
-import { connect, type DetailedPeerCertificate } from 'node:tls';
+import { checkServerIdentity, connect, rootCertificates, type DetailedPeerCertificate } from 'node:tls';
 import { IssuerError } from './errors.js';
-import { fetchText } from './fetch.js';
 
 export interface ChainCertificate {
   subject: string;
@@ -88,6 +87,38 @@ function presentedChain(host: string, port: number, servername: string | undefin
   });
 }
 
+/** Whether a client trusting the system roots (plus `ca`) accepts the server's chain and name. */
+function trustOf(
+  host: string,
+  port: number,
+  servername: string | undefined,
+  ca: string | undefined,
+): Promise<{ trusted: boolean; trustError?: string }> {
+  return new Promise((resolve) => {
+    const socket = connect(
+      {
+        host,
+        port,
+        servername,
+        ca: ca ? [...rootCertificates, ca] : [...rootCertificates],
+        rejectUnauthorized: false,
+        timeout: 10_000,
+      },
+      () => {
+        let trustError = socket.authorized ? undefined : String(socket.authorizationError);
+        if (!trustError) {
+          const nameError = checkServerIdentity(host, socket.getPeerCertificate());
+          if (nameError) trustError = nameError.message;
+        }
+        socket.end();
+        resolve(trustError ? { trusted: false, trustError } : { trusted: true });
+      },
+    );
+    socket.on('timeout', () => socket.destroy(new Error('timed out')));
+    socket.on('error', (err) => resolve({ trusted: false, trustError: err.message }));
+  });
+}
+
 export interface ThumbprintOptions {
   /** Extra trusted CA (PEM) for the trust verdict. */
   ca?: string;
@@ -112,16 +143,6 @@ export async function thumbprintOf(
   const ders = await presentedChain(host, port, isIp ? undefined : host);
   const chain = ders.map(describe);
   const pick = thumbprintFromChain(chain);
-  let trusted = true;
-  let trustError: string | undefined;
-  try {
-    await fetchText(`https://${u.host}/`, { ca: options.ca, timeoutMs: 10_000, maxBytes: 1 });
-  } catch (err) {
-    const e = err as { tls?: boolean; reason?: string };
-    if (e.tls) {
-      trusted = false;
-      trustError = e.reason;
-    }
-  }
-  return { host, port, chain, ...pick, trusted, ...(trustError ? { trustError } : {}) };
+  const trust = await trustOf(host, port, isIp ? undefined : host, options.ca);
+  return { host, port, chain, ...pick, ...trust };
 }
