@@ -55,7 +55,7 @@ test('session token round trip; secret only recoverable with the key; tampering 
   assert.equal(openSession(c.sessionToken, [OTHER]), undefined);
   assert.ok(openSession(c.sessionToken, [OTHER, KEY]), 'rotation: a previous key still opens');
   const raw = Buffer.from(c.sessionToken, 'base64');
-  raw[raw.length - 20] ^= 1;
+  raw[raw.length - 20] = raw[raw.length - 20]! ^ 1;
   assert.equal(openSession(raw.toString('base64'), [KEY]), undefined);
   assert.equal(openSession('garbage', [KEY]), undefined);
   assert.equal(openSession('!'.repeat(100), [KEY]), undefined);

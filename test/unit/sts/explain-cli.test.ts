@@ -1,0 +1,160 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { stringify } from 'yaml';
+import { claims, configDoc, makeKey, signToken, ROLE_ARN, ISSUER } from '../../helpers/sts-fixtures.js';
+
+const ROOT = resolve(import.meta.dirname, '../../..');
+const dir = mkdtempSync(join(tmpdir(), 'openirsa-explain-'));
+const key = await makeKey('explain-kid');
+const now = Math.floor(Date.now() / 1000);
+const cfg = join(dir, 'sts.yaml');
+writeFileSync(cfg, stringify(configDoc([key])));
+const tok = (name: string, over: Record<string, unknown> = {}) => {
+  const p = join(dir, name);
+  writeFileSync(p, signToken(key, claims({ exp: now + 600, iat: now, nbf: now, ...over })));
+  return p;
+};
+
+function explain(...args: string[]) {
+  const r = spawnSync(
+    process.execPath,
+    ['--import', 'tsx', join(ROOT, 'src/cli/bin.ts'), 'explain', ...args],
+    {
+      cwd: ROOT,
+      encoding: 'utf8',
+    },
+  );
+  return { code: r.status, out: r.stdout, err: r.stderr };
+}
+
+test('allowed: exit 0, per-step report, signature verified with the inline JWKS', () => {
+  const r = explain('--config', cfg, '--role-arn', ROLE_ARN, '--token', tok('good'));
+  assert.equal(r.code, 0, r.err + r.out);
+  assert.match(r.out, /✓ token: .*signature verified \(inline JWKS from the config\)/);
+  assert.match(r.out, /✓ trust policy: sts:AssumeRoleWithWebIdentity/);
+  assert.match(
+    r.out,
+    /result: ALLOWED — AWS would issue credentials for arn:aws:sts::111122223333:assumed-role\/s3-writer\/openirsa-explain/,
+  );
+});
+
+test('denied by the trust policy: exit 3, the failing condition with both values, a fix', () => {
+  const r = explain(
+    '--config',
+    cfg,
+    '--role-arn',
+    ROLE_ARN,
+    '--token',
+    tok('other-sa', { sub: 'system:serviceaccount:great-namespace:other' }),
+  );
+  assert.equal(r.code, 3, r.err);
+  assert.match(r.out, /✗ trust policy: sts:AssumeRoleWithWebIdentity/);
+  assert.match(r.out, /system:serviceaccount:great-namespace:other/);
+  assert.match(r.out, /most likely fix/);
+  assert.match(
+    r.out,
+    /result: DENIED — AWS would answer AccessDenied \(HTTP 403\): Not authorized to perform sts:AssumeRoleWithWebIdentity/,
+  );
+});
+
+test('token problems: wrong audience names the ClientIDList fix; expired names ExpiredTokenException', () => {
+  const aud = explain(
+    '--config',
+    cfg,
+    '--role-arn',
+    ROLE_ARN,
+    '--token',
+    tok('aud', { aud: 'sts.amazon.com' }),
+  );
+  assert.equal(aud.code, 3);
+  assert.match(aud.out, /✗ token: token aud "sts.amazon.com" is not in the ClientIDList/);
+  assert.match(aud.out, /most likely fix: add the token's audience to the provider's ClientIDList/);
+  assert.match(aud.out, /InvalidIdentityToken \(HTTP 400\): Incorrect token audience/);
+  const old = explain(
+    '--config',
+    cfg,
+    '--role-arn',
+    ROLE_ARN,
+    '--token',
+    tok('old', { exp: now - 3600, iat: now - 7200, nbf: now - 7200 }),
+  );
+  assert.equal(old.code, 3);
+  assert.match(
+    old.out,
+    /ExpiredTokenException \(HTTP 400\): Token expired: current date\/time \d+ must be before the expiration date\/time\d+/,
+  );
+  const iss = explain('--config', cfg, '--role-arn', ROLE_ARN, '--token', tok('iss', { iss: `${ISSUER}/` }));
+  assert.match(iss.out, /differs only in case or a trailing slash/);
+});
+
+test('--no-verify-signature is stated; a token signed by another key passes only with it', async () => {
+  const other = await makeKey('explain-kid');
+  const p = join(dir, 'forged');
+  writeFileSync(p, signToken(other, claims({ exp: now + 600, iat: now, nbf: now })));
+  const strict = explain('--config', cfg, '--role-arn', ROLE_ARN, '--token', p);
+  assert.equal(strict.code, 3);
+  const lax = explain('--config', cfg, '--role-arn', ROLE_ARN, '--token', p, '--no-verify-signature');
+  assert.equal(lax.code, 0);
+  assert.match(lax.out, /signature NOT verified \(--no-verify-signature\)/);
+  assert.match(lax.out, /note: the token signature was NOT verified/);
+});
+
+test('--action/--resource evaluates the permission policies', () => {
+  const ok = explain(
+    '--config',
+    cfg,
+    '--role-arn',
+    ROLE_ARN,
+    '--token',
+    tok('p1'),
+    '--action',
+    's3:PutObject',
+    '--resource',
+    'arn:aws:s3:::great-bucket/key',
+  );
+  assert.equal(ok.code, 0, ok.out);
+  assert.match(ok.out, /✓ permissions: s3:PutObject on arn:aws:s3:::great-bucket\/key/);
+  const no = explain(
+    '--config',
+    cfg,
+    '--role-arn',
+    ROLE_ARN,
+    '--token',
+    tok('p2'),
+    '--action',
+    's3:PutObject',
+    '--resource',
+    'arn:aws:s3:::other-bucket/key',
+  );
+  assert.equal(no.code, 3);
+  assert.match(no.out, /✗ permissions: s3:PutObject/);
+  const json = explain(
+    '--config',
+    cfg,
+    '--role-arn',
+    ROLE_ARN,
+    '--token',
+    tok('p3'),
+    '--action',
+    's3:GetObject',
+    '--json',
+  );
+  assert.equal(json.code, 3);
+  assert.equal(JSON.parse(json.out).permissions.decision, 'ImplicitDeny');
+});
+
+test('bad input exits 2 with one line: bad config names the file and the path', () => {
+  const bad = join(dir, 'bad.yaml');
+  writeFileSync(bad, stringify({ accountId: '111122223333', roles: [{ Path: '/' }] }));
+  const r = explain('--config', bad, '--role-arn', ROLE_ARN, '--token', tok('x'));
+  assert.equal(r.code, 2);
+  assert.equal(r.err.trim(), `openirsa: invalid config: ${bad}: roles[0].RoleName: is required`);
+  const missing = explain('--config', cfg, '--role-arn', ROLE_ARN, '--token', join(dir, 'nope'));
+  assert.equal(missing.code, 2);
+  assert.match(missing.err, /^openirsa: cannot read token file .*ENOENT/);
+  assert.equal(explain('--config', cfg).code, 2);
+});
