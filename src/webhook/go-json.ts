@@ -31,6 +31,16 @@ interface WellFormed {
 }
 
 export function goString(s: string): string {
+  // Fast path (almost every string in a pod): printable ASCII needing no escape at all.
+  let plain = true;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x20 || c > 0x7e || c === 0x22 || c === 0x5c || c === 0x3c || c === 0x3e || c === 0x26) {
+      plain = false;
+      break;
+    }
+  }
+  if (plain) return '"' + s + '"';
   // Node 20 has these (ES2024); Go replaces unpaired surrogates with U+FFFD.
   const w = s as unknown as WellFormed;
   if (!w.isWellFormed()) s = w.toWellFormed();
@@ -91,6 +101,8 @@ export type GoType =
 
 export interface GoField {
   json: string;
+  /** `"json":`, precomputed for the encoder. */
+  key: string;
   t: GoType;
   ptr: boolean;
   omitempty: boolean;
@@ -146,7 +158,8 @@ function struct(name: string, specs: FieldSpec[], partial = false): GoStruct {
   for (const spec of specs) {
     if (Array.isArray(spec)) {
       const [json, t, flags] = spec;
-      fields.push({ json, t, ptr: flags.includes('p'), omitempty: flags.includes('o'), via: [] });
+      const key = JSON.stringify(json) + ':';
+      fields.push({ json, key, t, ptr: flags.includes('p'), omitempty: flags.includes('o'), via: [] });
     } else {
       for (const f of spec.inline.fields) fields.push({ ...f, via: [spec.as, ...f.via] });
     }
@@ -622,12 +635,12 @@ export function encodeStruct(o: Record<string, unknown>, s: GoStruct): string {
     if (f.ptr) {
       if (v === null || v === undefined) {
         if (f.omitempty) continue;
-        out += (first ? '' : ',') + goString(f.json) + ':null';
+        out += (first ? '' : ',') + f.key + 'null';
         first = false;
         continue;
       }
     } else if (f.omitempty && isZero(v, f.t)) continue;
-    out += (first ? '' : ',') + goString(f.json) + ':' + encodeValue(v, f.t);
+    out += (first ? '' : ',') + f.key + encodeValue(v, f.t);
     first = false;
   }
   for (const k of Object.keys(o)) {
