@@ -444,7 +444,7 @@ export function lintTrustPolicy(input: unknown, options: LintOptions = {}): Lint
               );
               return;
             }
-            if (m && m[2] === '') {
+            if (m && m[2] === '' && !m[1]!.includes('/')) {
               add(
                 'sub-wildcard-too-wide',
                 valuePath(i),
@@ -455,7 +455,9 @@ export function lintTrustPolicy(input: unknown, options: LintOptions = {}): Lint
               return;
             }
           }
-          if (v.startsWith('system:') && !/[*]/.test(v) && !SA_SUB_RE.test(v)) {
+          // Policy variables stand for one value each.
+          const shape = v.replace(/\$\{[^}]*\}/g, 'x');
+          if (shape.startsWith('system:') && !/[*]/.test(shape) && !SA_SUB_RE.test(shape)) {
             add(
               'malformed-sub',
               valuePath(i),
@@ -464,7 +466,7 @@ export function lintTrustPolicy(input: unknown, options: LintOptions = {}): Lint
                 ? 'the subject is "system:serviceaccount:" (singular); "system:serviceaccounts:" is a group'
                 : 'use "system:serviceaccount:<namespace>:<serviceaccount>"',
             );
-          } else if (v.startsWith('system:serviceaccount:') && /[/]/.test(v)) {
+          } else if (shape.startsWith('system:serviceaccount:') && /[/]/.test(shape)) {
             add(
               'malformed-sub',
               valuePath(i),
@@ -540,7 +542,12 @@ export function lintTrustPolicy(input: unknown, options: LintOptions = {}): Lint
     }
   }
 
-  if (webIdentityStatements === 0 && stmts.length > 0) {
+  // Only when no other finding already explains why web identity cannot work.
+  const mentionsOidc = stmts.some(
+    (st) =>
+      st.principalStar || [...st.federated, ...st.aws, ...st.service].some((v) => parseOidcProviderArn(v)),
+  );
+  if (webIdentityStatements === 0 && !mentionsOidc && stmts.length > 0) {
     add(
       'no-web-identity-statement',
       '$.Statement',
