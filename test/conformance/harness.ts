@@ -270,6 +270,19 @@ export function runFixture(file: string, baseDir: string): FixtureResult {
     );
   for (const d of real) result.notes.push(`differs at ${d.path}`);
   result.pass = real.length === 0;
+  // Where openirsa deliberately goes beyond the reference for this pod, say so.
+  const spec = pod.spec as Obj;
+  const sel = (spec.nodeSelector ?? {}) as Obj;
+  if (
+    (spec.os as Obj | undefined)?.name === 'windows' &&
+    sel['kubernetes.io/os'] !== 'windows' &&
+    sel['beta.kubernetes.io/os'] !== 'windows'
+  )
+    result.notes.push(
+      'spec.os.name: windows selects the Windows token path (the reference only reads nodeSelector)',
+    );
+  if (r.warnings.length > 0)
+    result.notes.push(`admission warnings (not in the patch): ${r.warnings.join('; ')}`);
   if (!result.byteIdentical && result.notes.length === 0)
     result.notes.push(firstDifference(r.patchJson, expected));
   return result;
