@@ -7,6 +7,7 @@ import { after, before, describe, test } from 'node:test';
 import { existsSync } from 'node:fs';
 import { decodeJwt, decodeProtectedHeader, importJWK, jwtVerify, type JWK } from 'jose';
 import {
+  keygen,
   keyIdFromPublicKey,
   liveProcessCount,
   startControlPlane,
@@ -15,8 +16,10 @@ import {
 
 describe('control plane (real etcd + kube-apiserver)', () => {
   let cp: ControlPlane;
+  let signing: ReturnType<typeof keygen>;
   before(async () => {
-    cp = await startControlPlane();
+    signing = keygen(); // the real `openirsa issuer keygen`
+    cp = await startControlPlane({ serviceAccountKey: signing });
   });
   after(async () => {
     await cp?.stop();
@@ -56,6 +59,7 @@ describe('control plane (real etcd + kube-apiserver)', () => {
     const [key] = keys;
     assert.equal(key!.kid, keyIdFromPublicKey(cp.serviceAccountKey.publicKeyPem));
     assert.equal(key!.kid, cp.keyId);
+    assert.equal(key!.kid, signing.printedKeyId, 'openirsa issuer keygen printed the same kid');
     assert.equal(key!.kty, 'RSA');
     assert.equal(key!.alg, 'RS256');
     assert.equal(key!.use, 'sig');
@@ -90,6 +94,7 @@ describe('control plane (real etcd + kube-apiserver)', () => {
     const header = decodeProtectedHeader(token);
     assert.equal(header.alg, 'RS256');
     assert.equal(header.kid, keyIdFromPublicKey(cp.serviceAccountKey.publicKeyPem));
+    assert.equal(header.kid, signing.printedKeyId);
 
     const claims = decodeJwt(token);
     assert.equal(claims.iss, cp.issuer);

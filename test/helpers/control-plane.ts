@@ -89,7 +89,31 @@ export interface ServiceAccountKey {
   publicKeyPem: string;
 }
 
-/** An RSA-2048 service-account signing key (RS256, what AWS IAM OIDC providers expect). */
+export const CLI = join(ROOT, 'dist/src/cli/bin.js');
+
+/**
+ * A service-account signing key made by the real `openirsa issuer keygen` (dist/, built by `npm run test:e2e`),
+ * with the key id it printed, so tests can hold the CLI, the API server and an independent computation to one kid.
+ */
+export function keygen(alg: 'RS256' | 'ES256' = 'RS256'): ServiceAccountKey & { printedKeyId: string } {
+  if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run \`npm run build\` first`);
+  const dir = mkdtempSync(join(tmpdir(), 'openirsa-keygen-'));
+  try {
+    const out = spawnSync(process.execPath, [CLI, 'issuer', 'keygen', '--out', dir, '--alg', alg], { encoding: 'utf8' });
+    if (out.status !== 0) throw new Error(`openirsa issuer keygen failed (${out.status}): ${out.stderr}`);
+    const printed = /\bkid (\S+)/.exec(out.stdout + out.stderr);
+    if (!printed) throw new Error(`openirsa issuer keygen printed no key id: ${out.stdout}${out.stderr}`);
+    return {
+      privateKeyPem: readFileSync(join(dir, 'sa-signer.key'), 'utf8'),
+      publicKeyPem: readFileSync(join(dir, 'sa-signer.pub'), 'utf8'),
+      printedKeyId: printed[1]!,
+    };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** An RSA-2048 key from node:crypto, for tests that must not depend on the CLI. */
 export function generateServiceAccountKey(): ServiceAccountKey {
   const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
   return {
@@ -99,7 +123,7 @@ export function generateServiceAccountKey(): ServiceAccountKey {
 }
 
 export interface ControlPlaneOptions {
-  /** Signing key for service-account tokens; default: a fresh RSA key. */
+  /** Signing key for service-account tokens; default: a fresh RSA key from `openirsa issuer keygen`. */
   serviceAccountKey?: ServiceAccountKey;
   /** Extra public keys (PEM) the API server accepts and publishes in its JWKS (key rotation tests). */
   extraPublicKeys?: string[];
@@ -111,6 +135,12 @@ export interface ControlPlaneOptions {
   keep?: boolean;
   /** Spawn detached and unreferenced so the processes outlive this Node process (scripts/control-plane). */
   detached?: boolean;
+  /**
+   * --service-account-issuer / --service-account-jwks-uri for a self-hosted issuer (documents served elsewhere);
+   * default: the API server's own URL and its /openid/v1/jwks.
+   */
+  issuer?: string;
+  jwksUri?: string;
   /** Working folder (created if needed); default a fresh temp folder. */
   dir?: string;
 }
@@ -127,7 +157,7 @@ export interface ControlPlane {
   dir: string;
   /** https://127.0.0.1:<port> */
   url: string;
-  /** --service-account-issuer (no trailing slash). */
+  /** --service-account-issuer (no trailing slash): the API server's URL unless options.issuer was given. */
   issuer: string;
   jwksUri: string;
   kubeconfigPath: string;
@@ -376,7 +406,7 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
       client: true,
       days: 7,
     });
-    const saKey = options.serviceAccountKey ?? generateServiceAccountKey();
+    const saKey = options.serviceAccountKey ?? keygen();
     const w = (name: string, text: string) => {
       writeFileSync(join(dir, name), text, { mode: 0o600 });
       return join(dir, name);
@@ -456,8 +486,8 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
         '--service-cluster-ip-range=10.0.0.0/24',
         '--authorization-mode=RBAC',
         '--allow-privileged=true',
-        `--service-account-issuer=${url}`,
-        `--service-account-jwks-uri=${url}/openid/v1/jwks`,
+        `--service-account-issuer=${options.issuer ?? url}`,
+        `--service-account-jwks-uri=${options.jwksUri ?? `${url}/openid/v1/jwks`}`,
         `--service-account-key-file=${saPub}`,
         `--service-account-signing-key-file=${saPriv}`,
         '--anonymous-auth=true',
@@ -514,8 +544,8 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
     const cp: ControlPlane = {
       dir,
       url,
-      issuer: url,
-      jwksUri: `${url}/openid/v1/jwks`,
+      issuer: options.issuer ?? url,
+      jwksUri: options.jwksUri ?? `${url}/openid/v1/jwks`,
       kubeconfigPath,
       caPem: ca.cert,
       ca: { cert: ca.cert, key: ca.key },

@@ -1,0 +1,290 @@
+/**
+ * Shared pieces of the e2e suite: spawning the real CLI (dist/src/cli/bin.js), waiting for its servers, and the
+ * Kubernetes objects the tests create. Not a test file (the runner only picks up *.test.ts).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { issueCertificate, loadCa, type PemPair } from '../../src/pki/index.js';
+import { CLI, freePort, httpCall, type ControlPlane } from '../helpers/control-plane.js';
+import { SKIP_POD_LABEL } from '../../src/webhook/constants.js';
+
+export const IMAGE = 'public.ecr.aws/docker/library/busybox:1.36';
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+let counter = 0;
+/** A unique DNS-1123 name (namespaces never finish deleting without a controller-manager, so never reuse one). */
+export function uniqueName(prefix: string): string {
+  counter += 1;
+  return `${prefix}-${Date.now().toString(36)}-${counter}`;
+}
+
+export interface CliProcess {
+  child: ChildProcess;
+  /** Everything it printed so far (stdout + stderr). */
+  output(): string;
+  stop(): Promise<void>;
+}
+
+/** Spawns `openirsa <args>` from dist/ (built by `npm run test:e2e`); fails loudly when it is missing. */
+export function spawnCli(args: string[], env: NodeJS.ProcessEnv = {}): CliProcess {
+  if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run \`npm run build\``);
+  const child = spawn(process.execPath, [CLI, ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, NO_PROXY: '127.0.0.1,localhost', ...env },
+  });
+  let out = '';
+  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+  const exited = once(child, 'exit');
+  const kill = () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  };
+  process.on('exit', kill);
+  return {
+    child,
+    output: () => out,
+    async stop() {
+      process.off('exit', kill);
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.kill('SIGTERM');
+      const timer = setTimeout(kill, 10_000);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}
+
+/** Polls an HTTP(S) URL until it answers 200; throws with the process output if the process dies or time runs out. */
+export async function waitForHttp(
+  url: string,
+  proc: CliProcess,
+  ca?: string,
+  timeoutMs = 60_000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let last = '';
+  while (Date.now() < deadline) {
+    if (proc.child.exitCode !== null || proc.child.signalCode !== null) {
+      throw new Error(
+        `process exited (${proc.child.exitCode ?? proc.child.signalCode}) before ${url} answered:\n${proc.output()}`,
+      );
+    }
+    try {
+      const r = await httpCall('GET', url, undefined, ca ? { ca } : {}, undefined, 2000);
+      if (r.status === 200) return;
+      last = `HTTP ${r.status}`;
+    } catch (e) {
+      last = (e as Error).message;
+    }
+    await sleep(150);
+  }
+  throw new Error(`timed out waiting for ${url} (${last}):\n${proc.output()}`);
+}
+
+/** Polls `check` until it returns a value (not undefined) or time runs out. */
+export async function eventually<T>(
+  what: string,
+  check: () => Promise<T | undefined>,
+  timeoutMs = 30_000,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const v = await check();
+      if (v !== undefined) return v;
+    } catch (e) {
+      last = e;
+    }
+    await sleep(250);
+  }
+  throw new Error(
+    `timed out after ${timeoutMs / 1000}s waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`,
+  );
+}
+
+/** A serving certificate for 127.0.0.1 signed by the control plane's CA (so a caBundle of cp.caPem trusts it). */
+export async function servingCertificate(
+  cp: ControlPlane,
+  dir?: string,
+): Promise<PemPair & { certFile: string; keyFile: string }> {
+  const ca = await loadCa(cp.ca);
+  const pair = await issueCertificate(ca, {
+    commonName: '127.0.0.1',
+    dnsNames: ['localhost'],
+    ipAddresses: ['127.0.0.1'],
+    days: 2,
+  });
+  const d = dir ?? mkdtempSync(join(tmpdir(), 'openirsa-e2e-tls-'));
+  const certFile = join(d, 'tls.crt');
+  const keyFile = join(d, 'tls.key');
+  writeFileSync(certFile, pair.cert);
+  writeFileSync(keyFile, pair.key, { mode: 0o600 });
+  return { ...pair, certFile, keyFile };
+}
+
+export interface Container {
+  name: string;
+  image: string;
+  env?: { name: string; value?: string }[];
+  volumeMounts?: { name: string; mountPath: string; readOnly?: boolean; bindMountOptions?: string[] }[];
+  restartPolicy?: string;
+  [k: string]: unknown;
+}
+
+export interface Pod {
+  apiVersion: 'v1';
+  kind: 'Pod';
+  metadata: {
+    name: string;
+    namespace?: string;
+    labels?: Record<string, string>;
+    annotations?: Record<string, string>;
+    uid?: string;
+  };
+  spec: {
+    serviceAccountName?: string;
+    containers: Container[];
+    initContainers?: Container[];
+    volumes?: { name: string; [k: string]: unknown }[];
+    nodeSelector?: Record<string, string>;
+    [k: string]: unknown;
+  };
+}
+
+export function pod(
+  name: string,
+  serviceAccountName: string,
+  extra: Partial<Pod['spec']> = {},
+  meta: Partial<Pod['metadata']> = {},
+): Pod {
+  return {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name, ...meta },
+    spec: { serviceAccountName, containers: [{ name: 'app', image: IMAGE }], ...extra },
+  };
+}
+
+export async function createNamespace(
+  cp: ControlPlane,
+  name: string,
+  labels: Record<string, string> = {},
+): Promise<void> {
+  await cp.call('POST', '/api/v1/namespaces', {
+    apiVersion: 'v1',
+    kind: 'Namespace',
+    metadata: { name, labels },
+  });
+}
+
+export async function createServiceAccount(
+  cp: ControlPlane,
+  namespace: string,
+  name: string,
+  annotations: Record<string, string> = {},
+): Promise<{ metadata: { uid: string } }> {
+  return cp.call('POST', `/api/v1/namespaces/${namespace}/serviceaccounts`, {
+    apiVersion: 'v1',
+    kind: 'ServiceAccount',
+    metadata: { name, annotations },
+  });
+}
+
+/** Creates a pod (or, with dryRun, has the API server admit it without storing it) and returns the API server's object. */
+export async function createPod(
+  cp: ControlPlane,
+  namespace: string,
+  body: Pod,
+  dryRun = false,
+): Promise<Pod> {
+  return cp.call<Pod>('POST', `/api/v1/namespaces/${namespace}/pods${dryRun ? '?dryRun=All' : ''}`, body);
+}
+
+export async function getPod(cp: ControlPlane, namespace: string, name: string): Promise<Pod> {
+  return cp.call<Pod>('GET', `/api/v1/namespaces/${namespace}/pods/${name}`);
+}
+
+export function envOf(c: Container | undefined): Record<string, string | undefined> {
+  return Object.fromEntries((c?.env ?? []).map((e) => [e.name, e.value]));
+}
+
+export interface RunningWebhook {
+  proc: CliProcess;
+  url: string;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts `openirsa webhook` out of cluster (TLS from the control plane's CA), registers a MutatingWebhookConfiguration
+ * with `url:` + caBundle for namespaces labelled `namespaceLabels`, and waits until the API server calls it.
+ */
+export async function startWebhook(
+  cp: ControlPlane,
+  work: string,
+  options: { args?: string[]; namespaceLabels: Record<string, string>; roleAnnotation: string; role: string },
+): Promise<RunningWebhook> {
+  const tls = await servingCertificate(cp, work);
+  const port = await freePort();
+  const metricsPort = await freePort();
+  const url = `https://127.0.0.1:${port}`;
+  const proc = spawnCli([
+    'webhook',
+    '--in-cluster=false',
+    `--kubeconfig=${cp.kubeconfigPath}`,
+    `--port=${port}`,
+    `--metrics-port=${metricsPort}`,
+    '--bind-address=127.0.0.1',
+    `--tls-cert=${tls.certFile}`,
+    `--tls-key=${tls.keyFile}`,
+    ...(options.args ?? []),
+  ]);
+  try {
+    await waitForHttp(`${url}/healthz`, proc, cp.caPem);
+    await cp.call('POST', '/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations', {
+      apiVersion: 'admissionregistration.k8s.io/v1',
+      kind: 'MutatingWebhookConfiguration',
+      metadata: { name: `openirsa-e2e-${port}` },
+      webhooks: [
+        {
+          name: 'pod-identity-webhook.openirsa.io',
+          admissionReviewVersions: ['v1', 'v1beta1'],
+          sideEffects: 'None',
+          failurePolicy: 'Fail',
+          reinvocationPolicy: 'IfNeeded',
+          timeoutSeconds: 10,
+          clientConfig: { url: `${url}/mutate`, caBundle: Buffer.from(cp.caPem).toString('base64') },
+          rules: [
+            {
+              operations: ['CREATE'],
+              apiGroups: [''],
+              apiVersions: ['v1'],
+              resources: ['pods'],
+              scope: 'Namespaced',
+            },
+          ],
+          objectSelector: { matchExpressions: [{ key: SKIP_POD_LABEL, operator: 'DoesNotExist' }] },
+          namespaceSelector: { matchLabels: options.namespaceLabels },
+        },
+      ],
+    });
+    // The API server honours a new webhook configuration after a short informer delay: wait until it calls us.
+    const ns = uniqueName('probe');
+    await createNamespace(cp, ns, options.namespaceLabels);
+    await createServiceAccount(cp, ns, 'probe', { [options.roleAnnotation]: options.role });
+    await eventually('the webhook to mutate a dry-run pod', async () => {
+      const p = await createPod(cp, ns, pod('probe', 'probe'), true);
+      return envOf(p.spec.containers[0]).AWS_ROLE_ARN === options.role ? true : undefined;
+    });
+  } catch (e) {
+    await proc.stop();
+    throw e;
+  }
+  return { proc, url, stop: () => proc.stop() };
+}
