@@ -1,0 +1,138 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { mkdtemp, rm, readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  startIssuerServer,
+  prefixFromDiscovery,
+  buildIssuerDocuments,
+  parsePublicKeys,
+  parsePublishTarget,
+  publishDocuments,
+  s3ClientFromEnv,
+  s3PublicUrl,
+  thumbprintFromChain,
+  fetchText,
+  type ChainCertificate,
+} from '../../../src/issuer/index.js';
+
+const fx = (f: string) => readFileSync(new URL(`./fixtures/${f}`, import.meta.url), 'utf8');
+
+async function docs(issuer: string) {
+  return buildIssuerDocuments({ issuer, publicKeys: parsePublicKeys(fx('ec.pub')), allowHttp: true });
+}
+
+test('serve: mounted at the issuer path, headers, 304, 404, 405, clean close', async () => {
+  const d = await docs('https://oidc.example.com/team/a/');
+  assert.equal(prefixFromDiscovery(d.files), '/team/a');
+  const s = await startIssuerServer({ files: d.files, port: 0, maxAgeSeconds: 60 });
+  try {
+    assert.equal(s.tls, false);
+    assert.match(s.url, /^http:\/\/127\.0\.0\.1:\d+\/team\/a$/);
+    const r = await fetch(`${s.url}/.well-known/openid-configuration`);
+    assert.equal(r.status, 200);
+    assert.equal(r.headers.get('cache-control'), 'public, max-age=60');
+    assert.equal(r.headers.get('content-type'), 'application/json');
+    assert.equal(await r.text(), d.files[0]!.body);
+    const etag = r.headers.get('etag')!;
+    const r304 = await fetch(`${s.url}/keys.json`, { headers: { 'if-none-match': etag } });
+    assert.equal(r304.status, 200, 'a different document has a different ETag');
+    await r304.arrayBuffer();
+    const again = await fetch(`${s.url}/.well-known/openid-configuration?x=1`, {
+      headers: { 'if-none-match': `W/${etag}, "zz"` },
+    });
+    assert.equal(again.status, 304);
+    for (const p of ['/.well-known/openid-configuration', '/team/a', '/team/a/', '/keys.json']) {
+      const nf = await fetch(`${s.url.replace(/\/team\/a$/, '')}${p}`);
+      assert.equal(nf.status, 404, p);
+      await nf.arrayBuffer();
+    }
+    const post = await fetch(`${s.url}/keys.json`, { method: 'POST', body: 'x' });
+    assert.equal(post.status, 405);
+    assert.equal(post.headers.get('allow'), 'GET, HEAD');
+  } finally {
+    await s.close();
+  }
+  await assert.rejects(fetchText(`${s.url}/keys.json`), /connection refused/);
+});
+
+test('serve: bad TLS material and busy ports are typed errors', async () => {
+  const d = await docs('https://oidc.example.com');
+  await assert.rejects(
+    startIssuerServer({ files: d.files, port: 0, tlsCert: 'x' }),
+    /both a TLS certificate and its key/,
+  );
+  await assert.rejects(
+    startIssuerServer({ files: d.files, port: 0, tlsCert: 'x', tlsKey: 'y' }),
+    /invalid TLS certificate or key/,
+  );
+  const s = await startIssuerServer({ files: d.files, port: 0 });
+  try {
+    await assert.rejects(
+      startIssuerServer({ files: d.files, port: s.port }),
+      /cannot listen on 127.0.0.1:\d+: EADDRINUSE/,
+    );
+  } finally {
+    await s.close();
+  }
+});
+
+test('fetchText caps the body size without crashing', async () => {
+  const d = await docs('https://oidc.example.com');
+  const s = await startIssuerServer({ files: d.files, port: 0 });
+  try {
+    await assert.rejects(fetchText(`${s.url}/keys.json`, { maxBytes: 10 }), /larger than 10 bytes/);
+    assert.equal((await fetchText(`${s.url}/keys.json`)).status, 200);
+  } finally {
+    await s.close();
+  }
+});
+
+test('publish: targets, folder publish with read-back, S3 client from env', async () => {
+  assert.deepEqual(parsePublishTarget('s3://my-bucket/a/b/'), {
+    kind: 's3',
+    bucket: 'my-bucket',
+    prefix: 'a/b',
+  });
+  assert.deepEqual(parsePublishTarget('s3://my-bucket'), { kind: 's3', bucket: 'my-bucket', prefix: '' });
+  assert.deepEqual(parsePublishTarget('./out'), { kind: 'folder', dir: './out' });
+  for (const bad of ['s3://', 's3://UPPER/x', 's3:/x', 'https://x/y', ''])
+    assert.throws(() => parsePublishTarget(bad), bad);
+  assert.equal(s3PublicUrl('b', 'p', 'us-east-1'), 'https://b.s3.amazonaws.com/p');
+  assert.equal(s3PublicUrl('b', '', 'eu-west-1'), 'https://b.s3.eu-west-1.amazonaws.com');
+  const client = s3ClientFromEnv({ AWS_ENDPOINT_URL_S3: 'http://127.0.0.1:9', AWS_REGION: 'eu-west-3' });
+  assert.equal(client.config.forcePathStyle, true);
+  assert.equal(await client.config.region(), 'eu-west-3');
+  client.destroy();
+  const dir = await mkdtemp(join(tmpdir(), 'issuer-pub-'));
+  try {
+    const d = await docs('https://oidc.example.com');
+    const out = await publishDocuments(d.files, join(dir, 'site'));
+    assert.equal(out.length, 2);
+    assert.equal(await readFile(join(dir, 'site', 'keys.json'), 'utf8'), d.files[1]!.body);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('thumbprint: the last presented certificate, with a warning when it is the leaf', () => {
+  const cert = (sha1: string, ca: boolean): ChainCertificate => ({
+    subject: 'CN=x',
+    issuer: 'CN=y',
+    sha1,
+    selfSigned: false,
+    isCa: ca,
+    notAfter: '',
+  });
+  assert.deepEqual(thumbprintFromChain([cert('aa', false), cert('bb', true), cert('cc', true)]), {
+    used: 2,
+    thumbprint: 'cc',
+    warnings: [],
+  });
+  const leafOnly = thumbprintFromChain([cert('aa', false)]);
+  assert.equal(leafOnly.thumbprint, 'aa');
+  assert.match(leafOnly.warnings[0]!, /only its own certificate/);
+  assert.throws(() => thumbprintFromChain([]), /no certificate/);
+});
