@@ -60,6 +60,13 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Webho
     help: 'Set to 1 once the webhook has cached a service account',
     registers: [registry],
   });
+  // Label children cached per (verb, path, code): no label hashing on the request path.
+  type Children = {
+    count: client.Counter.Internal;
+    latencies: client.Histogram.Internal<'verb' | 'path'>;
+    duration: client.Summary.Internal<'verb' | 'path'>;
+  };
+  const children = new Map<string, Children>();
   return {
     registry,
     requestCount,
@@ -70,9 +77,20 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Webho
     used,
     observe(verb, path, code, startNs) {
       const us = Number(process.hrtime.bigint() - startNs) / 1000;
-      requestCount.inc({ verb, path, code: String(code) });
-      requestLatencies.observe({ verb, path }, us);
-      requestDuration.observe({ verb, path }, us);
+      const k = `${verb} ${path} ${code}`;
+      let c = children.get(k);
+      if (!c) {
+        c = {
+          count: requestCount.labels(verb, path, String(code)),
+          latencies: requestLatencies.labels(verb, path),
+          duration: requestDuration.labels(verb, path),
+        };
+        // Verbs come from clients: bound the cache so odd methods cannot grow it without limit.
+        if (children.size < 1000) children.set(k, c);
+      }
+      c.count.inc();
+      c.latencies.observe(us);
+      c.duration.observe(us);
     },
   };
 }
