@@ -1,5 +1,242 @@
-import { CliError } from './errors.js';
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { parse as parseYaml } from 'yaml';
+import { CliError, messageOf } from './errors.js';
+import {
+  DEFAULT_PORTS,
+  PortInUseError,
+  shellQuote,
+  startDev,
+  type DevOptions,
+  type DevPorts,
+  type RunningDev,
+} from '../dev/run.js';
+import { DEFAULT_IDENTITY, type DevIdentity } from '../dev/sample.js';
 
-export async function run(_argv: string[]): Promise<number> {
-  throw new CliError('"dev" is not implemented yet', 1);
+const USAGE = `usage: openirsa dev [flags]
+
+Runs the whole IRSA chain on this machine: an OIDC issuer (HTTPS, local CA), the STS with a sample
+account (role s3-writer trusting great-namespace/great-serviceaccount) and the pod identity webhook;
+mints that ServiceAccount's token into a file and keeps it fresh; prints the environment with which
+the AWS CLI or any AWS SDK gets the role's credentials. Ctrl-C stops everything.
+
+flags:
+  --state-dir DIR         keys, local CA, token and generated configs (default .openirsa/dev; reused)
+  --config FILE           YAML/JSON with any of the settings below (camelCase keys, e.g. stsPort)
+  --host ADDR             listen address (default 127.0.0.1)
+  --issuer-port N         issuer HTTPS port (default ${DEFAULT_PORTS.issuer}; 0 = any free port)
+  --sts-port N            STS HTTPS port (default ${DEFAULT_PORTS.sts})
+  --webhook-port N        webhook HTTPS port (default ${DEFAULT_PORTS.webhook})
+  --metrics-port N        webhook metrics HTTP port (default ${DEFAULT_PORTS.metrics})
+  --account-id ID         AWS account of the sample (default ${DEFAULT_IDENTITY.accountId})
+  --role-name NAME        role name (default ${DEFAULT_IDENTITY.roleName})
+  --namespace NS          ServiceAccount namespace (default ${DEFAULT_IDENTITY.namespace})
+  --service-account NAME  ServiceAccount name (default ${DEFAULT_IDENTITY.serviceAccount})
+  --region REGION         AWS region (default ${DEFAULT_IDENTITY.region})
+  --token-ttl SECONDS     token lifetime, renewed at 80 % (default 3600, at least 600)
+  --check                 start, get credentials and call GetCallerIdentity through the chain, stop
+  --json                  print the start-up summary as one JSON object
+  --verbose               component logs at info level (default: warnings only)
+  -h, --help              this help`;
+
+const OPTIONS = {
+  'state-dir': { type: 'string' },
+  config: { type: 'string' },
+  host: { type: 'string' },
+  'issuer-port': { type: 'string' },
+  'sts-port': { type: 'string' },
+  'webhook-port': { type: 'string' },
+  'metrics-port': { type: 'string' },
+  'account-id': { type: 'string' },
+  'role-name': { type: 'string' },
+  namespace: { type: 'string' },
+  'service-account': { type: 'string' },
+  region: { type: 'string' },
+  'token-ttl': { type: 'string' },
+  check: { type: 'boolean' },
+  json: { type: 'boolean' },
+  verbose: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+type Values = Partial<Record<keyof typeof OPTIONS, string | boolean>>;
+
+const camel = (flag: string): string => flag.replace(/-([a-z])/g, (_m, c: string) => c.toUpperCase());
+
+/** Settings from --config, keyed like the flags (camelCase); flags win. */
+function readConfigFile(file: string): Values {
+  let doc: unknown;
+  try {
+    doc = parseYaml(readFileSync(file, 'utf8'));
+  } catch (err) {
+    throw new CliError(`cannot read --config ${file}: ${messageOf(err)}`);
+  }
+  if (doc === null || doc === undefined) return {};
+  if (typeof doc !== 'object' || Array.isArray(doc))
+    throw new CliError(`--config ${file}: must be a mapping of settings`);
+  const out: Values = {};
+  const byCamel = new Map(Object.keys(OPTIONS).map((k) => [camel(k), k as keyof typeof OPTIONS]));
+  for (const [key, value] of Object.entries(doc as Record<string, unknown>)) {
+    const flag = byCamel.get(key);
+    if (!flag || flag === 'config' || flag === 'help')
+      throw new CliError(`--config ${file}: unknown setting "${key}"`);
+    if (typeof value !== 'string' && typeof value !== 'number' && typeof value !== 'boolean') {
+      throw new CliError(`--config ${file}: ${key} must be a string, number or boolean`);
+    }
+    out[flag] = typeof value === 'boolean' ? value : String(value);
+  }
+  return out;
+}
+
+function int(v: string | boolean | undefined, name: string, dflt: number, min: number, max: number): number {
+  if (v === undefined) return dflt;
+  const s = String(v);
+  if (!/^\d+$/.test(s) || Number(s) < min || Number(s) > max)
+    throw new CliError(`--${name} must be an integer from ${min} to ${max}, not "${s}"`);
+  return Number(s);
+}
+
+function str(v: string | boolean | undefined, dflt: string): string {
+  return v === undefined || typeof v === 'boolean' ? dflt : v;
+}
+
+export function devOptions(values: Values): DevOptions {
+  const ports: DevPorts = {
+    issuer: int(values['issuer-port'], 'issuer-port', DEFAULT_PORTS.issuer, 0, 65535),
+    sts: int(values['sts-port'], 'sts-port', DEFAULT_PORTS.sts, 0, 65535),
+    webhook: int(values['webhook-port'], 'webhook-port', DEFAULT_PORTS.webhook, 0, 65535),
+    metrics: int(values['metrics-port'], 'metrics-port', DEFAULT_PORTS.metrics, 0, 65535),
+  };
+  const identity: DevIdentity = {
+    ...DEFAULT_IDENTITY,
+    accountId: str(values['account-id'], DEFAULT_IDENTITY.accountId),
+    roleName: str(values['role-name'], DEFAULT_IDENTITY.roleName),
+    namespace: str(values.namespace, DEFAULT_IDENTITY.namespace),
+    serviceAccount: str(values['service-account'], DEFAULT_IDENTITY.serviceAccount),
+    region: str(values.region, DEFAULT_IDENTITY.region),
+  };
+  if (!/^\d{12}$/.test(identity.accountId))
+    throw new CliError(`--account-id must be 12 digits, not "${identity.accountId}"`);
+  if (!/^[\w+=,.@-]{1,64}$/.test(identity.roleName))
+    throw new CliError(`--role-name "${identity.roleName}" is not a valid IAM role name`);
+  return {
+    stateDir: str(values['state-dir'], '.openirsa/dev'),
+    host: str(values.host, '127.0.0.1'),
+    ports,
+    identity,
+    tokenTtlSeconds: int(values['token-ttl'], 'token-ttl', 3600, 600, 86400 * 2),
+    logLevel: values.verbose ? 'info' : 'warn',
+  };
+}
+
+const FLAG_OF_PORT: Record<keyof DevPorts, string> = {
+  issuer: '--issuer-port',
+  sts: '--sts-port',
+  webhook: '--webhook-port',
+  metrics: '--metrics-port',
+};
+
+function summary(dev: RunningDev): string {
+  const env = Object.entries(dev.env)
+    .map(([k, v]) => `  export ${k}=${shellQuote(v)}`)
+    .join('\n');
+  const m = dev.mutation;
+  const injected = Object.entries(m.env)
+    .map(([k, v]) => `    ${k}=${v}`)
+    .join('\n');
+  return `openirsa dev is running (state in ${dev.state.dir}${dev.state.created ? ', created now' : ''})
+
+  issuer   ${dev.issuerUrl}/.well-known/openid-configuration   (TLS by the local CA ${dev.state.caFile})
+  sts      ${dev.stsUrl}   (account ${dev.env.AWS_ROLE_ARN.split(':')[4]}, config ${dev.stsConfigFile})
+  webhook  ${dev.webhookUrl}/mutate   (metrics ${dev.metricsUrl})
+  token    ${dev.tokenFile}   (renewed before it expires)
+
+The webhook's mutation of a sample pod of that ServiceAccount (${m.allowed ? 'allowed' : 'DENIED'}, ${m.patch.length} patch operations):
+${injected || '    (no environment injected)'}
+    volume ${JSON.stringify(m.volume ?? null)}
+
+Use the role from another shell (the same lines are in ${dev.envFile}):
+${env}
+  aws sts get-caller-identity
+
+Try next:
+  openirsa explain --config ${dev.stsConfigFile} --role-arn ${dev.env.AWS_ROLE_ARN} --token ${dev.tokenFile}
+  openirsa lint --config ${dev.stsConfigFile}
+
+Ctrl-C stops everything.`;
+}
+
+export async function run(argv: string[]): Promise<number> {
+  let values: Values;
+  try {
+    values = parseArgs({ args: argv, options: OPTIONS, strict: true, allowPositionals: false })
+      .values as Values;
+  } catch (err) {
+    throw new CliError(`${messageOf(err)}; run 'openirsa dev --help'`);
+  }
+  if (values.help) {
+    console.log(USAGE);
+    return 0;
+  }
+  if (typeof values.config === 'string') values = { ...readConfigFile(values.config), ...values };
+  const options = devOptions(values);
+
+  let dev: RunningDev;
+  try {
+    dev = await startDev(options);
+  } catch (err) {
+    if (err instanceof PortInUseError) {
+      throw new CliError(
+        `${err.message}: stop what uses it or pass ${FLAG_OF_PORT[err.component]} N (0 = any free port)`,
+        1,
+      );
+    }
+    throw new CliError(`cannot start: ${messageOf(err)}`, 1);
+  }
+
+  if (values.json) {
+    console.log(
+      JSON.stringify({
+        stateDir: dev.state.dir,
+        issuerUrl: dev.issuerUrl,
+        stsUrl: dev.stsUrl,
+        webhookUrl: dev.webhookUrl,
+        metricsUrl: dev.metricsUrl,
+        tokenFile: dev.tokenFile,
+        stsConfigFile: dev.stsConfigFile,
+        env: dev.env,
+        mutation: dev.mutation,
+      }),
+    );
+  } else {
+    console.log(summary(dev));
+  }
+
+  if (values.check) {
+    try {
+      const result = await dev.selfCheck();
+      console.log(
+        `\ncheck passed: AssumeRoleWithWebIdentity → ${result.assumedRoleArn}; GetCallerIdentity → ${result.callerArn}`,
+      );
+      return 0;
+    } catch (err) {
+      console.error(`openirsa: check failed: ${messageOf(err)}`);
+      return 1;
+    } finally {
+      await dev.stop();
+    }
+  }
+
+  await new Promise<void>((resolveStop) => {
+    let stopping = false;
+    const onSignal = (): void => {
+      if (stopping) process.exit(1); // a second Ctrl-C does not wait
+      stopping = true;
+      if (!values.json) console.log('\nstopping...');
+      dev.stop().then(resolveStop, resolveStop);
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+  });
+  return 0;
 }

@@ -1,0 +1,345 @@
+/**
+ * `openirsa dev`: the whole IRSA chain on one machine, in one process — issuer (HTTPS, local CA), STS with
+ * the sample account, the webhook with a static ServiceAccount source — plus a token file kept fresh the
+ * way the kubelet keeps a projected token fresh.
+ */
+import { randomBytes, randomUUID } from 'node:crypto';
+import { request } from 'node:https';
+import { createServer } from 'node:net';
+import { readFile, rename, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { stringify as toYaml } from 'yaml';
+import { buildIssuerDocuments, mintServiceAccountToken } from '../issuer/index.js';
+import { startIssuerServer, type IssuerServer } from '../issuer/serve.js';
+import { buildConfig } from '../sts/config.js';
+import { startServer as startStsServer, type RunningServer } from '../sts/server.js';
+import {
+  parseArgs as parseWebhookArgs,
+  resolveFlags,
+  startWebhook,
+  type RunningWebhook,
+} from '../webhook/index.js';
+import { createLogger, type Logger } from '../log.js';
+import { loadOrCreateState, type DevState } from './state.js';
+import {
+  devRoleArn,
+  samplePod,
+  serviceAccountsDocument,
+  stsConfigDocument,
+  type DevIdentity,
+} from './sample.js';
+import { selfCheck, type SelfCheckResult } from './self-check.js';
+
+export interface DevPorts {
+  issuer: number;
+  sts: number;
+  webhook: number;
+  metrics: number;
+}
+
+export interface DevOptions {
+  stateDir: string;
+  host: string;
+  ports: DevPorts;
+  identity: DevIdentity;
+  /** Lifetime of the minted token; it is renewed at 80 % of it, as the kubelet does. */
+  tokenTtlSeconds: number;
+  logLevel: string;
+}
+
+export const DEFAULT_PORTS: DevPorts = { issuer: 8441, sts: 8442, webhook: 8443, metrics: 8444 };
+
+/** Raised when a port is taken: the CLI turns it into a one-line message naming the flag. */
+export class PortInUseError extends Error {
+  constructor(
+    readonly component: keyof DevPorts,
+    readonly port: number,
+  ) {
+    super(`port ${port} for the ${component} is already in use`);
+    this.name = 'PortInUseError';
+  }
+}
+
+export interface MutationSummary {
+  allowed: boolean;
+  env: Record<string, string>;
+  volume?: unknown;
+  patch: unknown[];
+}
+
+export interface DevEnvironment {
+  AWS_ROLE_ARN: string;
+  AWS_WEB_IDENTITY_TOKEN_FILE: string;
+  AWS_ENDPOINT_URL_STS: string;
+  AWS_CA_BUNDLE: string;
+  AWS_REGION: string;
+  /** The AWS CLI v1 and older SDKs read only this one. */
+  AWS_DEFAULT_REGION: string;
+}
+
+export interface RunningDev {
+  state: DevState;
+  issuerUrl: string;
+  stsUrl: string;
+  webhookUrl: string;
+  metricsUrl: string;
+  tokenFile: string;
+  stsConfigFile: string;
+  envFile: string;
+  env: DevEnvironment;
+  mutation: MutationSummary;
+  /** Mints a fresh token into tokenFile now. */
+  refreshToken(): Promise<void>;
+  selfCheck(): Promise<SelfCheckResult>;
+  stop(): Promise<void>;
+}
+
+function portFree(host: string, port: number): Promise<boolean> {
+  return new Promise((resolvePort) => {
+    const s = createServer();
+    s.once('error', () => resolvePort(false));
+    s.listen(port, host, () => s.close(() => resolvePort(true)));
+  });
+}
+
+function anyFreePort(host: string): Promise<number> {
+  return new Promise((resolvePort, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, host, () => {
+      const a = s.address();
+      const p = typeof a === 'object' && a ? a.port : 0;
+      s.close(() => resolvePort(p));
+    });
+  });
+}
+
+/** Fixed ports are checked up front so a taken one is reported before anything starts; 0 picks a free one. */
+async function resolvePorts(host: string, ports: DevPorts): Promise<DevPorts> {
+  const out = { ...ports };
+  for (const name of Object.keys(ports) as Array<keyof DevPorts>) {
+    if (ports[name] === 0) out[name] = await anyFreePort(host);
+    else if (!(await portFree(host, ports[name]))) throw new PortInUseError(name, ports[name]);
+  }
+  return out;
+}
+
+async function writeAtomically(file: string, data: string, mode: number): Promise<void> {
+  const tmp = `${file}.${process.pid}.tmp`;
+  await writeFile(tmp, data, { mode });
+  await rename(tmp, file); // a reader never sees a half-written token
+}
+
+/** One real AdmissionReview over HTTPS to the webhook, as kube-apiserver would send it. */
+async function reviewSamplePod(
+  webhookUrl: string,
+  ca: string,
+  pod: Record<string, unknown>,
+  namespace: string,
+): Promise<MutationSummary> {
+  const review = {
+    apiVersion: 'admission.k8s.io/v1',
+    kind: 'AdmissionReview',
+    request: {
+      uid: randomUUID(),
+      kind: { group: '', version: 'v1', kind: 'Pod' },
+      resource: { group: '', version: 'v1', resource: 'pods' },
+      namespace,
+      operation: 'CREATE',
+      object: pod,
+    },
+  };
+  const body = JSON.stringify(review);
+  const answer = await new Promise<string>((resolveBody, reject) => {
+    const req = request(
+      `${webhookUrl}/mutate`,
+      {
+        method: 'POST',
+        ca,
+        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+      },
+      (res) => {
+        let data = '';
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => (data += c));
+        res.on('end', () =>
+          res.statusCode === 200
+            ? resolveBody(data)
+            : reject(new Error(`webhook answered ${res.statusCode}: ${data}`)),
+        );
+      },
+    );
+    req.on('error', reject);
+    req.end(body);
+  });
+  const response =
+    (JSON.parse(answer) as { response?: { allowed?: boolean; patch?: string } }).response ?? {};
+  const patch = response.patch
+    ? (JSON.parse(Buffer.from(response.patch, 'base64').toString('utf8')) as Array<{
+        path: string;
+        value?: unknown;
+      }>)
+    : [];
+  const env: Record<string, string> = {};
+  let volume: unknown;
+  for (const op of patch) {
+    if (op.path === '/spec/containers') {
+      const first = (op.value as Array<{ env?: Array<{ name: string; value?: string }> }>)[0];
+      for (const e of first?.env ?? []) env[e.name] = e.value ?? '';
+    }
+    if (op.path === '/spec/volumes' || op.path === '/spec/volumes/0')
+      volume = Array.isArray(op.value) ? op.value[0] : op.value;
+  }
+  return { allowed: response.allowed === true, env, volume, patch };
+}
+
+export async function startDev(options: DevOptions): Promise<RunningDev> {
+  const id = options.identity;
+  const host = options.host;
+  const ports = await resolvePorts(host, options.ports);
+  const stateDir = resolve(options.stateDir);
+  const state = await loadOrCreateState(stateDir);
+  const logger: Logger = createLogger({ name: 'dev', level: options.logLevel });
+  const stopFns: Array<() => Promise<unknown>> = [];
+  const stopAll = async (): Promise<void> => {
+    for (const fn of stopFns.reverse()) await fn().catch(() => undefined);
+    stopFns.length = 0;
+  };
+
+  try {
+    // The issuer: documents for the state's key, served over HTTPS with the local CA's certificate.
+    const issuerUrl = `https://localhost:${ports.issuer}`;
+    const documents = await buildIssuerDocuments({ issuer: issuerUrl, publicKeys: [state.publicKey] });
+    const issuer: IssuerServer = await startIssuerServer({
+      files: documents.files,
+      port: ports.issuer,
+      host,
+      tlsCert: state.tls.cert,
+      tlsKey: state.tls.key,
+    });
+    stopFns.push(() => issuer.close());
+
+    // The STS with the sample account; its config is also written out for `openirsa explain` and `sts serve`.
+    const sessionKeyFile = join(stateDir, 'sts-session.key');
+    await ensureSessionKey(sessionKeyFile);
+    const roleArnValue = devRoleArn(id);
+    const stsDoc = stsConfigDocument(id, issuerUrl, state.caFile, sessionKeyFile);
+    const stsConfigFile = join(stateDir, 'sts-config.yaml');
+    await writeFile(stsConfigFile, toYaml(stsDoc), { mode: 0o644 });
+    const stsConfig = buildConfig(stsDoc, stsConfigFile);
+    const sts: RunningServer = await startStsServer({
+      config: stsConfig,
+      port: ports.sts,
+      host,
+      tls: { cert: state.tls.cert, key: state.tls.key },
+      logger: createLogger({ name: 'sts', level: options.logLevel }),
+    });
+    stopFns.push(() => sts.close(2000));
+    const stsUrl = `https://localhost:${ports.sts}`;
+
+    // The webhook, fed by a static ServiceAccount file instead of an API server.
+    const saFile = join(stateDir, 'service-accounts.yaml');
+    await writeFile(saFile, toYaml(serviceAccountsDocument(id, roleArnValue)), { mode: 0o644 });
+    const flags = resolveFlags(
+      parseWebhookArgs([
+        '--in-cluster=false',
+        `--tls-cert=${join(stateDir, 'tls.crt')}`,
+        `--tls-key=${join(stateDir, 'tls.key')}`,
+        `--port=${ports.webhook}`,
+        `--metrics-port=${ports.metrics}`,
+        `--service-accounts-file=${saFile}`,
+      ]).values,
+    );
+    const webhook: RunningWebhook = await startWebhook(flags, {
+      logger: createLogger({ name: 'webhook', level: options.logLevel }),
+    });
+    stopFns.push(() => webhook.stop());
+    await webhook.synced;
+    const webhookUrl = `https://localhost:${webhook.port}`;
+
+    // The token, as the kubelet would project it for a pod of the ServiceAccount.
+    const tokenFile = join(stateDir, 'token');
+    const refreshToken = async (): Promise<void> => {
+      const token = await mintServiceAccountToken({
+        privateKey: state.signingKey,
+        issuer: issuerUrl,
+        namespace: id.namespace,
+        serviceAccount: id.serviceAccount,
+        audiences: [id.audience],
+        now: new Date(),
+        ttl: options.tokenTtlSeconds,
+        pod: { name: 's3-uploader', uid: randomUUID() },
+      });
+      await writeAtomically(tokenFile, token, 0o600);
+    };
+    await refreshToken();
+    const timer = setInterval(
+      () => {
+        refreshToken().catch((err: unknown) =>
+          logger.error({ err: (err as Error).message }, 'token refresh failed'),
+        );
+      },
+      Math.max(1000, options.tokenTtlSeconds * 800),
+    );
+    timer.unref();
+    stopFns.push(async () => clearInterval(timer));
+
+    const mutation = await reviewSamplePod(webhookUrl, state.ca.cert, samplePod(id), id.namespace);
+
+    const env: DevEnvironment = {
+      AWS_ROLE_ARN: roleArnValue,
+      AWS_WEB_IDENTITY_TOKEN_FILE: tokenFile,
+      AWS_ENDPOINT_URL_STS: stsUrl,
+      AWS_CA_BUNDLE: state.caFile,
+      AWS_REGION: id.region,
+      AWS_DEFAULT_REGION: id.region,
+    };
+    const envFile = join(stateDir, 'env.sh');
+    await writeFile(
+      envFile,
+      Object.entries(env)
+        .map(([k, v]) => `export ${k}=${shellQuote(v)}\n`)
+        .join(''),
+      { mode: 0o644 },
+    );
+
+    return {
+      state,
+      issuerUrl,
+      stsUrl,
+      webhookUrl,
+      metricsUrl: `http://${host}:${webhook.metricsPort}/metrics`,
+      tokenFile,
+      stsConfigFile,
+      envFile,
+      env,
+      mutation,
+      refreshToken,
+      selfCheck: async () =>
+        selfCheck({
+          stsEndpoint: stsUrl,
+          caBundle: state.ca.cert,
+          roleArn: roleArnValue,
+          token: await readFile(tokenFile, 'utf8'),
+          region: id.region,
+        }),
+      stop: stopAll,
+    };
+  } catch (err) {
+    await stopAll();
+    throw err;
+  }
+}
+
+/** The STS session key lives in the state folder so credentials survive a restart of `openirsa dev`. */
+async function ensureSessionKey(file: string): Promise<void> {
+  try {
+    await readFile(file, 'utf8');
+  } catch {
+    await writeFile(file, randomBytes(32).toString('base64') + '\n', { mode: 0o600 });
+  }
+}
+
+export function shellQuote(v: string): string {
+  return /^[\w@%+=:,./-]+$/.test(v) ? v : `'${v.replace(/'/g, `'\\''`)}'`;
+}

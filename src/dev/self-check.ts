@@ -1,0 +1,129 @@
+/**
+ * `openirsa dev --check`: proves the chain the way a pod would, over the wire: AssumeRoleWithWebIdentity
+ * with the minted token, then a SigV4-signed GetCallerIdentity with the returned credentials.
+ */
+import { createHash, createHmac, type Hash, type Hmac } from 'node:crypto';
+import { request } from 'node:https';
+import { SignatureV4 } from '@smithy/signature-v4';
+
+function toBuffer(data: string | ArrayBuffer | ArrayBufferView): Buffer {
+  if (typeof data === 'string') return Buffer.from(data, 'utf8');
+  if (ArrayBuffer.isView(data)) return Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+  return Buffer.from(data);
+}
+
+/** The SHA-256 checksum SignatureV4 asks for, on node:crypto (the SDK's own lives in a transitive package). */
+class NodeSha256 {
+  private hash: Hash | Hmac;
+  private readonly secret?: Buffer;
+  constructor(secret?: string | ArrayBuffer | ArrayBufferView) {
+    this.secret = secret === undefined ? undefined : toBuffer(secret);
+    this.hash = this.secret === undefined ? createHash('sha256') : createHmac('sha256', this.secret);
+  }
+  update(data: string | ArrayBuffer | ArrayBufferView): void {
+    this.hash.update(toBuffer(data));
+  }
+  async digest(): Promise<Uint8Array> {
+    return new Uint8Array(this.hash.digest());
+  }
+  reset(): void {
+    this.hash = this.secret === undefined ? createHash('sha256') : createHmac('sha256', this.secret);
+  }
+}
+
+interface HttpAnswer {
+  status: number;
+  body: string;
+}
+
+function post(url: URL, headers: Record<string, string>, body: string, ca: string): Promise<HttpAnswer> {
+  return new Promise((resolve, reject) => {
+    const req = request(
+      url,
+      { method: 'POST', headers: { ...headers, 'content-length': String(Buffer.byteLength(body)) }, ca },
+      (res) => {
+        let data = '';
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => (data += c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: data }));
+      },
+    );
+    req.on('error', reject);
+    req.setTimeout(10_000, () => req.destroy(new Error(`no answer from ${url.origin} within 10 s`)));
+    req.end(body);
+  });
+}
+
+function xmlText(xml: string, tag: string): string | undefined {
+  const m = new RegExp(`<${tag}>([^<]*)</${tag}>`).exec(xml);
+  if (!m) return undefined;
+  return m[1]!
+    .replace(/&lt;/g, '<')
+    .replace(/&gt;/g, '>')
+    .replace(/&quot;/g, '"')
+    .replace(/&apos;/g, "'")
+    .replace(/&amp;/g, '&');
+}
+
+function awsError(answer: HttpAnswer): string {
+  return `${answer.status} ${xmlText(answer.body, 'Code') ?? 'error'}: ${xmlText(answer.body, 'Message') ?? answer.body.slice(0, 200)}`;
+}
+
+export interface SelfCheckResult {
+  assumedRoleArn: string;
+  callerArn: string;
+  accessKeyId: string;
+  expiration: string;
+}
+
+export async function selfCheck(options: {
+  stsEndpoint: string;
+  caBundle: string;
+  roleArn: string;
+  token: string;
+  region: string;
+}): Promise<SelfCheckResult> {
+  const url = new URL(options.stsEndpoint);
+  const form = new URLSearchParams({
+    Action: 'AssumeRoleWithWebIdentity',
+    Version: '2011-06-15',
+    RoleArn: options.roleArn,
+    RoleSessionName: `openirsa-dev-check-${Date.now()}`,
+    WebIdentityToken: options.token,
+  });
+  const formType = { 'content-type': 'application/x-www-form-urlencoded' };
+  const assumed = await post(url, formType, form.toString(), options.caBundle);
+  if (assumed.status !== 200) throw new Error(`AssumeRoleWithWebIdentity failed: ${awsError(assumed)}`);
+  const accessKeyId = xmlText(assumed.body, 'AccessKeyId');
+  const secretAccessKey = xmlText(assumed.body, 'SecretAccessKey');
+  const sessionToken = xmlText(assumed.body, 'SessionToken');
+  const assumedRoleArn = xmlText(assumed.body, 'Arn');
+  const expiration = xmlText(assumed.body, 'Expiration');
+  if (!accessKeyId || !secretAccessKey || !sessionToken || !assumedRoleArn || !expiration) {
+    throw new Error('AssumeRoleWithWebIdentity answered 200 without complete credentials');
+  }
+
+  const signer = new SignatureV4({
+    service: 'sts',
+    region: options.region,
+    credentials: { accessKeyId, secretAccessKey, sessionToken },
+    sha256: NodeSha256,
+  });
+  const body = 'Action=GetCallerIdentity&Version=2011-06-15';
+  const signed = await signer.sign({
+    method: 'POST',
+    protocol: url.protocol,
+    hostname: url.hostname,
+    port: url.port ? Number(url.port) : undefined,
+    path: url.pathname || '/',
+    headers: { ...formType, host: url.host },
+    body,
+  });
+  const caller = await post(url, signed.headers as Record<string, string>, body, options.caBundle);
+  if (caller.status !== 200) throw new Error(`GetCallerIdentity failed: ${awsError(caller)}`);
+  const callerArn = xmlText(caller.body, 'Arn');
+  if (callerArn !== assumedRoleArn) {
+    throw new Error(`GetCallerIdentity returned ${callerArn ?? 'no Arn'}, expected ${assumedRoleArn}`);
+  }
+  return { assumedRoleArn, callerArn, accessKeyId, expiration };
+}
