@@ -23,6 +23,7 @@ import {
   loadPrivateKey,
   loadPublicKeys,
   algorithmOf,
+  mintServiceAccountToken,
   IssuerError,
 } from '../../../src/issuer/index.js';
 
@@ -210,4 +211,28 @@ test('keygen: RSA sizes and ES256, 0600 private key, refuses overwrite without f
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+});
+
+test('golden: JWKS, discovery and token equal go-jose v2 output byte for byte (fixtures/gojose)', async () => {
+  const [goJwks, goDiscovery, goToken] = fx('gojose-golden.txt').trim().split('\n');
+  const jwks = await buildJwks(['rsa.pub', 'ec.pub', 'ec384.pub'].flatMap((f) => parsePublicKeys(fx(f))));
+  assert.equal(goJson(jwks), goJwks);
+  assert.equal(
+    goJson(buildDiscovery('https://issuer.example.com/a', 'https://issuer.example.com/a/keys.json', jwks)),
+    goDiscovery,
+  );
+  const token = await mintServiceAccountToken({
+    privateKey: parsePrivateKey(fx('rsa.key')),
+    issuer: 'https://issuer.example.com/cluster-a',
+    namespace: 'great-namespace',
+    serviceAccount: 'great-serviceaccount',
+    serviceAccountUid: '11111111-2222-3333-4444-555555555555',
+    audiences: ['sts.amazonaws.com'],
+    now: 1_800_000_000,
+    jti: 'aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee',
+    pod: { name: 'app-0', uid: 'p-uid' },
+    node: { name: 'node-1', uid: 'n-uid' },
+  });
+  // RS256 (PKCS#1 v1.5) is deterministic, so the whole token, signature included, must match.
+  assert.equal(token, goToken);
 });
