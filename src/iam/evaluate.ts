@@ -23,9 +23,26 @@ import { matchTokens, resolvePattern, type Lookup } from './variables.js';
 
 /** Case-insensitive key lookup over the request's condition keys (IAM key names are case-insensitive). */
 export function keyLookup(keys: Record<string, ConditionValue>): Lookup {
-  const map = new Map<string, ConditionValue>();
-  for (const [k, v] of Object.entries(keys)) map.set(k.toLowerCase(), v);
-  return (key) => map.get(key.toLowerCase());
+  let map: Map<string, ConditionValue> | undefined;
+  return (key) => {
+    // Exact spelling first (the common case), then the case-insensitive index, built on first need.
+    if (Object.prototype.hasOwnProperty.call(keys, key)) return keys[key];
+    if (!map) {
+      map = new Map();
+      for (const k of Object.keys(keys)) map.set(k.toLowerCase(), keys[k]!);
+    }
+    return map.get(key.toLowerCase());
+  };
+}
+
+const noVariables: Lookup = () => undefined;
+
+/** Action patterns: case-insensitive, `*` and `?` wildcards. */
+function actionMatches(pattern: string, action: string): boolean {
+  if (pattern === '*') return true;
+  if (!pattern.includes('*') && !pattern.includes('?')) return pattern.toLowerCase() === action.toLowerCase();
+  const r = resolvePattern(pattern, true, false, noVariables);
+  return r.ok && matchTokens(r.tokens, action, true);
 }
 
 const q = (s: string): string => JSON.stringify(s);
@@ -186,10 +203,7 @@ function actionElement(element: 'Action' | 'NotAction', patterns: string[], acti
 }
 
 function actionMatch(element: 'Action' | 'NotAction', patterns: string[], action: string): ElementResult {
-  const hit = patterns.find((p) => {
-    const r = resolvePattern(p, true, false, () => undefined);
-    return r.ok && matchTokens(r.tokens, action, true);
-  });
+  const hit = patterns.find((p) => actionMatches(p, action));
   const listed = patterns.length === 1 ? q(patterns[0]!) : list(patterns);
   if (element === 'Action') {
     return hit !== undefined

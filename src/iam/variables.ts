@@ -28,7 +28,7 @@ export function variablesIn(text: string): string[] {
 
 function pushLiteral(tokens: Token[], text: string, wildcards: boolean, fromVariable: boolean): void {
   if (text === '') return;
-  if (!wildcards || fromVariable) {
+  if (!wildcards || fromVariable || !/[*?]/.test(text)) {
     tokens.push({ kind: 'lit', text, fromVariable });
     return;
   }
@@ -55,7 +55,7 @@ export function resolvePattern(
   lookup: Lookup,
 ): Resolved {
   const tokens: Token[] = [];
-  if (!variables) {
+  if (!variables || !text.includes('${')) {
     pushLiteral(tokens, text, wildcards, false);
     return { ok: true, tokens };
   }
@@ -111,6 +111,11 @@ const ONE = 1;
 
 /** Wildcard match: `*` any run (including empty), `?` exactly one character. Linear-time greedy backtracking. */
 export function matchTokens(tokens: Token[], input: string, ignoreCase = false): boolean {
+  // Fast path: no wildcard, plain comparison (the common case for actions and exact values).
+  if (tokens.every((t) => t.kind === 'lit')) {
+    const text = tokens.map((t) => (t as { text: string }).text).join('');
+    return ignoreCase ? text.toLowerCase() === input.toLowerCase() : text === input;
+  }
   const pat: Array<string | number> = [];
   for (const t of tokens) {
     if (t.kind === 'star') {
