@@ -52,7 +52,7 @@ function parseJsonBody(r: FetchResult, what: string, code: string): { findings: 
       findings: [
         error(
           `${code}-redirect`,
-          `${what} ${r.url} redirects (HTTP ${r.status}) to ${r.location ?? '?'}: serve the document at this URL`,
+          `${what} ${r.url} redirects (HTTP ${r.status}) to ${r.location ?? '?'}: AWS STS is not documented to follow redirects; serve the document at this URL`,
         ),
       ],
     };
