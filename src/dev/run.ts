@@ -71,7 +71,10 @@ export interface DevEnvironment {
   AWS_ROLE_ARN: string;
   AWS_WEB_IDENTITY_TOKEN_FILE: string;
   AWS_ENDPOINT_URL_STS: string;
+  /** The AWS CLI, boto3 and most SDKs trust the local CA through this. */
   AWS_CA_BUNDLE: string;
+  /** The AWS SDK for JavaScript v3 does not read AWS_CA_BUNDLE; Node itself reads this. */
+  NODE_EXTRA_CA_CERTS: string;
   AWS_REGION: string;
   /** The AWS CLI v1 and older SDKs read only this one. */
   AWS_DEFAULT_REGION: string;
@@ -291,6 +294,7 @@ export async function startDev(options: DevOptions): Promise<RunningDev> {
       AWS_WEB_IDENTITY_TOKEN_FILE: tokenFile,
       AWS_ENDPOINT_URL_STS: stsUrl,
       AWS_CA_BUNDLE: state.caFile,
+      NODE_EXTRA_CA_CERTS: state.caFile,
       AWS_REGION: id.region,
       AWS_DEFAULT_REGION: id.region,
     };

@@ -1,0 +1,165 @@
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm, stat, readFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { BIN, ROOT, cleanEnv, venvTool } from '../../helpers/sts-harness.js';
+
+const run = promisify(execFile);
+const ARN = /^arn:aws:sts::111122223333:assumed-role\/s3-writer\/[\w+=,.@-]+$/;
+
+interface DevJson {
+  stateDir: string;
+  stsUrl: string;
+  tokenFile: string;
+  stsConfigFile: string;
+  env: Record<string, string>;
+  mutation: { allowed: boolean; env: Record<string, string>; patch: unknown[] };
+}
+
+let dir: string;
+let child: ChildProcess;
+let dev: DevJson;
+let stderr = '';
+
+/** `openirsa dev --json` on free ports; resolves with its start-up summary. */
+function startDev(args: string[]): Promise<{ child: ChildProcess; summary: DevJson }> {
+  return new Promise((resolve, reject) => {
+    const c = spawn(process.execPath, [BIN, 'dev', '--json', ...args], { cwd: dir, env: cleanEnv({}) });
+    let out = '';
+    c.stdout!.on('data', (d: Buffer) => {
+      out += d.toString();
+      const line = out.split('\n')[0];
+      if (out.includes('\n') && line) resolve({ child: c, summary: JSON.parse(line) as DevJson });
+    });
+    c.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+    c.on('exit', (code) => reject(new Error(`openirsa dev exited ${code} before its summary: ${stderr}`)));
+  });
+}
+
+const FREE_PORTS = ['--issuer-port=0', '--sts-port=0', '--webhook-port=0', '--metrics-port=0'];
+
+before(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'openirsa-dev-'));
+  ({ child, summary: dev } = await startDev(['--state-dir', join(dir, 'state'), ...FREE_PORTS]));
+});
+
+after(async () => {
+  if (child && child.exitCode === null) {
+    const exited = new Promise((r) => child.once('exit', r));
+    child.kill('SIGTERM');
+    await exited;
+  }
+  await rm(dir, { recursive: true, force: true });
+});
+
+test('the printed summary: mutation of the sample pod and the environment for the role', async () => {
+  assert.equal(dev.mutation.allowed, true);
+  assert.equal(dev.mutation.env.AWS_ROLE_ARN, 'arn:aws:iam::111122223333:role/s3-writer');
+  assert.equal(
+    dev.mutation.env.AWS_WEB_IDENTITY_TOKEN_FILE,
+    '/var/run/secrets/eks.amazonaws.com/serviceaccount/token',
+  );
+  assert.equal(dev.env.AWS_ROLE_ARN, 'arn:aws:iam::111122223333:role/s3-writer');
+  assert.match(dev.env.AWS_ENDPOINT_URL_STS!, /^https:\/\/localhost:\d+$/);
+  // Secrets stay private: the signing key, the CA key and the token are 0600.
+  for (const f of ['issuer-keys/sa-signer.key', 'ca-key.pem', 'tls.key', 'token', 'sts-session.key']) {
+    const mode = (await stat(join(dev.stateDir, f))).mode & 0o777;
+    assert.equal(mode, 0o600, `${f} has mode ${mode.toString(8)}`);
+  }
+  const token = await readFile(dev.tokenFile, 'utf8');
+  const claims = JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString());
+  assert.equal(claims.sub, 'system:serviceaccount:great-namespace:great-serviceaccount');
+  assert.deepEqual(claims.aud, ['sts.amazonaws.com']);
+});
+
+test('AWS SDK for JavaScript v3 with only the printed environment gets the s3-writer role', async () => {
+  const script = `
+    import { fromTokenFile } from '@aws-sdk/credential-providers';
+    import { STSClient, GetCallerIdentityCommand } from '@aws-sdk/client-sts';
+    const sts = new STSClient({ credentials: fromTokenFile() });
+    const id = await sts.send(new GetCallerIdentityCommand({}));
+    console.log(id.Arn);
+  `;
+  const { stdout } = await run(process.execPath, ['--input-type=module', '-e', script], {
+    cwd: ROOT,
+    env: cleanEnv(dev.env),
+  });
+  assert.match(stdout.trim(), ARN);
+});
+
+test('the AWS CLI with only the printed environment: aws sts get-caller-identity', async () => {
+  const { stdout } = await run(venvTool('aws'), ['sts', 'get-caller-identity', '--output', 'json'], {
+    env: cleanEnv(dev.env),
+  });
+  assert.match((JSON.parse(stdout) as { Arn: string }).Arn, ARN);
+});
+
+test('openirsa explain agrees with the running chain, using the files dev wrote', async () => {
+  const { stdout } = await run(process.execPath, [
+    BIN,
+    'explain',
+    '--config',
+    dev.stsConfigFile,
+    '--role-arn',
+    dev.env.AWS_ROLE_ARN!,
+    '--token',
+    dev.tokenFile,
+  ]);
+  assert.match(stdout, /ALLOWED/);
+});
+
+test('a taken port gives a one-line message naming the flag, and exit 1', async () => {
+  const blocker = createServer();
+  await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', r));
+  const port = (blocker.address() as { port: number }).port;
+  try {
+    await assert.rejects(
+      run(
+        process.execPath,
+        [BIN, 'dev', '--state-dir', join(dir, 'state2'), ...FREE_PORTS, `--sts-port=${port}`],
+        {
+          env: cleanEnv({}),
+        },
+      ),
+      (err: { code: number; stderr: string }) => {
+        assert.equal(err.code, 1);
+        assert.equal(err.stderr.trim().split('\n').length, 1, err.stderr);
+        assert.match(err.stderr, new RegExp(`port ${port} for the sts is already in use.*--sts-port`));
+        return true;
+      },
+    );
+  } finally {
+    blocker.close();
+  }
+});
+
+test('--check proves the chain and exits 0, reusing the state of an earlier run', async () => {
+  const { stdout } = await run(
+    process.execPath,
+    [BIN, 'dev', '--check', '--state-dir', dev.stateDir, ...FREE_PORTS],
+    {
+      env: cleanEnv({}),
+    },
+  );
+  assert.match(stdout, /state in .*\n/);
+  assert.doesNotMatch(stdout, /created now/);
+  assert.match(
+    stdout,
+    /check passed: AssumeRoleWithWebIdentity → arn:aws:sts::111122223333:assumed-role\/s3-writer\//,
+  );
+});
+
+test('bad flags: one line, exit 2', async () => {
+  await assert.rejects(
+    run(process.execPath, [BIN, 'dev', '--token-ttl', '5']),
+    (err: { code: number; stderr: string }) => {
+      assert.equal(err.code, 2);
+      assert.match(err.stderr, /^openirsa: --token-ttl must be an integer from 600/);
+      return true;
+    },
+  );
+});
