@@ -99,9 +99,10 @@ function pemBlocks(text: string): PemBlock[] {
   const out: PemBlock[] = [];
   const re = /-----BEGIN ([A-Z0-9 ]+)-----([\s\S]*?)-----END \1-----/g;
   for (const m of text.matchAll(re)) {
-    // Headers such as "Proc-Type:" only occur in legacy encrypted keys, which are refused below.
-    const body = (m[2] ?? '').replace(/\s+/g, '');
-    out.push({ type: m[1]!, der: Buffer.from(body, 'base64') });
+    const raw = m[2] ?? '';
+    // RFC 1421 headers ("Proc-Type: 4,ENCRYPTED", "DEK-Info") only occur in legacy encrypted keys.
+    const type = /^\s*Proc-Type:/m.test(raw) ? 'ENCRYPTED PRIVATE KEY' : m[1]!;
+    out.push({ type, der: Buffer.from(raw.replace(/\s+/g, ''), 'base64') });
   }
   return out;
 }

@@ -67,6 +67,13 @@ test('keys: kube-apiserver parsing rules (all blocks, private keys give their pu
       parsePrivateKey('-----BEGIN ENCRYPTED PRIVATE KEY-----\nAAAA\n-----END ENCRYPTED PRIVATE KEY-----\n'),
     /encrypted private keys are not supported/,
   );
+  assert.throws(
+    () =>
+      parsePrivateKey(
+        '-----BEGIN RSA PRIVATE KEY-----\nProc-Type: 4,ENCRYPTED\nDEK-Info: AES-128-CBC,00\n\nAAAA\n-----END RSA PRIVATE KEY-----\n',
+      ),
+    /encrypted private keys are not supported/,
+  );
   assert.equal(algorithmOf(parsePublicKeys(fx('ec384.pub'))[0]!), 'ES384');
 });
 
