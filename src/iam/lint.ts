@@ -240,6 +240,8 @@ const EXTRA_CLAIM_ISSUERS = [
   'www.amazon.com',
 ];
 const SA_SUB_RE = /^system:serviceaccount:([^:]+):([^:]+)$/;
+/** A condition-key prefix naming an issuer (host[:port][/path]) rather than a service (aws:, sts:, s3:...). */
+const issuerLike = (prefix: string): boolean => /[.:/]/.test(prefix);
 const isString = (op: ParsedOperator | undefined): boolean => op?.family === 'String';
 
 /** Lint one trust policy document (object, JSON text, or URL-encoded JSON as `aws iam get-role` gives). */
@@ -336,7 +338,7 @@ export function lintTrustPolicy(input: unknown, options: LintOptions = {}): Lint
     const lowerIds = providerIds.map((p) => p.toLowerCase());
     for (const c of st.conditions) {
       const prefix = c.prefix.toLowerCase();
-      if (providers.length === 0 || !c.prefix.includes('.') || lowerIds.includes(prefix)) continue;
+      if (providers.length === 0 || !issuerLike(c.prefix) || lowerIds.includes(prefix)) continue;
       const stripped = prefix.replace(/^https?:\/\//, '');
       const slash = lowerIds.find((id) => id.replace(/\/$/, '') === stripped.replace(/\/$/, ''));
       if (slash !== undefined && stripped !== slash) {
@@ -370,7 +372,7 @@ export function lintTrustPolicy(input: unknown, options: LintOptions = {}): Lint
         const id = p.parsed!.providerId;
         const hasClaim = (claim: string): boolean =>
           st.conditions.some(
-            (c) => c.claim.toLowerCase() === claim && c.op && !c.op.negated && c.prefix.includes('.'),
+            (c) => c.claim.toLowerCase() === claim && c.op && !c.op.negated && issuerLike(c.prefix),
           );
         if (!hasClaim('sub')) {
           add(
