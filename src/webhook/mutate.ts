@@ -18,7 +18,7 @@ import {
   POD_IDENTITY_LABEL,
   ROLE_ARN_PATTERN,
 } from './constants.js';
-import { canonicalisePod, checkPodTypes, encodeContainer, goString } from './go-json.js';
+import { canonicalisePod, checkPodTypes, goString, writeContainer } from './go-json.js';
 import { parseGoInt64 } from './goparse.js';
 import { goCsvFirstRecord, goFilepathJoin } from './mutate-go.js';
 import type { IdentityLookup, JsonPatchOperation, MutationConfig, MutationResult } from './types.js';
@@ -72,10 +72,13 @@ export function isWindowsPod(spec: Obj | undefined): boolean {
   return asObj(spec?.os)?.name === 'windows';
 }
 
-/** A container's re-serialised JSON and whether our edits changed it (addEnvToContainer). */
-function mutateContainer(c: unknown, pc: PatchConfig): { json: string; changed: boolean } {
+/** Append a container's re-serialised JSON to `out`; true when our edits changed it (addEnvToContainer). */
+function mutateContainer(out: string[], c: unknown, pc: PatchConfig): boolean {
   const container = asObj(c) ?? {};
-  if (pc.skip.has(str(container.name))) return { json: encodeContainer(container), changed: false };
+  if (pc.skip.has(str(container.name))) {
+    writeContainer(out, container);
+    return false;
+  }
   const env = asArr(container.env) ?? [];
   let wi = false;
   let cc = false;
@@ -106,8 +109,10 @@ function mutateContainer(c: unknown, pc: PatchConfig): { json: string; changed: 
 
   const ccMode = pc.fullUri !== '';
   // Early exit: no env and no mount is added (fixture rawPodHasAll).
-  if (((!ccMode && wi) || (ccMode && cc)) && region && sts)
-    return { json: encodeContainer(container), changed: false };
+  if (((!ccMode && wi) || (ccMode && cc)) && region && sts) {
+    writeContainer(out, container);
+    return false;
+  }
 
   const added: Obj[] = [];
   if (!sts && pc.useRegionalSts) added.push({ name: ENV.stsRegionalEndpoints, value: 'regional' });
@@ -127,18 +132,21 @@ function mutateContainer(c: unknown, pc: PatchConfig): { json: string; changed: 
       { name: ENV.webIdentityTokenFile, value: pc.tokenFile },
     );
   }
-  if (added.length === 0 && mountExists) return { json: encodeContainer(container), changed: false };
+  if (added.length === 0 && mountExists) {
+    writeContainer(out, container);
+    return false;
+  }
   const copy: Obj = { ...container };
   if (added.length > 0) copy.env = env.concat(added);
   if (!mountExists)
     copy.volumeMounts = mounts.concat([{ name: pc.volumeName, readOnly: true, mountPath: pc.mountPath }]);
-  return { json: encodeContainer(copy), changed: true };
+  writeContainer(out, copy);
+  return true;
 }
 
-function op(path: string, value: string | undefined): string {
-  return value === undefined
-    ? `{"op":"add","path":${goString(path)}}`
-    : `{"op":"add","path":${goString(path)},"value":${value}}`;
+/** Opens an add operation in `out`; the caller appends the value and closes it with `}`. */
+function openOp(out: string[], path: string): void {
+  out.push(out.length === 1 ? '' : ',', `{"op":"add","path":${goString(path)},"value":`);
 }
 
 function noPatch(warnings: string[] = []): MutationResult {
@@ -273,15 +281,17 @@ export function mutateCheckedPod(
     region: config.awsDefaultRegion,
   };
 
-  const ops: string[] = [];
+  const out: string[] = ['['];
   let changed = false;
   if (lookup.mode === 'container-credentials') {
     const labels = asObj(metadata?.labels);
     if (labels === undefined) {
-      ops.push(op('/metadata/labels', `{${goString(POD_IDENTITY_LABEL)}:"enabled"}`));
+      openOp(out, '/metadata/labels');
+      out.push(`{${goString(POD_IDENTITY_LABEL)}:"enabled"}}`);
       changed = true;
     } else {
-      ops.push(op(LABEL_POINTER, '"enabled"'));
+      openOp(out, LABEL_POINTER);
+      out.push('"enabled"}');
       if (labels[POD_IDENTITY_LABEL] !== 'enabled') changed = true;
     }
   }
@@ -295,33 +305,44 @@ export function mutateCheckedPod(
       (audience === '' ? '' : `"audience":${goString(audience)},`) +
       `"expirationSeconds":${expiration},"path":${goString(tokenPath)}`;
     const vol = `{"name":${goString(volumeName)},"projected":{"sources":[{"serviceAccountToken":{${sat}}}]}}`;
-    ops.push(volumes === undefined ? op('/spec/volumes', `[${vol}]`) : op('/spec/volumes/0', vol));
+    if (volumes === undefined) {
+      openOp(out, '/spec/volumes');
+      out.push(`[${vol}]}`);
+    } else {
+      openOp(out, '/spec/volumes/0');
+      out.push(`${vol}}`);
+    }
     changed = true;
   }
 
   const containers = asArr(spec?.containers) ?? [];
-  const encoded: string[] = [];
-  for (const c of containers) {
-    const r = mutateContainer(c, pc);
-    encoded.push(r.json);
-    if (r.changed) changed = true;
+  if (containers.length === 0) {
+    // `value` is omitempty in the reference's patch operation, so no containers means no value.
+    out.push(out.length === 1 ? '' : ',', '{"op":"add","path":"/spec/containers"}');
+  } else {
+    openOp(out, '/spec/containers');
+    out.push('[');
+    for (let i = 0; i < containers.length; i++) {
+      if (i > 0) out.push(',');
+      if (mutateContainer(out, containers[i], pc)) changed = true;
+    }
+    out.push(']}');
   }
-  // `value` is omitempty in the reference's patch operation, so no containers means no value.
-  ops.push(op('/spec/containers', encoded.length === 0 ? undefined : `[${encoded.join(',')}]`));
 
   const inits = asArr(spec?.initContainers) ?? [];
   if (inits.length > 0) {
-    const enc: string[] = [];
-    for (const c of inits) {
-      const r = mutateContainer(c, pc);
-      enc.push(r.json);
-      if (r.changed) changed = true;
+    openOp(out, '/spec/initContainers');
+    out.push('[');
+    for (let i = 0; i < inits.length; i++) {
+      if (i > 0) out.push(',');
+      if (mutateContainer(out, inits[i], pc)) changed = true;
     }
-    ops.push(op('/spec/initContainers', `[${enc.join(',')}]`));
+    out.push(']}');
   }
+  out.push(']');
 
   return withPatch(
-    `[${ops.join(',')}]`,
+    out.join(''),
     changed,
     lookup.mode === 'container-credentials' ? 'container_credentials' : 'sts_web_identity',
     warnings,
