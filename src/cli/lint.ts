@@ -5,6 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { relative, sep } from 'node:path';
 import { LineCounter, parse as parseYaml, parseDocument } from 'yaml';
+import type { Log, ReportingDescriptor, Result } from 'sarif';
 import { CliError, messageOf } from './errors.js';
 import {
   IamError,
@@ -208,7 +209,7 @@ function artifactUri(file: string): string {
 const SARIF_LEVEL = { error: 'error', warning: 'warning', info: 'note' } as const;
 
 /** SARIF 2.1.0: one run, every rule described, one result per finding. */
-export function toSarif(findings: Located[]): unknown {
+export function toSarif(findings: Located[]): Log {
   const rules = Object.values(LINT_RULES);
   const index = new Map(rules.map((r, i) => [r.id, i]));
   return {
@@ -221,7 +222,7 @@ export function toSarif(findings: Located[]): unknown {
             name: 'openirsa',
             version: '0.1.0',
             informationUri: 'https://github.com/openirsa/openirsa',
-            rules: rules.map((r) => ({
+            rules: rules.map((r): ReportingDescriptor => ({
               id: r.id,
               name: r.id.replace(/(^|-)([a-z0-9])/g, (_m, _d, ch: string) => ch.toUpperCase()),
               shortDescription: { text: r.title },
@@ -231,7 +232,7 @@ export function toSarif(findings: Located[]): unknown {
             })),
           },
         },
-        results: findings.map((f) => ({
+        results: findings.map((f): Result => ({
           ruleId: f.ruleId,
           ruleIndex: index.get(f.ruleId) ?? 0,
           level: SARIF_LEVEL[f.severity],
