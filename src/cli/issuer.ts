@@ -79,6 +79,7 @@ AWS_DEFAULT_REGION (default us-east-1), credentials from the standard AWS enviro
 
 Serves the documents with Cache-Control, ETag and Content-Type application/json; 404 for anything
 else. Without a certificate it serves plain HTTP (with a warning: AWS STS requires https).
+SIGHUP re-reads DIR (e.g. after 'documents' wrote a rotation set); SIGINT/SIGTERM stop it.
 
   --dir DIR        folder written by 'documents'
   --port N         port (default 8443; 0 picks a free one)
@@ -232,6 +233,9 @@ async function documents(argv: string[]): Promise<number> {
   for (const path of await writeDocuments(out, docs.files)) console.log(`wrote ${path}`);
   for (const k of docs.jwks.keys) console.log(`key ${k.alg} kid "${k.kid}"`);
   console.log(`issuer ${docs.discovery.issuer}\njwks_uri ${docs.discovery.jwks_uri}`);
+  console.log(
+    `next: publish ${out} at ${docs.discovery.issuer} ('openirsa issuer publish'), check it ('openirsa issuer check ${docs.discovery.issuer}'), then create the IAM OIDC provider with that exact URL and client id sts.amazonaws.com`,
+  );
   return 0;
 }
 
@@ -276,10 +280,20 @@ async function serve(argv: string[]): Promise<number> {
     maxAgeSeconds: intFlag('serve', values['max-age'], 'max-age'),
   });
   console.log(`serving ${server.url}/.well-known/openid-configuration`);
+  // SIGHUP re-reads the folder (after 'documents' wrote a rotation set); a bad folder keeps the old one.
+  const reload = () => {
+    server.reload().then(
+      (n) => console.error(`openirsa: reloaded ${n} documents from ${dir}`),
+      (err: unknown) =>
+        warn(`reload failed, still serving the previous documents: ${(err as Error).message}`),
+    );
+  };
+  process.on('SIGHUP', reload);
   await new Promise<void>((resolve) => {
     const stop = () => {
       process.off('SIGINT', stop);
       process.off('SIGTERM', stop);
+      process.off('SIGHUP', reload);
       void server.close().then(resolve);
     };
     process.on('SIGINT', stop);

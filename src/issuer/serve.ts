@@ -54,19 +54,26 @@ function matches(ifNoneMatch: string, etag: string): boolean {
     .some((t) => t === '*' || t === etag);
 }
 
-/** A request handler over in-memory documents (pure routing; no I/O besides the response). */
-export function createIssuerHandler(
-  files: DocumentFile[],
-  options: HandlerOptions = {},
-): (req: IncomingMessage, res: ServerResponse) => void {
-  const prefix = (options.prefix ?? prefixFromDiscovery(files)).replace(/\/+$/, '');
-  const maxAge = options.maxAgeSeconds ?? DEFAULT_MAX_AGE_SECONDS;
+function routesOf(files: DocumentFile[], prefix: string): Map<string, ServedFile> {
   const routes = new Map<string, ServedFile>();
   for (const f of files) {
     const body = Buffer.from(f.body, 'utf8');
     routes.set(`${prefix}/${f.path}`, { body, etag: etagOf(body), contentType: f.contentType });
   }
-  return (req, res) => {
+  return routes;
+}
+
+export type IssuerHandler = ((req: IncomingMessage, res: ServerResponse) => void) & {
+  /** Swaps in new documents atomically (same prefix): requests see either the old or the new set. */
+  replace(files: DocumentFile[]): void;
+};
+
+/** A request handler over in-memory documents (pure routing; no I/O besides the response). */
+export function createIssuerHandler(files: DocumentFile[], options: HandlerOptions = {}): IssuerHandler {
+  const prefix = (options.prefix ?? prefixFromDiscovery(files)).replace(/\/+$/, '');
+  const maxAge = options.maxAgeSeconds ?? DEFAULT_MAX_AGE_SECONDS;
+  let routes = routesOf(files, prefix);
+  const handler = (req: IncomingMessage, res: ServerResponse): void => {
     const path = (req.url ?? '/').split('?')[0]!;
     const file = routes.get(path);
     if (req.method !== 'GET' && req.method !== 'HEAD') {
@@ -93,6 +100,11 @@ export function createIssuerHandler(
     res.writeHead(200, { ...headers, 'Content-Length': String(file.body.length) });
     res.end(req.method === 'HEAD' ? undefined : file.body);
   };
+  return Object.assign(handler, {
+    replace(next: DocumentFile[]) {
+      routes = routesOf(next, prefix);
+    },
+  });
 }
 
 export interface ServeOptions extends HandlerOptions {
@@ -112,6 +124,8 @@ export interface IssuerServer {
   port: number;
   tls: boolean;
   server: Server;
+  /** Re-reads the folder (or serves `files`) without dropping connections; for key rotation. */
+  reload(files?: DocumentFile[]): Promise<number>;
   close(): Promise<void>;
 }
 
@@ -155,6 +169,16 @@ export async function startIssuerServer(options: ServeOptions): Promise<IssuerSe
     port,
     tls,
     server,
+    reload: async (next?: DocumentFile[]) => {
+      const files = next ?? (options.dir ? await readDocuments(options.dir) : undefined);
+      if (!files)
+        throw new IssuerError(
+          'BadInput',
+          'nothing to reload: the server was started with files, pass new ones',
+        );
+      handler.replace(files);
+      return files.length;
+    },
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());

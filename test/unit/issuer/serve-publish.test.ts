@@ -58,6 +58,36 @@ test('serve: mounted at the issuer path, headers, 304, 404, 405, clean close', a
   await assert.rejects(fetchText(`${s.url}/keys.json`), /connection refused/);
 });
 
+test('serve: reload swaps the documents (key rotation) and keeps serving on a bad folder', async () => {
+  const { mkdtemp: mk, rm: rmd } = await import('node:fs/promises');
+  const { writeDocuments } = await import('../../../src/issuer/index.js');
+  const dir = await mk(join(tmpdir(), 'issuer-reload-'));
+  try {
+    const first = await docs('https://oidc.example.com');
+    await writeDocuments(dir, first.files);
+    const s = await startIssuerServer({ dir, port: 0 });
+    try {
+      const before = await (await fetch(`${s.url}/keys.json`)).text();
+      assert.equal(before, first.files[1]!.body);
+      const rotated = await buildIssuerDocuments({
+        issuer: 'https://oidc.example.com',
+        publicKeys: [...parsePublicKeys(fx('rsa.pub')), ...parsePublicKeys(fx('ec.pub'))],
+      });
+      await writeDocuments(dir, rotated.files);
+      assert.equal(await s.reload(), 2);
+      const after = JSON.parse(await (await fetch(`${s.url}/keys.json`)).text()) as { keys: unknown[] };
+      assert.equal(after.keys.length, 2);
+      await rmd(join(dir, '.well-known'), { recursive: true });
+      await assert.rejects(s.reload(), /openid-configuration/);
+      assert.equal((await fetch(`${s.url}/keys.json`)).status, 200);
+    } finally {
+      await s.close();
+    }
+  } finally {
+    await rmd(dir, { recursive: true, force: true });
+  }
+});
+
 test('serve: bad TLS material and busy ports are typed errors', async () => {
   const d = await docs('https://oidc.example.com');
   await assert.rejects(
