@@ -1,0 +1,339 @@
+/**
+ * `openirsa doctor`: reads the cluster, the issuer and (optionally) the STS configuration, link by link, and
+ * hands what it read to the pure analysers in checks.ts. Every failure to read is itself a finding.
+ */
+import { request as httpsRequest, type RequestOptions } from 'node:https';
+import { readFile } from 'node:fs/promises';
+import { decodeJwt, decodeProtectedHeader } from 'jose';
+import { AdmissionregistrationV1Api, CoreV1Api, type KubeConfig, type V1Pod } from '@kubernetes/client-node';
+import { checkIssuer, formatFinding } from '../issuer/check.js';
+import { fetchText } from '../issuer/fetch.js';
+import { loadConfig } from '../sts/config.js';
+import { explainWebIdentity } from '../sts/explain.js';
+import { KeyStore } from '../oidc/keys.js';
+import { DEFAULT_ANNOTATION_PREFIX, DEFAULT_TOKEN_AUDIENCE, ANNOTATION } from '../webhook/constants.js';
+import {
+  checkIssuerConsistency,
+  checkKeysPublished,
+  checkPodMutated,
+  checkServiceAccount,
+  checkToken,
+  checkWebhookRegistered,
+  type Check,
+  type PodFacts,
+  type WebhookConfiguration,
+} from './checks.js';
+
+export interface DoctorOptions {
+  kubeConfig: KubeConfig;
+  namespace: string;
+  serviceAccount?: string;
+  pod?: string;
+  /** Extra CA (PEM) to trust for the issuer's HTTPS, as the STS would through its CA bundle/thumbprint. */
+  issuerCa?: string;
+  stsConfigFile?: string;
+  annotationPrefix?: string;
+  now?: () => number;
+}
+
+/** The message of a client-node error: its HTTP status and the API server's reason, never a stack. */
+function apiError(err: unknown): string {
+  const e = err as { code?: number; body?: unknown; message?: string };
+  if (typeof e.code === 'number') {
+    let reason = '';
+    try {
+      const body =
+        typeof e.body === 'string'
+          ? (JSON.parse(e.body) as { message?: string })
+          : (e.body as { message?: string });
+      reason = body?.message ?? '';
+    } catch {
+      reason = '';
+    }
+    return `HTTP ${e.code}${reason ? `: ${reason}` : ''}`;
+  }
+  return e.message ?? String(err);
+}
+
+const isNotFound = (err: unknown): boolean => (err as { code?: number }).code === 404;
+
+/** GET a non-resource path (discovery, JWKS) with the kubeconfig's credentials. */
+async function rawGet(kc: KubeConfig, path: string): Promise<{ status: number; body: string }> {
+  const cluster = kc.getCurrentCluster();
+  if (!cluster) throw new Error('the kubeconfig has no current cluster');
+  const url = new URL(path, cluster.server);
+  const options: RequestOptions = {};
+  await kc.applyToHTTPSOptions(options);
+  return new Promise((resolve, reject) => {
+    const req = httpsRequest(url, { ...options, method: 'GET' }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => (body += c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.on('error', reject);
+    req.setTimeout(10_000, () => req.destroy(new Error(`${url.origin} did not answer within 10 s`)));
+    req.end();
+  });
+}
+
+async function jwksKids(
+  fetchJwks: () => Promise<{ status: number; body: string }>,
+): Promise<string[] | undefined> {
+  try {
+    const r = await fetchJwks();
+    if (r.status !== 200) return undefined;
+    const keys = (JSON.parse(r.body) as { keys?: Array<{ kid?: string }> }).keys;
+    return Array.isArray(keys) ? keys.map((k) => k.kid ?? '') : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export async function runDoctor(o: DoctorOptions): Promise<Check[]> {
+  const now = o.now ?? (() => Math.floor(Date.now() / 1000));
+  const prefix = o.annotationPrefix ?? DEFAULT_ANNOTATION_PREFIX;
+  const core = o.kubeConfig.makeApiClient(CoreV1Api);
+  const admission = o.kubeConfig.makeApiClient(AdmissionregistrationV1Api);
+  const checks: Check[] = [];
+
+  // 1. The webhook is registered, and answers when it is reachable from here.
+  try {
+    const list = await admission.listMutatingWebhookConfiguration();
+    const { check, webhooks } = checkWebhookRegistered(list.items as WebhookConfiguration[]);
+    checks.push(check);
+    for (const { webhook } of webhooks) checks.push(await probeWebhook(webhook));
+  } catch (err) {
+    checks.push({
+      id: 'webhook-registered',
+      title: 'pod identity webhook registered',
+      status: 'fail',
+      detail: `cannot list MutatingWebhookConfigurations: ${apiError(err)}`,
+      fix: 'check --kubeconfig and that you may list mutatingwebhookconfigurations',
+    });
+  }
+
+  // 2. The pod (when given) names the ServiceAccount; the ServiceAccount carries the role.
+  let pod: PodFacts | undefined;
+  let saName = o.serviceAccount;
+  if (o.pod) {
+    try {
+      pod = (await core.readNamespacedPod({ name: o.pod, namespace: o.namespace })) as PodFacts;
+      saName = saName ?? pod.spec?.serviceAccountName ?? 'default';
+    } catch (err) {
+      checks.push({
+        id: 'pod',
+        title: `pod ${o.namespace}/${o.pod}`,
+        status: 'fail',
+        detail: isNotFound(err) ? 'not found' : apiError(err),
+      });
+      return checks;
+    }
+  }
+  saName = saName ?? 'default';
+  const ref = `${o.namespace}/${saName}`;
+  let annotations: Record<string, string> | undefined;
+  try {
+    const sa = await core.readNamespacedServiceAccount({ name: saName, namespace: o.namespace });
+    annotations = sa.metadata?.annotations ?? {};
+    checks.push(checkServiceAccount({ namespace: o.namespace, name: saName, annotations }, ref, prefix));
+  } catch (err) {
+    checks.push(
+      isNotFound(err)
+        ? checkServiceAccount(undefined, ref, prefix)
+        : {
+            id: 'service-account',
+            title: 'ServiceAccount annotated with a role',
+            status: 'fail',
+            detail: `cannot read ${ref}: ${apiError(err)}`,
+          },
+    );
+  }
+  const roleArn = annotations?.[`${prefix}/${ANNOTATION.roleArn}`] || undefined;
+  const audience = annotations?.[`${prefix}/${ANNOTATION.audience}`] || DEFAULT_TOKEN_AUDIENCE;
+
+  // 3. The webhook mutates the pod: the stored one, or a new one in a server-side dry run (nothing is created).
+  if (pod) {
+    checks.push(checkPodMutated(pod, roleArn, `pod ${o.namespace}/${o.pod}`, prefix));
+  } else if (annotations) {
+    const probe: V1Pod = {
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { generateName: 'openirsa-doctor-', namespace: o.namespace },
+      spec: { serviceAccountName: saName, containers: [{ name: 'probe', image: 'busybox' }] },
+    };
+    try {
+      const created = await core.createNamespacedPod({ namespace: o.namespace, body: probe, dryRun: 'All' });
+      checks.push(checkPodMutated(created as PodFacts, roleArn, 'a new pod, server-side dry run', prefix));
+    } catch (err) {
+      checks.push({
+        id: 'pod-mutated',
+        title: 'pod mutated by the webhook (a new pod, server-side dry run)',
+        status: 'fail',
+        detail: `the API server refused the dry-run pod: ${apiError(err)}`,
+        fix: 'with failurePolicy Fail an unreachable webhook blocks every pod: check the webhook Service/URL, its certificate and caBundle',
+      });
+    }
+  }
+
+  // 4. A token exactly as the kubelet would get it.
+  let token: string | undefined;
+  let header: { alg?: string; kid?: string } = {};
+  let claims: { iss?: string; sub?: string; aud?: string | string[]; exp?: number } = {};
+  try {
+    const tr = await core.createNamespacedServiceAccountToken({
+      name: saName,
+      namespace: o.namespace,
+      body: {
+        apiVersion: 'authentication.k8s.io/v1',
+        kind: 'TokenRequest',
+        spec: { audiences: [audience], expirationSeconds: 3600 },
+      },
+    });
+    token = tr.status?.token;
+    if (!token) throw new Error('the TokenRequest answer holds no token');
+    header = decodeProtectedHeader(token) as typeof header;
+    claims = decodeJwt(token) as typeof claims;
+    checks.push(
+      checkToken({ header, claims }, `system:serviceaccount:${o.namespace}:${saName}`, audience, now()),
+    );
+  } catch (err) {
+    checks.push({
+      id: 'token',
+      title: `ServiceAccount token (TokenRequest, audience ${audience})`,
+      status: 'fail',
+      detail: `TokenRequest failed: ${apiError(err)}`,
+      fix: 'the caller needs create on serviceaccounts/token; the API server needs --service-account-signing-key-file and --service-account-issuer',
+    });
+    return checks;
+  }
+
+  // 5. The API server's own discovery agrees with the tokens it signs.
+  let apiIssuer: string | undefined;
+  let apiKids: string[] | undefined;
+  try {
+    const d = await rawGet(o.kubeConfig, '/.well-known/openid-configuration');
+    if (d.status === 200) apiIssuer = (JSON.parse(d.body) as { issuer?: string }).issuer;
+    apiKids = await jwksKids(() => rawGet(o.kubeConfig, '/openid/v1/jwks'));
+  } catch {
+    apiIssuer = undefined;
+  }
+  checks.push(checkIssuerConsistency(claims.iss, apiIssuer));
+
+  // 6. The issuer as STS sees it: discovery and JWKS over HTTPS, the token verified against them.
+  if (claims.iss) {
+    const report = await checkIssuer(claims.iss, { token, ca: o.issuerCa });
+    const errors = report.findings.filter((f) => f.severity === 'error');
+    const warnings = report.findings.filter((f) => f.severity === 'warning');
+    checks.push({
+      id: 'issuer-discovery',
+      title: 'issuer discovery + JWKS reachable as STS fetches them',
+      status: errors.length ? 'fail' : warnings.length ? 'warn' : 'pass',
+      detail:
+        errors.length || warnings.length
+          ? [...errors, ...warnings].map(formatFinding).join('; ')
+          : `${claims.iss}/.well-known/openid-configuration and its jwks_uri over HTTPS; the token verifies`,
+      fix: errors.length
+        ? `publish the documents where STS can fetch them: openirsa issuer documents --issuer ${claims.iss} … then openirsa issuer publish/serve; details: openirsa issuer check ${claims.iss} --token FILE`
+        : undefined,
+    });
+    let publishedKids: string[] | undefined;
+    try {
+      const disc = await fetchText(`${claims.iss.replace(/\/$/, '')}/.well-known/openid-configuration`, {
+        ca: o.issuerCa,
+      });
+      const jwksUri = (JSON.parse(disc.body) as { jwks_uri?: string }).jwks_uri;
+      if (jwksUri) publishedKids = await jwksKids(() => fetchText(jwksUri, { ca: o.issuerCa }));
+    } catch {
+      publishedKids = undefined;
+    }
+    checks.push(checkKeysPublished(apiKids, publishedKids, header.kid));
+  }
+
+  // 7. The trust policy, evaluated on this very token (offline, with the STS config).
+  if (o.stsConfigFile) checks.push(await trustCheck(o.stsConfigFile, roleArn, token, now()));
+  return checks;
+}
+
+async function probeWebhook(webhook: {
+  name: string;
+  clientConfig?: { url?: string; caBundle?: string };
+}): Promise<Check> {
+  const base = { id: 'webhook-reachable', title: `webhook ${webhook.name} answers` };
+  const url = webhook.clientConfig?.url;
+  if (!url)
+    return {
+      ...base,
+      status: 'skip',
+      detail:
+        'served through an in-cluster Service: the dry-run pod below shows whether the API server reaches it',
+    };
+  const ca = webhook.clientConfig?.caBundle
+    ? Buffer.from(webhook.clientConfig.caBundle, 'base64').toString('utf8')
+    : undefined;
+  const healthz = new URL('/healthz', url);
+  try {
+    const status = await new Promise<number>((resolve, reject) => {
+      const req = httpsRequest(healthz, { method: 'GET', ca }, (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      });
+      req.on('error', reject);
+      req.setTimeout(5000, () => req.destroy(new Error('no answer within 5 s')));
+      req.end();
+    });
+    if (status !== 200) return { ...base, status: 'fail', detail: `${healthz.href} answered ${status}` };
+    return {
+      ...base,
+      status: 'pass',
+      detail: `${healthz.href} answers 200 over TLS verified with the configuration's caBundle`,
+    };
+  } catch (err) {
+    return {
+      ...base,
+      status: 'fail',
+      detail: `${healthz.href}: ${(err as Error).message}`,
+      fix: 'start the webhook, or fix clientConfig.url/caBundle (the certificate must be signed by the caBundle and name the host)',
+    };
+  }
+}
+
+async function trustCheck(
+  file: string,
+  roleArn: string | undefined,
+  token: string,
+  now: number,
+): Promise<Check> {
+  const base = { id: 'trust-policy', title: 'trust policy allows this ServiceAccount (STS config)' };
+  if (!roleArn) return { ...base, status: 'skip', detail: 'no role ARN on the ServiceAccount' };
+  let config;
+  try {
+    config = loadConfig(file);
+  } catch (err) {
+    return { ...base, status: 'fail', detail: (err as Error).message };
+  }
+  const keys = new KeyStore(config.providers, { ttlMs: config.jwksCacheSeconds * 1000, minRefetchMs: 0 });
+  const report = await explainWebIdentity({
+    config,
+    roleArn,
+    token,
+    sessionName: 'openirsa-doctor',
+    now: now * 1000,
+    getKey: keys.getKey,
+    verifySignature: true,
+    keySource: (url) => `JWKS fetched from ${url}`,
+  });
+  if (report.allowed)
+    return { ...base, status: 'pass', detail: `AWS would issue credentials for ${report.assumedRoleArn}` };
+  const failed = report.steps.find((s) => !s.ok);
+  return {
+    ...base,
+    status: 'fail',
+    detail: `${report.aws ? `${report.aws.code}: ${report.aws.message} — ` : ''}${failed ? `${failed.step}: ${failed.detail}` : 'denied'}`,
+    fix: failed?.fix ?? `openirsa explain --config ${file} --role-arn ${roleArn} --token FILE`,
+  };
+}
+
+export async function readCa(file: string | undefined): Promise<string | undefined> {
+  return file === undefined ? undefined : readFile(file, 'utf8');
+}
