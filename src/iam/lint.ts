@@ -240,6 +240,12 @@ const EXTRA_CLAIM_ISSUERS = [
   'www.amazon.com',
 ];
 const SA_SUB_RE = /^system:serviceaccount:([^:]+):([^:]+)$/;
+const BUILTIN_PROVIDERS = new Set([
+  'accounts.google.com',
+  'cognito-identity.amazonaws.com',
+  'graph.facebook.com',
+  'www.amazon.com',
+]);
 /** A condition-key prefix naming an issuer (host[:port][/path]) rather than a service (aws:, sts:, s3:...). */
 const issuerLike = (prefix: string): boolean => /[.:/]/.test(prefix);
 const isString = (op: ParsedOperator | undefined): boolean => op?.family === 'String';
@@ -289,7 +295,9 @@ export function lintTrustPolicy(input: unknown, options: LintOptions = {}): Lint
       .map((f) => ({ arn: f, parsed: parseOidcProviderArn(f) }))
       .filter((p) => p.parsed);
     const providerIds = providers.map((p) => p.parsed!.providerId);
-    const isWebIdentity = allow && providers.length > 0 && allows(st, WEB_IDENTITY);
+    // Providers IAM knows without an IAM OIDC provider (accounts.google.com, cognito-identity.amazonaws.com...).
+    const builtins = st.federated.filter((f) => BUILTIN_PROVIDERS.has(f.toLowerCase()));
+    const isWebIdentity = allow && providers.length + builtins.length > 0 && allows(st, WEB_IDENTITY);
     if (isWebIdentity) webIdentityStatements++;
 
     // OIDC provider ARNs under AWS / Service.
@@ -335,7 +343,7 @@ export function lintTrustPolicy(input: unknown, options: LintOptions = {}): Lint
     }
 
     // Condition keys vs the trusted providers.
-    const lowerIds = providerIds.map((p) => p.toLowerCase());
+    const lowerIds = [...providerIds, ...builtins].map((p) => p.toLowerCase());
     for (const c of st.conditions) {
       const prefix = c.prefix.toLowerCase();
       if (providers.length === 0 || !issuerLike(c.prefix) || lowerIds.includes(prefix)) continue;
@@ -368,6 +376,20 @@ export function lintTrustPolicy(input: unknown, options: LintOptions = {}): Lint
 
     // Per provider: :sub and :aud present?
     if (isWebIdentity) {
+      for (const b of builtins) {
+        const hasAud = st.conditions.some(
+          (c) => c.key.toLowerCase() === `${b.toLowerCase()}:aud` && c.op && !c.op.negated,
+        );
+        if (!hasAud) {
+          add(
+            'missing-aud',
+            st.conditions.length ? `${st.path}.Condition` : st.path,
+            `no condition on "${b}:aud": tokens ${b} issued to any application (or identity pool) of anyone can assume the role`,
+            `add "StringEquals": {"${b}:aud": "<your ${b.startsWith('cognito') ? 'identity pool id' : 'client id'}>"}`,
+            'error',
+          );
+        }
+      }
       for (const p of providers) {
         const id = p.parsed!.providerId;
         const hasClaim = (claim: string): boolean =>
@@ -547,7 +569,9 @@ export function lintTrustPolicy(input: unknown, options: LintOptions = {}): Lint
   // Only when no other finding already explains why web identity cannot work.
   const mentionsOidc = stmts.some(
     (st) =>
-      st.principalStar || [...st.federated, ...st.aws, ...st.service].some((v) => parseOidcProviderArn(v)),
+      st.principalStar ||
+      st.federated.some((f) => BUILTIN_PROVIDERS.has(f.toLowerCase())) ||
+      [...st.federated, ...st.aws, ...st.service].some((v) => parseOidcProviderArn(v)),
   );
   if (webIdentityStatements === 0 && !mentionsOidc && stmts.length > 0) {
     add(
