@@ -10,10 +10,11 @@ import {
   type PeerCertificate,
   type TLSSocket,
 } from 'node:tls';
-import { X509Certificate } from 'node:crypto';
-import { importJWK, type CryptoKey, type JWK } from 'jose';
+import { X509Certificate, createPublicKey, type KeyObject } from 'node:crypto';
+import type { JWK } from 'jose';
+import type { JsonWebKey } from 'node:crypto';
 import { MSG, StsError } from '../sts/protocol.js';
-import type { Alg, KeyLookup, ProviderRef } from './verify.js';
+import { keyFitsAlg, type Alg, type KeyLookup, type ProviderRef } from './verify.js';
 
 export interface ProviderTrust {
   /** Issuer URL as registered (`https://...`). */
@@ -177,7 +178,7 @@ export class ProviderKeys {
   private fetchedAt = -Infinity;
   private attemptedAt = -Infinity;
   private inflight: Promise<void> | undefined;
-  private imported = new Map<string, Promise<CryptoKey>>();
+  private imported = new Map<string, KeyObject>();
   private readonly now: () => number;
   private readonly ttlMs: number;
   private readonly minRefetchMs: number;
@@ -238,7 +239,7 @@ export class ProviderKeys {
     return this.inflight;
   }
 
-  async getKey(kid: string | undefined, alg: Alg): Promise<CryptoKey> {
+  async getKey(kid: string | undefined, alg: Alg): Promise<KeyObject> {
     let lastError: StsError | undefined;
     if (!this.offline) {
       const stale = this.now() - this.fetchedAt > this.ttlMs;
@@ -267,20 +268,22 @@ export class ProviderKeys {
         `no ${alg} key with kid ${JSON.stringify(kid)} in the JWKS of ${this.trust.url} (known kids: ${this.knownKids().join(', ') || 'none'})`,
       );
     }
+    // Imported once per JWK and algorithm: parsing a JWK costs more than verifying a signature.
     const cacheKey = `${jwk.kid ?? ''}\u0000${alg}`;
     let key = this.imported.get(cacheKey);
     if (!key) {
-      key = importJWK(jwk, alg).then((k) => k as CryptoKey);
+      try {
+        key = createPublicKey({ key: jwk as JsonWebKey, format: 'jwk' });
+      } catch (err) {
+        throw keyError(`the JWK ${JSON.stringify(jwk.kid)} cannot be imported: ${(err as Error).message}`);
+      }
+      if (!keyFitsAlg(key, alg))
+        throw keyError(
+          `the JWK ${JSON.stringify(jwk.kid)} does not fit ${alg} (RSA keys need at least 2048 bits)`,
+        );
       this.imported.set(cacheKey, key);
-      key.catch(() => this.imported.delete(cacheKey));
     }
-    try {
-      return await key;
-    } catch (err) {
-      throw keyError(
-        `the JWK ${JSON.stringify(jwk.kid)} cannot be imported for ${alg}: ${(err as Error).message}`,
-      );
-    }
+    return key;
   }
 }
 

@@ -3,7 +3,7 @@
  * key lookup are passed in. Order follows the distinct AWS messages: parse → provider by iss → aud → key by kid →
  * signature → exp/nbf/iat → required claims → session claims.
  */
-import { compactVerify, type CryptoKey } from 'jose';
+import { verify as cryptoVerify, type KeyObject } from 'node:crypto';
 import { MSG, StsError } from '../sts/protocol.js';
 
 export const ALLOWED_ALGS = ['RS256', 'RS384', 'RS512', 'ES256', 'ES384', 'ES512'] as const;
@@ -34,7 +34,8 @@ export interface DecodedJwt {
   kid?: string;
 }
 
-export type KeyLookup = (provider: ProviderRef, kid: string | undefined, alg: Alg) => Promise<CryptoKey>;
+/** Resolves the public key for a token (a KeyObject already checked to fit the algorithm). */
+export type KeyLookup = (provider: ProviderRef, kid: string | undefined, alg: Alg) => Promise<KeyObject>;
 
 export interface VerifyOptions {
   /** Current time, seconds since the epoch. */
@@ -101,6 +102,7 @@ export function decodeJwt(raw: string): DecodedJwt {
       `the token is signed with alg ${JSON.stringify(alg)}; AWS accepts only ${ALLOWED_ALGS.join(', ')}`,
     );
   if (parts[2]!.length === 0) throw invalid(MSG.notJwt, 'the token has an empty signature');
+  if (!/^[A-Za-z0-9_-]+$/.test(parts[2]!)) throw invalid(MSG.notJwt, 'the token signature is not base64url');
   if (header.crit !== undefined) throw invalid(MSG.notJwt, 'the token header has a "crit" member');
   const kid = header.kid;
   if (kid !== undefined && typeof kid !== 'string')
@@ -266,13 +268,48 @@ export async function verifyToken(raw: string, opts: VerifyOptions): Promise<Ver
   };
 }
 
-export async function checkSignature(jwt: DecodedJwt, key: CryptoKey): Promise<void> {
-  try {
-    await compactVerify(jwt.token, key, { algorithms: [jwt.alg] });
-  } catch (err) {
+const HASH: Record<Alg, string> = {
+  RS256: 'sha256',
+  RS384: 'sha384',
+  RS512: 'sha512',
+  ES256: 'sha256',
+  ES384: 'sha384',
+  ES512: 'sha512',
+};
+const CURVE: Partial<Record<Alg, string>> = { ES256: 'prime256v1', ES384: 'secp384r1', ES512: 'secp521r1' };
+
+/** Is this key usable for this algorithm? (RSA ≥ 2048 bits for RS*, the matching curve for ES*.) */
+export function keyFitsAlg(key: KeyObject, alg: Alg): boolean {
+  const d = key.asymmetricKeyDetails;
+  if (key.type !== 'public') return false;
+  if (alg.startsWith('RS')) return key.asymmetricKeyType === 'rsa' && (d?.modulusLength ?? 0) >= 2048;
+  return key.asymmetricKeyType === 'ec' && d?.namedCurve === CURVE[alg];
+}
+
+/**
+ * The JWS signature over `header.payload`, with node:crypto (synchronous: no thread-pool hop, which matters at
+ * thousands of verifications a second). The algorithm is the token's, already restricted to RS/ES 256/384/512, and
+ * the key was checked to fit it, so neither `none`, HMAC nor a key/algorithm mismatch can get through.
+ */
+export async function checkSignature(jwt: DecodedJwt, key: KeyObject): Promise<void> {
+  const dot = jwt.token.lastIndexOf('.');
+  const sig = Buffer.from(jwt.token.slice(dot + 1), 'base64url');
+  let ok = false;
+  if (keyFitsAlg(key, jwt.alg)) {
+    try {
+      ok = cryptoVerify(
+        HASH[jwt.alg],
+        Buffer.from(jwt.token.slice(0, dot), 'ascii'),
+        jwt.alg.startsWith('ES') ? { key, dsaEncoding: 'ieee-p1363' } : key,
+        sig,
+      );
+    } catch {
+      ok = false;
+    }
+  }
+  if (!ok)
     throw invalid(
       MSG.badSignature,
-      `the token signature (${jwt.alg}, kid ${JSON.stringify(jwt.kid)}) does not verify with the provider's key: ${(err as Error).message}`,
+      `the token signature (${jwt.alg}, kid ${JSON.stringify(jwt.kid)}) does not verify with the provider's key`,
     );
-  }
 }

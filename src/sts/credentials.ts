@@ -47,10 +47,10 @@ export type Random = (n: number) => Buffer;
  */
 export function temporaryAccessKeyId(account: string, random: Random = randomBytes): string {
   const r = random(11);
-  const acct = BigInt(account);
-  const z = (acct << 7n) | BigInt(r[0]! & 0x7f) | (BigInt(r[1]! & 0x80) << 40n);
+  // 48-bit value: random top bit, the account in bits 7..46, 7 random low bits (exact in a double: < 2^53).
+  const z = (r[1]! & 0x80) * 2 ** 40 + Number(account) * 128 + (r[0]! & 0x7f);
   const bytes = Buffer.alloc(10);
-  for (let i = 0; i < 6; i++) bytes[i] = Number((z >> BigInt(8 * (5 - i))) & 0xffn);
+  bytes.writeUIntBE(z, 0, 6);
   r.copy(bytes, 6, 2, 6);
   return 'ASIA' + base32(bytes, 16);
 }
@@ -75,8 +75,14 @@ export function secretAccessKey(random: Random = randomBytes): string {
   return random(30).toString('base64');
 }
 
+const keyIds = new WeakMap<Buffer, number>();
 function keyId(key: Buffer): number {
-  return createHash('sha256').update(key).digest()[0]!;
+  let id = keyIds.get(key);
+  if (id === undefined) {
+    id = createHash('sha256').update(key).digest()[0]!;
+    keyIds.set(key, id);
+  }
+  return id;
 }
 
 /** Seal a session into an opaque token with the current key (`keys[0]`). */
@@ -146,15 +152,15 @@ export function issueCredentials(
   random: Random = randomBytes,
 ): IssuedCredentials {
   const { durationSeconds, now, ...rest } = input;
-  const session: Session = {
-    ...rest,
+  const session = {
     accessKeyId: temporaryAccessKeyId(input.account, random),
     secretAccessKey: secretAccessKey(random),
     issuedAt: now,
     expiresAt: Math.floor(now / 1000) * 1000 + durationSeconds * 1000,
-  };
-  for (const k of Object.keys(session) as Array<keyof Session>)
-    if (session[k] === undefined) delete session[k];
+  } as Session;
+  // Copy only the fields that are set (no `delete`: it would push the object into slow dictionary mode).
+  for (const k of Object.keys(rest) as Array<keyof typeof rest>)
+    if (rest[k] !== undefined) (session as unknown as Record<string, unknown>)[k] = rest[k];
   return {
     session,
     accessKeyId: session.accessKeyId,

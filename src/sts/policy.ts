@@ -2,7 +2,13 @@
  * The one place the STS calls the policy engine (src/iam): parse trust/permission/session policies, evaluate,
  * and render an evaluation as explanation lines for logs and `openirsa explain`.
  */
-import { evaluatePolicies, evaluatePolicy, parsePolicy, type ParsedPolicy } from '../iam/index.js';
+import {
+  evaluatePolicies,
+  evaluatePolicy,
+  parsePolicy,
+  variablesIn,
+  type ParsedPolicy,
+} from '../iam/index.js';
 import type { EvaluationResult, RequestContext, StatementResult } from '../iam/types.js';
 
 export type PolicyDoc = ParsedPolicy;
@@ -23,8 +29,46 @@ export function checkSessionPolicy(text: string): PolicyDoc {
   return parsePolicy(text, 'identity', { maxSize: 0 });
 }
 
+/** The condition keys a policy can read (condition keys and `${...}` variables), lower-cased. */
+const referenced = new WeakMap<PolicyDoc, string[]>();
+function keysReadBy(doc: PolicyDoc): string[] {
+  let keys = referenced.get(doc);
+  if (!keys) {
+    const set = new Set<string>();
+    for (const st of doc.statements)
+      for (const c of st.conditions) {
+        set.add(c.key.toLowerCase());
+        for (const v of c.values) for (const name of variablesIn(v)) set.add(name.toLowerCase());
+      }
+    keys = [...set].sort();
+    referenced.set(doc, keys);
+  }
+  return keys;
+}
+
+const TRUST_CACHE_MAX = 10_000;
+const trustCache = new WeakMap<PolicyDoc, Map<string, EvaluationResult>>();
+
+/**
+ * Trust-policy evaluation, memoised. Evaluation is a pure function of the policy, the action, the principal and the
+ * values of the keys the policy reads, so those make the cache key (time keys included when the policy reads
+ * them). Every AssumeRoleWithWebIdentity of one service account hits the same entry.
+ */
 export function evaluateTrust(doc: PolicyDoc, ctx: RequestContext): EvaluationResult {
-  return evaluatePolicy(doc, ctx, 'trust');
+  const lower = new Map<string, unknown>();
+  for (const [k, v] of Object.entries(ctx.conditionKeys)) lower.set(k.toLowerCase(), v);
+  const parts: unknown[] = [ctx.action, ctx.principal?.type, ctx.principal?.id];
+  for (const k of keysReadBy(doc)) parts.push(lower.get(k) ?? null);
+  const cacheKey = JSON.stringify(parts);
+  let cache = trustCache.get(doc);
+  if (!cache) trustCache.set(doc, (cache = new Map()));
+  let result = cache.get(cacheKey);
+  if (!result) {
+    result = evaluatePolicy(doc, ctx, 'trust');
+    if (cache.size >= TRUST_CACHE_MAX) cache.clear();
+    cache.set(cacheKey, result);
+  }
+  return result;
 }
 
 export function evaluatePermissions(

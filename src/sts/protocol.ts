@@ -155,7 +155,8 @@ export function checkString(
     if (rule.required) out.push({ ...base, constraint: 'Member must not be null' });
     return undefined;
   }
-  const len = [...value].length;
+  // Lengths count code points; only spread the string when it holds surrogate pairs (tokens are ASCII).
+  const len = /[\uD800-\uDFFF]/.test(value) ? [...value].length : value.length;
   if (rule.min !== undefined && len < rule.min)
     out.push({ ...base, constraint: `Member must have length greater than or equal to ${rule.min}` });
   if (rule.max !== undefined && len > rule.max)

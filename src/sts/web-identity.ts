@@ -132,11 +132,11 @@ export async function assumeRoleWithWebIdentity(
   req: WebIdentityParams,
   deps: StsDeps,
   meta: RequestMeta,
-  trace: Trace = [],
+  trace?: Trace,
 ): Promise<WebIdentityResult> {
   const { config } = deps;
   const fail = (step: string, err: StsError): never => {
-    trace.push({ step, ok: false, detail: err.explanation ?? err.message });
+    trace?.push({ step, ok: false, detail: err.explanation ?? err.message });
     throw err;
   };
   const arn = parseRoleArn(req.roleArn);
@@ -186,7 +186,7 @@ export async function assumeRoleWithWebIdentity(
     }
     throw err;
   }
-  trace.push({
+  trace?.push({
     step: 'token',
     ok: true,
     detail: `iss ${token.provider.url} → ${token.provider.arn}; aud ${JSON.stringify(token.audience)} in ClientIDList; sub ${JSON.stringify(token.subject)}; ${token.alg} kid ${JSON.stringify(token.kid)}; ${token.signatureVerified ? 'signature verified' : 'signature NOT verified (--no-verify-signature)'}; exp ${new Date(token.exp * 1000).toISOString()}`,
@@ -202,7 +202,7 @@ export async function assumeRoleWithWebIdentity(
         `role ${req.roleArn} does not exist in this STS's config (roles: ${[...config.roles.keys()].join(', ') || 'none'})`,
       ),
     );
-  trace.push({
+  trace?.push({
     step: 'role',
     ok: true,
     detail: `${role!.arn} (RoleId ${role!.roleId}, MaxSessionDuration ${role!.maxSessionDuration})`,
@@ -213,13 +213,15 @@ export async function assumeRoleWithWebIdentity(
     tags: token.tags !== undefined && Object.keys(token.tags).length > 0,
     sourceIdentity: token.sourceIdentity !== undefined,
   });
-  for (const c of trust.checks)
-    trace.push({
-      step: `trust policy: ${c.action}`,
-      ok: c.result.decision === 'Allow',
-      detail: `${c.result.decision}: ${summarizeEvaluation(c.result)}`,
-      lines: renderEvaluation(c.result, '    '),
-    });
+  // Rendering every statement costs more than evaluating it: only when someone reads the trace.
+  if (trace)
+    for (const c of trust.checks)
+      trace.push({
+        step: `trust policy: ${c.action}`,
+        ok: c.result.decision === 'Allow',
+        detail: `${c.result.decision}: ${summarizeEvaluation(c.result)}`,
+        lines: renderEvaluation(c.result, '    '),
+      });
   if (!trust.allowed)
     throw new StsError(
       'AccessDenied',
@@ -266,7 +268,7 @@ export async function assumeRoleWithWebIdentity(
     config.sessionKeys[0]!,
     deps.random ?? defaultRandom,
   );
-  trace.push({
+  trace?.push({
     step: 'credentials',
     ok: true,
     detail: `${duration} s session, expires ${isoSeconds(issued.expiration.getTime())}`,

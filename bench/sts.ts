@@ -1,0 +1,140 @@
+/**
+ * `npm run bench:sts`: AssumeRoleWithWebIdentity over HTTP keep-alive against a separate `openirsa sts serve`
+ * process, RS256 tokens, warm JWKS cache (inline JWKS). Prints requests/s, p50/p99 latency and the server's
+ * peak RSS. Env: BENCH_SECONDS (default 10), BENCH_CONNECTIONS (default 32).
+ */
+import { spawn } from 'node:child_process';
+import { Agent, request } from 'node:http';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { stringify } from 'yaml';
+import { claims, configDoc, makeKey, signToken, ROLE_ARN } from '../test/helpers/sts-fixtures.js';
+
+const ROOT = resolve(import.meta.dirname, '..');
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
+const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
+
+const dir = mkdtempSync(join(tmpdir(), 'openirsa-bench-sts-'));
+const key = await makeKey('bench-kid', 'RS256');
+writeFileSync(join(dir, 'sts.yaml'), stringify(configDoc([key])));
+const now = Math.floor(Date.now() / 1000);
+// Distinct tokens so nothing can be cached per token (there is no such cache; this keeps the bench honest).
+const bodies = Array.from({ length: 256 }, (_, i) =>
+  new URLSearchParams({
+    Action: 'AssumeRoleWithWebIdentity',
+    Version: '2011-06-15',
+    RoleArn: ROLE_ARN,
+    RoleSessionName: `bench-${i}`,
+    WebIdentityToken: signToken(key, claims({ exp: now + 3600, iat: now, nbf: now, jti: String(i) })),
+  }).toString(),
+);
+
+// The compiled CLI (what users run; `npm run bench` builds it first), else the sources through tsx.
+const built = join(ROOT, 'dist/src/cli/bin.js');
+const cli = existsSync(built) ? [built] : ['--import', 'tsx', join(ROOT, 'src/cli/bin.ts')];
+const child = spawn(
+  process.execPath,
+  [...cli, 'sts', 'serve', '--config', join(dir, 'sts.yaml'), '--port', '0'],
+  { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, OPENIRSA_LOG_LEVEL: 'warn' } },
+);
+const port = await new Promise<number>((res, rej) => {
+  let out = '';
+  child.stdout!.on('data', (c: Buffer) => {
+    out += c.toString();
+    const m = /listening on http:\/\/[^:]+:(\d+)/.exec(out);
+    if (m) res(Number(m[1]));
+  });
+  child.on('exit', (code) => rej(new Error(`server exited with ${code}`)));
+});
+
+const agent = new Agent({ keepAlive: true, maxSockets: CONNECTIONS });
+function once(body: string): Promise<number> {
+  return new Promise((res, rej) => {
+    const req = request(
+      {
+        host: '127.0.0.1',
+        port,
+        method: 'POST',
+        path: '/',
+        agent,
+        headers: {
+          'content-type': 'application/x-www-form-urlencoded',
+          'content-length': Buffer.byteLength(body),
+        },
+      },
+      (r) => {
+        r.resume();
+        r.on('end', () => res(r.statusCode ?? 0));
+      },
+    );
+    req.on('error', rej);
+    req.end(body);
+  });
+}
+
+async function load(ms: number, record: boolean) {
+  const lat: number[] = [];
+  let ok = 0;
+  let bad = 0;
+  const end = performance.now() + ms;
+  let i = 0;
+  await Promise.all(
+    Array.from({ length: CONNECTIONS }, async () => {
+      while (performance.now() < end) {
+        const t = performance.now();
+        const status = await once(bodies[i++ % bodies.length]!);
+        if (record) lat.push(performance.now() - t);
+        if (status === 200) ok++;
+        else bad++;
+      }
+    }),
+  );
+  return { lat, ok, bad };
+}
+
+/** Server CPU time (user+system) in ms, from /proc: robust to other load on the machine, unlike wall time. */
+function serverCpuMs(): number {
+  const f = readFileSync(`/proc/${child.pid}/stat`, 'utf8');
+  const rest = f.slice(f.lastIndexOf(')') + 2).split(' ');
+  return ((Number(rest[11]) + Number(rest[12])) * 1000) / 100; // utime, stime in clock ticks (USER_HZ = 100)
+}
+
+try {
+  const first = await once(bodies[0]!);
+  if (first !== 200) throw new Error(`warm-up request failed with HTTP ${first}`);
+  await load(2000, false); // warm JWKS/key cache and JIT
+  const cpu0 = serverCpuMs();
+  const t0 = performance.now();
+  const { lat, ok, bad } = await load(SECONDS * 1000, true);
+  const elapsed = (performance.now() - t0) / 1000;
+  const cpuPerRequestUs = ((serverCpuMs() - cpu0) * 1000) / (ok + bad);
+  lat.sort((a, b) => a - b);
+  const pct = (p: number) => lat[Math.min(lat.length - 1, Math.floor((p / 100) * lat.length))]!.toFixed(2);
+  const status = readFileSync(`/proc/${child.pid}/status`, 'utf8');
+  const hwm = /VmHWM:\s+(\d+) kB/.exec(status)?.[1];
+  const result = {
+    benchmark: 'sts AssumeRoleWithWebIdentity (RS256, HTTP keep-alive, warm JWKS)',
+    connections: CONNECTIONS,
+    seconds: Number(elapsed.toFixed(1)),
+    requests: ok + bad,
+    errors: bad,
+    requestsPerSecond: Math.round((ok + bad) / elapsed),
+    p50ms: Number(pct(50)),
+    p99ms: Number(pct(99)),
+    serverPeakRssMB: hwm ? Math.round(Number(hwm) / 1024) : undefined,
+    serverCpuPerRequestUs: Math.round(cpuPerRequestUs),
+    /** What one server core sustains when it has the core to itself: 1 s / CPU per request. */
+    oneCoreCapacityPerSecond: Math.round(1e6 / cpuPerRequestUs),
+  };
+  console.log(
+    `sts AssumeRoleWithWebIdentity: ${result.requestsPerSecond} req/s, p50 ${result.p50ms} ms, p99 ${result.p99ms} ms, ` +
+      `server peak RSS ${result.serverPeakRssMB} MB (${result.requests} requests, ${bad} errors, ${CONNECTIONS} connections, ${result.seconds} s)\n` +
+      `server CPU ${result.serverCpuPerRequestUs} µs/request → ${result.oneCoreCapacityPerSecond} req/s per uncontended core (load average now ${loadavg()[0]!.toFixed(1)} on ${cpus().length} CPUs)`,
+  );
+  console.log(JSON.stringify(result));
+  if (bad > 0) process.exitCode = 1;
+} finally {
+  agent.destroy();
+  child.kill('SIGTERM');
+}
