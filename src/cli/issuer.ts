@@ -2,6 +2,7 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { readFile, writeFile } from 'node:fs/promises';
 import { CliError } from './errors.js';
+import { createLogger } from '../log.js';
 import {
   IssuerError,
   generateSigningKey,
@@ -278,6 +279,7 @@ async function serve(argv: string[]): Promise<number> {
     tlsKey,
     prefix: values.prefix as string | undefined,
     maxAgeSeconds: intFlag('serve', values['max-age'], 'max-age'),
+    logger: createLogger({ name: 'issuer' }),
   });
   console.log(`serving ${server.url}/.well-known/openid-configuration`);
   // SIGHUP re-reads the folder (after 'documents' wrote a rotation set); a bad folder keeps the old one.

@@ -13,6 +13,7 @@ import {
 } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
+import type { Logger } from '../log.js';
 import { IssuerError } from './errors.js';
 import { DISCOVERY_PATH, readDocuments, type DocumentFile } from './documents.js';
 
@@ -108,6 +109,8 @@ export function createIssuerHandler(files: DocumentFile[], options: HandlerOptio
 }
 
 export interface ServeOptions extends HandlerOptions {
+  /** Request lines at debug level, server errors at warn (pino; secrets are redacted by src/log). */
+  logger?: Logger;
   /** The issuer folder (written by `documents`), or the files themselves. */
   dir?: string;
   files?: DocumentFile[];
@@ -137,12 +140,21 @@ export async function startIssuerServer(options: ServeOptions): Promise<IssuerSe
   }
   const prefix = (options.prefix ?? prefixFromDiscovery(files)).replace(/\/+$/, '');
   const handler = createIssuerHandler(files, { ...options, prefix });
+  const log = options.logger;
+  const serve = (req: IncomingMessage, res: ServerResponse): void => {
+    if (log?.isLevelEnabled('debug')) {
+      res.once('finish', () =>
+        log.debug({ method: req.method, path: req.url, status: res.statusCode }, 'request'),
+      );
+    }
+    handler(req, res);
+  };
   const tls = Boolean(options.tlsCert);
   let server: Server;
   try {
     server = tls
-      ? createHttpsServer({ cert: options.tlsCert, key: options.tlsKey }, handler)
-      : createHttpServer(handler);
+      ? createHttpsServer({ cert: options.tlsCert, key: options.tlsKey }, serve)
+      : createHttpServer(serve);
   } catch (err) {
     throw new IssuerError('BadInput', `invalid TLS certificate or key: ${(err as Error).message}`);
   }
@@ -158,6 +170,8 @@ export async function startIssuerServer(options: ServeOptions): Promise<IssuerSe
     server.once('error', onError);
     server.listen(options.port ?? 8443, host, () => {
       server.off('error', onError);
+      // From here on an error is logged, never a crash: documents stay served.
+      server.on('error', (err) => log?.warn({ err: err.message }, 'issuer server error'));
       resolve();
     });
   });
