@@ -18,7 +18,7 @@ import {
   POD_IDENTITY_LABEL,
   ROLE_ARN_PATTERN,
 } from './constants.js';
-import { canonicalisePod, checkPodTypes, goString, writeContainer } from './go-json.js';
+import { canonicalisePod, checkPodTypes, goString, writeContainer, type Out } from './go-json.js';
 import { parseGoInt64 } from './goparse.js';
 import { goCsvFirstRecord, goFilepathJoin } from './mutate-go.js';
 import type { IdentityLookup, JsonPatchOperation, MutationConfig, MutationResult } from './types.js';
@@ -73,7 +73,7 @@ export function isWindowsPod(spec: Obj | undefined): boolean {
 }
 
 /** Append a container's re-serialised JSON to `out`; true when our edits changed it (addEnvToContainer). */
-function mutateContainer(out: string[], c: unknown, pc: PatchConfig): boolean {
+function mutateContainer(out: Out, c: unknown, pc: PatchConfig): boolean {
   const container = asObj(c) ?? {};
   if (pc.skip.has(str(container.name))) {
     writeContainer(out, container);
@@ -145,8 +145,8 @@ function mutateContainer(out: string[], c: unknown, pc: PatchConfig): boolean {
 }
 
 /** Opens an add operation in `out`; the caller appends the value and closes it with `}`. */
-function openOp(out: string[], path: string): void {
-  out.push(out.length === 1 ? '' : ',', `{"op":"add","path":${goString(path)},"value":`);
+function openOp(out: Out, path: string): void {
+  out.s += (out.s.length === 1 ? '' : ',') + `{"op":"add","path":${goString(path)},"value":`;
 }
 
 function noPatch(warnings: string[] = []): MutationResult {
@@ -281,17 +281,17 @@ export function mutateCheckedPod(
     region: config.awsDefaultRegion,
   };
 
-  const out: string[] = ['['];
+  const out: Out = { s: '[' };
   let changed = false;
   if (lookup.mode === 'container-credentials') {
     const labels = asObj(metadata?.labels);
     if (labels === undefined) {
       openOp(out, '/metadata/labels');
-      out.push(`{${goString(POD_IDENTITY_LABEL)}:"enabled"}}`);
+      out.s += `{${goString(POD_IDENTITY_LABEL)}:"enabled"}}`;
       changed = true;
     } else {
       openOp(out, LABEL_POINTER);
-      out.push('"enabled"}');
+      out.s += '"enabled"}';
       if (labels[POD_IDENTITY_LABEL] !== 'enabled') changed = true;
     }
   }
@@ -307,10 +307,10 @@ export function mutateCheckedPod(
     const vol = `{"name":${goString(volumeName)},"projected":{"sources":[{"serviceAccountToken":{${sat}}}]}}`;
     if (volumes === undefined) {
       openOp(out, '/spec/volumes');
-      out.push(`[${vol}]}`);
+      out.s += `[${vol}]}`;
     } else {
       openOp(out, '/spec/volumes/0');
-      out.push(`${vol}}`);
+      out.s += `${vol}}`;
     }
     changed = true;
   }
@@ -318,31 +318,31 @@ export function mutateCheckedPod(
   const containers = asArr(spec?.containers) ?? [];
   if (containers.length === 0) {
     // `value` is omitempty in the reference's patch operation, so no containers means no value.
-    out.push(out.length === 1 ? '' : ',', '{"op":"add","path":"/spec/containers"}');
+    out.s += (out.s.length === 1 ? '' : ',') + '{"op":"add","path":"/spec/containers"}';
   } else {
     openOp(out, '/spec/containers');
-    out.push('[');
+    out.s += '[';
     for (let i = 0; i < containers.length; i++) {
-      if (i > 0) out.push(',');
+      if (i > 0) out.s += ',';
       if (mutateContainer(out, containers[i], pc)) changed = true;
     }
-    out.push(']}');
+    out.s += ']}';
   }
 
   const inits = asArr(spec?.initContainers) ?? [];
   if (inits.length > 0) {
     openOp(out, '/spec/initContainers');
-    out.push('[');
+    out.s += '[';
     for (let i = 0; i < inits.length; i++) {
-      if (i > 0) out.push(',');
+      if (i > 0) out.s += ',';
       if (mutateContainer(out, inits[i], pc)) changed = true;
     }
-    out.push(']}');
+    out.s += ']}';
   }
-  out.push(']');
+  out.s += ']';
 
   return withPatch(
-    out.join(''),
+    out.s,
     changed,
     lookup.mode === 'container-credentials' ? 'container_credentials' : 'sts_web_identity',
     warnings,
