@@ -1,0 +1,170 @@
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { createServer, type Server } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { createCa, issueCertificate, sha1Thumbprint } from '../../../src/pki/index.js';
+import { KeyStore, ProviderKeys, selectJwk, type ProviderTrust } from '../../../src/oidc/keys.js';
+import { MSG, StsError } from '../../../src/sts/protocol.js';
+import { makeKey } from '../../helpers/sts-fixtures.js';
+
+const ca = await createCa('oidc test CA');
+const otherCa = await createCa('some other CA');
+const leaf = await issueCertificate(ca, { dnsNames: ['localhost'] });
+const k1 = await makeKey('k1');
+const k2 = await makeKey('k2');
+let served = [k1.jwk];
+let hits = { discovery: 0, jwks: 0 };
+let failDiscovery = false;
+let base = '';
+const server: Server = createServer({ cert: leaf.cert + ca.cert, key: leaf.key }, (req, res) => {
+  if (req.url === '/.well-known/openid-configuration') {
+    hits.discovery++;
+    if (failDiscovery) {
+      res.statusCode = 503;
+      return res.end();
+    }
+    res.end(JSON.stringify({ issuer: base, jwks_uri: `${base}/keys` }));
+  } else if (req.url === '/keys') {
+    hits.jwks++;
+    res.end(JSON.stringify({ keys: served }));
+  } else {
+    res.statusCode = 404;
+    res.end();
+  }
+});
+await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+base = `https://localhost:${(server.address() as AddressInfo).port}`;
+after(() => server.close());
+
+const reset = () => {
+  served = [k1.jwk];
+  hits = { discovery: 0, jwks: 0 };
+  failDiscovery = false;
+};
+
+async function err(p: Promise<unknown>): Promise<StsError> {
+  try {
+    await p;
+  } catch (e) {
+    assert.ok(e instanceof StsError);
+    return e;
+  }
+  assert.fail('expected an StsError');
+}
+
+test('fetches discovery + JWKS over HTTPS trusting the CA bundle, then serves from cache', async () => {
+  reset();
+  const keys = new ProviderKeys({ url: base, caBundle: ca.cert, thumbprints: [] });
+  const a = await keys.getKey('k1', 'RS256');
+  const b = await keys.getKey('k1', 'RS256');
+  assert.equal(a, b, 'the imported key is cached');
+  assert.deepEqual(hits, { discovery: 1, jwks: 1 });
+});
+
+test('untrusted TLS without thumbprints: key retrieval error, explanation names TLS', async () => {
+  reset();
+  const e = await err(
+    new ProviderKeys({ url: base, caBundle: otherCa.cert, thumbprints: [] }).getKey('k1', 'RS256'),
+  );
+  assert.equal(e.message, MSG.keyRetrieval);
+  assert.match(e.explanation!, /TLS/);
+});
+
+test('thumbprint trust: the top certificate of the chain matches → ok; mismatch → AWS thumbprint message', async () => {
+  reset();
+  const ok = new ProviderKeys({ url: base, thumbprints: [sha1Thumbprint(ca.cert)] });
+  assert.ok(await ok.getKey('k1', 'RS256'));
+  const bad = new ProviderKeys({ url: base, thumbprints: [sha1Thumbprint(otherCa.cert)] });
+  const e = await err(bad.getKey('k1', 'RS256'));
+  assert.equal(e.message, MSG.thumbprint);
+  assert.equal(e.code, 'InvalidIdentityToken');
+});
+
+test('unknown kid triggers one refetch (key rotation), rate-limited for later unknown kids', async () => {
+  reset();
+  let clock = 1_000_000;
+  const keys = new ProviderKeys(
+    { url: base, caBundle: ca.cert, thumbprints: [] },
+    { now: () => clock, minRefetchMs: 10_000 },
+  );
+  await keys.getKey('k1', 'RS256');
+  served = [k1.jwk, k2.jwk]; // the issuer rotates in k2
+  clock += 11_000;
+  assert.ok(await keys.getKey('k2', 'RS256'));
+  assert.equal(hits.jwks, 2);
+  // A flood of forged kids within the window does not hammer the issuer.
+  for (let i = 0; i < 5; i++)
+    assert.equal((await err(keys.getKey(`forged-${i}`, 'RS256'))).message, MSG.keyRetrieval);
+  assert.equal(hits.jwks, 2);
+  clock += 11_000;
+  await err(keys.getKey('forged-late', 'RS256'));
+  assert.equal(hits.jwks, 3, 'refetch allowed again after the window');
+});
+
+test('stale keys keep working when the issuer is down; no keys at all → key retrieval error', async () => {
+  reset();
+  let clock = 0;
+  const keys = new ProviderKeys(
+    { url: base, caBundle: ca.cert, thumbprints: [] },
+    { now: () => clock, ttlMs: 1000, minRefetchMs: 0 },
+  );
+  await keys.getKey('k1', 'RS256');
+  failDiscovery = true;
+  clock += 5000;
+  assert.ok(await keys.getKey('k1', 'RS256'), 'serve stale on fetch failure');
+  const fresh = new ProviderKeys({ url: base, caBundle: ca.cert, thumbprints: [] });
+  const e = await err(fresh.getKey('k1', 'RS256'));
+  assert.equal(e.message, MSG.keyRetrieval);
+  assert.match(e.explanation!, /HTTP 503/);
+});
+
+test('inline JWKS never touches the network; http URLs and unreachable hosts are key retrieval errors', async () => {
+  reset();
+  const inline = new ProviderKeys({
+    url: 'https://nowhere.invalid',
+    thumbprints: [],
+    jwks: { keys: [k1.jwk] },
+  });
+  assert.ok(await inline.getKey('k1', 'RS256'));
+  assert.equal((await err(inline.getKey('k2', 'RS256'))).message, MSG.keyRetrieval);
+  assert.equal(hits.discovery, 0);
+  const http = new ProviderKeys({
+    url: 'https://x.invalid',
+    thumbprints: [],
+    discovery: { jwks_uri: 'http://127.0.0.1:1/keys' },
+  });
+  assert.match((await err(http.getKey('k1', 'RS256'))).explanation!, /not an https URL/);
+  const down = new ProviderKeys({ url: 'https://127.0.0.1:1', thumbprints: [] }, { timeoutMs: 2000 });
+  assert.equal((await err(down.getKey('k1', 'RS256'))).message, MSG.keyRetrieval);
+});
+
+test('selectJwk: exact kid, key type and curve must fit the algorithm; no kid → the only usable key', async () => {
+  const ec = await makeKey('e1', 'ES256');
+  const keys = [k1.jwk, ec.jwk];
+  assert.equal(selectJwk(keys, 'k1', 'RS256'), k1.jwk);
+  assert.equal(selectJwk(keys, 'k1', 'ES256'), undefined);
+  assert.equal(selectJwk(keys, 'e1', 'ES384'), undefined);
+  assert.equal(selectJwk(keys, undefined, 'ES256'), ec.jwk);
+  assert.equal(selectJwk([k1.jwk, k2.jwk], undefined, 'RS256'), undefined);
+  assert.equal(selectJwk([{ ...k1.jwk, use: 'enc' }], 'k1', 'RS256'), undefined);
+  assert.equal(selectJwk([{ ...k1.jwk, kid: '' }], '', 'RS256')?.kid, '');
+});
+
+test('KeyStore routes by provider URL', async () => {
+  const trust: ProviderTrust = { url: 'https://a.example', thumbprints: [], jwks: { keys: [k1.jwk] } };
+  const store = new KeyStore([trust]);
+  assert.ok(
+    await store.getKey(
+      { url: 'https://a.example', arn: 'x', clientIds: [], keyPrefix: 'a.example' },
+      'k1',
+      'RS256',
+    ),
+  );
+  await err(
+    store.getKey(
+      { url: 'https://b.example', arn: 'y', clientIds: [], keyPrefix: 'b.example' },
+      'k1',
+      'RS256',
+    ),
+  );
+});

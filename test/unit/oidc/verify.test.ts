@@ -1,0 +1,159 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createPublicKey } from 'node:crypto';
+import {
+  checkTimes,
+  decodeJwt,
+  findProvider,
+  keyFitsAlg,
+  matchAudience,
+  parseSessionClaims,
+  verifyToken,
+  type ProviderRef,
+} from '../../../src/oidc/verify.js';
+import { MSG, StsError } from '../../../src/sts/protocol.js';
+import {
+  ISSUER,
+  ISSUER_ID,
+  NOW,
+  PROVIDER_ARN,
+  SUB,
+  claims,
+  makeKey,
+  signToken,
+} from '../../helpers/sts-fixtures.js';
+
+const provider: ProviderRef = {
+  url: ISSUER,
+  arn: PROVIDER_ARN,
+  clientIds: ['sts.amazonaws.com'],
+  keyPrefix: ISSUER_ID,
+};
+const key = await makeKey('k');
+const pub = createPublicKey({ key: key.jwk as JsonWebKey, format: 'jwk' });
+
+function fails(f: () => unknown, code: string, message: string) {
+  assert.throws(f, (e: unknown) => e instanceof StsError && e.code === code && e.message === message);
+}
+
+test('verifyToken with a fixed key and clock returns the verified facts', async () => {
+  const v = await verifyToken(signToken(key, claims()), {
+    now: NOW,
+    providers: [provider],
+    getKey: async () => pub,
+  });
+  assert.equal(v.subject, SUB);
+  assert.equal(v.audience, 'sts.amazonaws.com');
+  assert.equal(v.provider, provider);
+  assert.equal(v.signatureVerified, true);
+  assert.equal(v.exp, NOW + 3600);
+});
+
+test('skipSignature never asks for a key', async () => {
+  const v = await verifyToken(signToken(key, claims()), {
+    now: NOW,
+    providers: [provider],
+    getKey: () => Promise.reject(new Error('must not be called')),
+    skipSignature: true,
+  });
+  assert.equal(v.signatureVerified, false);
+});
+
+test('decodeJwt rejects structure problems with AWS wording', () => {
+  fails(() => decodeJwt('a.b'), 'InvalidIdentityToken', MSG.notJwt);
+  fails(() => decodeJwt('a.b.c.d'), 'InvalidIdentityToken', MSG.notJwt);
+  fails(() => decodeJwt('!!.??.c'), 'InvalidIdentityToken', MSG.notJwt);
+  const t = signToken(key, claims(), { crit: ['exp'] });
+  fails(() => decodeJwt(t), 'InvalidIdentityToken', MSG.notJwt);
+  fails(
+    () => decodeJwt(signToken(key, claims(), { alg: 'EdDSA' })),
+    'InvalidIdentityToken',
+    MSG.unsupportedAlg('EdDSA'),
+  );
+  fails(() => decodeJwt(signToken(key, claims(), { kid: 7 })), 'InvalidIdentityToken', MSG.notJwt);
+});
+
+test('issuer match is exact (case, trailing slash)', () => {
+  assert.equal(findProvider({ iss: ISSUER }, [provider]), provider);
+  fails(
+    () => findProvider({ iss: ISSUER.toUpperCase() }, [provider]),
+    'InvalidIdentityToken',
+    MSG.noProvider(ISSUER.toUpperCase()),
+  );
+  fails(() => findProvider({}, [provider]), 'InvalidIdentityToken', MSG.missingClaim('iss'));
+});
+
+test('audience: string or array, any value in ClientIDList; junk is a missing aud', () => {
+  assert.equal(matchAudience({ aud: 'sts.amazonaws.com' }, provider), 'sts.amazonaws.com');
+  assert.equal(matchAudience({ aud: ['x', 'sts.amazonaws.com'] }, provider), 'sts.amazonaws.com');
+  fails(() => matchAudience({ aud: [] }, provider), 'InvalidIdentityToken', MSG.missingClaim('aud'));
+  fails(() => matchAudience({ aud: 5 }, provider), 'InvalidIdentityToken', MSG.missingClaim('aud'));
+  fails(() => matchAudience({ aud: ['x'] }, provider), 'InvalidIdentityToken', MSG.incorrectAudience);
+});
+
+test('time checks at their boundaries', () => {
+  assert.deepEqual(checkTimes({ exp: NOW - 300 }, NOW), { exp: NOW - 300, iat: undefined });
+  fails(() => checkTimes({ exp: NOW - 301 }, NOW), 'ExpiredTokenException', MSG.tokenExpired(NOW, NOW - 301));
+  assert.ok(checkTimes({ exp: NOW + 10, nbf: NOW + 300 }, NOW));
+  fails(
+    () => checkTimes({ exp: NOW + 10, nbf: NOW + 301 }, NOW),
+    'InvalidIdentityToken',
+    MSG.notYetValid(NOW, NOW + 301),
+  );
+  fails(
+    () => checkTimes({ exp: NOW + 10, iat: 1e20 }, NOW),
+    'InvalidIdentityToken',
+    MSG.invalidNumericDate('iat'),
+  );
+  assert.ok(checkTimes({ exp: NOW + 10, iat: NOW - 100 }, NOW, 100));
+  fails(
+    () => checkTimes({ exp: NOW + 10, iat: NOW - 101 }, NOW, 100),
+    'ExpiredTokenException',
+    MSG.tokenTooOld(101),
+  );
+});
+
+test('session tag and source identity claims', () => {
+  const ok = parseSessionClaims({
+    'https://aws.amazon.com/tags': {
+      principal_tags: { Team: ['a'], team: ['b'], env: ['prod'] },
+      transitive_tag_keys: ['env'],
+    },
+    'https://aws.amazon.com/source_identity': 'alice',
+  });
+  assert.deepEqual(ok.tags, { team: 'b', env: 'prod' }, 'keys are case-insensitive; the later one wins');
+  assert.deepEqual(ok.transitiveTagKeys, ['env']);
+  assert.equal(ok.sourceIdentity, 'alice');
+  const bad = (c: Record<string, unknown>) => assert.throws(() => parseSessionClaims(c), StsError);
+  bad({ 'https://aws.amazon.com/tags': { principal_tags: { a: ['1', '2'] } } });
+  bad({ 'https://aws.amazon.com/tags': { principal_tags: { 'aws:x': ['1'] } } });
+  bad({ 'https://aws.amazon.com/tags': { principal_tags: { a: ['1'] }, transitive_tag_keys: ['b'] } });
+  bad({
+    'https://aws.amazon.com/tags': {
+      principal_tags: Object.fromEntries(Array.from({ length: 51 }, (_, i) => [`k${i}`, ['v']])),
+    },
+  });
+  bad({ 'https://aws.amazon.com/tags': [] });
+  bad({ 'https://aws.amazon.com/source_identity': 'a' });
+  bad({ 'https://aws.amazon.com/source_identity': 'aws:admin' });
+  assert.deepEqual(parseSessionClaims({}), {});
+});
+
+test('keys must fit the algorithm (no RSA < 2048, curves must match)', async () => {
+  const ec = await makeKey('e', 'ES256');
+  const ecPub = createPublicKey({ key: ec.jwk as JsonWebKey, format: 'jwk' });
+  assert.equal(keyFitsAlg(pub, 'RS256'), true);
+  assert.equal(keyFitsAlg(pub, 'ES256'), false);
+  assert.equal(keyFitsAlg(ecPub, 'ES256'), true);
+  assert.equal(keyFitsAlg(ecPub, 'ES384'), false);
+  assert.equal(keyFitsAlg(key.privateKey, 'RS256'), false);
+});
+
+test('a key of the wrong type for the header alg fails as a bad signature, not a crash', async () => {
+  const ec = await makeKey('e', 'ES256');
+  const ecPub = createPublicKey({ key: ec.jwk as JsonWebKey, format: 'jwk' });
+  await assert.rejects(
+    verifyToken(signToken(key, claims()), { now: NOW, providers: [provider], getKey: async () => ecPub }),
+    (e: unknown) => e instanceof StsError && e.message === MSG.badSignature,
+  );
+});
