@@ -8,6 +8,7 @@ import { LineCounter, parse as parseYaml, parseDocument } from 'yaml';
 import type { Log, ReportingDescriptor, Result } from 'sarif';
 import { CliError, messageOf } from './errors.js';
 import {
+  contextFromConfig,
   IamError,
   LINT_RULES,
   lintInputKind,
@@ -162,7 +163,8 @@ function lintFile(file: string, asConfig: boolean, options: LintOptions): Locate
         throw new CliError(`${file}: ${err.message}${err.path ? ` (at ${err.path})` : ''}`);
       throw err;
     }
-    findings = lintRoles(roles, options);
+    const context = contextFromConfig(value);
+    findings = lintRoles(roles, context ? { ...options, context } : options);
   } else if (kind === 'policy') {
     findings = lintTrustPolicy(value, options);
   } else {

@@ -113,6 +113,18 @@ export const LINT_RULES: Readonly<Record<string, LintRule>> = Object.fromEntries
         'Policy variables are only substituted when Version is "2012-10-17"; otherwise "${...}" is literal text.',
       ],
       [
+        'unknown-provider',
+        'error',
+        'trusts a provider the config does not declare',
+        "The STS only accepts tokens of the IAM OIDC providers declared in the config (in the role's own account and partition); a Federated principal naming another provider never matches a token.",
+      ],
+      [
+        'aud-not-client-id',
+        'error',
+        ":aud condition outside the provider's ClientIDList",
+        "A token must carry an audience from the provider's ClientIDList to be accepted at all; if the :aud condition allows none of them, no token can satisfy both.",
+      ],
+      [
         'no-web-identity-statement',
         'info',
         'no statement allows web identity',
@@ -137,6 +149,15 @@ export interface LintFinding {
 export interface LintOptions {
   /** Trust-policy size quota (2048 by default; 4096 when raised). */
   maxSize?: number;
+  /** What the sts config declares next to the roles, for the provider checks. */
+  context?: LintContext;
+}
+
+export interface LintContext {
+  accountId?: string;
+  partition?: string;
+  /** The IAM OIDC providers: id (URL without https://) and ClientIDList. */
+  providers?: Array<{ providerId: string; clientIds: string[] }>;
 }
 
 function isObject(v: unknown): v is Record<string, unknown> {
@@ -551,6 +572,75 @@ export function lintTrustPolicy(input: unknown, options: LintOptions = {}): Lint
       }
     }
 
+    // Against what the config declares: the provider exists in the role's account, and :aud can be satisfied.
+    const ctx = options.context;
+    if (ctx && allow) {
+      providers.forEach((p) => {
+        const path =
+          st.federated.length > 1
+            ? `${st.path}.Principal.Federated[${st.federated.indexOf(p.arn)}]`
+            : `${st.path}.Principal.Federated`;
+        const id = p.parsed!.providerId;
+        if (ctx.accountId && p.parsed!.account !== ctx.accountId) {
+          add(
+            'unknown-provider',
+            path,
+            `the provider ${JSON.stringify(p.arn)} is in account ${p.parsed!.account}, the role in ${ctx.accountId}`,
+            `IAM OIDC providers are per account: use arn:${ctx.partition ?? p.parsed!.partition}:iam::${ctx.accountId}:oidc-provider/${id}`,
+          );
+          return;
+        }
+        if (ctx.partition && p.parsed!.partition !== ctx.partition) {
+          add(
+            'unknown-provider',
+            path,
+            `the provider ${JSON.stringify(p.arn)} is in partition ${p.parsed!.partition}, the config in ${ctx.partition}`,
+            `use arn:${ctx.partition}:iam::${p.parsed!.account}:oidc-provider/${id}`,
+          );
+          return;
+        }
+        if (!ctx.providers) return;
+        const declared = ctx.providers.find((d) => d.providerId === id);
+        if (!declared) {
+          const near = ctx.providers.find(
+            (d) => d.providerId.replace(/\/$/, '').toLowerCase() === id.replace(/\/$/, '').toLowerCase(),
+          );
+          add(
+            'unknown-provider',
+            path,
+            `the role trusts ${JSON.stringify(id)}, but the config declares ${ctx.providers.length ? ctx.providers.map((d) => JSON.stringify(d.providerId)).join(', ') : 'no OIDC provider'}${near ? ' (differs in case or trailing slash only)' : ''}`,
+            near
+              ? `use exactly ${JSON.stringify(near.providerId)}`
+              : `declare the provider https://${id} under oidcProviders, or trust a declared one`,
+          );
+          return;
+        }
+        for (const c of st.conditions) {
+          if (c.claim.toLowerCase() !== 'aud' || c.prefix.toLowerCase() !== id.toLowerCase()) continue;
+          if (!c.op || c.op.family !== 'String' || c.op.negated || c.op.qualifier === 'ForAllValues')
+            continue;
+          const ignoreCase = c.op.base === 'StringEqualsIgnoreCase';
+          const ok = c.values.some((v) =>
+            declared.clientIds.some((cid) =>
+              c.op!.base === 'StringLike'
+                ? globMatch(v, cid)
+                : ignoreCase
+                  ? v.toLowerCase() === cid.toLowerCase()
+                  : v === cid,
+            ),
+          );
+          if (!ok) {
+            add(
+              'aud-not-client-id',
+              c.path,
+              `${c.operator} ${JSON.stringify(c.key)} allows ${JSON.stringify(c.values)}, but the provider accepts only the audiences ${JSON.stringify(declared.clientIds)}`,
+              `allow one of ${JSON.stringify(declared.clientIds)} (usually "sts.amazonaws.com"), or add the audience to the provider's ClientIDList`,
+            );
+          }
+        }
+      });
+    }
+
     // Providers whose URL ends with a slash: legal, but the token's iss must end with one too.
     for (const p of providers) {
       if (p.parsed!.providerId.endsWith('/')) {
@@ -632,6 +722,22 @@ export function rolesFromConfig(config: unknown): RoleInput[] {
     }
     return { roleName: item.RoleName, document: doc, path: `${path}.AssumeRolePolicyDocument` };
   });
+}
+
+/** The provider context of an sts config (accountId, partition, oidcProviders[].Url/ClientIDList); lenient. */
+export function contextFromConfig(config: unknown): LintContext | undefined {
+  if (!isObject(config) || !('oidcProviders' in config || 'accountId' in config)) return undefined;
+  const ctx: LintContext = {};
+  if (typeof config.accountId === 'string') ctx.accountId = config.accountId;
+  ctx.partition = typeof config.partition === 'string' ? config.partition : 'aws';
+  if (Array.isArray(config.oidcProviders)) {
+    ctx.providers = config.oidcProviders.flatMap((raw) => {
+      const p = isObject(raw) && isObject(raw.OpenIDConnectProvider) ? raw.OpenIDConnectProvider : raw;
+      if (!isObject(p) || typeof p.Url !== 'string') return [];
+      return [{ providerId: p.Url.replace(/^https:\/\//i, ''), clientIds: strings(p.ClientIDList) }];
+    });
+  }
+  return ctx;
 }
 
 /** What a lint input file holds: a policy document, or roles (sts config, get-role, list-roles). */
