@@ -99,7 +99,9 @@ export function keygen(alg: 'RS256' | 'ES256' = 'RS256'): ServiceAccountKey & { 
   if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run \`npm run build\` first`);
   const dir = mkdtempSync(join(tmpdir(), 'openirsa-keygen-'));
   try {
-    const out = spawnSync(process.execPath, [CLI, 'issuer', 'keygen', '--out', dir, '--alg', alg], { encoding: 'utf8' });
+    const out = spawnSync(process.execPath, [CLI, 'issuer', 'keygen', '--out', dir, '--alg', alg], {
+      encoding: 'utf8',
+    });
     if (out.status !== 0) throw new Error(`openirsa issuer keygen failed (${out.status}): ${out.stderr}`);
     const printed = /\bkid (\S+)/.exec(out.stdout + out.stderr);
     if (!printed) throw new Error(`openirsa issuer keygen printed no key id: ${out.stdout}${out.stderr}`);
@@ -293,7 +295,8 @@ export function httpCall(
     const u = new URL(url);
     const payload =
       body === undefined ? undefined : Buffer.from(typeof body === 'string' ? body : JSON.stringify(body));
-    const headers: Record<string, string> = { accept: 'application/json' };
+    // JSON for API calls; anything else for endpoints like /openid/v1/jwks (application/jwk-set+json only).
+    const headers: Record<string, string> = { accept: 'application/json, */*;q=0.8' };
     if (payload) {
       headers['content-type'] = contentType;
       headers['content-length'] = String(payload.length);
