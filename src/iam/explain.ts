@@ -121,8 +121,21 @@ function diagnose(st: ExplainedStatement, el: ElementResult, request: RequestCon
       return [diagnoseAction(path, el, request)];
     case 'Condition':
       return (el.conditions ?? []).filter((c) => !c.matched).map((c) => diagnoseCondition(st, c, request));
+    case 'Resource':
+      return [
+        {
+          path,
+          problem: el.reason,
+          fix:
+            request.resource === undefined
+              ? 'the request names no resource: only "Resource": "*" covers it'
+              : `add ${q(request.resource)} (or a pattern covering it) to Resource`,
+        },
+      ];
     default:
-      return [{ path, problem: el.reason, fix: `change ${el.element} so that it covers the request` }];
+      return [
+        { path, problem: el.reason, fix: `change ${el.element} so that it excludes less of the request` },
+      ];
   }
 }
 

@@ -409,3 +409,29 @@ describe('value parsers', () => {
     assert.equal(cidrContains('1:2:3:4:5:6:7:8:9/128', '::1'), false);
   });
 });
+
+describe('wildcard matching against a reference implementation', () => {
+  // A seeded PRNG so that a failure is reproducible.
+  let seed = 12345;
+  const rand = (n: number): number => {
+    seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+    return seed % n;
+  };
+  const pick = (alphabet: string, len: number): string =>
+    Array.from({ length: len }, () => alphabet[rand(alphabet.length)]).join('');
+  const reference = (pattern: string, s: string): boolean =>
+    new RegExp(
+      `^${pattern
+        .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+        .replace(/\*/g, '.*')
+        .replace(/\?/g, '.')}$`,
+      's',
+    ).test(s);
+  it('StringLike agrees with a regex on 3000 random pattern/value pairs', () => {
+    for (let i = 0; i < 3000; i++) {
+      const pattern = pick('ab*?:', 1 + rand(7));
+      const value = pick('ab:', rand(8));
+      assert.equal(allows('StringLike', pattern, value), reference(pattern, value), `${pattern} vs ${value}`);
+    }
+  });
+});
