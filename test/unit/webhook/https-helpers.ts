@@ -191,16 +191,20 @@ export function call(
       } as Parameters<typeof httpsRequest>[1],
       (res) => {
         const chunks: Buffer[] = [];
+        // Read the certificate now: a keep-alive socket is detached from the response once it ends.
+        const sock = res.socket as TLSSocket | null;
+        const fingerprint =
+          sock && typeof sock.getPeerCertificate === 'function'
+            ? sock.getPeerCertificate().fingerprint256
+            : undefined;
         res.on('data', (c: Buffer) => chunks.push(c));
         res.on('end', () => {
-          const sock = res.socket as TLSSocket;
           const reply: Reply = {
             status: res.statusCode ?? 0,
             headers: res.headers,
             body: Buffer.concat(chunks).toString('utf8'),
           };
-          if (typeof sock.getPeerCertificate === 'function')
-            reply.fingerprint = sock.getPeerCertificate().fingerprint256;
+          if (fingerprint) reply.fingerprint = fingerprint;
           resolve(reply);
         });
         res.on('error', reject);
