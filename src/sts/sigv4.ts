@@ -157,8 +157,15 @@ export async function verifySigV4(
 ): Promise<VerifiedCaller> {
   const q = new URLSearchParams(req.query);
   const auth = header(req, 'authorization');
-  if (auth === undefined && !q.has('X-Amz-Algorithm'))
+  if (auth === undefined && !q.has('X-Amz-Algorithm')) {
+    if (header(req, 'x-amz-security-token') !== undefined)
+      throw new StsError(
+        'InvalidClientTokenId',
+        MSG.invalidClientTokenId,
+        'a session token header came without a signature',
+      );
     throw new StsError('MissingAuthenticationToken', MSG.missingAuth);
+  }
   const presigned = auth === undefined;
   const a = presigned ? fromQuery(q) : fromHeader(req, auth);
 

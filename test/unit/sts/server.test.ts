@@ -1,0 +1,279 @@
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import {
+  STSClient,
+  AssumeRoleCommand,
+  GetCallerIdentityCommand,
+  AssumeRoleWithWebIdentityCommand,
+} from '@aws-sdk/client-sts';
+import { SignatureV4 } from '@smithy/signature-v4';
+import { startServer, type RunningServer } from '../../../src/sts/server.js';
+import { NodeSha256 } from '../../../src/sts/sigv4.js';
+import {
+  ACCOUNT,
+  PROVIDER_ARN,
+  ROLE_ARN,
+  claims,
+  configDoc,
+  makeKey,
+  parseReply,
+  signToken,
+  webIdentityForm,
+} from '../../helpers/sts-fixtures.js';
+import { buildConfig } from '../../../src/sts/config.js';
+
+const key = await makeKey('srv');
+let srv: RunningServer;
+const now = () => Math.floor(Date.now() / 1000);
+const token = () => signToken(key, claims({ exp: now() + 600, iat: now(), nbf: now() }));
+
+before(async () => {
+  const doc = configDoc([key]);
+  (doc.roles as unknown[]).push(
+    {
+      RoleName: 'chained',
+      AssumeRolePolicyDocument: {
+        Version: '2012-10-17',
+        Statement: [
+          { Effect: 'Allow', Principal: { AWS: ROLE_ARN }, Action: ['sts:AssumeRole', 'sts:TagSession'] },
+        ],
+      },
+    },
+    {
+      RoleName: 'account-trust',
+      AssumeRolePolicyDocument: {
+        Version: '2012-10-17',
+        Statement: [
+          { Effect: 'Allow', Principal: { AWS: `arn:aws:iam::${ACCOUNT}:root` }, Action: 'sts:AssumeRole' },
+        ],
+      },
+    },
+  );
+  srv = await startServer({ config: buildConfig(doc, 'server-test.yaml'), bodyLimit: 32 * 1024 });
+});
+after(() => srv.close(100));
+
+async function http(method: string, path: string, body?: string, headers: Record<string, string> = {}) {
+  const res = await fetch(srv.url + path, {
+    method,
+    body,
+    headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers },
+  });
+  const text = await res.text();
+  return { ...parseReply({ status: res.status, body: text }), headers: res.headers };
+}
+
+async function webIdentityCreds() {
+  const c = new STSClient({
+    endpoint: srv.url,
+    region: 'us-east-1',
+    credentials: { accessKeyId: 'x', secretAccessKey: 'y' },
+  });
+  const r = await c.send(
+    new AssumeRoleWithWebIdentityCommand({
+      RoleArn: ROLE_ARN,
+      RoleSessionName: 'sdk',
+      WebIdentityToken: token(),
+    }),
+  );
+  return r.Credentials!;
+}
+
+test('POST and GET forms; request id header equals the body RequestId; content type text/xml', async () => {
+  const post = await http('POST', '/', webIdentityForm(token()));
+  assert.equal(post.status, 200);
+  assert.equal(post.headers.get('content-type'), 'text/xml');
+  assert.equal(post.headers.get('x-amzn-requestid'), /<RequestId>([^<]+)</.exec(post.body)![1]);
+  const get = await http('GET', `/?${webIdentityForm(token())}`);
+  assert.equal(get.status, 200);
+  assert.match(get.body, new RegExp(`<Provider>${PROVIDER_ARN}</Provider>`));
+});
+
+test('malformed requests of every kind get AWS error XML, never a 500', async () => {
+  assert.equal((await http('GET', '/healthz')).body, 'ok\n');
+  const cases: Array<[string, string, string | undefined, number, string, RegExp | string]> = [
+    ['PUT', '/', 'Action=GetCallerIdentity', 405, 'MethodNotAllowed', /PUT/],
+    ['POST', '/', '', 400, 'MissingAction', 'Missing Action'],
+    ['POST', '/', 'Version=2011-06-15', 400, 'MissingAction', 'Missing Action'],
+    [
+      'POST',
+      '/',
+      'Action=AssumeRoleWithWebIdentity&Version=2010-01-01',
+      400,
+      'InvalidAction',
+      'Could not find operation AssumeRoleWithWebIdentity for version 2010-01-01',
+    ],
+    [
+      'POST',
+      '/',
+      'Action=AssumeRoleWithWebIdentity',
+      400,
+      'InvalidAction',
+      'Could not find operation AssumeRoleWithWebIdentity for version NO_VERSION_SPECIFIED',
+    ],
+    [
+      'POST',
+      '/',
+      'Action=Frobnicate&Version=2011-06-15',
+      400,
+      'InvalidAction',
+      'Could not find operation Frobnicate for version 2011-06-15',
+    ],
+    ['POST', '/', '\u0000\u0001binary%zz&&==', 400, 'MissingAction', 'Missing Action'],
+    [
+      'POST',
+      '/',
+      'Action=AssumeRoleWithWebIdentity&Version=2011-06-15&RoleArn=%E0%A4%A',
+      400,
+      'ValidationError',
+      /Value null at 'roleSessionName'/,
+    ],
+    [
+      'POST',
+      '/',
+      'Action=GetCallerIdentity&Version=2011-06-15',
+      403,
+      'MissingAuthenticationToken',
+      'Request is missing Authentication Token',
+    ],
+    ['POST', '/', 'x='.padEnd(40 * 1024, 'a'), 413, 'RequestEntityTooLarge', /exceeds the limit/],
+    [
+      'POST',
+      '/some/path',
+      'Action=AssumeRoleWithWebIdentity&Version=2011-06-15&RoleArn=arn:aws:iam::111122223333:role/s3-writer&RoleSessionName=ab&WebIdentityToken=abcd',
+      400,
+      'InvalidIdentityToken',
+      /not a valid JWT/,
+    ],
+  ];
+  for (const [method, path, body, status, code, message] of cases) {
+    const r = await http(method, path, body);
+    assert.equal(r.status, status, `${method} ${body?.slice(0, 40)}: ${r.body}`);
+    assert.equal(r.code, code);
+    if (typeof message === 'string') assert.equal(r.message, message);
+    else assert.match(r.message!, message);
+    assert.match(r.body, /^<ErrorResponse xmlns="https:\/\/sts.amazonaws.com\/doc\/2011-06-15\/">/);
+    assert.ok(!/at .*\.(ts|js):\d+/.test(r.body), 'no stack trace');
+  }
+  const j = await http('POST', '/', 'Action=Nope&Version=2011-06-15', { accept: 'application/json' });
+  assert.equal(JSON.parse(j.body).Error.Code, 'InvalidAction');
+});
+
+test('stale credentials attached to AssumeRoleWithWebIdentity are rejected as AWS does', async () => {
+  const r = await http('POST', '/', webIdentityForm(token()), { 'x-amz-security-token': 'stale' });
+  assert.equal(r.status, 403);
+  assert.equal(r.code, 'InvalidClientTokenId');
+  assert.equal(r.message, 'The security token included in the request is invalid.');
+  const signed = new STSClient({
+    endpoint: srv.url,
+    region: 'us-east-1',
+    credentials: { accessKeyId: 'AKIASTALE', secretAccessKey: 'x', sessionToken: 'bm90LW91cnM=' },
+  });
+  await assert.rejects(
+    signed.send(new GetCallerIdentityCommand({})),
+    (e: Error & { name: string }) => e.name === 'InvalidClientTokenId',
+  );
+});
+
+test('GetCallerIdentity via the SDK, and the presigned GET + Accept: application/json form', async () => {
+  const c = await webIdentityCreds();
+  const creds = {
+    accessKeyId: c.AccessKeyId!,
+    secretAccessKey: c.SecretAccessKey!,
+    sessionToken: c.SessionToken!,
+  };
+  const client = new STSClient({ endpoint: srv.url, region: 'us-east-1', credentials: creds });
+  const id = await client.send(new GetCallerIdentityCommand({}));
+  assert.equal(id.Arn, `arn:aws:sts::${ACCOUNT}:assumed-role/s3-writer/sdk`);
+  assert.equal(id.Account, ACCOUNT);
+  const u = new URL(srv.url);
+  const signer = new SignatureV4({
+    service: 'sts',
+    region: 'us-east-1',
+    credentials: creds,
+    sha256: NodeSha256,
+  });
+  const pre = await signer.presign(
+    {
+      method: 'GET',
+      protocol: 'http:',
+      hostname: u.hostname,
+      port: Number(u.port),
+      path: '/',
+      headers: { host: u.host, 'x-k8s-aws-id': 'my-cluster' },
+      query: { Action: 'GetCallerIdentity', Version: '2011-06-15' },
+    },
+    { expiresIn: 60 },
+  );
+  const qs = new URLSearchParams(pre.query as Record<string, string>).toString().replace(/\+/g, '%20');
+  const res = await fetch(`${srv.url}/?${qs}`, {
+    headers: { accept: 'application/json', 'x-k8s-aws-id': 'my-cluster' },
+  });
+  assert.equal(res.status, 200);
+  const body = (await res.json()) as {
+    GetCallerIdentityResponse: { GetCallerIdentityResult: { Arn: string } };
+  };
+  assert.equal(
+    body.GetCallerIdentityResponse.GetCallerIdentityResult.Arn,
+    `arn:aws:sts::${ACCOUNT}:assumed-role/s3-writer/sdk`,
+  );
+});
+
+test('role chaining: AssumeRole with web-identity credentials when the trust policy names the role', async () => {
+  const c = await webIdentityCreds();
+  const creds = {
+    accessKeyId: c.AccessKeyId!,
+    secretAccessKey: c.SecretAccessKey!,
+    sessionToken: c.SessionToken!,
+  };
+  const client = new STSClient({ endpoint: srv.url, region: 'us-east-1', credentials: creds });
+  const r = await client.send(
+    new AssumeRoleCommand({
+      RoleArn: `arn:aws:iam::${ACCOUNT}:role/chained`,
+      RoleSessionName: 'hop',
+      Tags: [{ Key: 'team', Value: 'a' }],
+    }),
+  );
+  assert.equal(r.AssumedRoleUser!.Arn, `arn:aws:sts::${ACCOUNT}:assumed-role/chained/hop`);
+  assert.ok(r.PackedPolicySize! > 0, 'session tags make a packed policy size');
+  const chained = new STSClient({
+    endpoint: srv.url,
+    region: 'us-east-1',
+    credentials: {
+      accessKeyId: r.Credentials!.AccessKeyId!,
+      secretAccessKey: r.Credentials!.SecretAccessKey!,
+      sessionToken: r.Credentials!.SessionToken!,
+    },
+  });
+  assert.equal(
+    (await chained.send(new GetCallerIdentityCommand({}))).Arn,
+    `arn:aws:sts::${ACCOUNT}:assumed-role/chained/hop`,
+  );
+  await assert.rejects(
+    client.send(
+      new AssumeRoleCommand({
+        RoleArn: `arn:aws:iam::${ACCOUNT}:role/chained`,
+        RoleSessionName: 'long',
+        DurationSeconds: 7200,
+      }),
+    ),
+    (e: Error) =>
+      e.name === 'ValidationError' &&
+      e.message ===
+        'The requested DurationSeconds exceeds the 1 hour session limit for roles assumed by role chaining.',
+  );
+  await assert.rejects(
+    client.send(
+      new AssumeRoleCommand({ RoleArn: `arn:aws:iam::${ACCOUNT}:role/account-trust`, RoleSessionName: 'x1' }),
+    ),
+    (e: Error) =>
+      e.name === 'AccessDenied' &&
+      e.message ===
+        `User: arn:aws:sts::${ACCOUNT}:assumed-role/s3-writer/sdk is not authorized to perform: sts:AssumeRole on resource: arn:aws:iam::${ACCOUNT}:role/account-trust`,
+  );
+});
+
+test('graceful close: in-flight keep-alive clients are let go', async () => {
+  const r = await http('POST', '/', webIdentityForm(token()));
+  assert.equal(r.status, 200);
+});
