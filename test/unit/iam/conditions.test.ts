@@ -3,6 +3,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import {
+  BASE_OPERATORS,
   cidrContains,
   evaluatePolicy,
   parseCidr,
@@ -249,6 +250,70 @@ const rows: Row[] = [
   ['ForAnyValue:IpAddress', '10.0.0.0/8', ['1.1.1.1', '10.0.0.1'], true, 'ip'],
 ];
 
+// Completing the grid: every operator × match / no match / missing / multivalued / IfExists.
+const ARN_R = 'arn:aws:iam::111122223333:role/r';
+const ARN_X = 'arn:aws:iam::111122223333:role/x';
+const D1 = '2026-01-01T00:00:00Z';
+rows.push(
+  ['StringNotEqualsIgnoreCase', 'abc', ['x', 'ABC'], false, 'multivalued: one equal ignoring case'],
+  ['StringNotEqualsIgnoreCaseIfExists', 'abc', M, true, 'IfExists missing'],
+  ['StringNotEqualsIgnoreCaseIfExists', 'abc', 'ABC', false, 'IfExists present'],
+  ['NumericNotEquals', '10', ['11', '12'], true, 'multivalued: none equal'],
+  ['NumericNotEquals', '10', ['11', '10'], false, 'multivalued: one equal'],
+  ['NumericNotEqualsIfExists', '10', M, true, 'IfExists missing'],
+  ['NumericLessThanIfExists', '10', M, true, 'IfExists missing'],
+  ['NumericLessThanIfExists', '10', '11', false, 'IfExists present'],
+  ['NumericLessThan', '10', ['11', '5'], true, 'multivalued: one less'],
+  ['NumericLessThanEquals', '10', M, false, 'missing'],
+  ['NumericLessThanEquals', '10', ['11', '12'], false, 'multivalued: none'],
+  ['NumericLessThanEqualsIfExists', '10', M, true, 'IfExists missing'],
+  ['NumericGreaterThan', '10', M, false, 'missing'],
+  ['NumericGreaterThan', '10', ['1', '11'], true, 'multivalued'],
+  ['NumericGreaterThanIfExists', '10', M, true, 'IfExists missing'],
+  ['NumericGreaterThanEquals', '10', M, false, 'missing'],
+  ['NumericGreaterThanEquals', '10', ['1', '2'], false, 'multivalued: none'],
+  ['DateEquals', D1, ['2020-01-01T00:00:00Z', D1], true, 'multivalued'],
+  ['DateEqualsIfExists', D1, M, true, 'IfExists missing'],
+  ['DateNotEquals', D1, D1, false, 'equal'],
+  ['DateNotEquals', D1, ['2020-01-01T00:00:00Z', D1], false, 'multivalued: one equal'],
+  ['DateNotEqualsIfExists', D1, M, true, 'IfExists missing'],
+  ['DateLessThan', D1, M, false, 'missing'],
+  ['DateLessThan', D1, ['2027-01-01T00:00:00Z', '2025-01-01T00:00:00Z'], true, 'multivalued'],
+  ['DateLessThanEquals', D1, '2026-01-01T00:00:01Z', false, 'one second later'],
+  ['DateLessThanEquals', D1, M, false, 'missing'],
+  ['DateLessThanEquals', D1, ['2027-01-01T00:00:00Z', '2028-01-01T00:00:00Z'], false, 'multivalued: none'],
+  ['DateLessThanEqualsIfExists', D1, M, true, 'IfExists missing'],
+  ['DateGreaterThan', D1, M, false, 'missing'],
+  ['DateGreaterThan', D1, ['2020-01-01T00:00:00Z', '2021-01-01T00:00:00Z'], false, 'multivalued: none'],
+  ['DateGreaterThanIfExists', D1, M, true, 'IfExists missing'],
+  ['DateGreaterThanEquals', D1, D1, true, 'equal'],
+  ['DateGreaterThanEquals', D1, '2025-12-31T23:59:59Z', false, 'before'],
+  ['DateGreaterThanEquals', D1, M, false, 'missing'],
+  ['DateGreaterThanEqualsIfExists', D1, M, true, 'IfExists missing'],
+  ['BinaryEquals', 'QmluYXJ5', ['QQ==', 'QmluYXJ5'], true, 'multivalued'],
+  ['IpAddress', '10.0.0.0/8', ['1.1.1.1', '10.0.0.1'], true, 'multivalued'],
+  ['NotIpAddressIfExists', '10.0.0.0/8', M, true, 'IfExists missing'],
+  ['NotIpAddressIfExists', '10.0.0.0/8', '10.1.1.1', false, 'IfExists present'],
+  ['ArnEquals', ARN_R, ARN_X, false, 'different'],
+  ['ArnEquals', ARN_R, M, false, 'missing'],
+  ['ArnEquals', ARN_R, [ARN_X, ARN_R], true, 'multivalued'],
+  ['ArnEqualsIfExists', ARN_R, M, true, 'IfExists missing'],
+  ['ArnNotEquals', ARN_R, ARN_R, false, 'equal'],
+  ['ArnNotEquals', ARN_R, M, true, 'negated missing'],
+  ['ArnNotEquals', ARN_R, [ARN_X, ARN_R], false, 'multivalued: one equal'],
+  ['ArnNotEqualsIfExists', ARN_R, M, true, 'IfExists missing'],
+  ['ArnNotLike', 'arn:aws:iam::*:role/r', ARN_X, true, 'does not match'],
+  [
+    'ArnNotLike',
+    'arn:aws:iam::*:role/r',
+    [ARN_X, 'arn:aws:iam::1:user/u'],
+    true,
+    'multivalued: none matches',
+  ],
+  ['ArnNotLikeIfExists', 'arn:aws:iam::*:role/r', M, true, 'IfExists missing'],
+  ['Null', 'false', ['a', 'b'], true, 'multivalued present'],
+);
+
 describe('condition operators (table)', () => {
   for (const [operator, policy, request, expected, note] of rows) {
     it(`${operator} ${JSON.stringify(policy)} vs ${request === undefined ? '(missing)' : JSON.stringify(request)} → ${expected} (${note})`, () => {
@@ -433,5 +498,26 @@ describe('wildcard matching against a reference implementation', () => {
       const value = pick('ab:', rand(8));
       assert.equal(allows('StringLike', pattern, value), reference(pattern, value), `${pattern} vs ${value}`);
     }
+  });
+});
+
+describe('the operator table covers every operator', () => {
+  it('each base operator has match, no-match, missing-key, multivalued and IfExists rows', () => {
+    const missing: string[] = [];
+    for (const base of BASE_OPERATORS) {
+      const mine = rows.filter(
+        ([op]) => op.replace(/^For(AnyValue|AllValues):/, '').replace(/IfExists$/, '') === base,
+      );
+      const plain = mine.filter(([op]) => op === base);
+      const has = {
+        match: plain.some(([, , req, exp]) => req !== undefined && !Array.isArray(req) && exp),
+        noMatch: plain.some(([, , req, exp]) => req !== undefined && !Array.isArray(req) && !exp),
+        missingKey: plain.some(([, , req]) => req === undefined),
+        multivalued: mine.some(([, , req]) => Array.isArray(req) && req.length > 1),
+        ifExists: base === 'Null' || mine.some(([op]) => op.endsWith('IfExists')),
+      };
+      for (const [k, v] of Object.entries(has)) if (!v) missing.push(`${base}: ${k}`);
+    }
+    assert.deepEqual(missing, []);
   });
 });
