@@ -10,12 +10,55 @@ export interface WebhookMetrics {
   /** Microseconds. */
   requestLatencies: client.Histogram<'verb' | 'path'>;
   /** Microseconds; the reference's Summary has no quantiles (only _sum and _count). */
-  requestDuration: client.Summary<'verb' | 'path'>;
+  requestDuration: SumCountSummary;
   podCount: client.Counter<'method'>;
   missingSaCount: client.Counter<string>;
   used: client.Gauge<string>;
   /** Observe one instrumented request. */
   observe(verb: string, path: string, code: number, startNs: bigint): void;
+}
+
+/**
+ * The reference's Summary has no quantiles (MaxAge 1h, no objectives), so it exposes only `_sum` and `_count`.
+ * prom-client's Summary would still feed a t-digest on every observation; this keeps just the two numbers.
+ */
+export class SumCountSummary {
+  readonly type = 'summary';
+  readonly aggregator = 'sum';
+  private readonly series = new Map<
+    string,
+    { labels: { verb: string; path: string }; sum: number; count: number }
+  >();
+  constructor(
+    readonly name: string,
+    readonly help: string,
+  ) {}
+
+  child(verb: string, path: string): { sum: number; count: number } {
+    const k = `${verb} ${path}`;
+    let s = this.series.get(k);
+    if (!s) this.series.set(k, (s = { labels: { verb, path }, sum: 0, count: 0 }));
+    return s;
+  }
+
+  get(): {
+    name: string;
+    help: string;
+    type: string;
+    aggregator: string;
+    values: Array<{ metricName: string; labels: Record<string, string>; value: number }>;
+  } {
+    const values = [];
+    for (const s of this.series.values()) {
+      values.push({ metricName: `${this.name}_sum`, labels: s.labels, value: s.sum });
+      values.push({ metricName: `${this.name}_count`, labels: s.labels, value: s.count });
+    }
+    return { name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values };
+  }
+
+  reset(): void {
+    this.series.clear();
+  }
 }
 
 export function createMetrics(options: { defaultMetrics?: boolean } = {}): WebhookMetrics {
@@ -35,15 +78,11 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Webho
     buckets: client.exponentialBuckets(125000, 2, 7),
     registers: [registry],
   });
-  const requestDuration = new client.Summary({
-    name: 'http_request_duration_microseconds',
-    help: 'Response latency summary in microseconds for each verb and path.',
-    labelNames: ['verb', 'path'] as const,
-    percentiles: [],
-    maxAgeSeconds: 3600,
-    ageBuckets: 5,
-    registers: [registry],
-  });
+  const requestDuration = new SumCountSummary(
+    'http_request_duration_microseconds',
+    'Response latency summary in microseconds for each verb and path.',
+  );
+  registry.registerMetric(requestDuration as unknown as client.Metric);
   const podCount = new client.Counter({
     name: 'pod_identity_webhook_pod_count',
     help: 'Counter of pods mutated, by method',
@@ -64,7 +103,7 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Webho
   type Children = {
     count: client.Counter.Internal;
     latencies: client.Histogram.Internal<'verb' | 'path'>;
-    duration: client.Summary.Internal<'verb' | 'path'>;
+    duration: { sum: number; count: number };
   };
   const children = new Map<string, Children>();
   return {
@@ -83,14 +122,15 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Webho
         c = {
           count: requestCount.labels(verb, path, String(code)),
           latencies: requestLatencies.labels(verb, path),
-          duration: requestDuration.labels(verb, path),
+          duration: requestDuration.child(verb, path),
         };
         // Verbs come from clients: bound the cache so odd methods cannot grow it without limit.
         if (children.size < 1000) children.set(k, c);
       }
       c.count.inc();
       c.latencies.observe(us);
-      c.duration.observe(us);
+      c.duration.sum += us;
+      c.duration.count++;
     },
   };
 }
