@@ -6,7 +6,10 @@
 import { parse as parseYaml } from 'yaml';
 import { MAX_ADMISSION_BODY_BYTES } from './constants.js';
 import { canonicalisePod, checkPodTypes, goString } from './go-json.js';
-import { goJsonSyntaxError } from './mutate-jsonerr.js';
+import { exceedsGoDepth, goJsonSyntaxError } from './mutate-jsonerr.js';
+
+/** Go's encoding/json nesting limit; only bodies longer than this can exceed it. */
+const MAX_GO_DEPTH = 10000;
 import { mutateCheckedPod } from './mutate.js';
 import type { IdentityLookup, MutationConfig, MutationResult } from './types.js';
 
@@ -93,6 +96,10 @@ function decodeBody(body: Buffer): unknown {
       doc = JSON.parse(text);
     } catch {
       const msg = goJsonSyntaxError(text) ?? 'unexpected end of JSON input';
+      throw new DecodeFailure(`couldn't get version/kind; json parse error: ${msg}`);
+    }
+    if (body.length > MAX_GO_DEPTH && exceedsGoDepth(body)) {
+      const msg = goJsonSyntaxError(text) ?? 'exceeded max depth';
       throw new DecodeFailure(`couldn't get version/kind; json parse error: ${msg}`);
     }
   } else {
@@ -204,10 +211,10 @@ async function review(input: AdmissionInput): Promise<AdmissionOutput> {
     };
   }
   const echo: Echo = { kind: '', apiVersion: '', uid: '' };
-  const deny = (message: string, warnings?: string[]): AdmissionOutput => ({
+  const deny = (message: string): AdmissionOutput => ({
     status: 200,
     headers: { ...SNIFFED_HEADERS },
-    body: renderReview(echo, { allowed: false, message, warnings }),
+    body: renderReview(echo, { allowed: false, message }),
     error: message,
   });
 
@@ -218,6 +225,25 @@ async function review(input: AdmissionInput): Promise<AdmissionOutput> {
     if (e instanceof DecodeFailure) return deny(e.message);
     throw e;
   }
+  try {
+    return await reviewDecoded(doc, input, echo, deny);
+  } catch (e) {
+    // JSON.parse accepts nesting that Go's scanner rejects (depth > 10000) and that our recursive walks cannot
+    // handle: answer as Go does.
+    if (e instanceof RangeError) {
+      const msg = goJsonSyntaxError(input.body.toString('utf8'));
+      if (msg !== undefined) return deny(`couldn't get version/kind; json parse error: ${msg}`);
+    }
+    throw e;
+  }
+}
+
+async function reviewDecoded(
+  doc: unknown,
+  input: AdmissionInput,
+  echo: Echo,
+  deny: (message: string) => AdmissionOutput,
+): Promise<AdmissionOutput> {
   if (!isObj(doc)) return deny(BAD_CONTENT);
   // Go keeps decoding after a type error, so whatever was well-typed is echoed.
   if (typeof doc.kind === 'string') echo.kind = doc.kind;

@@ -25,7 +25,28 @@ function quoteChar(c: string): string {
 }
 
 class SyntaxErr extends Error {}
+const MAX_DEPTH = 10000;
 const EOF = 'unexpected end of JSON input';
+
+/**
+ * True when a syntactically valid JSON document nests deeper than Go's scanner allows (10000), which JSON.parse
+ * accepts. Only bodies of more than 10000 bytes can, so callers skip the scan for the rest.
+ */
+export function exceedsGoDepth(buf: Uint8Array): boolean {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < buf.length; i++) {
+    const c = buf[i] as number;
+    if (inString) {
+      if (c === 0x5c) i++;
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x7b || c === 0x5b) {
+      if (++depth > MAX_DEPTH) return true;
+    } else if (c === 0x7d || c === 0x5d) depth--;
+  }
+  return false;
+}
 
 export function goJsonSyntaxError(text: string): string | undefined {
   let i = 0;
@@ -92,63 +113,64 @@ export function goJsonSyntaxError(text: string): string | undefined {
       while (digit(text[i])) i++;
     }
   };
+  // Iterative, with Go's nesting limit (scanner.go maxNestingDepth), so hostile input cannot exhaust our stack.
+  const stack: string[] = [];
   const value = (): void => {
-    ws();
-    const c = text[i];
-    if (c === '{') {
-      i++;
+    for (;;) {
+      // parse one value start
       ws();
-      if (text[i] === '}') {
+      const c = text[i];
+      let closed = false;
+      if (c === '{' || c === '[') {
+        if (stack.length >= MAX_DEPTH) bad('exceeded max depth');
         i++;
-        return;
-      }
+        ws();
+        if (text[i] === (c === '{' ? '}' : ']')) {
+          i++;
+          closed = true;
+        } else {
+          stack.push(c);
+          if (c === '{') {
+            if (text[i] !== '"') bad('looking for beginning of object key string');
+            string();
+            ws();
+            if (text[i] !== ':') bad('after object key');
+            i++;
+          }
+          continue;
+        }
+      } else if (c === '"') string();
+      else if (c === '-' || digit(c)) number();
+      else if (c === 't') literal('true');
+      else if (c === 'f') literal('false');
+      else if (c === 'n') literal('null');
+      else bad('looking for beginning of value');
+      void closed;
+      // after a complete value: close containers or move to the next element
       for (;;) {
-        ws();
-        if (text[i] !== '"') bad('looking for beginning of object key string');
-        string();
-        ws();
-        if (text[i] !== ':') bad('after object key');
-        i++;
-        value();
+        const top = stack[stack.length - 1];
+        if (top === undefined) return;
         ws();
         if (text[i] === ',') {
           i++;
+          if (top === '{') {
+            ws();
+            if (text[i] !== '"') bad('looking for beginning of object key string');
+            string();
+            ws();
+            if (text[i] !== ':') bad('after object key');
+            i++;
+          }
+          break; // parse the next value
+        }
+        if (text[i] === (top === '{' ? '}' : ']')) {
+          i++;
+          stack.pop();
           continue;
         }
-        if (text[i] === '}') {
-          i++;
-          return;
-        }
-        bad('after object key:value pair');
+        bad(top === '{' ? 'after object key:value pair' : 'after array element');
       }
     }
-    if (c === '[') {
-      i++;
-      ws();
-      if (text[i] === ']') {
-        i++;
-        return;
-      }
-      for (;;) {
-        value();
-        ws();
-        if (text[i] === ',') {
-          i++;
-          continue;
-        }
-        if (text[i] === ']') {
-          i++;
-          return;
-        }
-        bad('after array element');
-      }
-    }
-    if (c === '"') return string();
-    if (c === '-' || digit(c)) return number();
-    if (c === 't') return literal('true');
-    if (c === 'f') return literal('false');
-    if (c === 'n') return literal('null');
-    bad('looking for beginning of value');
   };
   try {
     value();

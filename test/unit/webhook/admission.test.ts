@@ -236,3 +236,31 @@ test('fuzz: random and truncated bodies never throw and always answer 200 with a
     assert.equal(typeof parsed.response.allowed, 'boolean');
   }
 });
+
+test('nesting deeper than Go allows (10000) is denied with Go’s scanner error, never a crash', async () => {
+  const depthError = (c: string): string =>
+    deny(`couldn't get version/kind; json parse error: invalid character '${c}' exceeded max depth`);
+  const rows: Array<[string, string]> = [
+    ['{"request":{"object":' + '['.repeat(20000) + ']'.repeat(20000) + '}}', depthError('[')],
+    ['{"request":{"object":' + '['.repeat(20000), depthError('[')],
+    [
+      '{"request":{"object":{"spec":{"containers":[{"name":"a","x":' +
+        '{"a":'.repeat(50000) +
+        '1' +
+        '}'.repeat(50000) +
+        '}]}}}}',
+      depthError('{'),
+    ],
+  ];
+  for (const [body, want] of rows) {
+    const { out } = await review(body);
+    assert.equal(out.status, 200);
+    assert.equal(out.body, want);
+  }
+  // 9998 arrays inside the review's 2 objects reach exactly Go's limit of 10000; one more is too deep
+  const ok = '{"request":{"object":' + '['.repeat(9998) + ']'.repeat(9998) + '}}';
+  const tooDeep = '{"request":{"object":' + '['.repeat(9999) + ']'.repeat(9999) + '}}';
+  assert.equal((await review(tooDeep)).out.body, depthError('['));
+  const { out } = await review(ok);
+  assert.equal(out.body, deny('json: cannot unmarshal array into Go value of type v1.Pod'));
+});
