@@ -82,6 +82,8 @@ export const MSG = {
  */
 export class StsError extends Error {
   readonly status: number;
+  /** Per-statement reasons (trust-policy denials), for the denial log. */
+  details?: string[];
   constructor(
     readonly code: StsErrorCode,
     message: string,

@@ -29,11 +29,34 @@ import {
   renderError,
   renderErrorJson,
   renderWebIdentity,
+  type Params,
 } from './protocol.js';
 import { hasSigV4, verifySigV4, type SignedRequest } from './sigv4.js';
 import { assumeRoleWithWebIdentity, readWebIdentityParams } from './web-identity.js';
 
 export const DEFAULT_BODY_LIMIT = 64 * 1024;
+
+/** iss/sub/aud/exp/kid of a token, for the denial log: claims identify the caller, the signature never leaves. */
+function peekClaims(token: string | undefined): Record<string, unknown> | undefined {
+  if (!token) return undefined;
+  try {
+    const [h, p] = token.trim().split('.');
+    const header = JSON.parse(Buffer.from(h ?? '', 'base64url').toString('utf8')) as Record<string, unknown>;
+    const payload = JSON.parse(Buffer.from(p ?? '', 'base64url').toString('utf8')) as Record<string, unknown>;
+    const pick = (v: unknown) =>
+      typeof v === 'string' ? v.slice(0, 256) : Array.isArray(v) ? v.slice(0, 10) : v;
+    return {
+      alg: pick(header.alg),
+      kid: pick(header.kid),
+      iss: pick(payload.iss),
+      sub: pick(payload.sub),
+      aud: pick(payload.aud),
+      exp: pick(payload.exp),
+    };
+  } catch {
+    return undefined;
+  }
+}
 
 export interface HttpInput extends SignedRequest {
   remoteAddress?: string;
@@ -86,10 +109,11 @@ export class StsService {
     const requestId = randomUUID();
     const json = /application\/json/i.test(String(input.headers.accept ?? ''));
     let action = '';
+    let params: Params | undefined;
     try {
       if (input.method !== 'GET' && input.method !== 'POST')
         throw new StsError('MethodNotAllowed', MSG.methodNotAllowed(input.method));
-      const params = parseParams(input.method === 'POST' ? input.body : '', input.query);
+      params = parseParams(input.method === 'POST' ? input.body : '', input.query);
       action = params.get('Action') ?? '';
       if (!action) throw new StsError('MissingAction', MSG.missingAction);
       const version = params.get('Version');
@@ -163,7 +187,7 @@ export class StsService {
         err instanceof StsError
           ? err
           : new StsError('InternalFailure', MSG.internal, (err as Error)?.message ?? String(err));
-      const fields = {
+      const fields: Record<string, unknown> = {
         event: 'denied',
         requestId,
         action,
@@ -172,6 +196,14 @@ export class StsService {
         message: e.message,
         reason: e.explanation ?? e.message,
       };
+      // Who asked for what (never the token itself): enough to find the pod and the role.
+      const roleArn = params?.get('RoleArn');
+      if (roleArn !== undefined) fields.roleArn = roleArn.slice(0, 2048);
+      const sessionName = params?.get('RoleSessionName');
+      if (sessionName !== undefined) fields.roleSessionName = sessionName.slice(0, 64);
+      const claims = peekClaims(params?.get('WebIdentityToken'));
+      if (claims) fields.claims = claims;
+      if (e.details) fields.statements = e.details;
       if (e.status >= 500) this.log?.error(fields, 'request failed');
       else this.log?.warn(fields, 'request denied');
       return {

@@ -222,12 +222,15 @@ export async function assumeRoleWithWebIdentity(
         detail: `${c.result.decision}: ${summarizeEvaluation(c.result)}`,
         lines: renderEvaluation(c.result, '    '),
       });
-  if (!trust.allowed)
-    throw new StsError(
+  if (!trust.allowed) {
+    const err = new StsError(
       'AccessDenied',
       MSG.notAuthorizedWebIdentity,
       trustExplanation(role!, trust.failed!, summarizeEvaluation(trust.failed!.result)),
     );
+    err.details = renderEvaluation(trust.failed!.result, '');
+    throw err;
+  }
 
   const duration = req.durationSeconds ?? 3600;
   if (duration > role!.maxSessionDuration)

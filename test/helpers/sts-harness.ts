@@ -27,7 +27,8 @@ export interface Harness {
   tokenFile: string;
   stderr: () => string;
   mintToken(over?: Record<string, unknown>): string;
-  stop(): Promise<void>;
+  /** Stops the server (SIGTERM) and the issuer; resolves with the server's exit code. */
+  stop(): Promise<number | null>;
 }
 
 export const ACCOUNT = '111122223333';
@@ -167,12 +168,13 @@ export async function startHarness(): Promise<Harness> {
     stderr: () => stderr,
     mintToken,
     stop: async () => {
-      const exited = new Promise<void>((r) =>
-        child.exitCode !== null ? r() : child.once('exit', () => r()),
+      const exited = new Promise<number | null>((r) =>
+        child.exitCode !== null ? r(child.exitCode) : child.once('exit', (code) => r(code)),
       );
       child.kill('SIGTERM');
-      await exited;
+      const code = await exited;
       await new Promise<void>((r) => issuer.close(() => r()));
+      return code;
     },
   };
 }

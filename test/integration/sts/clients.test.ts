@@ -2,7 +2,7 @@ import { before, after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { cleanEnv, ROOT, startHarness, venvTool, type Harness } from '../../helpers/sts-harness.js';
+import { BIN, cleanEnv, ROOT, startHarness, venvTool, type Harness } from '../../helpers/sts-harness.js';
 
 const run = promisify(execFile);
 let h: Harness;
@@ -11,7 +11,23 @@ before(async () => {
   h = await startHarness();
 });
 after(async () => {
-  await h?.stop();
+  const code = await h?.stop();
+  assert.equal(code, 0, 'sts serve shuts down cleanly on SIGTERM');
+});
+
+test('sts serve rejects a bad config at start: exit 2, one line naming file and path', async () => {
+  const { writeFileSync } = await import('node:fs');
+  const { join } = await import('node:path');
+  const bad = join(h.dir, 'bad.yaml');
+  writeFileSync(bad, 'accountId: "111122223333"\nroles:\n  - RoleName: r\n    MaxSessionDuration: 5\n');
+  const r = await run(process.execPath, [BIN, 'sts', 'serve', '--config', bad]).catch(
+    (e: { code: number; stderr: string }) => e,
+  );
+  assert.equal((r as { code: number }).code, 2);
+  assert.equal(
+    (r as { stderr: string }).stderr.trim(),
+    `openirsa: invalid config: ${bad}: roles[0].AssumeRolePolicyDocument: is required`,
+  );
 });
 
 const ARN = /^arn:aws:sts::111122223333:assumed-role\/s3-writer\/[\w+=,.@-]+$/;
@@ -140,6 +156,19 @@ test('a denied call gets AWS error XML and the server logs the explanation witho
   await new Promise((r) => setTimeout(r, 300));
   const log = h.stderr();
   assert.match(log, /system:serviceaccount:other:intruder/);
+  const denial = log
+    .split('\n')
+    .filter((l) => l.includes('"event":"denied"'))
+    .map((l) => JSON.parse(l))
+    .find((e) => e.claims?.sub === 'system:serviceaccount:other:intruder');
+  assert.ok(denial, 'a structured denial log line');
+  assert.equal(denial.code, 'AccessDenied');
+  assert.equal(denial.roleArn, h.roleArn);
+  assert.match(denial.reason, /does not allow sts:AssumeRoleWithWebIdentity/);
+  assert.ok(
+    denial.statements.some((s: string) => s.includes('StringEquals')),
+    'per-statement reasons',
+  );
   assert.ok(!log.includes(token), 'the token must never be logged');
   assert.ok(!log.includes(token.split('.')[2]!), 'not even its signature');
 });
