@@ -28,8 +28,10 @@ import {
   createPod,
   createServiceAccount,
   envOf,
+  eventually,
   pod,
   servingCertificate,
+  sleep,
   spawnCli,
   startWebhook,
   uniqueName,
@@ -263,6 +265,7 @@ for (const mode of modes) {
       await createNamespace(cp, 'great-namespace', LABELS);
       await createServiceAccount(cp, 'great-namespace', 'great-serviceaccount', { [ROLE_ANNOTATION]: ROLE });
       const { result } = await runPod('great-namespace', 'great-serviceaccount');
+      if (!result.ok) await sleep(1000); // let the STS's denial log line arrive for the message below
       assert.equal(
         result.ok,
         true,
@@ -281,7 +284,12 @@ for (const mode of modes) {
       assert.equal(result.name, 'AccessDenied', result.message);
       assert.match(result.message!, /Not authorized to perform sts:AssumeRoleWithWebIdentity/);
       // The AWS-compatible message stays terse; openirsa's log says which condition failed and with what value.
-      const log = sts!.output();
+      // The log line may land a moment after the response.
+      const log = await eventually(
+        'the denial in the STS log',
+        async () => (sts!.output().includes('"event":"denied"') ? sts!.output() : undefined),
+        10_000,
+      ).catch(() => sts!.output());
       assert.ok(log.includes(`${issuerHost}:sub`), `the STS log names the failing condition key:\n${log}`);
       assert.ok(
         log.includes(`system:serviceaccount:${ns}:great-serviceaccount`),

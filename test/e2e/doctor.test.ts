@@ -1,0 +1,217 @@
+/**
+ * `openirsa doctor` against a real kube-apiserver: a healthy chain passes, then each link is broken in turn and
+ * the checklist must name that link as the first broken one.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { stringify as toYaml } from 'yaml';
+import { startControlPlane, type ControlPlane } from '../helpers/control-plane.js';
+import { CLI } from '../helpers/control-plane.js';
+import {
+  createNamespace,
+  createServiceAccount,
+  startWebhook,
+  uniqueName,
+  type RunningWebhook,
+} from './support.js';
+
+const ROLE = 'arn:aws:iam::111122223333:role/s3-writer';
+const ROLE_ANNOTATION = 'eks.amazonaws.com/role-arn';
+const LABEL = { 'openirsa-e2e': 'doctor' };
+
+interface Report {
+  ok: boolean;
+  firstBroken: string | null;
+  checks: Array<{ id: string; status: string; detail: string; fix?: string }>;
+}
+
+describe('openirsa doctor on a real kube-apiserver', () => {
+  let cp: ControlPlane;
+  let webhook: RunningWebhook;
+  let work: string;
+  let caFile: string;
+  const ns = uniqueName('doctor');
+
+  /** An STS config whose role trusts `subject` (the healthy chain trusts ns/app). */
+  function stsConfig(subject: string, clientIds = ['sts.amazonaws.com']): string {
+    const host = cp.issuer.replace(/^https:\/\//, '');
+    const file = join(work, `sts-${uniqueName('config')}.yaml`);
+    writeFileSync(
+      file,
+      toYaml({
+        accountId: '111122223333',
+        sessionKey: Buffer.alloc(32, 7).toString('base64'),
+        oidcProviders: [{ Url: cp.issuer, ClientIDList: clientIds, caBundle: caFile }],
+        roles: [
+          {
+            RoleName: 's3-writer',
+            AssumeRolePolicyDocument: {
+              Version: '2012-10-17',
+              Statement: [
+                {
+                  Effect: 'Allow',
+                  Principal: { Federated: `arn:aws:iam::111122223333:oidc-provider/${host}` },
+                  Action: 'sts:AssumeRoleWithWebIdentity',
+                  Condition: {
+                    StringEquals: { [`${host}:sub`]: subject, [`${host}:aud`]: 'sts.amazonaws.com' },
+                  },
+                },
+              ],
+            },
+          },
+        ],
+      }),
+    );
+    return file;
+  }
+
+  function doctor(args: string[]): { status: number; report: Report; stderr: string } {
+    const r = spawnSync(
+      process.execPath,
+      [CLI, 'doctor', '--format', 'json', `--kubeconfig=${cp.kubeconfigPath}`, ...args],
+      {
+        encoding: 'utf8',
+        timeout: 60_000,
+      },
+    );
+    let report: Report;
+    try {
+      report = JSON.parse(r.stdout) as Report;
+    } catch {
+      throw new Error(`doctor printed no JSON (exit ${r.status}): ${r.stdout}${r.stderr}`);
+    }
+    return { status: r.status ?? -1, report, stderr: r.stderr };
+  }
+
+  const statusOf = (r: Report, id: string): string | undefined => r.checks.find((c) => c.id === id)?.status;
+
+  before(async () => {
+    cp = await startControlPlane();
+    work = mkdtempSync(join(tmpdir(), 'openirsa-e2e-doctor-'));
+    caFile = join(work, 'ca.pem');
+    writeFileSync(caFile, cp.caPem);
+    webhook = await startWebhook(cp, work, {
+      namespaceLabels: LABEL,
+      roleAnnotation: ROLE_ANNOTATION,
+      role: ROLE,
+    });
+    await createNamespace(cp, ns, LABEL);
+    await createServiceAccount(cp, ns, 'app', { [ROLE_ANNOTATION]: ROLE });
+  });
+
+  after(async () => {
+    await webhook?.stop();
+    await cp?.stop();
+    if (work) rmSync(work, { recursive: true, force: true });
+  });
+
+  test('a healthy chain: every link passes, exit 0', () => {
+    const { status, report } = doctor([
+      '-n',
+      ns,
+      '--service-account',
+      'app',
+      '--issuer-ca-file',
+      caFile,
+      '--sts-config',
+      stsConfig(`system:serviceaccount:${ns}:app`),
+    ]);
+    assert.equal(report.firstBroken, null, JSON.stringify(report.checks, null, 1));
+    assert.equal(status, 0);
+    for (const id of [
+      'webhook-registered',
+      'webhook-reachable',
+      'service-account',
+      'pod-mutated',
+      'token',
+      'issuer-consistent',
+      'issuer-discovery',
+      'jwks-published',
+      'trust-policy',
+    ]) {
+      assert.equal(
+        statusOf(report, id),
+        'pass',
+        `${id}: ${JSON.stringify(report.checks.find((c) => c.id === id))}`,
+      );
+    }
+  });
+
+  test('broken: the ServiceAccount has no role annotation', async () => {
+    await createServiceAccount(cp, ns, 'bare', {});
+    const { status, report } = doctor(['-n', ns, '--service-account', 'bare', '--issuer-ca-file', caFile]);
+    assert.equal(status, 1);
+    assert.equal(report.firstBroken, 'service-account');
+    assert.match(
+      report.checks.find((c) => c.id === 'service-account')!.fix!,
+      /kubectl annotate serviceaccount/,
+    );
+  });
+
+  test('broken: the namespace is not selected by the webhook, so new pods are not mutated', async () => {
+    const other = uniqueName('unlabelled');
+    await createNamespace(cp, other);
+    await createServiceAccount(cp, other, 'app', { [ROLE_ANNOTATION]: ROLE });
+    const { status, report } = doctor(['-n', other, '--service-account', 'app', '--issuer-ca-file', caFile]);
+    assert.equal(status, 1);
+    assert.equal(report.firstBroken, 'pod-mutated');
+  });
+
+  test('broken: the issuer is not trusted over HTTPS (no CA given)', () => {
+    const { status, report } = doctor(['-n', ns, '--service-account', 'app']);
+    assert.equal(status, 1);
+    assert.equal(report.firstBroken, 'issuer-discovery');
+    assert.match(report.checks.find((c) => c.id === 'issuer-discovery')!.detail, /tls|certificate|CA/i);
+  });
+
+  test('broken: the trust policy names another ServiceAccount, and the failing condition is named', () => {
+    const { status, report } = doctor([
+      '-n',
+      ns,
+      '--service-account',
+      'app',
+      '--issuer-ca-file',
+      caFile,
+      '--sts-config',
+      stsConfig(`system:serviceaccount:${ns}:someone-else`),
+    ]);
+    assert.equal(status, 1);
+    assert.equal(report.firstBroken, 'trust-policy');
+    assert.match(JSON.stringify(report.checks.find((c) => c.id === 'trust-policy')), /:sub|someone-else/);
+  });
+
+  test('broken: the provider does not list the token audience', () => {
+    const { status, report } = doctor([
+      '-n',
+      ns,
+      '--service-account',
+      'app',
+      '--issuer-ca-file',
+      caFile,
+      '--sts-config',
+      stsConfig(`system:serviceaccount:${ns}:app`, ['other-audience']),
+    ]);
+    assert.equal(status, 1);
+    assert.equal(report.firstBroken, 'trust-policy');
+    assert.match(report.checks.find((c) => c.id === 'trust-policy')!.detail, /audience/i);
+  });
+
+  test('bad input: a one-line error and exit 2', () => {
+    const r = spawnSync(process.execPath, [CLI, 'doctor', '--service-account', 'x'], { encoding: 'utf8' });
+    assert.equal(r.status, 2);
+    assert.equal(r.stderr.trim(), 'openirsa: --namespace is required');
+  });
+
+  // Last: it takes the webhook down.
+  test('broken: the webhook is down — not answering, and pods are refused (failurePolicy Fail)', async () => {
+    await webhook.stop();
+    const { status, report } = doctor(['-n', ns, '--service-account', 'app', '--issuer-ca-file', caFile]);
+    assert.equal(status, 1);
+    assert.equal(report.firstBroken, 'webhook-reachable');
+    assert.equal(statusOf(report, 'pod-mutated'), 'fail');
+  });
+});
