@@ -59,7 +59,11 @@ export function fetchText(url: string, options: FetchOptions = {}): Promise<Fetc
       u,
       {
         method: 'GET',
-        headers: { accept: 'application/json', 'user-agent': 'openirsa-issuer-check' },
+        // kube-apiserver answers 406 to its JWKS unless application/jwk-set+json is acceptable.
+        headers: {
+          accept: 'application/json, application/jwk-set+json, */*;q=0.1',
+          'user-agent': 'openirsa-issuer-check',
+        },
         ...(isHttps && options.ca ? { ca: [...rootCertificates, options.ca] } : {}),
         timeout: options.timeoutMs ?? 10_000,
       },

@@ -95,7 +95,8 @@ export function httpsGet(url: string, trust: ProviderTrust, timeoutMs = 5000): P
         ca,
         rejectUnauthorized: false,
         timeout: timeoutMs,
-        headers: { accept: 'application/json' },
+        // kube-apiserver answers 406 to its JWKS unless application/jwk-set+json is acceptable.
+        headers: { accept: 'application/json, application/jwk-set+json, */*;q=0.1' },
       },
       (res) => {
         const socket = res.socket as TLSSocket;
