@@ -49,12 +49,13 @@ const port = await new Promise<number>((res, rej) => {
 });
 
 const agent = new Agent({ keepAlive: true, maxSockets: CONNECTIONS });
+let target = port;
 function once(body: string): Promise<number> {
   return new Promise((res, rej) => {
     const req = request(
       {
         host: '127.0.0.1',
-        port,
+        port: target,
         method: 'POST',
         path: '/',
         agent,
@@ -132,6 +133,33 @@ try {
       `server peak RSS ${result.serverPeakRssMB} MB (${result.requests} requests, ${bad} errors, ${CONNECTIONS} connections, ${result.seconds} s)\n` +
       `server CPU ${result.serverCpuPerRequestUs} µs/request → ${result.oneCoreCapacityPerSecond} req/s per uncontended core (load average now ${loadavg()[0]!.toFixed(1)} on ${cpus().length} CPUs)`,
   );
+  // The same load against a bare node:http server answering a fixed body: the floor on this machine right now,
+  // so the figure above can be read even when other work shares the CPUs.
+  if (process.env.BENCH_FLOOR !== '0') {
+    const floor = spawn(
+      process.execPath,
+      [
+        '-e',
+        "const b='<ok/>';require('node:http').createServer((q,r)=>{q.resume();q.on('end',()=>{r.writeHead(200,{'content-type':'text/xml','content-length':b.length});r.end(b)})}).listen(0,'127.0.0.1',function(){console.log(this.address().port)})",
+      ],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    target = await new Promise<number>((res) =>
+      floor.stdout!.once('data', (c: Buffer) => res(Number(c.toString().trim()))),
+    );
+    await load(1000, false);
+    const f0 = performance.now();
+    const fl = await load(SECONDS * 1000, true);
+    const floorRps = Math.round((fl.ok + fl.bad) / ((performance.now() - f0) / 1000));
+    floor.kill('SIGTERM');
+    Object.assign(result, {
+      bareHttpFloorPerSecond: floorRps,
+      fractionOfFloor: Number((result.requestsPerSecond / floorRps).toFixed(2)),
+    });
+    console.log(
+      `bare node:http floor under the same load: ${floorRps} req/s → openirsa sts reaches ${Math.round((100 * result.requestsPerSecond) / floorRps)}% of it`,
+    );
+  }
   console.log(JSON.stringify(result));
   if (bad > 0) process.exitCode = 1;
 } finally {
