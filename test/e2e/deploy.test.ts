@@ -292,4 +292,15 @@ describe('deploy/ manifests on a real kube-apiserver', () => {
     assert.notEqual(r.status, 0);
     assert.match(r.stderr, /timeoutSeconds/);
   });
+
+  test('cert-manager objects are checked against the real CRD schemas (an unknown field is rejected)', () => {
+    const bad = render(join(DEPLOY, 'kustomize/cert-manager')).replace(
+      /^  secretName: openirsa-webhook-cert$/m,
+      '  secretName: openirsa-webhook-cert\n  secretNme: typo',
+    );
+    assert.ok(bad.includes('secretNme'), 'the fixture edit applied');
+    const r = kubectl(['apply', '--dry-run=server', '--validate=strict', '-f', '-'], bad);
+    assert.notEqual(r.status, 0);
+    assert.match(r.stderr, /secretNme/);
+  });
 });
