@@ -64,9 +64,7 @@ export function goKeyCompare(a: string, b: string): number {
   return a.length - b.length;
 }
 
-/** Encode an arbitrary decoded JSON value (an unknown field) with Go's escaping, keeping its key order. */
-export function goAny(v: unknown): string {
-  if (v === null || v === undefined) return 'null';
+function goScalar(v: unknown): string {
   switch (typeof v) {
     case 'string':
       return goString(v);
@@ -74,16 +72,55 @@ export function goAny(v: unknown): string {
       return Number.isFinite(v) ? JSON.stringify(v) : 'null';
     case 'boolean':
       return v ? 'true' : 'false';
-    case 'object': {
-      if (Array.isArray(v)) return '[' + v.map(goAny).join(',') + ']';
-      const parts: string[] = [];
-      for (const k of Object.keys(v))
-        parts.push(goString(k) + ':' + goAny((v as Record<string, unknown>)[k]));
-      return '{' + parts.join(',') + '}';
-    }
     default:
       return 'null';
   }
+}
+
+interface Frame {
+  /** The array, or the object's values in key order. */
+  values: unknown[];
+  /** The object's encoded keys (`"k":`), undefined for arrays. */
+  keys: string[] | undefined;
+  next: number;
+}
+
+/**
+ * Encode an arbitrary decoded JSON value (an unknown field) with Go's escaping, keeping its key order.
+ * Iterative: JSON.parse accepts nesting as deep as Go does (10000), which recursion (even JSON.stringify's)
+ * cannot print.
+ */
+export function goAny(root: unknown): string {
+  if (root === null || typeof root !== 'object') return goScalar(root);
+  let out = '';
+  const stack: Frame[] = [];
+  const open = (v: object): void => {
+    if (Array.isArray(v)) {
+      out += '[';
+      stack.push({ values: v, keys: undefined, next: 0 });
+    } else {
+      const o = v as Record<string, unknown>;
+      const ks = Object.keys(o);
+      out += '{';
+      stack.push({ values: ks.map((k) => o[k]), keys: ks.map((k) => goString(k) + ':'), next: 0 });
+    }
+  };
+  open(root);
+  while (stack.length > 0) {
+    const f = stack[stack.length - 1] as Frame;
+    if (f.next === f.values.length) {
+      out += f.keys === undefined ? ']' : '}';
+      stack.pop();
+      continue;
+    }
+    const i = f.next++;
+    if (i > 0) out += ',';
+    if (f.keys !== undefined) out += f.keys[i] as string;
+    const v = f.values[i];
+    if (v !== null && typeof v === 'object') open(v);
+    else out += goScalar(v);
+  }
+  return out;
 }
 
 // ---------------------------------------------------------------------------------------------------------------

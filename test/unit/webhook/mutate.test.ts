@@ -550,3 +550,12 @@ test('no containers: the containers op has no value (value is omitempty in the r
   assert.equal(ops(r.patchJson)[1]?.path, '/spec/containers');
   assert.ok(!('value' in (ops(r.patchJson)[1] ?? {})));
 });
+
+test('deeply nested unknown fields (as deep as Go accepts) are preserved without exhausting the stack', () => {
+  const depth = 9990;
+  const x = JSON.parse('{"a":'.repeat(depth) + '"<1>"' + '}'.repeat(depth)) as unknown;
+  const r = mutatePod({ spec: { containers: [{ name: 'a', x }] } }, 'ns', irsa(), config(), zero);
+  assert.equal(r.error, undefined);
+  const json = r.patchJson ?? '';
+  assert.ok(json.includes('"x":' + '{"a":'.repeat(depth) + '"\\u003c1\\u003e"' + '}'.repeat(depth)));
+});
