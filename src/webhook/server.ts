@@ -57,6 +57,8 @@ export interface ServerOptions {
 }
 
 const TEXT = { 'Content-Type': 'text/plain; charset=utf-8', 'X-Content-Type-Options': 'nosniff' };
+/** How much of an oversized body is drained (as a multiple of the limit) before the connection is dropped. */
+const DRAIN_FACTOR = 4;
 const DENY_BODY =
   '{"response":{"uid":"","allowed":false,"status":{"metadata":{},"message":"Test deny message"}}}';
 
@@ -227,16 +229,17 @@ export class WebhookServer {
   private async mutate(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const max = this.o.maxRequestBytes;
     const declared = req.headers['content-length'];
-    if (declared !== undefined && Number(declared) > max) {
-      this.tooLarge(req, res, Number(declared));
+    if (declared !== undefined && Number(declared) > DRAIN_FACTOR * max) {
+      this.tooLarge(res, Number(declared), true);
       return;
     }
     const body = await readBody(req, max);
-    if (body === undefined) {
-      this.tooLarge(req, res, undefined);
+    if (body === TOO_LARGE) {
+      // The body was drained, so the client reads the 413 instead of a broken pipe.
+      this.tooLarge(res, declared === undefined ? undefined : Number(declared), false);
       return;
     }
-    if (body === null) return; // client went away
+    if (body === null) return; // client went away, or kept streaming past the drain limit
     const out = await this.o.review({
       contentType: req.headers['content-type'],
       body,
@@ -265,12 +268,11 @@ export class WebhookServer {
     if (r && r.warnings.length > 0) log.info({ pod: out.pod, warnings: r.warnings }, 'admission warnings');
   }
 
-  private tooLarge(req: IncomingMessage, res: ServerResponse, declared: number | undefined): void {
+  private tooLarge(res: ServerResponse, declared: number | undefined, close: boolean): void {
     const max = this.o.maxRequestBytes;
     this.o.logger.warn({ declaredBytes: declared, limitBytes: max }, 'admission request body too large');
-    res.writeHead(413, { ...TEXT, Connection: 'close' });
+    res.writeHead(413, close ? { ...TEXT, Connection: 'close' } : TEXT);
     res.end(`request body too large: the limit is ${max} bytes (--max-request-bytes)\n`);
-    req.resume();
   }
 
   private handleMetrics(req: IncomingMessage, res: ServerResponse): void {
@@ -358,36 +360,40 @@ export class WebhookServer {
   }
 }
 
-/** Read the whole body up to `max` bytes: undefined when larger, null when the client aborted. */
-function readBody(req: IncomingMessage, max: number): Promise<Buffer | undefined | null> {
+const TOO_LARGE = Symbol('too large');
+
+/**
+ * Read the whole body up to `max` bytes. A larger body is drained (discarded) up to DRAIN_FACTOR × max and gives
+ * TOO_LARGE; past that the request is destroyed (null), as when the client goes away.
+ */
+function readBody(req: IncomingMessage, max: number): Promise<Buffer | typeof TOO_LARGE | null> {
   return new Promise((resolve) => {
     const chunks: Buffer[] = [];
     let size = 0;
+    let over = false;
     let done = false;
-    req.on('data', (chunk: Buffer) => {
+    const finish = (v: Buffer | typeof TOO_LARGE | null): void => {
       if (done) return;
+      done = true;
+      resolve(v);
+    };
+    req.on('data', (chunk: Buffer) => {
       size += chunk.length;
-      if (size > max) {
-        done = true;
-        resolve(undefined);
+      if (over || size > max) {
+        over = true;
+        chunks.length = 0;
+        if (size > DRAIN_FACTOR * max) {
+          req.destroy();
+          finish(null);
+        }
         return;
       }
       chunks.push(chunk);
     });
-    req.on('end', () => {
-      if (done) return;
-      done = true;
-      resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size));
-    });
-    req.on('error', () => {
-      if (done) return;
-      done = true;
-      resolve(null);
-    });
-    req.on('aborted', () => {
-      if (done) return;
-      done = true;
-      resolve(null);
-    });
+    req.on('end', () =>
+      finish(over ? TOO_LARGE : chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size)),
+    );
+    req.on('error', () => finish(null));
+    req.on('aborted', () => finish(null));
   });
 }

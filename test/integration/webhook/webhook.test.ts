@@ -188,11 +188,58 @@ test('SIGTERM: in-flight requests finish, exit 0', async () => {
   agent.destroy();
   const exit = await wh.exited;
   assert.equal(exit.code, 0);
-  // Requests already accepted finish with 200; any not yet connected are refused (never a half answer).
+  // Requests already accepted finish with 200; connections still in the listen backlog or mid-handshake when the
+  // listener closes are refused or reset, never given a partial answer.
   for (const r of results) {
     if (r.status === 'fulfilled') assert.equal(r.value.status, 200);
-    else assert.match(String(r.reason), /ECONNREFUSED|ECONNRESET|socket hang up/);
+    else
+      assert.match(
+        String(r.reason),
+        /ECONNREFUSED|ECONNRESET|socket hang up|before secure TLS connection was established/,
+      );
   }
   assert.ok(results.some((r) => r.status === 'fulfilled'));
   assert.match(wh.stderr(), /Webhook server shutdown gracefully/);
+});
+
+test('SIGTERM waits for a slow in-flight admission (grace-period wait), exit 0; a second signal exits 1', async () => {
+  // An unknown ServiceAccount with a grace period keeps a request in flight for a known time.
+  const args = [
+    `--tls-cert=${files.certFile}`,
+    `--tls-key=${files.keyFile}`,
+    `--service-accounts-file=${files.saFile}`,
+    '--service-account-lookup-grace-period=1500ms',
+  ];
+  const p = await startProcess(args);
+  const url = `https://127.0.0.1:${p.port}/mutate`;
+  const body = admissionReview('admission.k8s.io/v1', 'slow', samplePod('not-yet-created'));
+  const t0 = Date.now();
+  const slow = call(url, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body,
+    ca: files.ca.cert,
+  });
+  await new Promise((r) => setTimeout(r, 300));
+  p.child.kill('SIGTERM');
+  const r = await slow;
+  assert.equal(r.status, 200);
+  assert.equal((JSON.parse(r.body) as { response: { allowed: boolean } }).response.allowed, true);
+  assert.ok(Date.now() - t0 >= 1400, 'answered after the grace period, not cut off');
+  assert.equal((await p.exited).code, 0);
+
+  const q = await startProcess(args);
+  const pending = call(`https://127.0.0.1:${q.port}/mutate`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body,
+    ca: files.ca.cert,
+  }).catch((e: unknown) => e);
+  await new Promise((res) => setTimeout(res, 300));
+  q.child.kill('SIGTERM');
+  await new Promise((res) => setTimeout(res, 200));
+  q.child.kill('SIGTERM');
+  assert.equal((await q.exited).code, 1);
+  await pending;
+  assert.match(q.stderr(), /second signal; exiting immediately/);
 });

@@ -146,6 +146,21 @@ test('bad input: content type, empty, invalid JSON, not a review, not a pod, ove
     chunked: true,
   });
   assert.equal(chunked.status, 413);
+  // A declared size far above the limit is refused before any body byte is read, and the connection closed.
+  const { connect } = await import('node:tls');
+  const raw = await new Promise<string>((resolve, reject) => {
+    let got = '';
+    const s = connect({ host: '127.0.0.1', port: wh.port, ca, servername: 'localhost' }, () => {
+      s.write(
+        'POST /mutate HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100000000\r\n\r\n',
+      );
+    });
+    s.on('data', (d: Buffer) => (got += d.toString()));
+    s.on('end', () => resolve(got));
+    s.on('error', reject);
+  });
+  assert.match(raw, /^HTTP\/1.1 413 /);
+  assert.match(raw, /connection: close/i);
   // Still serving.
   assert.equal((await post(admissionReview('admission.k8s.io/v1', 'after', samplePod()))).status, 200);
   assert.ok(log.lines.some((l) => l.msg === 'admission request rejected'));
