@@ -36,6 +36,10 @@ export async function run(argv: string[]): Promise<number> {
     logger.flush();
     throw new CliError(messageOf(err), 1);
   }
+  // A stray async error (e.g. inside a client library) is logged; it must not take the webhook down.
+  process.on('unhandledRejection', (reason: unknown) => {
+    logger.error({ err: messageOf(reason) }, 'unhandled promise rejection');
+  });
   return new Promise<number>((resolve) => {
     let signals = 0;
     const onSignal = (signal: NodeJS.Signals): void => {

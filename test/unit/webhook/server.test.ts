@@ -334,3 +334,48 @@ test('cipher suites and min version are applied', async () => {
     await w.stop();
   }
 });
+
+test('container-credentials file: EKS Pod Identity mode wins and is counted', async () => {
+  const ccFile = `${files.dir}/cc.json`;
+  writeFileSync(
+    ccFile,
+    JSON.stringify({
+      identities: [{ namespace: 'great-namespace', serviceAccount: 'great-serviceaccount' }],
+    }),
+  );
+  const w = await startWebhook(
+    flagsFor([`--service-accounts-file=${files.saFile}`, `--watch-container-credentials-config=${ccFile}`]),
+    { logger: memoryLogger().logger },
+  );
+  try {
+    const r = await call(`https://127.0.0.1:${w.port}/mutate`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: admissionReview('admission.k8s.io/v1', 'cc', samplePod()),
+      ca,
+    });
+    const patch = decodePatch(r.body);
+    assert.deepEqual(patch[0], {
+      op: 'add',
+      path: '/metadata/labels/eks.amazonaws.com~1pod-identity',
+      value: 'enabled',
+    });
+    const env = (
+      patch.find((p) => p.path === '/spec/containers')!.value as Array<{
+        env: Array<{ name: string; value?: string }>;
+      }>
+    )[0]!.env;
+    assert.ok(
+      env.some(
+        (e) =>
+          e.name === 'AWS_CONTAINER_CREDENTIALS_FULL_URI' &&
+          e.value === 'http://169.254.170.23/v1/credentials',
+      ),
+    );
+    assert.ok(!env.some((e) => e.name === 'AWS_ROLE_ARN'));
+    const m = (await call(`http://127.0.0.1:${w.metricsPort}/metrics`)).body;
+    assert.match(m, /^pod_identity_webhook_pod_count\{method="container_credentials"\} 1/m);
+  } finally {
+    await w.stop();
+  }
+});
