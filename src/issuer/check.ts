@@ -190,11 +190,15 @@ export function checkJwks(
       findings.push(error('key-missing-kid', `${name} has no "kid": AWS STS cannot select it`));
     else kids.set(kid, (kids.get(kid) ?? 0) + 1);
     const alg = algOfJwk(jwk);
+    // An unusable key gets its error and nothing else: no "ok" line, and no token check against it.
+    let usable = true;
     if (jwk.kty !== 'RSA' && jwk.kty !== 'EC') {
+      usable = false;
       findings.push(
         error('key-unsupported', `${name} has kty ${String(jwk.kty)}: AWS STS accepts RSA and EC keys only`),
       );
     } else if (!alg || !(STS_ALGORITHMS as readonly string[]).includes(alg)) {
+      usable = false;
       findings.push(
         error(
           'key-unsupported-alg',
@@ -203,8 +207,10 @@ export function checkJwks(
       );
     }
     if (jwk.use !== undefined && jwk.use !== 'sig') {
+      usable = false;
       findings.push(error('key-use', `${name} has "use": ${JSON.stringify(jwk.use)}, not "sig"`));
     }
+    if (!usable) return;
     if ('d' in jwk || 'p' in jwk)
       findings.push(error('key-private', `${name} publishes PRIVATE key material: rotate this key now`));
     let detail = '';

@@ -131,6 +131,7 @@ test('check: JWKS key problems (missing/duplicate kid, alg, use, private, >100 k
         { ...ec, kid: 'e', use: 'enc' },
         { kty: 'OKP', kid: 'x' },
         { ...good, kid: 'p', d: 'AA' },
+        ec,
       ],
     }),
     { algorithms: ['RS256'] },
@@ -147,6 +148,12 @@ test('check: JWKS key problems (missing/duplicate kid, alg, use, private, >100 k
     assert.ok(errs.includes(c), `${c} in ${errs}`);
   }
   assert.ok(codes(r.findings, 'warning').includes('algorithms-incomplete'));
+  // Unusable keys are reported once and never offered for token verification.
+  assert.deepEqual(
+    r.keys!.map((k) => k.kid),
+    [good!.kid, good!.kid, undefined, 'p', ec!.kid],
+  );
+  assert.equal(r.findings.filter((f) => f.severity === 'ok').length, 4);
   const many = checkJwks(
     res('k', { keys: Array.from({ length: 101 }, (_, i) => ({ ...good, kid: String(i) })) }),
   );
