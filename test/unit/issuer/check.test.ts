@@ -153,7 +153,7 @@ test('check: JWKS key problems (missing/duplicate kid, alg, use, private, >100 k
     r.keys!.map((k) => k.kid),
     [good!.kid, good!.kid, undefined, 'p', ec!.kid],
   );
-  assert.equal(r.findings.filter((f) => f.severity === 'ok').length, 4);
+  assert.equal(r.findings.filter((f) => f.severity === 'ok').length, 5);
   const many = checkJwks(
     res('k', { keys: Array.from({ length: 101 }, (_, i) => ({ ...good, kid: String(i) })) }),
   );
