@@ -383,6 +383,8 @@ async function mint(argv: string[]): Promise<number> {
   const podUid = values['pod-uid'] as string | undefined;
   if (Boolean(pod) !== Boolean(podUid)) throw new CliError('issuer mint: --pod and --pod-uid go together');
   const ttl = intFlag('mint', values.ttl, 'ttl');
+  if (ttl !== undefined && ttl < 600)
+    warn(`--ttl ${ttl}: kube-apiserver never issues tokens shorter than 600 s`);
   const token = await mintServiceAccountToken({
     privateKey: await loadPrivateKey(keyFile),
     issuer,
