@@ -153,20 +153,39 @@ function noPatch(warnings: string[] = []): MutationResult {
   return { changed: false, warnings };
 }
 
-/** A result whose `patch` is parsed from `patchJson` only if someone reads it (the server needs the bytes). */
+/**
+ * A result whose `patch` is parsed from `patchJson` only if someone reads it (the server only needs the bytes).
+ * A class getter, not a per-object defineProperty, keeps result objects in V8's fast mode.
+ */
+class PatchedResult implements MutationResult {
+  private parsed: JsonPatchOperation[] | undefined;
+  constructor(
+    readonly patchJson: string,
+    readonly changed: boolean,
+    readonly method: MutationResult['method'],
+    readonly warnings: string[],
+  ) {}
+  get patch(): JsonPatchOperation[] {
+    return (this.parsed ??= JSON.parse(this.patchJson) as JsonPatchOperation[]);
+  }
+  toJSON(): MutationResult {
+    return {
+      patch: this.patch,
+      patchJson: this.patchJson,
+      changed: this.changed,
+      method: this.method,
+      warnings: this.warnings,
+    };
+  }
+}
+
 function withPatch(
   patchJson: string,
   changed: boolean,
   method: MutationResult['method'],
   warnings: string[],
 ): MutationResult {
-  let parsed: JsonPatchOperation[] | undefined;
-  const result = { patchJson, changed, method, warnings } as MutationResult;
-  Object.defineProperty(result, 'patch', {
-    enumerable: true,
-    get: () => (parsed ??= JSON.parse(patchJson) as JsonPatchOperation[]),
-  });
-  return result;
+  return new PatchedResult(patchJson, changed, method, warnings);
 }
 
 /**
