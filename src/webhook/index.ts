@@ -9,11 +9,10 @@ import type { WebhookFlags } from './flags.js';
 import { composeRoleArnFromImds } from './imds.js';
 import { createMetrics, type WebhookMetrics } from './metrics.js';
 import { WebhookServer, type Readiness, type ReviewFn } from './server.js';
-import { ConfigMapApiSource, ServiceAccountApiSource } from './service-account-sources.js';
+import type { ServiceAccountApiSource } from './service-account-sources.js';
 import { StaticServiceAccountSource } from './static-source.js';
 import { CertificateReloader, cipherString, loadKeyPair, minVersion, type TlsSettings } from './tls.js';
 import type { IdentityLookup, MutationConfig } from './types.js';
-import { loadKubeConfig } from '../kube/client.js';
 import type { Logger } from '../log.js';
 
 export { FLAGS, parseArgs, resolveFlags, helpText, type WebhookFlags } from './flags.js';
@@ -132,6 +131,11 @@ export async function startWebhook(f: WebhookFlags, opts: StartOptions): Promise
       await file.start();
       stops.push(() => file.stop());
     } else {
+      // Loaded only here: @kubernetes/client-node costs ~80 MiB of RSS, which file-based runs do not need.
+      const [{ loadKubeConfig }, { ConfigMapApiSource, ServiceAccountApiSource }] = await Promise.all([
+        import('../kube/client.js'),
+        import('./service-account-sources.js'),
+      ]);
       const kubeConfig = loadKubeConfig({ kubeconfig: f.kubeconfig, kubeApi: f.kubeApi });
       apiSource = new ServiceAccountApiSource({
         kubeConfig,
