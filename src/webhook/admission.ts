@@ -6,10 +6,7 @@
 import { parse as parseYaml } from 'yaml';
 import { MAX_ADMISSION_BODY_BYTES } from './constants.js';
 import { canonicalisePod, checkPodTypes, goString } from './go-json.js';
-import { exceedsGoDepth, goJsonSyntaxError } from './mutate-jsonerr.js';
-
-/** Go's encoding/json nesting limit; only bodies longer than this can exceed it. */
-const MAX_GO_DEPTH = 10000;
+import { exceedsGoDepth, GO_MAX_JSON_DEPTH, goJsonSyntaxError } from './mutate-jsonerr.js';
 import { mutateCheckedPod } from './mutate.js';
 import type { IdentityLookup, MutationConfig, MutationResult } from './types.js';
 
@@ -98,7 +95,8 @@ function decodeBody(body: Buffer): unknown {
       const msg = goJsonSyntaxError(text) ?? 'unexpected end of JSON input';
       throw new DecodeFailure(`couldn't get version/kind; json parse error: ${msg}`);
     }
-    if (body.length > MAX_GO_DEPTH && exceedsGoDepth(body)) {
+    // Only a body longer than the limit can nest deeper than it.
+    if (body.length > GO_MAX_JSON_DEPTH && exceedsGoDepth(body)) {
       const msg = goJsonSyntaxError(text) ?? 'exceeded max depth';
       throw new DecodeFailure(`couldn't get version/kind; json parse error: ${msg}`);
     }

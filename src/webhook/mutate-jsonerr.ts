@@ -25,7 +25,9 @@ function quoteChar(c: string): string {
 }
 
 class SyntaxErr extends Error {}
-const MAX_DEPTH = 10000;
+/** Go's encoding/json nesting limit (scanner.go maxNestingDepth). */
+export const GO_MAX_JSON_DEPTH = 10000;
+const MAX_DEPTH = GO_MAX_JSON_DEPTH;
 const EOF = 'unexpected end of JSON input';
 
 /**
@@ -120,14 +122,12 @@ export function goJsonSyntaxError(text: string): string | undefined {
       // parse one value start
       ws();
       const c = text[i];
-      let closed = false;
       if (c === '{' || c === '[') {
         if (stack.length >= MAX_DEPTH) bad('exceeded max depth');
         i++;
         ws();
         if (text[i] === (c === '{' ? '}' : ']')) {
           i++;
-          closed = true;
         } else {
           stack.push(c);
           if (c === '{') {
@@ -145,7 +145,6 @@ export function goJsonSyntaxError(text: string): string | undefined {
       else if (c === 'f') literal('false');
       else if (c === 'n') literal('null');
       else bad('looking for beginning of value');
-      void closed;
       // after a complete value: close containers or move to the next element
       for (;;) {
         const top = stack[stack.length - 1];
