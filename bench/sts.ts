@@ -14,6 +14,7 @@ import { claims, configDoc, makeKey, signToken, ROLE_ARN } from '../test/helpers
 const ROOT = resolve(import.meta.dirname, '..');
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
+const WORKERS = Number(process.env.BENCH_WORKERS ?? 1);
 
 const dir = mkdtempSync(join(tmpdir(), 'openirsa-bench-sts-'));
 const key = await makeKey('bench-kid', 'RS256');
@@ -35,7 +36,7 @@ const built = join(ROOT, 'dist/src/cli/bin.js');
 const cli = existsSync(built) ? [built] : ['--import', 'tsx', join(ROOT, 'src/cli/bin.ts')];
 const child = spawn(
   process.execPath,
-  [...cli, 'sts', 'serve', '--config', join(dir, 'sts.yaml'), '--port', '0'],
+  [...cli, 'sts', 'serve', '--config', join(dir, 'sts.yaml'), '--port', '0', '--workers', String(WORKERS)],
   { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, OPENIRSA_LOG_LEVEL: 'warn' } },
 );
 const port = await new Promise<number>((res, rej) => {
@@ -94,11 +95,38 @@ async function load(ms: number, record: boolean) {
   return { lat, ok, bad };
 }
 
+/** The server's processes: the CLI and, with --workers, its forked workers. */
+function serverPids(): number[] {
+  let kids: number[] = [];
+  try {
+    kids = readFileSync(`/proc/${child.pid}/task/${child.pid}/children`, 'utf8')
+      .trim()
+      .split(/\s+/)
+      .filter(Boolean)
+      .map(Number);
+  } catch {
+    // no children file: a single process
+  }
+  return [child.pid!, ...kids];
+}
+
 /** Server CPU time (user+system) in ms, from /proc: robust to other load on the machine, unlike wall time. */
 function serverCpuMs(): number {
-  const f = readFileSync(`/proc/${child.pid}/stat`, 'utf8');
-  const rest = f.slice(f.lastIndexOf(')') + 2).split(' ');
-  return ((Number(rest[11]) + Number(rest[12])) * 1000) / 100; // utime, stime in clock ticks (USER_HZ = 100)
+  let total = 0;
+  for (const pid of serverPids()) {
+    const f = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const rest = f.slice(f.lastIndexOf(')') + 2).split(' ');
+    total += ((Number(rest[11]) + Number(rest[12])) * 1000) / 100; // utime, stime in clock ticks (USER_HZ = 100)
+  }
+  return total;
+}
+
+/** Sum of the peak RSS of the server's processes, kB. */
+function serverPeakRssKb(): number {
+  let total = 0;
+  for (const pid of serverPids())
+    total += Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
+  return total;
 }
 
 try {
@@ -112,11 +140,11 @@ try {
   const cpuPerRequestUs = ((serverCpuMs() - cpu0) * 1000) / (ok + bad);
   lat.sort((a, b) => a - b);
   const pct = (p: number) => lat[Math.min(lat.length - 1, Math.floor((p / 100) * lat.length))]!.toFixed(2);
-  const status = readFileSync(`/proc/${child.pid}/status`, 'utf8');
-  const hwm = /VmHWM:\s+(\d+) kB/.exec(status)?.[1];
+  const hwm = serverPeakRssKb();
   const result = {
     benchmark: 'sts AssumeRoleWithWebIdentity (RS256, HTTP keep-alive, warm JWKS)',
     connections: CONNECTIONS,
+    workers: WORKERS,
     seconds: Number(elapsed.toFixed(1)),
     requests: ok + bad,
     errors: bad,

@@ -1,5 +1,6 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
+import cluster from 'node:cluster';
 import { parseArgs } from 'node:util';
 import { CliError, messageOf } from './errors.js';
 import { createLogger } from '../log.js';
@@ -7,7 +8,7 @@ import { ConfigError, loadConfig } from '../sts/config.js';
 import { startServer } from '../sts/server.js';
 
 const USAGE = `usage:
-  openirsa sts serve --config FILE [--port N] [--host ADDR] [--tls-cert FILE --tls-key FILE]
+  openirsa sts serve --config FILE [--port N] [--host ADDR] [--tls-cert FILE --tls-key FILE] [--workers N]
   openirsa sts check-config --config FILE
   openirsa sts gen-key --out FILE
 
@@ -21,6 +22,8 @@ flags:
   --host ADDR      listen address (default 127.0.0.1)
   --tls-cert FILE  PEM certificate (chain) for HTTPS
   --tls-key FILE   PEM private key for HTTPS
+  --workers N      serve from N processes sharing the port (default 1; sessions are stateless, so any
+                   worker answers any request)
   --out FILE       (gen-key) where to write the key`;
 
 function readText(path: string, what: string): string {
@@ -60,6 +63,7 @@ export async function run(argv: string[]): Promise<number> {
         'tls-cert': { type: 'string' },
         'tls-key': { type: 'string' },
         out: { type: 'string' },
+        workers: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
       strict: true,
@@ -108,6 +112,11 @@ export async function run(argv: string[]): Promise<number> {
       const portText = (values.port as string | undefined) ?? (tls ? '8443' : '8080');
       if (!/^\d{1,5}$/.test(portText) || Number(portText) > 65535)
         throw new CliError(`--port must be 0-65535, not ${portText}`);
+      const workersText = (values.workers as string | undefined) ?? '1';
+      if (!/^\d{1,2}$/.test(workersText) || Number(workersText) < 1 || Number(workersText) > 64)
+        throw new CliError(`--workers must be 1-64, not ${workersText}`);
+      const workers = Number(workersText);
+      if (workers > 1 && cluster.isPrimary) return runPrimary(workers, config.sessionKeyGenerated, logger);
       let running;
       try {
         running = await startServer({
@@ -130,7 +139,8 @@ export async function run(argv: string[]): Promise<number> {
         },
         'sts listening',
       );
-      console.log(`openirsa sts listening on ${running.url}`);
+      if (cluster.isWorker) process.send?.({ listening: running.url });
+      else console.log(`openirsa sts listening on ${running.url}`);
       await new Promise<void>((resolve) => {
         const stop = (signal: string) => {
           logger.info({ event: 'shutdown', signal }, 'shutting down');
@@ -139,9 +149,58 @@ export async function run(argv: string[]): Promise<number> {
         process.once('SIGTERM', () => stop('SIGTERM'));
         process.once('SIGINT', () => stop('SIGINT'));
       });
+      // A worker's IPC channel would keep it alive after the server closed.
+      if (cluster.isWorker) cluster.worker?.disconnect();
       return 0;
     }
     default:
       throw new CliError(`unknown sts sub-command "${sub}"\n${USAGE}`);
   }
+}
+
+/**
+ * The primary of `--workers N`: forks N copies of this command (config already validated here, so a bad file fails
+ * once, with exit 2), prints the URL once they all listen, replaces a worker that dies, and on SIGTERM/SIGINT lets
+ * every worker drain and exit.
+ */
+async function runPrimary(
+  n: number,
+  keyGenerated: boolean,
+  logger: ReturnType<typeof createLogger>,
+): Promise<number> {
+  // One generated key for all workers, or their credentials would not be accepted by each other.
+  const env = keyGenerated ? { OPENIRSA_STS_SESSION_KEY: randomBytes(32).toString('base64') } : {};
+  let stopping = false;
+  let listening = 0;
+  const fork = () => cluster.fork(env);
+  cluster.on('message', (_worker, msg: { listening?: string }) => {
+    if (msg?.listening && ++listening === n)
+      console.log(`openirsa sts listening on ${msg.listening} (${n} workers)`);
+  });
+  cluster.on('exit', (worker, code, signal) => {
+    if (stopping) return;
+    logger.error(
+      { event: 'worker_exit', pid: worker.process.pid, code, signal },
+      'worker died; starting another',
+    );
+    fork();
+  });
+  for (let i = 0; i < n; i++) fork();
+  await new Promise<void>((resolve) => {
+    const stop = (signal: string) => {
+      if (stopping) return;
+      stopping = true;
+      logger.info({ event: 'shutdown', signal, workers: n }, 'shutting down workers');
+      const alive = Object.values(cluster.workers ?? {}).filter((w) => w && !w.isDead());
+      if (alive.length === 0) return resolve();
+      let left = alive.length;
+      for (const w of alive) {
+        w!.once('exit', () => --left === 0 && resolve());
+        w!.process.kill('SIGTERM');
+      }
+    };
+    process.once('SIGTERM', () => stop('SIGTERM'));
+    process.once('SIGINT', () => stop('SIGINT'));
+  });
+  return 0;
 }
