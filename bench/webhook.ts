@@ -18,6 +18,16 @@ const seconds = Number(process.env.BENCH_SECONDS ?? 10);
 const warmup = Number(process.env.BENCH_WARMUP_SECONDS ?? 2);
 const connections = Number(process.env.BENCH_CONNECTIONS ?? 64);
 
+/** CPU seconds (user + system) the process has used so far. */
+function cpuSeconds(pid: number): number {
+  try {
+    const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return (Number(f[11]) + Number(f[12])) / 100; // utime, stime in clock ticks (USER_HZ = 100)
+  } catch {
+    return NaN;
+  }
+}
+
 function peakRssMb(pid: number): number {
   try {
     const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
@@ -117,10 +127,12 @@ async function main(): Promise<void> {
   const workers = Array.from({ length: connections }, () => worker());
   await new Promise((r) => setTimeout(r, warmup * 1000));
   recording = true;
+  const cpu0 = cpuSeconds(child.pid!);
   const start = process.hrtime.bigint();
   await new Promise((r) => setTimeout(r, seconds * 1000));
   recording = false;
   const elapsed = Number(process.hrtime.bigint() - start) / 1e9;
+  const serverCpu = cpuSeconds(child.pid!) - cpu0;
   running = false;
   await Promise.all(workers);
   const rss = peakRssMb(child.pid!);
@@ -142,6 +154,11 @@ async function main(): Promise<void> {
   console.log(`  requests     ${latencies.length}`);
   console.log(`  errors       ${errors}${firstError ? ` (first: ${firstError})` : ''}`);
   console.log(`  server peak RSS ${rss.toFixed(1)} MiB`);
+  // CPU per request is less sensitive than requests/s to other load on the machine.
+  const cpuPerReq = (serverCpu / Math.max(1, latencies.length)) * 1e6;
+  console.log(
+    `  server CPU   ${(serverCpu / elapsed).toFixed(2)} cores busy, ${cpuPerReq.toFixed(0)} µs CPU per request (≈ ${(1e6 / cpuPerReq).toFixed(0)} req/s per free core)`,
+  );
   if (errors > 0) process.exitCode = 1;
 }
 
