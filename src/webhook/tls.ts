@@ -98,6 +98,10 @@ export interface TlsSettings {
 export function secureContextOptions(settings: TlsSettings, cert: Buffer, key: Buffer): SecureContextOptions {
   const options: SecureContextOptions = { cert, key, minVersion: settings.minVersion };
   if (settings.ciphers !== undefined) options.ciphers = settings.ciphers;
+  // OpenSSL 3 refuses TLS 1.0/1.1 at its default security level; a user who asks for them gets them, as in Go.
+  if (settings.minVersion === 'TLSv1' || settings.minVersion === 'TLSv1.1') {
+    options.ciphers = `${options.ciphers ?? 'DEFAULT'}:@SECLEVEL=0`;
+  }
   // Validate now (bad PEM, key not matching the cert) so a bad reload can be refused.
   createSecureContext(options);
   return options;

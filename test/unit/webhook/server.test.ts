@@ -379,3 +379,34 @@ test('container-credentials file: EKS Pod Identity mode wins and is counted', as
     await w.stop();
   }
 });
+
+test('--tls-min-version=1.0 really accepts a TLS 1.0 client', async () => {
+  const w = await startWebhook(
+    flagsFor([`--service-accounts-file=${files.saFile}`, '--tls-min-version=1.0']),
+    { logger: memoryLogger().logger },
+  );
+  try {
+    const { connect } = await import('node:tls');
+    const proto = await new Promise<string>((resolve) => {
+      const s = connect(
+        {
+          host: '127.0.0.1',
+          port: w.port,
+          ca,
+          servername: 'localhost',
+          minVersion: 'TLSv1',
+          maxVersion: 'TLSv1',
+          ciphers: 'DEFAULT:@SECLEVEL=0',
+        },
+        () => {
+          resolve(String(s.getProtocol()));
+          s.end();
+        },
+      );
+      s.on('error', (e) => resolve(`error: ${e.message}`));
+    });
+    assert.equal(proto, 'TLSv1');
+  } finally {
+    await w.stop();
+  }
+});
