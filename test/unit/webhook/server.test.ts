@@ -410,3 +410,38 @@ test('--tls-min-version=1.0 really accepts a TLS 1.0 client', async () => {
     await w.stop();
   }
 });
+
+test('--tls-cipher-suites restricts TLS 1.2 suites (Go names → OpenSSL)', async () => {
+  const w = await startWebhook(
+    flagsFor([
+      `--service-accounts-file=${files.saFile}`,
+      '--tls-cipher-suites=TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384',
+    ]),
+    { logger: memoryLogger().logger },
+  );
+  try {
+    const { connect } = await import('node:tls');
+    const hs = (ciphers?: string) =>
+      new Promise<string>((resolve) => {
+        const s = connect(
+          {
+            host: '127.0.0.1',
+            port: w.port,
+            ca,
+            servername: 'localhost',
+            maxVersion: 'TLSv1.2',
+            ...(ciphers ? { ciphers } : {}),
+          },
+          () => {
+            resolve(s.getCipher().standardName);
+            s.end();
+          },
+        );
+        s.on('error', (e) => resolve(`error: ${e.message}`));
+      });
+    assert.equal(await hs(), 'TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384');
+    assert.match(await hs('ECDHE-ECDSA-AES128-GCM-SHA256'), /^error/);
+  } finally {
+    await w.stop();
+  }
+});
