@@ -52,7 +52,14 @@ expected_version() {
   esac
 }
 
-is_current() { [ -x "$BIN/$1" ] && [ "$(reported_version "$1")" = "$(expected_version "$1")" ]; }
+# helm's default Kubernetes version (Capabilities.KubeVersion, used by `helm template` against kubeVersion) is an
+# ldflag; a stamp records it so a helm built without it is rebuilt.
+HELM_RECIPE="kube=${K8S_VERSION%.*}"
+
+is_current() {
+  [ -x "$BIN/$1" ] && [ "$(reported_version "$1")" = "$(expected_version "$1")" ] || return 1
+  [ "$1" != helm ] || [ "$(cat "$BIN/.helm.recipe" 2>/dev/null)" = "$HELM_RECIPE" ]
+}
 
 go_env() {
   command -v go >/dev/null || die "go is not on PATH (Go >= 1.26 is needed to build the control plane)"
@@ -128,10 +135,22 @@ build_helm() {
     cd "$dir"
     [ -f go.mod ] || go mod init openirsa-helm-build.invalid >/dev/null 2>&1
     go get "helm.sh/helm/v3@v$HELM_VERSION"
+    # Align helm's k8s.io libraries with the kube-apiserver build (same patch line) so the Go build cache is shared.
+    local m mods=""
+    for m in $(go list -m all | awk '$1 ~ /^k8s\.io\/(api|apimachinery|apiextensions-apiserver|apiserver|cli-runtime|client-go|component-base|component-helpers|kubectl|metrics)$/ {print $1}'); do
+      mods="$mods $m@v0.${K8S_VERSION#1.}"
+    done
+    [ -z "$mods" ] || go get $mods
     log "building helm v$HELM_VERSION"
-    timed helm go build -trimpath -ldflags "-s -w -X helm.sh/helm/v3/internal/version.version=v$HELM_VERSION" \
-      -o "$BIN/.helm.new" helm.sh/helm/v3/cmd/helm
+    local minor ld
+    minor=$(echo "$K8S_VERSION" | cut -d. -f2)
+    ld="-s -w -X helm.sh/helm/v3/internal/version.version=v$HELM_VERSION"
+    for p in helm.sh/helm/v3/pkg/lint/rules helm.sh/helm/v3/pkg/chartutil; do
+      ld="$ld -X $p.k8sVersionMajor=1 -X $p.k8sVersionMinor=$minor"
+    done
+    timed helm go build -trimpath -ldflags "$ld" -o "$BIN/.helm.new" helm.sh/helm/v3/cmd/helm
     mv -f "$BIN/.helm.new" "$BIN/helm"
+    echo "$HELM_RECIPE" >"$BIN/.helm.recipe"
   )
 }
 

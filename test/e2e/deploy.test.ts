@@ -236,6 +236,7 @@ describe('deploy/ manifests on a real kube-apiserver', () => {
   for (const mode of ['certManager', 'selfSigned'] as const) {
     test(`helm template (certificates.mode=${mode}) is accepted`, () => {
       const release = `openirsa-${mode.toLowerCase()}`;
+      const fullname = `${release}-openirsa-webhook`; // release name + chart name
       const ns = kubectl(['create', 'namespace', release]);
       assert.equal(ns.status, 0, ns.stderr);
       const lint = runBinary('helm', ['lint', '--strict', CHART, '--set', `certificates.mode=${mode}`]);
@@ -253,7 +254,7 @@ describe('deploy/ manifests on a real kube-apiserver', () => {
       const objs = docs(r.stdout);
       const mwc = find(objs, 'MutatingWebhookConfiguration') as Obj & {
         webhooks: {
-          clientConfig: { caBundle?: string; service: { namespace: string } };
+          clientConfig: { caBundle?: string; service: { name: string; namespace: string } };
           namespaceSelector: { matchExpressions: { values: string[] }[] };
         }[];
       };
@@ -272,8 +273,9 @@ describe('deploy/ manifests on a real kube-apiserver', () => {
         );
       } else {
         assert.equal(wh.clientConfig.caBundle, undefined);
-        assert.equal(mwc.metadata.annotations?.['cert-manager.io/inject-ca-from'], `${release}/${release}`);
-        find(objs, 'Certificate', release);
+        assert.equal(mwc.metadata.annotations?.['cert-manager.io/inject-ca-from'], `${release}/${fullname}`);
+        find(objs, 'Certificate', fullname);
+        assert.equal(wh.clientConfig.service.name, fullname);
       }
       assert.equal((find(objs, 'Deployment') as Obj & { spec: { replicas: number } }).spec.replicas, 2);
       dryRun(['-f', '-'], r.stdout);
