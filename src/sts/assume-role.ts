@@ -124,8 +124,11 @@ export interface AssumeRoleResult extends AssumedRoleOut {
   role: RoleConfig;
 }
 
-/** aws:Principal* keys of an assumed-role caller. */
-export function principalKeys(caller: Session): Record<string, ConditionValue> {
+/** aws:Principal* keys of an assumed-role caller; the role's own tags are principal tags unless a session tag overrides. */
+export function principalKeys(
+  caller: Session,
+  roleTags: Record<string, string> = {},
+): Record<string, ConditionValue> {
   const keys: Record<string, ConditionValue> = {
     'aws:PrincipalArn': buildRoleArn(
       caller.partition,
@@ -140,7 +143,10 @@ export function principalKeys(caller: Session): Record<string, ConditionValue> {
   };
   if (caller.sourceIdentity) keys['aws:SourceIdentity'] = caller.sourceIdentity;
   if (caller.provider) keys['aws:FederatedProvider'] = caller.provider;
-  for (const [k, v] of Object.entries(caller.tags ?? {})) keys[`aws:PrincipalTag/${k}`] = v;
+  const tags = new Map<string, [string, string]>();
+  for (const [k, v] of Object.entries(roleTags)) tags.set(k.toLowerCase(), [k, v]);
+  for (const [k, v] of Object.entries(caller.tags ?? {})) tags.set(k.toLowerCase(), [k, v]);
+  for (const [k, v] of tags.values()) keys[`aws:PrincipalTag/${k}`] = v;
   return keys;
 }
 
@@ -196,7 +202,12 @@ export async function assumeRole(
   const nowMs = deps.now();
   const keys: Record<string, ConditionValue> = {
     ...globalKeys(config, meta, nowMs),
-    ...principalKeys(caller),
+    ...principalKeys(
+      caller,
+      config.roles.get(
+        buildRoleArn(caller.partition, caller.account, caller.roleName, caller.rolePath ?? '/'),
+      )?.tags,
+    ),
     ...tagKeys(Object.keys(req.tags).length ? req.tags : undefined),
     'sts:RoleSessionName': req.roleSessionName,
   };
@@ -319,7 +330,7 @@ export async function assumeRole(
     role: role!,
     arn: assumedRoleArn(config.partition, config.accountId, role!.name, req.roleSessionName),
     assumedRoleId: `${role!.roleId}:${req.roleSessionName}`,
-    sourceIdentity: req.sourceIdentity,
+    sourceIdentity,
     packedPolicySize: policies.packedPolicySize,
     credentials: {
       accessKeyId: issued.accessKeyId,

@@ -200,7 +200,7 @@ export async function explainWebIdentity(input: ExplainInput): Promise<ExplainRe
     };
     const permKeys: Record<string, ConditionValue> = {
       ...globalKeys(config, { secureTransport: true, sourceIp: input.sourceIp }, input.now),
-      ...principalKeys(session),
+      ...principalKeys(session, role.tags),
       'aws:PrincipalIsAWSService': 'false',
     };
     const docs = [
