@@ -5,9 +5,9 @@
  */
 import { parse as parseYaml } from 'yaml';
 import { MAX_ADMISSION_BODY_BYTES } from './constants.js';
-import { canonicalisePod, checkPodTypes, goString } from './go-json.js';
+import { goString } from './go-json.js';
 import { exceedsGoDepth, GO_MAX_JSON_DEPTH, goJsonSyntaxError } from './mutate-jsonerr.js';
-import { mutateCheckedPod } from './mutate.js';
+import { mutatePrepared, preparePod } from './mutate.js';
 import type { IdentityLookup, MutationConfig, MutationResult } from './types.js';
 
 export { MAX_ADMISSION_BODY_BYTES };
@@ -255,9 +255,9 @@ async function reviewDecoded(
   // MutatePod: decode request.object as a core/v1 Pod.
   const namespace = str(request.namespace);
   const raw = request.object;
-  const checked = checkPodTypes(raw === undefined ? null : raw);
-  if (checked.error !== undefined) return deny(checked.error);
-  const pod = checked.folded ? canonicalisePod(raw as Obj) : (raw as Obj);
+  const prep = preparePod(raw === undefined ? null : raw);
+  if ('error' in prep) return deny(prep.error);
+  const pod = prep.prepared.pod;
   const metadata = isObj(pod.metadata) ? pod.metadata : undefined;
   const spec = isObj(pod.spec) ? pod.spec : undefined;
   const podInfo = {
@@ -267,7 +267,7 @@ async function reviewDecoded(
   };
 
   const lookup = await input.lookup(namespace, podInfo.serviceAccount);
-  const result = mutateCheckedPod(pod, namespace, lookup, input.config, input.random);
+  const result = mutatePrepared(prep.prepared, namespace, lookup, input.config, input.random);
   return {
     status: 200,
     headers: { ...SNIFFED_HEADERS },

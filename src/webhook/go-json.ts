@@ -131,7 +131,7 @@ export function goAny(root: unknown): string {
  * property reads monomorphic: this is the hot loop of the webhook.
  */
 export interface GoType {
-  k: 'str' | 'bool' | 'int' | 'struct' | 'slice' | 'map' | 'quantity' | 'intstr';
+  k: 'str' | 'bool' | 'int' | 'struct' | 'slice' | 'map' | 'quantity' | 'intstr' | 'opaque';
   /** Go type name for error messages ("string", "int32", "v1.PullPolicy", "[]v1.EnvVar", ...). */
   go: string;
   s: GoStruct | null;
@@ -171,6 +171,8 @@ const I32: GoType = mkType('int', 'int32', null, null);
 const I64: GoType = mkType('int', 'int64', null, null);
 const QTY: GoType = mkType('quantity', 'resource.Quantity', null, null);
 const INTSTR: GoType = mkType('intstr', 'intstr.IntOrString', null, null);
+/** Not checked here (containers in the single-pass path are checked while they are encoded). */
+const OPAQUE: GoType = mkType('opaque', 'v1.Container', null, null);
 const ST = (s: GoStruct): GoType => mkType('struct', 'v1.' + s.name, s, null);
 const SLICE = (elem: GoType): GoType => mkType('slice', '[]' + elem.go, null, elem);
 const MAP = (elem: GoType, go: string): GoType => mkType('map', go, null, elem);
@@ -449,6 +451,36 @@ export const Pod = struct(
   true,
 );
 
+/** Pod with the containers left unchecked: the single-pass path checks them while encoding them. */
+const PodSpecShallow = struct(
+  'PodSpec',
+  PodSpec.fields.map((f) =>
+    f.json === 'containers' || f.json === 'initContainers'
+      ? ([f.json, SLICE(OPAQUE), f.omitempty ? 'o' : ''] as FieldSpec)
+      : ([f.json, f.t, (f.ptr ? 'p' : '') + (f.omitempty ? 'o' : '')] as FieldSpec),
+  ),
+  true,
+);
+const PodShallow = struct(
+  'Pod',
+  Pod.fields.map(
+    (f) => [f.json, f.json === 'spec' ? ST(PodSpecShallow) : f.t, f.omitempty ? 'o' : ''] as FieldSpec,
+  ),
+  true,
+);
+
+/** checkPodTypes without the containers: true when the rest of the pod is well-typed and has no folded keys. */
+export function podShallowOk(pod: Record<string, unknown>): boolean {
+  foldSeen = false;
+  try {
+    checkStruct(pod, PodShallow, '');
+  } catch (e) {
+    if (e instanceof DecodeError) return false;
+    throw e;
+  }
+  return !foldSeen;
+}
+
 // ---------------------------------------------------------------------------------------------------------------
 // Decoding checks (json.Unmarshal into the typed struct)
 
@@ -493,6 +525,8 @@ let foldSeen = false;
 function checkValue(v: unknown, t: GoType, ctx: Ctx): void {
   if (v === null || v === undefined) return; // null leaves Go's zero value
   switch (t.k) {
+    case 'opaque':
+      return;
     case 'str':
       if (typeof v !== 'string') throw typeError(jsonKind(v), t, ctx, t.go);
       return;
@@ -610,6 +644,7 @@ function isZero(v: unknown, t: GoType): boolean {
   // Structs, Quantity and IntOrString are never "empty" to omitempty: `"resources":{}` is always emitted.
   if (t.k === 'struct' || t.k === 'quantity' || t.k === 'intstr') return false;
   if (v === null || v === undefined) return true;
+  // A value of the wrong JSON type is never "zero", so the writer sees (and flags) it.
   switch (t.k) {
     case 'str':
       return v === '';
@@ -618,11 +653,21 @@ function isZero(v: unknown, t: GoType): boolean {
     case 'int':
       return v === 0;
     case 'slice':
-      return (v as unknown[]).length === 0;
+      return Array.isArray(v) && v.length === 0;
     case 'map':
-      return Object.keys(v as object).length === 0;
+      return isPlainObject(v) && Object.keys(v).length === 0;
   }
+  return false;
 }
+
+const isPlainObject = (v: unknown): v is Record<string, unknown> =>
+  v !== null && typeof v === 'object' && !Array.isArray(v);
+
+/**
+ * Set by the writer when a value does not have its Go type (or a key matches a field only case-insensitively):
+ * the single-pass path then falls back to checkPodTypes for Go's exact message, or to canonicalisation.
+ */
+let writeBad = false;
 
 /**
  * The encoder appends to one accumulator string. V8 keeps it as a rope and flattens it once, when the bytes are
@@ -635,31 +680,58 @@ export interface Out {
 function writeValue(out: Out, v: unknown, t: GoType): void {
   switch (t.k) {
     case 'str':
-      out.s += typeof v === 'string' ? goString(v) : '""';
+      if (typeof v === 'string') out.s += goString(v);
+      else {
+        if (v !== null && v !== undefined) writeBad = true;
+        out.s += '""';
+      }
       return;
     case 'bool':
+      if (typeof v !== 'boolean' && v !== null && v !== undefined) writeBad = true;
       out.s += v === true ? 'true' : 'false';
       return;
     case 'int':
-      out.s += typeof v === 'number' ? String(v) : '0';
+      if (typeof v === 'number') {
+        if (!isGoInt(v, t.go)) writeBad = true;
+        out.s += String(v);
+      } else {
+        if (v !== null && v !== undefined) writeBad = true;
+        out.s += '0';
+      }
       return;
     case 'quantity':
-      out.s += v === null || v === undefined ? '"0"' : goString(goQuantityString(v));
+      if (v === null || v === undefined) out.s += '"0"';
+      else {
+        try {
+          out.s += goString(goQuantityString(v));
+        } catch {
+          writeBad = true;
+        }
+      }
       return;
     case 'intstr':
       if (typeof v === 'string') out.s += goString(v);
-      else out.s += typeof v === 'number' ? String(v) : '0';
+      else if (typeof v === 'number') {
+        if (!isGoInt(v, 'int32')) writeBad = true;
+        out.s += String(v);
+      } else {
+        if (v !== null && v !== undefined) writeBad = true;
+        out.s += '0';
+      }
       return;
     case 'slice': {
       if (v === null || v === undefined) {
         out.s += 'null';
         return;
       }
-      const a = v as unknown[];
+      if (!Array.isArray(v)) {
+        writeBad = true;
+        return;
+      }
       out.s += '[';
-      for (let i = 0; i < a.length; i++) {
+      for (let i = 0; i < v.length; i++) {
         if (i > 0) out.s += ',';
-        writeValue(out, a[i], t.elem as GoType);
+        writeValue(out, v[i], t.elem as GoType);
       }
       out.s += ']';
       return;
@@ -669,47 +741,138 @@ function writeValue(out: Out, v: unknown, t: GoType): void {
         out.s += 'null';
         return;
       }
-      const o = v as Record<string, unknown>;
-      const keys = Object.keys(o).sort(goKeyCompare);
+      if (!isPlainObject(v)) {
+        writeBad = true;
+        return;
+      }
+      const keys = Object.keys(v).sort(goKeyCompare);
       out.s += '{';
       for (let i = 0; i < keys.length; i++) {
         const k = keys[i] as string;
         out.s += (i === 0 ? '' : ',') + goString(k) + ':';
-        writeValue(out, o[k], t.elem as GoType);
+        writeValue(out, v[k], t.elem as GoType);
       }
       out.s += '}';
       return;
     }
+    case 'opaque':
+      writeBad = true;
+      return;
     case 'struct':
-      writeStruct(out, (v ?? {}) as Record<string, unknown>, t.s as GoStruct);
+      if (v === null || v === undefined) writeStruct(out, {}, t.s as GoStruct);
+      else if (isPlainObject(v)) writeStruct(out, v, t.s as GoStruct);
+      else writeBad = true;
       return;
   }
+}
+
+function isGoInt(v: number, go: string): boolean {
+  return (
+    Number.isInteger(v) &&
+    (go === 'int32' ? v >= INT32_MIN && v <= INT32_MAX : v >= -INT64_LIMIT && v < INT64_LIMIT)
+  );
+}
+
+/** Append one field of a struct being written (the part of writeStruct shared with the segment writer). */
+function writeField(out: Out, f: GoField, v: unknown, first: boolean): boolean {
+  if (f.ptr) {
+    if (v === null || v === undefined) {
+      if (f.omitempty) return first;
+      out.s += (first ? f.key : ',' + f.key) + 'null';
+      return false;
+    }
+  } else if (f.omitempty && isZero(v, f.t)) return first;
+  out.s += first ? f.key : ',' + f.key;
+  writeValue(out, v, f.t);
+  return false;
+}
+
+/** Append the fields of `o` that `s` does not know, in input order. */
+function writeUnknown(out: Out, o: Record<string, unknown>, s: GoStruct, first: boolean): boolean {
+  for (const k of Object.keys(o)) {
+    if (s.byJson.has(k)) continue;
+    if (s.byFold.has(k.toLowerCase())) writeBad = true; // Go would read it as a known field
+    out.s += (first ? '' : ',') + goString(k) + ':' + goAny(o[k]);
+    first = false;
+  }
+  return first;
 }
 
 /** Append the JSON of `o` as the Go struct `s` would marshal it, then the fields `s` does not know. */
 export function writeStruct(out: Out, o: Record<string, unknown>, s: GoStruct): void {
   out.s += '{';
   let first = true;
-  for (const f of s.fields) {
-    const v = o[f.json];
-    if (f.ptr) {
-      if (v === null || v === undefined) {
-        if (f.omitempty) continue;
-        out.s += (first ? f.key : ',' + f.key) + 'null';
-        first = false;
-        continue;
-      }
-    } else if (f.omitempty && isZero(v, f.t)) continue;
-    out.s += first ? f.key : ',' + f.key;
-    writeValue(out, v, f.t);
-    first = false;
-  }
-  for (const k of Object.keys(o)) {
-    if (s.byJson.has(k)) continue;
-    out.s += (first ? '' : ',') + goString(k) + ':' + goAny(o[k]);
-    first = false;
-  }
+  for (const f of s.fields) first = writeField(out, f, o[f.json], first);
+  writeUnknown(out, o, s, first);
   out.s += '}';
+}
+
+/**
+ * A container encoded once, in pieces, so the mutation can splice its env entries and volume mount in without
+ * re-encoding: `pre` + `,"env":[env…]` + `mid` + `,"volumeMounts":[mounts…]` + `post`. `name` is never omitted
+ * and comes first, so every later field starts with a comma.
+ */
+export interface ContainerSegments {
+  pre: string;
+  env: string;
+  envCount: number;
+  mid: string;
+  mounts: string;
+  mountCount: number;
+  post: string;
+}
+
+function writeItems(out: Out, v: unknown, elem: GoType): number {
+  if (v === null || v === undefined) return 0;
+  if (!Array.isArray(v)) {
+    writeBad = true;
+    return 0;
+  }
+  for (let i = 0; i < v.length; i++) {
+    if (i > 0) out.s += ',';
+    writeValue(out, v[i], elem);
+  }
+  return v.length;
+}
+
+const ENV_FIELD = 'env';
+const ENV_T = ST(EnvVar);
+const MOUNT_T = ST(VolumeMount);
+const MOUNTS_FIELD = 'volumeMounts';
+
+/**
+ * Type-check and encode a decoded container in one pass. Undefined when any value does not have its Go type
+ * (or a key only case-folds to a field): the caller then takes the two-pass path for Go's exact error.
+ */
+export function containerSegments(c: unknown): ContainerSegments | undefined {
+  if (!isPlainObject(c)) return c === null ? containerSegments({}) : undefined;
+  writeBad = false;
+  const pre: Out = { s: '{' };
+  const env: Out = { s: '' };
+  const mid: Out = { s: '' };
+  const mounts: Out = { s: '' };
+  const post: Out = { s: '' };
+  let cur = pre;
+  let first = true;
+  let envCount = 0;
+  let mountCount = 0;
+  for (const f of Container.fields) {
+    if (f.json === ENV_FIELD) {
+      envCount = writeItems(env, c[ENV_FIELD], ENV_T);
+      cur = mid;
+      continue;
+    }
+    if (f.json === MOUNTS_FIELD) {
+      mountCount = writeItems(mounts, c[MOUNTS_FIELD], MOUNT_T);
+      cur = post;
+      continue;
+    }
+    first = writeField(cur, f, c[f.json], first);
+  }
+  writeUnknown(post, c, Container, first);
+  post.s += '}';
+  if (writeBad) return undefined;
+  return { pre: pre.s, env: env.s, envCount, mid: mid.s, mounts: mounts.s, mountCount, post: post.s };
 }
 
 export function encodeStruct(o: Record<string, unknown>, s: GoStruct): string {

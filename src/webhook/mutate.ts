@@ -18,7 +18,19 @@ import {
   POD_IDENTITY_LABEL,
   ROLE_ARN_PATTERN,
 } from './constants.js';
-import { canonicalisePod, checkPodTypes, goString, writeContainer, type Out } from './go-json.js';
+import {
+  canonicalisePod,
+  checkPodTypes,
+  containerSegments,
+  encodeStruct,
+  EnvVar,
+  goString,
+  podShallowOk,
+  VolumeMount,
+  writeContainer,
+  type ContainerSegments,
+  type Out,
+} from './go-json.js';
 import { parseGoInt64 } from './goparse.js';
 import { goCsvFirstRecord, goFilepathJoin } from './mutate-go.js';
 import type { IdentityLookup, JsonPatchOperation, MutationConfig, MutationResult } from './types.js';
@@ -72,11 +84,32 @@ export function isWindowsPod(spec: Obj | undefined): boolean {
   return asObj(spec?.os)?.name === 'windows';
 }
 
+/** A pre-encoded container with extra env entries / a mount appended (each "" for none). */
+function spliced(seg: ContainerSegments, envExtra: string, mountExtra: string): string {
+  let s = seg.pre;
+  if (seg.envCount > 0 || envExtra !== '')
+    s += ',"env":[' + seg.env + (seg.envCount > 0 && envExtra !== '' ? ',' : '') + envExtra + ']';
+  s += seg.mid;
+  if (seg.mountCount > 0 || mountExtra !== '')
+    s +=
+      ',"volumeMounts":[' +
+      seg.mounts +
+      (seg.mountCount > 0 && mountExtra !== '' ? ',' : '') +
+      mountExtra +
+      ']';
+  return s + seg.post;
+}
+
+function writeUnchanged(out: Out, container: Obj, seg: ContainerSegments | undefined): void {
+  if (seg === undefined) writeContainer(out, container);
+  else out.s += spliced(seg, '', '');
+}
+
 /** Append a container's re-serialised JSON to `out`; true when our edits changed it (addEnvToContainer). */
-function mutateContainer(out: Out, c: unknown, pc: PatchConfig): boolean {
+function mutateContainer(out: Out, c: unknown, pc: PatchConfig, seg: ContainerSegments | undefined): boolean {
   const container = asObj(c) ?? {};
   if (pc.skip.has(str(container.name))) {
-    writeContainer(out, container);
+    writeUnchanged(out, container, seg);
     return false;
   }
   const env = asArr(container.env) ?? [];
@@ -110,7 +143,7 @@ function mutateContainer(out: Out, c: unknown, pc: PatchConfig): boolean {
   const ccMode = pc.fullUri !== '';
   // Early exit: no env and no mount is added (fixture rawPodHasAll).
   if (((!ccMode && wi) || (ccMode && cc)) && region && sts) {
-    writeContainer(out, container);
+    writeUnchanged(out, container, seg);
     return false;
   }
 
@@ -133,13 +166,19 @@ function mutateContainer(out: Out, c: unknown, pc: PatchConfig): boolean {
     );
   }
   if (added.length === 0 && mountExists) {
-    writeContainer(out, container);
+    writeUnchanged(out, container, seg);
     return false;
+  }
+  const mount = { name: pc.volumeName, readOnly: true, mountPath: pc.mountPath };
+  if (seg !== undefined) {
+    let envExtra = '';
+    for (const e of added) envExtra += (envExtra === '' ? '' : ',') + encodeStruct(e, EnvVar);
+    out.s += spliced(seg, envExtra, mountExists ? '' : encodeStruct(mount, VolumeMount));
+    return true;
   }
   const copy: Obj = { ...container };
   if (added.length > 0) copy.env = env.concat(added);
-  if (!mountExists)
-    copy.volumeMounts = mounts.concat([{ name: pc.volumeName, readOnly: true, mountPath: pc.mountPath }]);
+  if (!mountExists) copy.volumeMounts = mounts.concat([mount]);
   writeContainer(out, copy);
   return true;
 }
@@ -188,6 +227,45 @@ function withPatch(
   return new PatchedResult(patchJson, changed, method, warnings);
 }
 
+/** A pod that decodes as a core/v1 Pod, ready for mutatePrepared (containers pre-encoded when possible). */
+export interface PreparedPod {
+  pod: Obj;
+  /** Per container / init container, in order; absent when the two-pass path is used. */
+  containers?: ContainerSegments[];
+  initContainers?: ContainerSegments[];
+}
+
+/**
+ * Decode-check a pod the way Go's json.Unmarshal into corev1.Pod does, before any lookup. Containers are
+ * type-checked while they are encoded (one pass); on any doubt (an ill-typed value, a key Go would match
+ * case-insensitively) the two-pass path gives Go's exact error or the canonicalised pod.
+ */
+export function preparePod(raw: unknown): { error: string } | { prepared: PreparedPod } {
+  const o = asObj(raw);
+  if (o !== undefined && podShallowOk(o)) {
+    const spec = asObj(o.spec);
+    const containers = encodeAll(spec?.containers);
+    const initContainers = containers === undefined ? undefined : encodeAll(spec?.initContainers);
+    if (containers !== undefined && initContainers !== undefined)
+      return { prepared: { pod: o, containers, initContainers } };
+  }
+  const checked = checkPodTypes(raw);
+  if (checked.error !== undefined) return { error: checked.error };
+  return { prepared: { pod: checked.folded ? canonicalisePod(raw as Obj) : (raw as Obj) } };
+}
+
+function encodeAll(list: unknown): ContainerSegments[] | undefined {
+  const a = asArr(list);
+  if (a === undefined) return list === null || list === undefined ? [] : undefined;
+  const out: ContainerSegments[] = [];
+  for (const c of a) {
+    const seg = containerSegments(c);
+    if (seg === undefined) return undefined;
+    out.push(seg);
+  }
+  return out;
+}
+
 /**
  * Mutate a decoded pod (the AdmissionRequest's `object`). `namespace` is the request's namespace (it overrides
  * the pod's own). `random()` in [0,1) drives the container-credentials jitter. Never throws on any `pod`.
@@ -199,10 +277,9 @@ export function mutatePod(
   config: MutationConfig,
   random: () => number,
 ): MutationResult {
-  const checked = checkPodTypes(pod);
-  if (checked.error !== undefined) return { changed: false, warnings: [], error: checked.error };
-  const p = checked.folded ? canonicalisePod(pod as Obj) : (pod as Obj);
-  return mutateCheckedPod(p, namespace, lookup, config, random);
+  const p = preparePod(pod);
+  if ('error' in p) return { changed: false, warnings: [], error: p.error };
+  return mutatePrepared(p.prepared, namespace, lookup, config, random);
 }
 
 /** mutatePod for a pod that already passed checkPodTypes (and canonicalisePod if needed). */
@@ -213,6 +290,18 @@ export function mutateCheckedPod(
   config: MutationConfig,
   random: () => number,
 ): MutationResult {
+  return mutatePrepared({ pod }, namespace, lookup, config, random);
+}
+
+/** The mutation proper, for a pod preparePod accepted. */
+export function mutatePrepared(
+  prepared: PreparedPod,
+  namespace: string,
+  lookup: IdentityLookup,
+  config: MutationConfig,
+  random: () => number,
+): MutationResult {
+  const pod = prepared.pod;
   if (lookup.mode === 'none') return noPatch();
   if (lookup.mode === 'web-identity' && lookup.settings.roleArn === '') return noPatch();
 
@@ -343,7 +432,7 @@ export function mutateCheckedPod(
     out.s += '[';
     for (let i = 0; i < containers.length; i++) {
       if (i > 0) out.s += ',';
-      if (mutateContainer(out, containers[i], pc)) changed = true;
+      if (mutateContainer(out, containers[i], pc, prepared.containers?.[i])) changed = true;
     }
     out.s += ']}';
   }
@@ -354,7 +443,7 @@ export function mutateCheckedPod(
     out.s += '[';
     for (let i = 0; i < inits.length; i++) {
       if (i > 0) out.s += ',';
-      if (mutateContainer(out, inits[i], pc)) changed = true;
+      if (mutateContainer(out, inits[i], pc, prepared.initContainers?.[i])) changed = true;
     }
     out.s += ']}';
   }

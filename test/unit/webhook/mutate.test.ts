@@ -559,3 +559,63 @@ test('deeply nested unknown fields (as deep as Go accepts) are preserved without
   const json = r.patchJson ?? '';
   assert.ok(json.includes('"x":' + '{"a":'.repeat(depth) + '"\\u003c1\\u003e"' + '}'.repeat(depth)));
 });
+
+test('single-pass (pre-encoded containers) and two-pass encodings are byte-identical', async () => {
+  const { preparePod, mutateCheckedPod, mutatePrepared } = await import('../../../src/webhook/mutate.js');
+  const containers = [
+    {
+      name: 'a',
+      image: 'i',
+      env: [{ name: 'X', value: '<1>' }],
+      volumeMounts: [{ name: 'd', mountPath: '/d' }],
+      future: 1,
+    },
+    { name: 'b', env: [], volumeMounts: [] },
+    {
+      name: 'c',
+      env: [
+        { name: 'AWS_ROLE_ARN', value: 'x' },
+        { name: 'AWS_REGION', value: 'r' },
+      ],
+    },
+    {
+      name: 'd',
+      env: [
+        { name: 'AWS_STS_REGIONAL_ENDPOINTS', value: 'regional' },
+        { name: 'AWS_REGION', value: 'r' },
+        { name: 'AWS_ROLE_ARN', value: 'x' },
+      ],
+      volumeMounts: [{ name: 'aws-iam-token', mountPath: '/x' }],
+    },
+    {
+      name: 'e',
+      resources: { limits: { cpu: '1000m' } },
+      livenessProbe: { grpc: { port: 1 } },
+      restartPolicy: 'Always',
+    },
+    null,
+  ];
+  const pods = [
+    pod({ containers, initContainers: containers.slice(0, 3) }),
+    pod({ containers: [] }),
+    pod({ containers: containers.slice(2) }, { annotations: { 'eks.amazonaws.com/skip-containers': 'a,e' } }),
+  ];
+  const lookups = [irsa(), irsa({ useRegionalSts: true }), cc(true), irsa({ roleArn: '' })];
+  const cfgs = [config(), config({ awsDefaultRegion: 'eu-west-1' })];
+  let fast = 0;
+  for (const p of pods)
+    for (const l of lookups)
+      for (const c of cfgs) {
+        const prep = preparePod(p);
+        assert.ok('prepared' in prep);
+        if (prep.prepared.containers !== undefined) fast++;
+        const a = mutatePrepared(prep.prepared, 'ns', l, c, zero);
+        const b = mutateCheckedPod(p, 'ns', l, c, zero);
+        assert.equal(a.patchJson, b.patchJson);
+        assert.equal(a.changed, b.changed);
+      }
+  assert.equal(fast, pods.length * lookups.length * cfgs.length, 'well-typed pods take the single-pass path');
+  // an ill-typed or case-folded pod takes the two-pass path
+  const bad = preparePod(pod({ containers: [{ name: 'a', Env: [] }] }));
+  assert.ok('prepared' in bad && bad.prepared.containers === undefined);
+});
