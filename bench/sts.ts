@@ -36,7 +36,18 @@ const built = join(ROOT, 'dist/src/cli/bin.js');
 const cli = existsSync(built) ? [built] : ['--import', 'tsx', join(ROOT, 'src/cli/bin.ts')];
 const child = spawn(
   process.execPath,
-  [...cli, 'sts', 'serve', '--config', join(dir, 'sts.yaml'), '--port', '0', '--workers', String(WORKERS)],
+  [
+    ...(process.env.BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean),
+    ...cli,
+    'sts',
+    'serve',
+    '--config',
+    join(dir, 'sts.yaml'),
+    '--port',
+    '0',
+    '--workers',
+    String(WORKERS),
+  ],
   { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, OPENIRSA_LOG_LEVEL: 'warn' } },
 );
 const port = await new Promise<number>((res, rej) => {
@@ -168,7 +179,7 @@ try {
       process.execPath,
       [
         '-e',
-        "const b='<ok/>';require('node:http').createServer((q,r)=>{q.resume();q.on('end',()=>{r.writeHead(200,{'content-type':'text/xml','content-length':b.length});r.end(b)})}).listen(0,'127.0.0.1',function(){console.log(this.address().port)})",
+        "const b='<ok/>'.padEnd(Number(process.env.FLOOR_BYTES||5),' ');require('node:http').createServer((q,r)=>{q.resume();q.on('end',()=>{r.writeHead(200,{'content-type':'text/xml','content-length':b.length});r.end(b)})}).listen(0,'127.0.0.1',function(){console.log(this.address().port)})",
       ],
       { stdio: ['ignore', 'pipe', 'inherit'] },
     );
@@ -176,16 +187,24 @@ try {
       floor.stdout!.once('data', (c: Buffer) => res(Number(c.toString().trim()))),
     );
     await load(1000, false);
+    const floorCpu = () => {
+      const f = readFileSync(`/proc/${floor.pid}/stat`, 'utf8');
+      const rest = f.slice(f.lastIndexOf(')') + 2).split(' ');
+      return ((Number(rest[11]) + Number(rest[12])) * 1000) / 100;
+    };
+    const fc0 = floorCpu();
     const f0 = performance.now();
     const fl = await load(SECONDS * 1000, true);
     const floorRps = Math.round((fl.ok + fl.bad) / ((performance.now() - f0) / 1000));
+    const floorCpuUs = Math.round(((floorCpu() - fc0) * 1000) / (fl.ok + fl.bad));
     floor.kill('SIGTERM');
     Object.assign(result, {
       bareHttpFloorPerSecond: floorRps,
+      bareHttpFloorCpuPerRequestUs: floorCpuUs,
       fractionOfFloor: Number((result.requestsPerSecond / floorRps).toFixed(2)),
     });
     console.log(
-      `bare node:http floor under the same load: ${floorRps} req/s → openirsa sts reaches ${Math.round((100 * result.requestsPerSecond) / floorRps)}% of it`,
+      `bare node:http floor under the same load: ${floorRps} req/s, ${floorCpuUs} µs CPU/request → openirsa sts reaches ${Math.round((100 * result.requestsPerSecond) / floorRps)}% of it`,
     );
   }
   console.log(JSON.stringify(result));
