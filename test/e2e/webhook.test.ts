@@ -15,7 +15,7 @@ import {
   POD_IDENTITY_LABEL,
   SKIP_POD_LABEL,
 } from '../../src/webhook/constants.js';
-import { startControlPlane, type ControlPlane } from '../helpers/control-plane.js';
+import { httpCall, startControlPlane, type ControlPlane } from '../helpers/control-plane.js';
 import {
   IMAGE,
   createNamespace,
@@ -89,6 +89,13 @@ describe('openirsa webhook on a real kube-apiserver', () => {
     await webhook?.stop();
     await cp?.stop();
     if (work) rmSync(work, { recursive: true, force: true });
+  });
+
+  test('the probe paths deploy/ uses answer over HTTPS on the webhook port: /healthz and /readyz', async () => {
+    for (const path of ['/healthz', '/readyz']) {
+      const r = await httpCall('GET', `${webhook.url}${path}`, undefined, { ca: cp.caPem });
+      assert.equal(r.status, 200, `${path}: ${r.text}`);
+    }
   });
 
   test('IRSA: env, volume and mount exactly as specified in containers, init containers and a native sidecar', async () => {
