@@ -16,6 +16,10 @@ import type { IdentityLookup, MutationConfig } from './types.js';
 import type { Logger } from '../log.js';
 
 export { FLAGS, parseArgs, resolveFlags, helpText, type WebhookFlags } from './flags.js';
+export { mutatePod } from './mutate.js';
+export { reviewAdmission } from './admission.js';
+export * from './constants.js';
+export type * from './types.js';
 export { IdentityCache } from './cache.js';
 export { createMetrics } from './metrics.js';
 

@@ -256,7 +256,7 @@ export class WebhookServer {
       log.warn({ status: out.status, err: out.error, pod: out.pod }, 'admission request rejected');
     } else if (out.pod && r && log.isLevelEnabled('debug')) {
       const p = { Pod: out.pod.name, ServiceAccount: out.pod.serviceAccount, Namespace: out.pod.namespace };
-      if (r.patch === undefined)
+      if (r.patchJson === undefined)
         log.debug(p, 'Pod was not mutated. Reason: no identity for its service account');
       else if (r.changed) log.debug(p, 'Pod was mutated.');
       else
