@@ -297,7 +297,7 @@ describe('deploy/ manifests on a real kube-apiserver', () => {
 
   test('cert-manager objects are checked against the real CRD schemas (an unknown field is rejected)', () => {
     const bad = render(join(DEPLOY, 'kustomize/cert-manager')).replace(
-      /^  secretName: openirsa-webhook-cert$/m,
+      /^ {2}secretName: openirsa-webhook-cert$/m,
       '  secretName: openirsa-webhook-cert\n  secretNme: typo',
     );
     assert.ok(bad.includes('secretNme'), 'the fixture edit applied');
