@@ -282,6 +282,61 @@ describe('deploy/ manifests on a real kube-apiserver', () => {
     });
   }
 
+  test('helm install + upgrade (selfSigned) for real: the generated CA is kept across upgrades (lookup)', () => {
+    const release = 'openirsa-webhook';
+    const ns = 'openirsa-helm';
+    const env = {
+      KUBECONFIG: cp.kubeconfigPath,
+      HELM_CACHE_HOME: join(work, 'helm-cache'),
+      HELM_CONFIG_HOME: join(work, 'helm-config'),
+      HELM_DATA_HOME: join(work, 'helm-data'),
+    };
+    const helm = (args: string[]) => {
+      const r = runBinary('helm', args, { env });
+      assert.equal(r.status, 0, `helm ${args.join(' ')}:\n${r.stderr}`);
+      return r.stdout;
+    };
+    const caBundle = () => {
+      const r = kubectl([
+        'get',
+        'mutatingwebhookconfiguration',
+        release,
+        '-o',
+        'jsonpath={.webhooks[0].clientConfig.caBundle}',
+      ]);
+      assert.equal(r.status, 0, r.stderr);
+      return r.stdout;
+    };
+    helm([
+      'install',
+      release,
+      CHART,
+      '-n',
+      ns,
+      '--create-namespace',
+      '--set',
+      'certificates.mode=selfSigned',
+    ]);
+    const first = caBundle();
+    assert.match(Buffer.from(first, 'base64').toString(), /^-----BEGIN CERTIFICATE-----/);
+    const secret = kubectl(['get', 'secret', '-n', ns, `${release}-cert`, '-o', 'jsonpath={.data.ca\\.crt}']);
+    assert.equal(secret.stdout, first, 'the stored Secret and the caBundle share one CA');
+    helm([
+      'upgrade',
+      release,
+      CHART,
+      '-n',
+      ns,
+      '--set',
+      'certificates.mode=selfSigned',
+      '--set',
+      'replicaCount=3',
+    ]);
+    assert.equal(caBundle(), first, 'upgrade reused the CA instead of generating a new one');
+    const replicas = kubectl(['get', 'deployment', '-n', ns, release, '-o', 'jsonpath={.spec.replicas}']);
+    assert.equal(replicas.stdout, '3', 'the upgrade did apply');
+  });
+
   test('helm rejects invalid values with a clear message', () => {
     const r = runBinary('helm', ['template', 'x', CHART, '--set', 'certificates.mode=bogus']);
     assert.notEqual(r.status, 0);
