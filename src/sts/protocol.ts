@@ -257,15 +257,17 @@ export interface WebIdentityOut extends AssumedRoleOut {
   provider: string;
 }
 
+// Element order as in AWS's documented responses (SessionToken, SecretAccessKey, Expiration, AccessKeyId; Arn
+// before AssumedRoleId). Parsers do not care; people diffing bodies do.
 function credentialsXml(c: CredentialsOut): string {
   return (
-    `<Credentials>${el('AccessKeyId', c.accessKeyId)}${el('SecretAccessKey', c.secretAccessKey)}` +
-    `${el('SessionToken', c.sessionToken)}${el('Expiration', c.expiration)}</Credentials>`
+    `<Credentials>${el('SessionToken', c.sessionToken)}${el('SecretAccessKey', c.secretAccessKey)}` +
+    `${el('Expiration', c.expiration)}${el('AccessKeyId', c.accessKeyId)}</Credentials>`
   );
 }
 
 function assumedRoleUserXml(r: AssumedRoleOut): string {
-  return `<AssumedRoleUser>${el('AssumedRoleId', r.assumedRoleId)}${el('Arn', r.arn)}</AssumedRoleUser>`;
+  return `<AssumedRoleUser>${el('Arn', r.arn)}${el('AssumedRoleId', r.assumedRoleId)}</AssumedRoleUser>`;
 }
 
 function envelope(action: string, result: string, requestId: string): string {

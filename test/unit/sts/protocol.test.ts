@@ -39,10 +39,10 @@ test('AssumeRoleWithWebIdentity success XML, byte for byte; no PackedPolicySize 
     xml,
     '<AssumeRoleWithWebIdentityResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/">\n' +
       '  <AssumeRoleWithWebIdentityResult><SubjectFromWebIdentityToken>system:serviceaccount:default:app</SubjectFromWebIdentityToken>' +
-      '<Audience>sts.amazonaws.com</Audience><AssumedRoleUser><AssumedRoleId>AROA2AVYNEVMZEZ2AFVYI:my-session</AssumedRoleId>' +
-      '<Arn>arn:aws:sts::111122223333:assumed-role/my-role/my-session</Arn></AssumedRoleUser><Credentials>' +
-      '<AccessKeyId>ASIA2AVYNEVM4ZT5P2UW</AccessKeyId><SecretAccessKey>wJalrXUtnFEMI/K7MDENG/bPxRfiCYzEXAMPLEKEY</SecretAccessKey>' +
-      '<SessionToken>tok+en/==</SessionToken><Expiration>2014-10-24T23:00:23Z</Expiration></Credentials>' +
+      '<Audience>sts.amazonaws.com</Audience><AssumedRoleUser><Arn>arn:aws:sts::111122223333:assumed-role/my-role/my-session</Arn>' +
+      '<AssumedRoleId>AROA2AVYNEVMZEZ2AFVYI:my-session</AssumedRoleId></AssumedRoleUser><Credentials>' +
+      '<SessionToken>tok+en/==</SessionToken><SecretAccessKey>wJalrXUtnFEMI/K7MDENG/bPxRfiCYzEXAMPLEKEY</SecretAccessKey>' +
+      '<Expiration>2014-10-24T23:00:23Z</Expiration><AccessKeyId>ASIA2AVYNEVM4ZT5P2UW</AccessKeyId></Credentials>' +
       '<Provider>arn:aws:iam::111122223333:oidc-provider/oidc.example.com/id/X</Provider></AssumeRoleWithWebIdentityResult>\n' +
       '  <ResponseMetadata><RequestId>req-1</RequestId></ResponseMetadata>\n</AssumeRoleWithWebIdentityResponse>\n',
   );
