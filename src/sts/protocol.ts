@@ -294,9 +294,10 @@ export function renderWebIdentity(r: WebIdentityOut, requestId: string): string 
 export function renderAssumeRole(r: AssumedRoleOut, requestId: string): string {
   return envelope(
     'AssumeRole',
-    assumedRoleUserXml(r) +
+    // AWS's AssumeRole sample puts SourceIdentity first.
+    el('SourceIdentity', r.sourceIdentity) +
+      assumedRoleUserXml(r) +
       credentialsXml(r.credentials) +
-      el('SourceIdentity', r.sourceIdentity) +
       el('PackedPolicySize', r.packedPolicySize),
     requestId,
   );
