@@ -43,6 +43,7 @@ export interface KeyCacheOptions {
 }
 
 const MAX_DOC_BYTES = 1 << 20;
+export const MAX_JWKS_KEYS = 100;
 const keyError = (explanation: string) => new StsError('InvalidIdentityToken', MSG.keyRetrieval, explanation);
 
 function thumbprintOf(cert: PeerCertificate): string {
@@ -253,6 +254,11 @@ export class ProviderKeys {
         }
       }
     }
+    // AWS reportedly cannot use a JWKS of more than 100 keys (spiffe/spire#4699): fail the same way.
+    if ((this.keys?.length ?? 0) > MAX_JWKS_KEYS)
+      throw keyError(
+        `the JWKS of ${this.trust.url} has ${this.keys!.length} keys; AWS accepts at most ${MAX_JWKS_KEYS}`,
+      );
     let jwk = selectJwk(this.keys ?? [], kid, alg);
     if (!jwk && !this.offline && !lastError && this.now() - this.attemptedAt >= this.minRefetchMs) {
       // Unknown kid: the issuer may have rotated keys. Rate-limited so forged kids cannot make us hammer it.

@@ -64,6 +64,26 @@ export function readWebIdentityParams(params: Params): WebIdentityParams {
   return { ...(common as CommonParams), webIdentityToken: webIdentityToken!, providerId };
 }
 
+/**
+ * Issuer-specific claims AWS also exposes as condition keys (specs/sts.md §2.5). GitHub Actions: the claims seen in
+ * AWS-documented trust policies; `workflow_ref` is deliberately absent (AWS does not map it).
+ */
+export const ISSUER_EXTRA_CLAIMS: Readonly<Record<string, readonly string[]>> = {
+  'https://token.actions.githubusercontent.com': [
+    'actor',
+    'actor_id',
+    'environment',
+    'event_name',
+    'job_workflow_ref',
+    'ref',
+    'ref_type',
+    'repository',
+    'repository_id',
+    'repository_owner',
+    'repository_owner_id',
+  ],
+};
+
 /** The condition keys a web-identity request carries (specs/sts.md §3.2). */
 export function webIdentityKeys(
   token: VerifiedToken,
@@ -83,6 +103,10 @@ export function webIdentityKeys(
   if (typeof amr === 'string' || (Array.isArray(amr) && amr.every((x) => typeof x === 'string')))
     keys[`${p}:amr`] = amr as ConditionValue;
   if (typeof azp === 'string') keys[`${p}:azp`] = azp;
+  for (const claim of ISSUER_EXTRA_CLAIMS[token.provider.url] ?? []) {
+    const v = token.claims[claim];
+    if (typeof v === 'string') keys[`${p}:${claim}`] = v;
+  }
   if (token.sourceIdentity !== undefined) keys['sts:SourceIdentity'] = token.sourceIdentity;
   if (token.transitiveTagKeys) keys['sts:TransitiveTagKeys'] = token.transitiveTagKeys;
   return keys;

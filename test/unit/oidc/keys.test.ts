@@ -150,6 +150,14 @@ test('selectJwk: exact kid, key type and curve must fit the algorithm; no kid â†
   assert.equal(selectJwk([{ ...k1.jwk, kid: '' }], '', 'RS256')?.kid, '');
 });
 
+test('a JWKS of more than 100 keys is unusable, as reported for AWS', async () => {
+  const many = Array.from({ length: 101 }, (_, i) => ({ ...k1.jwk, kid: `k${i}` }));
+  const keys = new ProviderKeys({ url: 'https://a.example', thumbprints: [], jwks: { keys: many } });
+  const e = await err(keys.getKey('k1', 'RS256'));
+  assert.equal(e.message, MSG.keyRetrieval);
+  assert.match(e.explanation!, /101 keys/);
+});
+
 test('KeyStore routes by provider URL', async () => {
   const trust: ProviderTrust = { url: 'https://a.example', thumbprints: [], jwks: { keys: [k1.jwk] } };
   const store = new KeyStore([trust]);

@@ -379,6 +379,33 @@ const cases: Case[] = [
   },
 ];
 
+test('GitHub Actions extra claims are condition keys; workflow_ref is not', async () => {
+  const { webIdentityKeys } = await import('../../../src/sts/web-identity.js');
+  const gh = 'https://token.actions.githubusercontent.com';
+  const keys = webIdentityKeys(
+    {
+      provider: { url: gh, arn: 'x', clientIds: [], keyPrefix: 'token.actions.githubusercontent.com' },
+      audience: 'sts.amazonaws.com',
+      subject: 'repo:acme/api:ref:refs/heads/main',
+      claims: {
+        repository: 'acme/api',
+        job_workflow_ref: 'acme/api/.github/workflows/d.yml@refs/heads/main',
+        workflow_ref: 'w',
+        email: 'e',
+      },
+      alg: 'RS256',
+      exp: 0,
+      signatureVerified: true,
+    },
+    's',
+    {},
+  );
+  assert.equal(keys['token.actions.githubusercontent.com:repository'], 'acme/api');
+  assert.match(String(keys['token.actions.githubusercontent.com:job_workflow_ref']), /d.yml/);
+  assert.equal(keys['token.actions.githubusercontent.com:workflow_ref'], undefined);
+  assert.equal(keys['token.actions.githubusercontent.com:email'], undefined);
+});
+
 test('the matrix has at least 40 cases', () => assert.ok(cases.length >= 40, String(cases.length)));
 
 for (const c of cases) {
