@@ -197,6 +197,8 @@ interface Proc {
 }
 
 const live = new Set<Proc>();
+/** Working folders to remove if the process exits before stop() (never the `keep` ones). */
+const tempDirs = new Set<string>();
 /** How many processes this module started and has not yet seen stopped (tests assert it returns to 0). */
 export function liveProcessCount(): number {
   return [...live].filter((p) => p.child.exitCode === null && p.child.signalCode === null).length;
@@ -208,11 +210,13 @@ function hookExit(): void {
   // Last resort: never leave etcd/kube-apiserver running after the test process ends.
   process.on('exit', () => {
     for (const p of live) killGroup(p, 'SIGKILL');
+    for (const d of tempDirs) rmSync(d, { recursive: true, force: true });
   });
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     process.once(signal, () => {
       for (const p of live) killGroup(p, 'SIGKILL');
-      process.kill(process.pid, signal);
+      // exit() (not re-raising the signal) so every other exit hook runs too, e.g. spawned CLI servers.
+      process.exit(signal === 'SIGINT' ? 130 : 143);
     });
   }
 }
@@ -391,7 +395,9 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
     stopped = true;
     for (const p of [...procs].reverse()) await stopProc(p);
     if (!keep) rmSync(dir, { recursive: true, force: true });
+    tempDirs.delete(dir);
   };
+  if (!keep && !detached) tempDirs.add(dir);
 
   try {
     const ca = await createCa('openirsa e2e CA', 7);
