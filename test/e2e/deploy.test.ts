@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { cpSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -79,7 +79,7 @@ describe('deploy/ manifests on a real kube-apiserver', () => {
     ]);
     assert.equal(established.status, 0, established.stderr);
     // Dry-run objects need their namespace to exist for real.
-    const ns = kubectl(['apply', '-f', join(DEPLOY, 'kustomize/base/namespace.yaml')]);
+    const ns = kubectl(['apply', '-f', join(DEPLOY, 'kustomize/namespace/namespace.yaml')]);
     assert.equal(ns.status, 0, ns.stderr);
   });
   after(async () => {
@@ -230,6 +230,43 @@ describe('deploy/ manifests on a real kube-apiserver', () => {
       { encoding: 'utf8' },
     );
     assert.match(san.stdout, /DNS:openirsa-webhook\.openirsa\.svc\b/);
+    dryRun(['-f', '-'], text);
+  });
+
+  test('kustomize sts: its example config passes `openirsa sts check-config`; everything is accepted', () => {
+    const text = render(join(DEPLOY, 'kustomize/sts'));
+    const objs = docs(text);
+    const cm = find(objs, 'ConfigMap') as Obj & { data: Record<string, string> };
+    const configFile = join(work, 'sts-config.yaml');
+    writeFileSync(configFile, cm.data['config.yaml']!);
+    const check = spawnSync(
+      process.execPath,
+      [join(ROOT, 'dist/src/cli/bin.js'), 'sts', 'check-config', '--config', configFile],
+      {
+        encoding: 'utf8',
+        env: { ...process.env, OPENIRSA_STS_SESSION_KEY: Buffer.alloc(32, 7).toString('base64') },
+      },
+    );
+    assert.equal(check.status, 0, `sts check-config:\n${check.stdout}\n${check.stderr}`);
+    assert.match(check.stdout, /arn:aws:iam::111122223333:role\/s3-writer/);
+    const dep = find(objs, 'Deployment', 'openirsa-sts') as Obj & {
+      spec: {
+        replicas: number;
+        template: {
+          spec: {
+            volumes: { name: string; configMap?: { name: string } }[];
+            containers: { args: string[] }[];
+          };
+        };
+      };
+    };
+    assert.equal(dep.spec.replicas, 2);
+    assert.equal(
+      dep.spec.template.spec.volumes.find((v) => v.name === 'config')?.configMap?.name,
+      cm.metadata.name,
+      'the pod mounts the generated (hashed) ConfigMap',
+    );
+    assert.ok(dep.spec.template.spec.containers[0]!.args.includes('--host=0.0.0.0'));
     dryRun(['-f', '-'], text);
   });
 
