@@ -47,7 +47,7 @@ export async function run(argv: string[]): Promise<number> {
       strict: true,
     }));
   } catch (err) {
-    throw new CliError(`${messageOf(err)}\n${USAGE}`);
+    throw new CliError(`${messageOf(err)}; run 'openirsa explain --help'`);
   }
   if (values.help) {
     console.log(USAGE);
@@ -55,7 +55,7 @@ export async function run(argv: string[]): Promise<number> {
   }
   const str = (k: string) => values[k] as string | undefined;
   for (const k of ['config', 'role-arn', 'token'])
-    if (!str(k)) throw new CliError(`--${k} is required\n${USAGE}`);
+    if (!str(k)) throw new CliError(`--${k} is required; run 'openirsa explain --help'`);
   if (str('resource') && !str('action')) throw new CliError('--resource needs --action');
   let config;
   try {

@@ -69,7 +69,7 @@ export async function run(argv: string[]): Promise<number> {
       strict: true,
     }));
   } catch (err) {
-    throw new CliError(`${messageOf(err)}\n${USAGE}`);
+    throw new CliError(`${messageOf(err)}; run 'openirsa sts --help'`);
   }
   if (values.help) {
     console.log(USAGE);
@@ -154,7 +154,7 @@ export async function run(argv: string[]): Promise<number> {
       return 0;
     }
     default:
-      throw new CliError(`unknown sts sub-command "${sub}"\n${USAGE}`);
+      throw new CliError(`unknown sts sub-command "${sub}"; run 'openirsa sts --help'`);
   }
 }
 
