@@ -29,21 +29,31 @@ export function checkSessionPolicy(text: string): PolicyDoc {
   return parsePolicy(text, 'identity', { maxSize: 0 });
 }
 
-/** The condition keys a policy can read (condition keys and `${...}` variables), lower-cased. */
+/** The condition keys a policy can read (condition keys and `${...}` variables), as written, deduplicated by case. */
 const referenced = new WeakMap<PolicyDoc, string[]>();
 function keysReadBy(doc: PolicyDoc): string[] {
   let keys = referenced.get(doc);
   if (!keys) {
-    const set = new Set<string>();
+    const byLower = new Map<string, string>();
+    const add = (k: string) => byLower.has(k.toLowerCase()) || byLower.set(k.toLowerCase(), k);
     for (const st of doc.statements)
       for (const c of st.conditions) {
-        set.add(c.key.toLowerCase());
-        for (const v of c.values) for (const name of variablesIn(v)) set.add(name.toLowerCase());
+        add(c.key);
+        for (const v of c.values) for (const name of variablesIn(v)) add(name);
       }
-    keys = [...set].sort();
+    keys = [...byLower.values()].sort();
     referenced.set(doc, keys);
   }
   return keys;
+}
+
+/** A key's value, by exact name first (the common case, no allocation), else case-insensitively as IAM does. */
+function lookup(keys: Record<string, unknown>, name: string): unknown {
+  const exact = keys[name];
+  if (exact !== undefined) return exact;
+  const lower = name.toLowerCase();
+  for (const k in keys) if (k.toLowerCase() === lower) return keys[k];
+  return undefined;
 }
 
 const TRUST_CACHE_MAX = 10_000;
@@ -55,11 +65,12 @@ const trustCache = new WeakMap<PolicyDoc, Map<string, EvaluationResult>>();
  * them). Every AssumeRoleWithWebIdentity of one service account hits the same entry.
  */
 export function evaluateTrust(doc: PolicyDoc, ctx: RequestContext): EvaluationResult {
-  const lower = new Map<string, unknown>();
-  for (const [k, v] of Object.entries(ctx.conditionKeys)) lower.set(k.toLowerCase(), v);
-  const parts: unknown[] = [ctx.action, ctx.principal?.type, ctx.principal?.id];
-  for (const k of keysReadBy(doc)) parts.push(lower.get(k) ?? null);
-  const cacheKey = JSON.stringify(parts);
+  let cacheKey = `${ctx.action}\u0000${ctx.principal?.type ?? ''}\u0000${ctx.principal?.id ?? ''}`;
+  for (const k of keysReadBy(doc)) {
+    const v = lookup(ctx.conditionKeys, k);
+    // JSON keeps strings, arrays and absence apart, so no two contexts share a key.
+    cacheKey += v === undefined ? '\u0000-' : `\u0000${JSON.stringify(v)}`;
+  }
   let cache = trustCache.get(doc);
   if (!cache) trustCache.set(doc, (cache = new Map()));
   let result = cache.get(cacheKey);
