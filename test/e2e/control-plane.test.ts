@@ -4,15 +4,22 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { existsSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { decodeJwt, decodeProtectedHeader, importJWK, jwtVerify, type JWK } from 'jose';
 import {
   keygen,
   keyIdFromPublicKey,
   liveProcessCount,
+  runBinary,
   startControlPlane,
   type ControlPlane,
 } from '../helpers/control-plane.js';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 
 describe('control plane (real etcd + kube-apiserver)', () => {
   let cp: ControlPlane;
@@ -139,5 +146,42 @@ describe('control plane (real etcd + kube-apiserver)', () => {
       /control plane failed to start: kube-apiserver exited[\s\S]*no-such-flag-openirsa/,
     );
     assert.equal(liveProcessCount(), before, 'etcd was stopped after kube-apiserver failed');
+  });
+  test('scripts/control-plane.sh start|stop: a control plane that outlives the command, then stops', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'openirsa-cp-script-'));
+    try {
+      const start = spawnSync('bash', ['scripts/control-plane.sh', 'start', dir], {
+        cwd: ROOT,
+        encoding: 'utf8',
+        timeout: 180_000,
+      });
+      assert.equal(start.status, 0, start.stderr);
+      assert.equal(start.stdout.trim(), join(dir, 'kubeconfig'));
+      const state = JSON.parse(readFileSync(join(dir, 'state.json'), 'utf8')) as {
+        pids: { etcd: number; apiServer: number };
+      };
+      const ns = runBinary('kubectl', [
+        '--kubeconfig',
+        join(dir, 'kubeconfig'),
+        'get',
+        'namespace',
+        'default',
+        '-o',
+        'name',
+      ]);
+      assert.equal(ns.stdout.trim(), 'namespace/default', ns.stderr);
+      const stop = spawnSync('bash', ['scripts/control-plane.sh', 'stop', dir], {
+        cwd: ROOT,
+        encoding: 'utf8',
+        timeout: 60_000,
+      });
+      assert.equal(stop.status, 0, stop.stderr);
+      for (const pid of [state.pids.etcd, state.pids.apiServer]) {
+        assert.throws(() => process.kill(pid, 0), /ESRCH/, `process ${pid} is gone`);
+      }
+    } finally {
+      spawnSync('bash', ['scripts/control-plane.sh', 'stop', dir], { cwd: ROOT });
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
