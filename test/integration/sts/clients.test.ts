@@ -173,6 +173,31 @@ test('a denied call gets AWS error XML and the server logs the explanation witho
   assert.ok(!log.includes(token.split('.')[2]!), 'not even its signature');
 });
 
+test('openirsa explain fetches the issuer keys over HTTPS like the server (no inline JWKS)', async () => {
+  const { join } = await import('node:path');
+  const args = [
+    BIN,
+    'explain',
+    '--config',
+    join(h.dir, 'sts.yaml'),
+    '--role-arn',
+    h.roleArn,
+    '--token',
+    h.tokenFile,
+  ];
+  const ok = await run(process.execPath, args);
+  assert.match(ok.stdout, new RegExp(`signature verified \\(JWKS fetched from ${h.issuerUrl}\\)`));
+  assert.match(ok.stdout, /result: ALLOWED/);
+  const { writeFileSync } = await import('node:fs');
+  const bad = join(h.dir, 'other-token');
+  writeFileSync(bad, h.mintToken({ sub: 'system:serviceaccount:other:intruder' }));
+  const denied = await run(process.execPath, [...args.slice(0, -1), bad]).catch(
+    (e: { code: number; stdout: string }) => e,
+  );
+  assert.equal((denied as { code: number }).code, 3);
+  assert.match((denied as { stdout: string }).stdout, /system:serviceaccount:other:intruder/);
+});
+
 async function fetchInsecureCa(h: Harness, body: string): Promise<{ status: number; body: string }> {
   const { request } = await import('node:https');
   const { readFileSync } = await import('node:fs');
