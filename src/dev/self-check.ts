@@ -2,34 +2,9 @@
  * `openirsa dev --check`: proves the chain the way a pod would, over the wire: AssumeRoleWithWebIdentity
  * with the minted token, then a SigV4-signed GetCallerIdentity with the returned credentials.
  */
-import { createHash, createHmac, type Hash, type Hmac } from 'node:crypto';
 import { request } from 'node:https';
 import { SignatureV4 } from '@smithy/signature-v4';
-
-function toBuffer(data: string | ArrayBuffer | ArrayBufferView): Buffer {
-  if (typeof data === 'string') return Buffer.from(data, 'utf8');
-  if (ArrayBuffer.isView(data)) return Buffer.from(data.buffer, data.byteOffset, data.byteLength);
-  return Buffer.from(data);
-}
-
-/** The SHA-256 checksum SignatureV4 asks for, on node:crypto (the SDK's own lives in a transitive package). */
-class NodeSha256 {
-  private hash: Hash | Hmac;
-  private readonly secret?: Buffer;
-  constructor(secret?: string | ArrayBuffer | ArrayBufferView) {
-    this.secret = secret === undefined ? undefined : toBuffer(secret);
-    this.hash = this.secret === undefined ? createHash('sha256') : createHmac('sha256', this.secret);
-  }
-  update(data: string | ArrayBuffer | ArrayBufferView): void {
-    this.hash.update(toBuffer(data));
-  }
-  async digest(): Promise<Uint8Array> {
-    return new Uint8Array(this.hash.digest());
-  }
-  reset(): void {
-    this.hash = this.secret === undefined ? createHash('sha256') : createHmac('sha256', this.secret);
-  }
-}
+import { NodeSha256 } from '../sts/sigv4.js';
 
 interface HttpAnswer {
   status: number;
