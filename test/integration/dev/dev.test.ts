@@ -91,10 +91,15 @@ test('AWS SDK for JavaScript v3 with only the printed environment gets the s3-wr
   assert.match(stdout.trim(), ARN);
 });
 
-test('the AWS CLI with only the printed environment: aws sts get-caller-identity', async () => {
-  const { stdout } = await run(venvTool('aws'), ['sts', 'get-caller-identity', '--output', 'json'], {
-    env: cleanEnv(dev.env),
-  });
+test('the AWS CLI as the README shows it: source env.sh, then aws sts get-caller-identity', async () => {
+  const aws = venvTool('aws');
+  const { stdout } = await run(
+    'bash',
+    ['-c', `source "${dev.stateDir}/env.sh" && "${aws}" sts get-caller-identity --output json`],
+    {
+      env: cleanEnv({}),
+    },
+  );
   assert.match((JSON.parse(stdout) as { Arn: string }).Arn, ARN);
 });
 
@@ -108,8 +113,12 @@ test('openirsa explain agrees with the running chain, using the files dev wrote'
     dev.env.AWS_ROLE_ARN!,
     '--token',
     dev.tokenFile,
+    '--action',
+    's3:PutObject',
+    '--resource',
+    'arn:aws:s3:::openirsa-dev-bucket/report.csv',
   ]);
-  assert.match(stdout, /ALLOWED/);
+  assert.match(stdout, /result: ALLOWED .*and allow s3:PutObject/);
 });
 
 test('a taken port gives a one-line message naming the flag, and exit 1', async () => {
