@@ -160,15 +160,25 @@ export function checkSessionPolicies(
   };
 }
 
+let timeKeys = { second: NaN, currentTime: '', epochTime: '' };
+
 /** Request-level global condition keys. */
 export function globalKeys(
   config: StsConfig,
   meta: RequestMeta,
   nowMs: number,
 ): Record<string, ConditionValue> {
+  const second = Math.floor(nowMs / 1000);
+  // Both strings depend on the second only: formatted once a second, not per request.
+  if (second !== timeKeys.second)
+    timeKeys = {
+      second,
+      currentTime: new Date(nowMs).toISOString().replace(/\.\d{3}Z$/, 'Z'),
+      epochTime: String(second),
+    };
   const keys: Record<string, ConditionValue> = {
-    'aws:CurrentTime': new Date(nowMs).toISOString().replace(/\.\d{3}Z$/, 'Z'),
-    'aws:EpochTime': String(Math.floor(nowMs / 1000)),
+    'aws:CurrentTime': timeKeys.currentTime,
+    'aws:EpochTime': timeKeys.epochTime,
     'aws:SecureTransport': meta.secureTransport ? 'true' : 'false',
     'aws:RequestedRegion': config.region,
   };

@@ -103,11 +103,51 @@ export class StsError extends Error {
 
 export type Params = Map<string, string>;
 
+/**
+ * One form component as URLSearchParams decodes it: `+` is a space, then percent-decoding as UTF-8. Undefined when
+ * decodeURIComponent would differ from the WHATWG decoder (a malformed escape or invalid UTF-8, which WHATWG keeps
+ * literally or replaces with U+FFFD): the caller then falls back to URLSearchParams.
+ */
+function formDecode(s: string): string | undefined {
+  const plus = s.indexOf('+') >= 0;
+  if (!plus && s.indexOf('%') < 0) return s;
+  try {
+    return decodeURIComponent(plus ? s.replace(/\+/g, ' ') : s);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Fast path of parseParams; undefined when any component needs URLSearchParams's exact error handling. */
+function parseFormFast(source: string, params: Params): boolean {
+  // Lone surrogates are replaced by U+FFFD by URLSearchParams; such input takes the slow path.
+  if (/[\uD800-\uDFFF]/.test(source)) return false;
+  const found: Array<[string, string]> = [];
+  let start = 0;
+  while (start <= source.length) {
+    let end = source.indexOf('&', start);
+    if (end < 0) end = source.length;
+    if (end > start) {
+      const eq = source.indexOf('=', start);
+      const hasValue = eq >= 0 && eq < end;
+      const name = formDecode(source.slice(start, hasValue ? eq : end));
+      const value = hasValue ? formDecode(source.slice(eq + 1, end)) : '';
+      if (name === undefined || value === undefined) return false;
+      found.push([name, value]);
+    }
+    start = end + 1;
+  }
+  for (const [k, v] of found) if (!params.has(k)) params.set(k, v);
+  return true;
+}
+
 /** Form / query string to a parameter map; a repeated name keeps its first value (as AWS does). */
 export function parseParams(...sources: string[]): Params {
   const params: Params = new Map();
   for (const source of sources) {
     if (!source) continue;
+    // The same result as URLSearchParams (tested against it), without its per-call object and iterator.
+    if (parseFormFast(source, params)) continue;
     for (const [k, v] of new URLSearchParams(source)) if (!params.has(k)) params.set(k, v);
   }
   return params;
@@ -341,7 +381,13 @@ export function renderErrorJson(err: StsError, requestId: string): string {
   });
 }
 
+let lastIso = { second: NaN, text: '' };
+
 /** `2014-10-24T23:00:23Z`: AWS's timestamp format (no milliseconds). */
 export function isoSeconds(ms: number): string {
-  return new Date(Math.floor(ms / 1000) * 1000).toISOString().replace('.000Z', 'Z');
+  const second = Math.floor(ms / 1000);
+  // Every credential issued in one second expires in the same second: format it once.
+  if (second !== lastIso.second)
+    lastIso = { second, text: new Date(second * 1000).toISOString().replace('.000Z', 'Z') };
+  return lastIso.text;
 }
