@@ -9,13 +9,16 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify as toYaml } from 'yaml';
-import { startControlPlane, type ControlPlane } from '../helpers/control-plane.js';
-import { CLI } from '../helpers/control-plane.js';
+import { CLI, freePort, keygen, startControlPlane, type ControlPlane } from '../helpers/control-plane.js';
 import {
   createNamespace,
   createServiceAccount,
+  servingCertificate,
+  spawnCli,
   startWebhook,
   uniqueName,
+  waitForHttp,
+  type CliProcess,
   type RunningWebhook,
 } from './support.js';
 
@@ -218,5 +221,84 @@ describe('openirsa doctor on a real kube-apiserver', () => {
     assert.equal(status, 1);
     assert.equal(report.firstBroken, 'webhook-reachable');
     assert.equal(statusOf(report, 'pod-mutated'), 'fail');
+  });
+});
+
+describe('openirsa doctor: a self-hosted issuer whose JWKS does not publish the signing key', () => {
+  let cp: ControlPlane;
+  let issuerServe: CliProcess;
+  let work: string;
+
+  before(async () => {
+    work = mkdtempSync(join(tmpdir(), 'openirsa-e2e-doctor-jwks-'));
+    const port = await freePort();
+    const issuer = `https://127.0.0.1:${port}`;
+    cp = await startControlPlane({ serviceAccountKey: keygen(), issuer, jwksUri: `${issuer}/keys.json` });
+    // The documents are built from another key: what a stale JWKS looks like after a key rotation.
+    const stale = keygen();
+    const pub = join(work, 'stale.pub');
+    writeFileSync(pub, stale.publicKeyPem);
+    const docs = join(work, 'docs');
+    const out = spawnSync(
+      process.execPath,
+      [CLI, 'issuer', 'documents', '--issuer', issuer, '--public-key', pub, '--out', docs],
+      {
+        encoding: 'utf8',
+      },
+    );
+    assert.equal(out.status, 0, out.stderr);
+    const tls = await servingCertificate(cp, work);
+    issuerServe = spawnCli([
+      'issuer',
+      'serve',
+      '--dir',
+      docs,
+      '--port',
+      String(port),
+      '--host',
+      '127.0.0.1',
+      '--tls-cert',
+      tls.certFile,
+      '--tls-key',
+      tls.keyFile,
+    ]);
+    await waitForHttp(`${issuer}/.well-known/openid-configuration`, issuerServe, cp.caPem);
+    writeFileSync(join(work, 'ca.pem'), cp.caPem);
+    await createServiceAccount(cp, 'default', 'app', { [ROLE_ANNOTATION]: ROLE });
+  });
+
+  after(async () => {
+    await issuerServe?.stop();
+    await cp?.stop();
+    if (work) rmSync(work, { recursive: true, force: true });
+  });
+
+  test("the token's kid is not published: the issuer link is named, and the key check fails too", () => {
+    const r = spawnSync(
+      process.execPath,
+      [
+        CLI,
+        'doctor',
+        '--format',
+        'json',
+        `--kubeconfig=${cp.kubeconfigPath}`,
+        '-n',
+        'default',
+        '--service-account',
+        'app',
+        '--issuer-ca-file',
+        join(work, 'ca.pem'),
+      ],
+      { encoding: 'utf8', timeout: 60_000 },
+    );
+    const report = JSON.parse(r.stdout) as Report;
+    assert.equal(r.status, 1);
+    // No webhook is registered on this cluster, so that link is broken too; the key links must still be checked.
+    const byId = (id: string) => report.checks.find((c) => c.id === id)!;
+    assert.equal(byId('issuer-consistent').status, 'pass');
+    assert.equal(byId('issuer-discovery').status, 'fail');
+    assert.match(byId('issuer-discovery').detail, /kid/);
+    assert.equal(byId('jwks-published').status, 'fail');
+    assert.match(byId('jwks-published').detail, new RegExp(`kid ${cp.keyId} is not in the published JWKS`));
   });
 });
