@@ -4,10 +4,13 @@
  * 3-container pod for a fixed duration, and print requests/s, p50/p99 latency, errors and the server's peak RSS.
  *
  * Env: BENCH_SECONDS (default 10), BENCH_CONNECTIONS (default 64), BENCH_WARMUP_SECONDS (default 2),
- * BENCH_CPU_PROF (a directory for the server's V8 CPU profile).
+ * BENCH_CPU_PROF (a directory for the server's V8 CPU profile), BENCH_CLIENT (`raw`, the default: a lean HTTP/1.1
+ * client on 64 keep-alive TLS sockets; `https`: node:https with a keep-alive Agent, which spends more CPU per
+ * request than the server and so measures itself). Every reply is checked (200, an allowed review with a patch).
  */
 import { spawn } from 'node:child_process';
 import { Agent, request } from 'node:https';
+import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { readFileSync, rmSync, existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -17,6 +20,50 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const seconds = Number(process.env.BENCH_SECONDS ?? 10);
 const warmup = Number(process.env.BENCH_WARMUP_SECONDS ?? 2);
 const connections = Number(process.env.BENCH_CONNECTIONS ?? 64);
+const clientKind = process.env.BENCH_CLIENT ?? 'raw';
+
+/** Why a reply is not the expected mutation (undefined when it is). */
+function checkReply(status: number, body: Buffer): string | undefined {
+  if (status !== 200) return `HTTP ${status}`;
+  if (body.indexOf('"allowed":true') < 0 || body.indexOf('"patch":"') < 0)
+    return `unexpected reply: ${body.toString('utf8', 0, 200)}`;
+  return undefined;
+}
+
+const CRLF2 = Buffer.from('\r\n\r\n');
+
+/**
+ * One HTTP/1.1 response at the start of `buf`: undefined while incomplete, else its status and body (or why it
+ * cannot be read) and how many bytes it used. Handles Content-Length and chunked framing (no trailers).
+ */
+function parseReply(
+  buf: Buffer,
+): { reply: { status: number; body: Buffer } | string; consumed: number } | undefined {
+  const end = buf.indexOf(CRLF2);
+  if (end < 0) return undefined;
+  const head = buf.toString('latin1', 0, end);
+  const status = Number(head.slice(9, 12));
+  let at = end + 4;
+  const cl = /\r\ncontent-length: *(\d+)/i.exec(head);
+  if (cl) {
+    const n = Number(cl[1]);
+    if (buf.length < at + n) return undefined;
+    return { reply: { status, body: buf.subarray(at, at + n) }, consumed: at + n };
+  }
+  if (!/\r\ntransfer-encoding: *chunked/i.test(head))
+    return { reply: `no framing in ${JSON.stringify(head)}`, consumed: buf.length };
+  const parts: Buffer[] = [];
+  for (;;) {
+    const eol = buf.indexOf('\r\n', at);
+    if (eol < 0) return undefined;
+    const size = parseInt(buf.toString('latin1', at, eol), 16);
+    if (!Number.isFinite(size)) return { reply: 'bad chunk size', consumed: buf.length };
+    if (buf.length < eol + 2 + size + 2) return undefined;
+    if (size === 0) return { reply: { status, body: Buffer.concat(parts) }, consumed: eol + 4 };
+    parts.push(buf.subarray(eol + 2, eol + 2 + size));
+    at = eol + 2 + size + 2;
+  }
+}
 
 /** CPU seconds (user + system) the process has used so far. */
 function cpuSeconds(pid: number): number {
@@ -77,66 +124,131 @@ async function main(): Promise<void> {
   const body = Buffer.from(
     admissionReview('admission.k8s.io/v1', '6a1c4c39-0b7e-4d5e-9a7c-2f3d4e5f6a7b', samplePod()),
   );
-  const agent = new Agent({ keepAlive: true, maxSockets: connections, ca: files.ca.cert });
-  const options = {
-    host: '127.0.0.1',
-    port,
-    path: '/mutate',
-    method: 'POST',
-    agent,
-    servername: 'localhost',
-    headers: { 'Content-Type': 'application/json', 'Content-Length': body.length },
-  };
   const latencies: number[] = [];
   let errors = 0;
   let firstError = '';
   let recording = false;
   let running = true;
+  const fail = (why: string): void => {
+    if (!recording) return;
+    errors++;
+    firstError ||= why;
+  };
+  const ok = (t0: bigint): void => {
+    if (recording) latencies.push(Number(process.hrtime.bigint() - t0) / 1e6);
+  };
 
-  const one = (): Promise<void> =>
-    new Promise((resolve) => {
-      const t0 = process.hrtime.bigint();
-      const req = request(options, (res) => {
-        let ok = res.statusCode === 200;
-        let size = 0;
-        res.on('data', (c: Buffer) => (size += c.length));
-        res.on('end', () => {
-          if (size < 100) ok = false;
-          if (recording) {
-            if (ok) latencies.push(Number(process.hrtime.bigint() - t0) / 1e6);
-            else {
-              errors++;
-              firstError ||= `HTTP ${res.statusCode}`;
-            }
-          }
+  let worker: () => Promise<void>;
+  let closeClient: () => void;
+  if (clientKind === 'https') {
+    // node:https with a keep-alive Agent: what most Node clients use, but it costs the load generator more CPU
+    // per request than the server under test spends.
+    const agent = new Agent({ keepAlive: true, maxSockets: connections, ca: files.ca.cert });
+    const options = {
+      host: '127.0.0.1',
+      port,
+      path: '/mutate',
+      method: 'POST',
+      agent,
+      servername: 'localhost',
+      headers: { 'Content-Type': 'application/json', 'Content-Length': body.length },
+    };
+    const one = (): Promise<void> =>
+      new Promise((resolve) => {
+        const t0 = process.hrtime.bigint();
+        const req = request(options, (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () => {
+            const why = checkReply(res.statusCode ?? 0, Buffer.concat(chunks));
+            if (why === undefined) ok(t0);
+            else fail(why);
+            resolve();
+          });
+        });
+        req.on('error', (e) => {
+          fail(e.message);
           resolve();
         });
+        req.end(body);
       });
-      req.on('error', (e) => {
-        if (recording) {
-          errors++;
-          firstError ||= e.message;
-        }
-        resolve();
+    worker = async () => {
+      while (running) await one();
+    };
+    closeClient = () => agent.destroy();
+  } else {
+    // A lean HTTP/1.1 client on raw TLS sockets: one pre-built request buffer per call, a minimal response parser
+    // (status line, Content-Length or chunked framing), the same checks on the reply.
+    const head = Buffer.from(
+      `POST /mutate HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n`,
+    );
+    const wire = Buffer.concat([head, body]);
+    const sockets: TLSSocket[] = [];
+    worker = () =>
+      new Promise<void>((resolve) => {
+        const s = tlsConnect({ host: '127.0.0.1', port, servername: 'localhost', ca: files.ca.cert });
+        sockets.push(s);
+        let buf: Buffer = Buffer.alloc(0);
+        let t0 = 0n;
+        let done = false;
+        const finish = (): void => {
+          if (done) return;
+          done = true;
+          s.destroy();
+          resolve();
+        };
+        const send = (): void => {
+          if (!running) return finish();
+          t0 = process.hrtime.bigint();
+          s.write(wire);
+        };
+        s.once('secureConnect', send);
+        s.on('data', (d: Buffer) => {
+          buf = buf.length === 0 ? d : Buffer.concat([buf, d]);
+          for (;;) {
+            const r = parseReply(buf);
+            if (r === undefined) return; // incomplete
+            buf = buf.subarray(r.consumed);
+            if (typeof r.reply === 'string') {
+              fail(r.reply);
+              return finish();
+            }
+            const why = checkReply(r.reply.status, r.reply.body);
+            if (why === undefined) ok(t0);
+            else fail(why);
+            send();
+            if (done) return;
+          }
+        });
+        s.on('error', (e) => {
+          if (running) fail(e.message);
+          finish();
+        });
+        s.on('close', () => {
+          if (running) fail('connection closed');
+          finish();
+        });
       });
-      req.end(body);
-    });
-  const worker = async (): Promise<void> => {
-    while (running) await one();
-  };
+    closeClient = () => {
+      for (const s of sockets) s.destroy();
+    };
+  }
   const workers = Array.from({ length: connections }, () => worker());
   await new Promise((r) => setTimeout(r, warmup * 1000));
   recording = true;
   const cpu0 = cpuSeconds(child.pid!);
+  const clientCpu0 = process.cpuUsage();
   const start = process.hrtime.bigint();
   await new Promise((r) => setTimeout(r, seconds * 1000));
   recording = false;
   const elapsed = Number(process.hrtime.bigint() - start) / 1e9;
   const serverCpu = cpuSeconds(child.pid!) - cpu0;
+  const clientCpuUsage = process.cpuUsage(clientCpu0);
+  const clientCpu = (clientCpuUsage.user + clientCpuUsage.system) / 1e6;
   running = false;
   await Promise.all(workers);
   const rss = peakRssMb(child.pid!);
-  agent.destroy();
+  closeClient();
   child.kill('SIGTERM');
   await new Promise((r) => child.once('exit', r));
   rmSync(files.dir, { recursive: true, force: true });
@@ -146,7 +258,7 @@ async function main(): Promise<void> {
     latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))] ?? NaN;
   const rps = latencies.length / elapsed;
   console.log(
-    `webhook benchmark: POST /mutate, HTTPS keep-alive, ${connections} connections, 3-container pod (${body.length} bytes), ${seconds}s after ${warmup}s warm-up`,
+    `webhook benchmark: POST /mutate, HTTPS keep-alive, ${connections} connections (${clientKind} client), 3-container pod (${body.length} bytes), ${seconds}s after ${warmup}s warm-up`,
   );
   console.log(`  requests/s   ${rps.toFixed(0)}`);
   console.log(`  latency p50  ${q(0.5).toFixed(2)} ms`);
@@ -158,6 +270,10 @@ async function main(): Promise<void> {
   const cpuPerReq = (serverCpu / Math.max(1, latencies.length)) * 1e6;
   console.log(
     `  server CPU   ${(serverCpu / elapsed).toFixed(2)} cores busy, ${cpuPerReq.toFixed(0)} µs CPU per request (≈ ${(1e6 / cpuPerReq).toFixed(0)} req/s per free core)`,
+  );
+  const clientPerReq = (clientCpu / Math.max(1, latencies.length)) * 1e6;
+  console.log(
+    `  client CPU   ${(clientCpu / elapsed).toFixed(2)} cores busy, ${clientPerReq.toFixed(0)} µs CPU per request (the load generator, same machine)`,
   );
   if (errors > 0) process.exitCode = 1;
 }

@@ -58,6 +58,10 @@ interface PatchConfig {
   mountPath: string;
   useRegionalSts: boolean;
   region: string;
+  /** Per pod: the encoded env entries added for each combination of missing groups (see mutateContainer). */
+  envExtra: Array<string | undefined>;
+  /** Per pod: the encoded token volume mount, once needed. */
+  mountJson: string | undefined;
 }
 
 /** Names of the containers the `skip-containers` annotation leaves alone (Go csv, first record only). */
@@ -69,9 +73,18 @@ export function containersToSkip(value: string | undefined): { names: Set<string
 
 /** The token file path as the container sees it (§1.4, §1.5). */
 export function tokenFilePath(mountPath: string, tokenPath: string, windows: boolean): string {
-  const p = goFilepathJoin(mountPath, tokenPath);
-  return windows ? 'C:' + p.replaceAll('/', '\\') : p;
+  // The inputs are flags, so a handful of distinct values: remembered, not recomputed per admission.
+  const k = (windows ? 'w' : 'l') + mountPath.length + ':' + mountPath + tokenPath;
+  let p = tokenPaths.get(k);
+  if (p === undefined) {
+    p = goFilepathJoin(mountPath, tokenPath);
+    if (windows) p = 'C:' + p.replaceAll('/', '\\');
+    if (tokenPaths.size >= 64) tokenPaths.clear();
+    tokenPaths.set(k, p);
+  }
+  return p;
 }
+const tokenPaths = new Map<string, string>();
 
 /** Windows pods: the reference's nodeSelector keys, plus `spec.os.name` (beyond the reference). */
 export function isWindowsPod(spec: Obj | undefined): boolean {
@@ -171,9 +184,16 @@ function mutateContainer(out: Out, c: unknown, pc: PatchConfig, seg: ContainerSe
   }
   const mount = { name: pc.volumeName, readOnly: true, mountPath: pc.mountPath };
   if (seg !== undefined) {
-    let envExtra = '';
-    for (const e of added) envExtra += (envExtra === '' ? '' : ',') + encodeStruct(e, EnvVar);
-    out.s += spliced(seg, envExtra, mountExists ? '' : encodeStruct(mount, VolumeMount));
+    // `added` depends only on which of four groups the container lacks: encode each combination once per pod.
+    const key = (sts ? 1 : 0) | (region ? 2 : 0) | (cc ? 4 : 0) | (wi ? 8 : 0);
+    let envExtra = pc.envExtra[key];
+    if (envExtra === undefined) {
+      envExtra = '';
+      for (const e of added) envExtra += (envExtra === '' ? '' : ',') + encodeStruct(e, EnvVar);
+      pc.envExtra[key] = envExtra;
+    }
+    if (!mountExists) pc.mountJson ??= encodeStruct(mount, VolumeMount);
+    out.s += spliced(seg, envExtra, mountExists ? '' : (pc.mountJson as string));
     return true;
   }
   const copy: Obj = { ...container };
@@ -387,6 +407,8 @@ export function mutatePrepared(
     mountPath,
     useRegionalSts,
     region: config.awsDefaultRegion,
+    envExtra: [],
+    mountJson: undefined,
   };
 
   const out: Out = { s: '[' };
