@@ -1,7 +1,11 @@
 /**
  * `npm run bench:sts`: AssumeRoleWithWebIdentity over HTTP keep-alive against a separate `openirsa sts serve`
  * process, RS256 tokens, warm JWKS cache (inline JWKS). Prints requests/s, p50/p99 latency and the server's
- * peak RSS. Env: BENCH_SECONDS (default 10), BENCH_CONNECTIONS (default 32).
+ * peak RSS, and the CPU time per request of the server and of this client (both share the machine's cores).
+ * Env: BENCH_SECONDS (default 10), BENCH_CONNECTIONS (default 32), BENCH_WORKERS (default 1), BENCH_NODE_FLAGS
+ * (node flags for the server, e.g. --single-threaded-gc), BENCH_LOG_LEVEL (server log level, default warn: info
+ * logs every issued credential), BENCH_CLI (another build's dist/src/cli/bin.js, for before/after comparisons),
+ * BENCH_FLOOR=0 (skip the bare node:http floor).
  */
 import { spawn } from 'node:child_process';
 import { Agent, request } from 'node:http';
@@ -33,7 +37,11 @@ const bodies = Array.from({ length: 256 }, (_, i) =>
 
 // The compiled CLI (what users run; `npm run bench` builds it first), else the sources through tsx.
 const built = join(ROOT, 'dist/src/cli/bin.js');
-const cli = existsSync(built) ? [built] : ['--import', 'tsx', join(ROOT, 'src/cli/bin.ts')];
+const cli = process.env.BENCH_CLI
+  ? [resolve(process.env.BENCH_CLI)]
+  : existsSync(built)
+    ? [built]
+    : ['--import', 'tsx', join(ROOT, 'src/cli/bin.ts')];
 const child = spawn(
   process.execPath,
   [
@@ -48,7 +56,11 @@ const child = spawn(
     '--workers',
     String(WORKERS),
   ],
-  { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, OPENIRSA_LOG_LEVEL: 'warn' } },
+  {
+    cwd: ROOT,
+    stdio: ['ignore', 'pipe', 'inherit'],
+    env: { ...process.env, OPENIRSA_LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'warn' },
+  },
 );
 const port = await new Promise<number>((res, rej) => {
   let out = '';
@@ -145,10 +157,13 @@ try {
   if (first !== 200) throw new Error(`warm-up request failed with HTTP ${first}`);
   await load(2000, false); // warm JWKS/key cache and JIT
   const cpu0 = serverCpuMs();
+  const client0 = process.cpuUsage();
   const t0 = performance.now();
   const { lat, ok, bad } = await load(SECONDS * 1000, true);
   const elapsed = (performance.now() - t0) / 1000;
   const cpuPerRequestUs = ((serverCpuMs() - cpu0) * 1000) / (ok + bad);
+  const clientCpu = process.cpuUsage(client0);
+  const clientCpuPerRequestUs = (clientCpu.user + clientCpu.system) / (ok + bad);
   lat.sort((a, b) => a - b);
   const pct = (p: number) => lat[Math.min(lat.length - 1, Math.floor((p / 100) * lat.length))]!.toFixed(2);
   const hwm = serverPeakRssKb();
@@ -164,13 +179,16 @@ try {
     p99ms: Number(pct(99)),
     serverPeakRssMB: hwm ? Math.round(Number(hwm) / 1024) : undefined,
     serverCpuPerRequestUs: Math.round(cpuPerRequestUs),
+    /** This load generator's own CPU per request: it competes with the server for the same cores. */
+    clientCpuPerRequestUs: Math.round(clientCpuPerRequestUs),
     /** What one server core sustains when it has the core to itself: 1 s / CPU per request. */
     oneCoreCapacityPerSecond: Math.round(1e6 / cpuPerRequestUs),
   };
   console.log(
     `sts AssumeRoleWithWebIdentity: ${result.requestsPerSecond} req/s, p50 ${result.p50ms} ms, p99 ${result.p99ms} ms, ` +
       `server peak RSS ${result.serverPeakRssMB} MB (${result.requests} requests, ${bad} errors, ${CONNECTIONS} connections, ${result.seconds} s)\n` +
-      `server CPU ${result.serverCpuPerRequestUs} µs/request → ${result.oneCoreCapacityPerSecond} req/s per uncontended core (load average now ${loadavg()[0]!.toFixed(1)} on ${cpus().length} CPUs)`,
+      `server CPU ${result.serverCpuPerRequestUs} µs/request → ${result.oneCoreCapacityPerSecond} req/s per uncontended core; ` +
+      `client CPU ${result.clientCpuPerRequestUs} µs/request (load average now ${loadavg()[0]!.toFixed(1)} on ${cpus().length} CPUs)`,
   );
   // The same load against a bare node:http server answering a fixed body: the floor on this machine right now,
   // so the figure above can be read even when other work shares the CPUs.
@@ -193,18 +211,22 @@ try {
       return ((Number(rest[11]) + Number(rest[12])) * 1000) / 100;
     };
     const fc0 = floorCpu();
+    const fcl0 = process.cpuUsage();
     const f0 = performance.now();
     const fl = await load(SECONDS * 1000, true);
+    const fcl = process.cpuUsage(fcl0);
+    const floorClientCpuUs = Math.round((fcl.user + fcl.system) / (fl.ok + fl.bad));
     const floorRps = Math.round((fl.ok + fl.bad) / ((performance.now() - f0) / 1000));
     const floorCpuUs = Math.round(((floorCpu() - fc0) * 1000) / (fl.ok + fl.bad));
     floor.kill('SIGTERM');
     Object.assign(result, {
       bareHttpFloorPerSecond: floorRps,
       bareHttpFloorCpuPerRequestUs: floorCpuUs,
+      bareHttpFloorClientCpuPerRequestUs: floorClientCpuUs,
       fractionOfFloor: Number((result.requestsPerSecond / floorRps).toFixed(2)),
     });
     console.log(
-      `bare node:http floor under the same load: ${floorRps} req/s, ${floorCpuUs} µs CPU/request → openirsa sts reaches ${Math.round((100 * result.requestsPerSecond) / floorRps)}% of it`,
+      `bare node:http floor under the same load: ${floorRps} req/s, ${floorCpuUs} µs CPU/request (client ${floorClientCpuUs} µs) → openirsa sts reaches ${Math.round((100 * result.requestsPerSecond) / floorRps)}% of it`,
     );
   }
   console.log(JSON.stringify(result));
