@@ -161,16 +161,19 @@ export function issueCredentials(
   key: Buffer,
   random: Random = randomBytes,
 ): IssuedCredentials {
-  const { durationSeconds, now, ...rest } = input;
+  const { durationSeconds, now } = input;
   const session = {
     accessKeyId: temporaryAccessKeyId(input.account, random),
     secretAccessKey: secretAccessKey(random),
     issuedAt: now,
     expiresAt: Math.floor(now / 1000) * 1000 + durationSeconds * 1000,
   } as Session;
-  // Copy only the fields that are set (no `delete`: it would push the object into slow dictionary mode).
-  for (const k of Object.keys(rest) as Array<keyof typeof rest>)
-    if (rest[k] !== undefined) (session as unknown as Record<string, unknown>)[k] = rest[k];
+  // Copy only the fields that are set (no `delete`: it would push the object into slow dictionary mode), and
+  // straight from the input (no rest-destructured copy: V8 makes those slowly).
+  const from = input as unknown as Record<string, unknown>;
+  for (const k of Object.keys(from))
+    if (k !== 'durationSeconds' && k !== 'now' && from[k] !== undefined)
+      (session as unknown as Record<string, unknown>)[k] = from[k];
   return {
     session,
     accessKeyId: session.accessKeyId,
