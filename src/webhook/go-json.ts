@@ -142,6 +142,8 @@ export interface GoField {
   json: string;
   /** `"json":`, precomputed for the encoder. */
   key: string;
+  /** `,"json":` (the key after another field). */
+  ckey: string;
   t: GoType;
   ptr: boolean;
   omitempty: boolean;
@@ -157,6 +159,11 @@ export interface GoStruct {
   byFold: Map<string, GoField>;
   /** Partial tables (Pod, PodSpec, ...) only validate the fields we read; others are not "unknown". */
   partial: boolean;
+  /**
+   * Field names are distinct and none is inherited from Object.prototype, so an object whose own key count equals
+   * the number of fields found in it has no unknown keys (the encoder then skips looking for them).
+   */
+  countable: boolean;
 }
 
 const mkType = (k: GoType['k'], go: string, s: GoStruct | null, elem: GoType | null): GoType => ({
@@ -185,7 +192,8 @@ export function goTypeName(t: GoType): string {
 type FieldSpec = [string, GoType, string] | { inline: GoStruct; as: string };
 
 function mkField(json: string, t: GoType, ptr: boolean, omitempty: boolean, via: string[]): GoField {
-  return { json, key: JSON.stringify(json) + ':', t, ptr, omitempty, via };
+  const key = JSON.stringify(json) + ':';
+  return { json, key, ckey: ',' + key, t, ptr, omitempty, via };
 }
 
 function struct(name: string, specs: FieldSpec[], partial = false): GoStruct {
@@ -201,7 +209,8 @@ function struct(name: string, specs: FieldSpec[], partial = false): GoStruct {
   }
   const byJson = new Map(fields.map((f) => [f.json, f]));
   const byFold = new Map(fields.map((f) => [f.json.toLowerCase(), f]));
-  return { name, fields, byJson, byFold, partial };
+  const countable = byJson.size === fields.length && fields.every((f) => !(f.json in Object.prototype));
+  return { name, fields, byJson, byFold, partial, countable };
 }
 
 const LocalObjectReference = struct('LocalObjectReference', [['name', STR(), 'o']]);
@@ -778,18 +787,24 @@ function writeField(out: Out, f: GoField, v: unknown, first: boolean): boolean {
   if (f.ptr) {
     if (v === null || v === undefined) {
       if (f.omitempty) return first;
-      out.s += (first ? f.key : ',' + f.key) + 'null';
+      out.s += (first ? f.key : f.ckey) + 'null';
       return false;
     }
   } else if (f.omitempty && isZero(v, f.t)) return first;
-  out.s += first ? f.key : ',' + f.key;
+  out.s += first ? f.key : f.ckey;
   writeValue(out, v, f.t);
   return false;
 }
 
 /** Append the fields of `o` that `s` does not know, in input order. */
-function writeUnknown(out: Out, o: Record<string, unknown>, s: GoStruct, first: boolean): boolean {
-  for (const k of Object.keys(o)) {
+function writeUnknown(
+  out: Out,
+  o: Record<string, unknown>,
+  s: GoStruct,
+  first: boolean,
+  keys: string[] = Object.keys(o),
+): boolean {
+  for (const k of keys) {
     if (s.byJson.has(k)) continue;
     if (s.byFold.has(k.toLowerCase())) writeBad = true; // Go would read it as a known field
     out.s += (first ? '' : ',') + goString(k) + ':' + goAny(o[k]);
@@ -802,8 +817,17 @@ function writeUnknown(out: Out, o: Record<string, unknown>, s: GoStruct, first: 
 export function writeStruct(out: Out, o: Record<string, unknown>, s: GoStruct): void {
   out.s += '{';
   let first = true;
-  for (const f of s.fields) first = writeField(out, f, o[f.json], first);
-  writeUnknown(out, o, s, first);
+  let found = 0;
+  const fields = s.fields;
+  for (let i = 0; i < fields.length; i++) {
+    const f = fields[i] as GoField;
+    const v = o[f.json];
+    if (v !== undefined) found++;
+    first = writeField(out, f, v, first);
+  }
+  const keys = Object.keys(o);
+  // Every own key was a field: nothing unknown to append (the usual case).
+  if (!s.countable || keys.length !== found) writeUnknown(out, o, s, first, keys);
   out.s += '}';
 }
 
@@ -856,20 +880,24 @@ export function containerSegments(c: unknown): ContainerSegments | undefined {
   let first = true;
   let envCount = 0;
   let mountCount = 0;
+  let found = 0;
   for (const f of Container.fields) {
+    const v = c[f.json];
+    if (v !== undefined) found++;
     if (f.json === ENV_FIELD) {
-      envCount = writeItems(env, c[ENV_FIELD], ENV_T);
+      envCount = writeItems(env, v, ENV_T);
       cur = mid;
       continue;
     }
     if (f.json === MOUNTS_FIELD) {
-      mountCount = writeItems(mounts, c[MOUNTS_FIELD], MOUNT_T);
+      mountCount = writeItems(mounts, v, MOUNT_T);
       cur = post;
       continue;
     }
-    first = writeField(cur, f, c[f.json], first);
+    first = writeField(cur, f, v, first);
   }
-  writeUnknown(post, c, Container, first);
+  const keys = Object.keys(c);
+  if (!Container.countable || keys.length !== found) writeUnknown(post, c, Container, first, keys);
   post.s += '}';
   if (writeBad) return undefined;
   return { pre: pre.s, env: env.s, envCount, mid: mid.s, mounts: mounts.s, mountCount, post: post.s };
