@@ -247,7 +247,7 @@ export async function verifyToken(raw: string, opts: VerifyOptions): Promise<Ver
   let signatureVerified = false;
   if (!opts.skipSignature) {
     const key = await opts.getKey(provider, jwt.kid, jwt.alg);
-    await checkSignature(jwt, key);
+    checkSignatureSync(jwt, key); // no await: one microtask fewer per request
     signatureVerified = true;
   }
   const { exp, iat } = checkTimes(jwt.payload, opts.now, opts.maxTokenAgeSeconds);
@@ -292,6 +292,10 @@ export function keyFitsAlg(key: KeyObject, alg: Alg): boolean {
  * the key was checked to fit it, so neither `none`, HMAC nor a key/algorithm mismatch can get through.
  */
 export async function checkSignature(jwt: DecodedJwt, key: KeyObject): Promise<void> {
+  checkSignatureSync(jwt, key);
+}
+
+function checkSignatureSync(jwt: DecodedJwt, key: KeyObject): void {
   const dot = jwt.token.lastIndexOf('.');
   const sig = Buffer.from(jwt.token.slice(dot + 1), 'base64url');
   let ok = false;

@@ -36,6 +36,9 @@ import { assumeRoleWithWebIdentity, readWebIdentityParams } from './web-identity
 
 export const DEFAULT_BODY_LIMIT = 64 * 1024;
 
+/** The parameters of an empty query string, shared (only read). */
+const NO_QUERY = new URLSearchParams();
+
 /** iss/sub/aud/exp/kid of a token, for the denial log: claims identify the caller, the signature never leaves. */
 function peekClaims(token: string | undefined): Record<string, unknown> | undefined {
   if (!token) return undefined;
@@ -131,7 +134,7 @@ export class StsService {
           const req = readWebIdentityParams(params);
           // The call is unsigned; stale credentials attached anyway are checked like any signed call (AWS does).
           if (
-            hasSigV4(input, new URLSearchParams(input.query)) ||
+            hasSigV4(input, input.query ? new URLSearchParams(input.query) : NO_QUERY) ||
             input.headers['x-amz-security-token'] !== undefined
           )
             await verifyCaller();
