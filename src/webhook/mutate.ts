@@ -73,18 +73,19 @@ export function containersToSkip(value: string | undefined): { names: Set<string
 
 /** The token file path as the container sees it (§1.4, §1.5). */
 export function tokenFilePath(mountPath: string, tokenPath: string, windows: boolean): string {
-  // The inputs are flags, so a handful of distinct values: remembered, not recomputed per admission.
-  const k = (windows ? 'w' : 'l') + mountPath.length + ':' + mountPath + tokenPath;
-  let p = tokenPaths.get(k);
-  if (p === undefined) {
-    p = goFilepathJoin(mountPath, tokenPath);
-    if (windows) p = 'C:' + p.replaceAll('/', '\\');
-    if (tokenPaths.size >= 64) tokenPaths.clear();
-    tokenPaths.set(k, p);
-  }
-  return p;
+  // The inputs come from flags, so they rarely change between admissions: the last answer is remembered.
+  const last = lastTokenFile;
+  if (last.mountPath === mountPath && last.tokenPath === tokenPath && last.windows === windows)
+    return last.path;
+  const path = tokenFileUncached(mountPath, tokenPath, windows);
+  lastTokenFile = { mountPath, tokenPath, windows, path };
+  return path;
 }
-const tokenPaths = new Map<string, string>();
+let lastTokenFile = { mountPath: '', tokenPath: '', windows: false, path: tokenFileUncached('', '', false) };
+function tokenFileUncached(mountPath: string, tokenPath: string, windows: boolean): string {
+  const p = goFilepathJoin(mountPath, tokenPath);
+  return windows ? 'C:' + p.replaceAll('/', '\\') : p;
+}
 
 /** Windows pods: the reference's nodeSelector keys, plus `spec.os.name` (beyond the reference). */
 export function isWindowsPod(spec: Obj | undefined): boolean {
