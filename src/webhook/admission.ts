@@ -60,6 +60,23 @@ interface ResponseFields {
   warnings?: string[];
 }
 
+/** Largest scratch buffer kept for base64Utf8 (bigger patches get a buffer of their own). */
+const SCRATCH_MAX_BYTES = 1024 * 1024;
+let scratch: Buffer | undefined;
+
+/**
+ * base64 of the UTF-8 bytes of `s`, i.e. `Buffer.from(s, 'utf8').toString('base64')`, through one reused buffer:
+ * a fresh Buffer per response costs an ArrayBuffer allocation (and GC work) that is a good part of the encoding.
+ */
+function base64Utf8(s: string): string {
+  const max = s.length * 3; // UTF-8 bytes per UTF-16 code unit, at most (a lone surrogate becomes U+FFFD: 3)
+  if (max > SCRATCH_MAX_BYTES) return Buffer.from(s, 'utf8').toString('base64');
+  if (scratch === undefined || scratch.length < max)
+    scratch = Buffer.allocUnsafeSlow(Math.min(SCRATCH_MAX_BYTES, Math.max(max, 64 * 1024)));
+  const n = scratch.write(s, 0, 'utf8');
+  return scratch.toString('base64', 0, n);
+}
+
 /** json.Marshal(AdmissionReview{TypeMeta, Response}) with the reference's key order. */
 export function renderReview(echo: Echo, r: ResponseFields): string {
   let out = '{';
@@ -70,7 +87,7 @@ export function renderReview(echo: Echo, r: ResponseFields): string {
     out += `,"status":{"metadata":{}${r.message === '' ? '' : `,"message":${goString(r.message)}`}}`;
   }
   if (r.patchJson !== undefined) {
-    out += `,"patch":"${Buffer.from(r.patchJson, 'utf8').toString('base64')}","patchType":"JSONPatch"`;
+    out += `,"patch":"${base64Utf8(r.patchJson)}","patchType":"JSONPatch"`;
   }
   if (r.warnings !== undefined && r.warnings.length > 0)
     out += `,"warnings":[${r.warnings.map(goString).join(',')}]`;
