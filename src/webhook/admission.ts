@@ -112,8 +112,9 @@ function decodeBody(body: Buffer): unknown {
       const msg = goJsonSyntaxError(text) ?? 'unexpected end of JSON input';
       throw new DecodeFailure(`couldn't get version/kind; json parse error: ${msg}`);
     }
-    // Only a body longer than the limit can nest deeper than it.
-    if (body.length > GO_MAX_JSON_DEPTH && exceedsGoDepth(body)) {
+    // Nesting deeper than the limit takes more than `limit` opening brackets, and a document JSON.parse accepted
+    // closes each one: only a body of more than twice the limit can (most real pods are smaller, and skip the scan).
+    if (body.length > 2 * GO_MAX_JSON_DEPTH + 1 && exceedsGoDepth(body)) {
       const msg = goJsonSyntaxError(text) ?? 'exceeded max depth';
       throw new DecodeFailure(`couldn't get version/kind; json parse error: ${msg}`);
     }

@@ -32,7 +32,8 @@ const EOF = 'unexpected end of JSON input';
 
 /**
  * True when a syntactically valid JSON document nests deeper than Go's scanner allows (10000), which JSON.parse
- * accepts. Only bodies of more than 10000 bytes can, so callers skip the scan for the rest.
+ * accepts. Only valid bodies of more than 20001 bytes can (10001 opening brackets, each closed), so callers skip
+ * the scan for the rest.
  */
 export function exceedsGoDepth(buf: Uint8Array): boolean {
   let depth = 0;
