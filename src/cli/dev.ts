@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { parseArgs } from 'node:util';
+import { parseFlags } from './args.js';
 import { parse as parseYaml } from 'yaml';
 import { CliError, messageOf } from './errors.js';
 import {
@@ -167,13 +167,7 @@ Ctrl-C stops everything.`;
 }
 
 export async function run(argv: string[]): Promise<number> {
-  let values: Values;
-  try {
-    values = parseArgs({ args: argv, options: OPTIONS, strict: true, allowPositionals: false })
-      .values as Values;
-  } catch (err) {
-    throw new CliError(`${messageOf(err)}; run 'openirsa dev --help'`);
-  }
+  let values = parseFlags('dev', argv, OPTIONS).values as Values;
   if (values.help) {
     console.log(USAGE);
     return 0;

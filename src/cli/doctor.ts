@@ -1,4 +1,4 @@
-import { parseArgs } from 'node:util';
+import { parseFlags } from './args.js';
 import { CliError, messageOf } from './errors.js';
 import { loadKubeConfig } from '../kube/client.js';
 import { firstBroken, formatChecklist } from '../doctor/checks.js';
@@ -25,26 +25,17 @@ flags:
 exit status: 0 no broken link, 1 a link is broken, 2 bad input`;
 
 export async function run(argv: string[]): Promise<number> {
-  let values: Record<string, string | boolean | undefined>;
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      options: {
-        kubeconfig: { type: 'string' },
-        namespace: { type: 'string', short: 'n' },
-        'service-account': { type: 'string' },
-        pod: { type: 'string' },
-        'issuer-ca-file': { type: 'string' },
-        'sts-config': { type: 'string' },
-        'annotation-prefix': { type: 'string' },
-        format: { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-      strict: true,
-    }));
-  } catch (err) {
-    throw new CliError(`${messageOf(err)}; run 'openirsa doctor --help'`);
-  }
+  const { values } = parseFlags('doctor', argv, {
+    kubeconfig: { type: 'string' },
+    namespace: { type: 'string', short: 'n' },
+    'service-account': { type: 'string' },
+    pod: { type: 'string' },
+    'issuer-ca-file': { type: 'string' },
+    'sts-config': { type: 'string' },
+    'annotation-prefix': { type: 'string' },
+    format: { type: 'string' },
+    help: { type: 'boolean', short: 'h' },
+  });
   if (values.help) {
     console.log(USAGE);
     return 0;

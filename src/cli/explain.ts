@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { parseArgs } from 'node:util';
+import { parseFlags } from './args.js';
 import { CliError, messageOf } from './errors.js';
 import { ConfigError, loadConfig } from '../sts/config.js';
 import { explainWebIdentity, formatReport } from '../sts/explain.js';
@@ -26,29 +26,20 @@ flags:
   --json                 print the report as JSON`;
 
 export async function run(argv: string[]): Promise<number> {
-  let values: Record<string, string | boolean | undefined>;
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      options: {
-        config: { type: 'string' },
-        'role-arn': { type: 'string' },
-        token: { type: 'string' },
-        action: { type: 'string' },
-        resource: { type: 'string' },
-        'session-name': { type: 'string' },
-        duration: { type: 'string' },
-        time: { type: 'string' },
-        'source-ip': { type: 'string' },
-        'no-verify-signature': { type: 'boolean' },
-        json: { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
-      },
-      strict: true,
-    }));
-  } catch (err) {
-    throw new CliError(`${messageOf(err)}; run 'openirsa explain --help'`);
-  }
+  const { values } = parseFlags('explain', argv, {
+    config: { type: 'string' },
+    'role-arn': { type: 'string' },
+    token: { type: 'string' },
+    action: { type: 'string' },
+    resource: { type: 'string' },
+    'session-name': { type: 'string' },
+    duration: { type: 'string' },
+    time: { type: 'string' },
+    'source-ip': { type: 'string' },
+    'no-verify-signature': { type: 'boolean' },
+    json: { type: 'boolean' },
+    help: { type: 'boolean', short: 'h' },
+  });
   if (values.help) {
     console.log(USAGE);
     return 0;

@@ -1,6 +1,7 @@
 /** `openirsa issuer <subcommand>`: flags → src/issuer library → printed result. No logic here. */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { readFile, writeFile } from 'node:fs/promises';
+import { firstSentence } from './args.js';
 import { CliError } from './errors.js';
 import { createLogger } from '../log.js';
 import {
@@ -152,7 +153,7 @@ function parse(sub: string, argv: string[], options: Options, positionals = 0) {
       strict: true,
     });
   } catch (err) {
-    throw new CliError(`issuer ${sub}: ${(err as Error).message.split('\n')[0]!.split('. To specify')[0]}`);
+    throw new CliError(`issuer ${sub}: ${firstSentence((err as Error).message)}`);
   }
   if (parsed.positionals.length > positionals) {
     throw new CliError(`issuer ${sub}: unexpected argument "${parsed.positionals[positionals]}"`);
