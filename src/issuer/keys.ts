@@ -143,6 +143,27 @@ function invalid(source: string, err: unknown): IssuerError {
   return new IssuerError('KeyInvalid', `${source}: not a valid key: ${why}`);
 }
 
+/** One PEM block as a key kube-apiserver can use; undefined for blocks the reader skips. */
+function usableKey<B>(
+  block: B,
+  read: (block: B) => KeyObject | undefined,
+  source: string,
+): KeyObject | undefined {
+  let key: KeyObject | undefined;
+  try {
+    key = read(block);
+  } catch (err) {
+    throw invalid(source, err);
+  }
+  if (!key) return undefined;
+  try {
+    algorithmOf(key);
+  } catch (err) {
+    throw new IssuerError('KeyUnsupported', `${source}: ${(err as Error).message}`);
+  }
+  return key;
+}
+
 /**
  * Every public key in a PEM text, as kube-apiserver's --service-account-key-file reads it
  * (keyutil.ParsePublicKeysPEM): public keys, certificates and private keys (their public half), in
@@ -151,19 +172,8 @@ function invalid(source: string, err: unknown): IssuerError {
 export function parsePublicKeys(pem: string, source = 'key'): KeyObject[] {
   const keys: KeyObject[] = [];
   for (const block of pemBlocks(pem)) {
-    let key: KeyObject | undefined;
-    try {
-      key = publicFromBlock(block);
-    } catch (err) {
-      throw invalid(source, err);
-    }
-    if (!key) continue;
-    try {
-      algorithmOf(key);
-    } catch (err) {
-      throw new IssuerError('KeyUnsupported', `${source}: ${(err as Error).message}`);
-    }
-    keys.push(key);
+    const key = usableKey(block, publicFromBlock, source);
+    if (key) keys.push(key);
   }
   if (keys.length === 0) {
     throw new IssuerError('KeyInvalid', `${source}: contains no PEM public key, certificate or private key`);
@@ -178,19 +188,8 @@ export function parsePublicKeys(pem: string, source = 'key'): KeyObject[] {
 export function parsePrivateKey(pem: string, source = 'key'): KeyObject {
   const blocks = pemBlocks(pem);
   for (const block of blocks) {
-    let key: KeyObject | undefined;
-    try {
-      key = privateFromBlock(block);
-    } catch (err) {
-      throw invalid(source, err);
-    }
-    if (!key) continue;
-    try {
-      algorithmOf(key);
-    } catch (err) {
-      throw new IssuerError('KeyUnsupported', `${source}: ${(err as Error).message}`);
-    }
-    return key;
+    const key = usableKey(block, privateFromBlock, source);
+    if (key) return key;
   }
   if (
     blocks.some((b) => b.type === 'PUBLIC KEY' || b.type === 'RSA PUBLIC KEY' || b.type === 'CERTIFICATE')
