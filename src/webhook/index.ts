@@ -193,7 +193,7 @@ export async function startWebhook(f: WebhookFlags, opts: StartOptions): Promise
 
   const server = new WebhookServer({
     tls: pair.options,
-    review: opts.review ?? (reviewAdmission as ReviewFn),
+    review: opts.review ?? reviewAdmission,
     lookup,
     config: mutationConfig(f),
     metrics,

@@ -13,24 +13,12 @@ import {
 import type { SecureContextOptions } from 'node:tls';
 import type { Socket } from 'node:net';
 import type { WebhookMetrics } from './metrics.js';
-import type { IdentityLookup, MutationConfig, MutationResult } from './types.js';
+import type { AdmissionInput, AdmissionOutput } from './admission.js';
+import type { IdentityLookup, MutationConfig } from './types.js';
 import type { Logger } from '../log.js';
 
-/** The shape of admission.ts `reviewAdmission` (owned by the mutation core). */
-export type ReviewFn = (input: {
-  contentType: string | undefined;
-  body: Buffer;
-  lookup: (namespace: string, serviceAccount: string) => Promise<IdentityLookup>;
-  config: MutationConfig;
-  random: () => number;
-}) => Promise<{
-  status: number;
-  headers: Record<string, string>;
-  body: string;
-  result?: MutationResult;
-  pod?: { name: string; namespace: string; serviceAccount: string };
-  error?: string;
-}>;
+/** The admission core the server adapts to HTTP (admission.ts `reviewAdmission`; tests may inject another). */
+export type ReviewFn = (input: AdmissionInput) => Promise<AdmissionOutput>;
 
 export interface Readiness {
   ready: boolean;
