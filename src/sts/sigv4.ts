@@ -15,8 +15,13 @@ const ALGORITHM = 'AWS4-HMAC-SHA256';
 /** node:crypto as smithy's hash constructor (SHA-256, or HMAC-SHA256 when given a secret). */
 export class NodeSha256 {
   private h: Hash | Hmac;
+  private readonly secret: Buffer | undefined;
   constructor(secret?: SourceData) {
-    this.h = secret === undefined ? createHash('sha256') : createHmac('sha256', toBuffer(secret));
+    this.secret = secret === undefined ? undefined : toBuffer(secret);
+    this.h = this.fresh();
+  }
+  private fresh(): Hash | Hmac {
+    return this.secret === undefined ? createHash('sha256') : createHmac('sha256', this.secret);
   }
   update(data: SourceData): void {
     this.h.update(toBuffer(data));
@@ -25,7 +30,7 @@ export class NodeSha256 {
     return new Uint8Array(this.h.digest());
   }
   reset(): void {
-    this.h = createHash('sha256');
+    this.h = this.fresh(); // an HMAC stays an HMAC with its key
   }
 }
 
