@@ -7,7 +7,6 @@ import { readFile } from 'node:fs/promises';
 import { decodeJwt, decodeProtectedHeader } from 'jose';
 import { AdmissionregistrationV1Api, CoreV1Api, type KubeConfig, type V1Pod } from '@kubernetes/client-node';
 import { checkIssuer, formatFinding } from '../issuer/check.js';
-import { fetchText } from '../issuer/fetch.js';
 import { loadConfig } from '../sts/config.js';
 import { explainWebIdentity } from '../sts/explain.js';
 import { KeyStore } from '../oidc/keys.js';
@@ -237,17 +236,7 @@ export async function runDoctor(o: DoctorOptions): Promise<Check[]> {
         ? `publish the documents where STS can fetch them: openirsa issuer documents --issuer ${claims.iss} … then openirsa issuer publish/serve; details: openirsa issuer check ${claims.iss} --token FILE`
         : undefined,
     });
-    let publishedKids: string[] | undefined;
-    try {
-      const disc = await fetchText(`${claims.iss.replace(/\/$/, '')}/.well-known/openid-configuration`, {
-        ca: o.issuerCa,
-      });
-      const jwksUri = (JSON.parse(disc.body) as { jwks_uri?: string }).jwks_uri;
-      if (jwksUri) publishedKids = await jwksKids(() => fetchText(jwksUri, { ca: o.issuerCa }));
-    } catch {
-      publishedKids = undefined;
-    }
-    checks.push(checkKeysPublished(apiKids, publishedKids, header.kid));
+    checks.push(checkKeysPublished(apiKids, report.publishedKeyIds, header.kid));
   }
 
   // 7. The trust policy, evaluated on this very token (offline, with the STS config).

@@ -362,6 +362,8 @@ export interface CheckReport {
   issuer: string;
   findings: Finding[];
   ok: boolean;
+  /** The kids of the JWKS as fetched ('' for a key without one); undefined when no usable JWKS was read. */
+  publishedKeyIds?: string[];
 }
 
 function fetchFinding(code: string, what: string, err: unknown): Finding {
@@ -376,10 +378,11 @@ export async function checkIssuer(issuerUrl: string, options: CheckOptions = {})
   const fetch = options.fetch ?? fetchText;
   const now = options.now ?? Math.floor(Date.now() / 1000);
   const findings = checkIssuerUrl(issuerUrl);
-  const done = (): CheckReport => ({
+  const done = (publishedKeyIds?: string[]): CheckReport => ({
     issuer: issuerUrl,
     findings,
     ok: !findings.some((f) => f.severity === 'error'),
+    publishedKeyIds,
   });
   if (findings.some((f) => f.code === 'url-invalid')) return done();
   let discovery: FetchResult;
@@ -405,7 +408,7 @@ export async function checkIssuer(issuerUrl: string, options: CheckOptions = {})
     if (!j.keys) findings.push(error('token-unchecked', 'the token cannot be checked without a usable JWKS'));
     else findings.push(...(await checkToken(options.token.trim(), { issuerUrl, keys: j.keys, now })));
   }
-  return done();
+  return done(j.keys?.map((key) => key.kid ?? ''));
 }
 
 /** One line per finding. */
