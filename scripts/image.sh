@@ -212,23 +212,42 @@ copy_libraries() {
   done
 }
 
-# Reproducible layer: sorted names, fixed owners and times, no atime/ctime (reproducible-builds.org/docs/archives),
-# then gzip without a name or time stamp. Everything is root's except the paths after OUT (the user's).
-TAR_FIXED=() # set by build() once SOURCE_DATE_EPOCH is known
+# Reproducible layer: sorted names, fixed owners, the given time on every entry, no atime/ctime
+# (reproducible-builds.org/docs/archives), then gzip without a name or time stamp. Everything is root's except the
+# paths after MTIME (the user's).
 layer() {
-  local src=$1 out=$2 user_paths
-  shift 2
+  local src=$1 out=$2 mtime=$3 user_paths
+  shift 3
+  local fixed=(--no-recursion --format=posix --numeric-owner "--mtime=@$mtime"
+    --pax-option=exthdr.name=%d/PaxHeaders/%f,delete=atime,delete=ctime)
   user_paths=$(printf '%s\n' "$@")
   (cd "$src" && find . -mindepth 1 -printf '%P\n' | sort | grep -vxF "${user_paths:-/}") |
-    tar -C "$src" "${TAR_FIXED[@]}" --owner=0 --group=0 -T - -cf "$out.tar"
-  [ $# -eq 0 ] || tar -C "$src" "${TAR_FIXED[@]}" --owner="$NONROOT_UID" --group="$NONROOT_UID" -rf "$out.tar" "$@"
-  gzip -n -9 -c "$out.tar" >"$out"
-  rm -f "$out.tar"
+    tar -C "$src" "${fixed[@]}" --owner=0 --group=0 -T - -cf "$out.$$.tar"
+  [ $# -eq 0 ] || tar -C "$src" "${fixed[@]}" --owner="$NONROOT_UID" --group="$NONROOT_UID" -rf "$out.$$.tar" "$@"
+  gzip -n -9 -c "$out.$$.tar" >"$out.$$.tmp"
+  mv "$out.$$.tmp" "$out"
+  rm -f "$out.$$.tar"
+}
+
+# The OS and runtime layers depend only on scripts/pins.json and this script, so they are built once per input
+# (kept in the cache) and carry time 0: byte-identical across openirsa commits, a registry or a node keeps one copy.
+# OPENIRSA_IMAGE_FRESH_LAYERS=1 rebuilds them (the reproducibility test compares a fresh build with a cached one).
+LAYER_CACHE="$CACHE_ROOT/image/layers"
+cached_layer() {
+  local name=$1 arch=$2 work=$3 out=$4 cached
+  cached="$LAYER_CACHE/$name-$arch-$(cat "$PINS" "$ROOT/scripts/image.sh" | sha256sum | cut -c1-16).tar.gz"
+  if [ ! -s "$cached" ] || [ -n "${OPENIRSA_IMAGE_FRESH_LAYERS:-}" ]; then
+    mkdir -p "$LAYER_CACHE"
+    "build_$name" "$arch" "$work"
+    if [ "$name" = base ]; then layer "$work/base" "$cached" 0 home/nonroot; else layer "$work/node" "$cached" 0; fi
+  fi
+  cp "$cached" "$out"
 }
 
 build_base() {
   local arch=$1 work=$2 x="$2/debs" rootfs="$2/base" triplet deb p
   triplet=$(triplet_of "$arch")
+  build_node "$arch" "$work"
   rm -rf "$x" "$rootfs"
   mkdir -p "$x" "$rootfs" "$rootfs/var/lib/dpkg/status.d"
   for deb in $(fetch_debs "$arch"); do
@@ -304,30 +323,38 @@ build() {
     SOURCE_DATE_EPOCH=$(git -C "$ROOT" log -1 --format=%ct 2>/dev/null) || die "not a git checkout: set SOURCE_DATE_EPOCH"
   fi
   export SOURCE_DATE_EPOCH
-  TAR_FIXED=(--no-recursion --format=posix --numeric-owner --mtime="@$SOURCE_DATE_EPOCH"
-    --pax-option=exthdr.name=%d/PaxHeaders/%f,delete=atime,delete=ctime)
   revision=${OPENIRSA_IMAGE_REVISION:-$(git -C "$ROOT" rev-parse HEAD 2>/dev/null || echo unknown)}
   if [ -z "${OPENIRSA_IMAGE_REVISION:-}" ] && [ -n "$(git -C "$ROOT" status --porcelain -- package.json package-lock.json tsconfig.json src 2>/dev/null)" ]; then
     revision="$revision-dirty"
     log "warning: uncommitted changes in package*.json, tsconfig.json or src/: the digest is not the commit's"
   fi
-  local created
+  local created inputs
   created=$(date -u -d "@$SOURCE_DATE_EPOCH" +%FT%TZ)
+  inputs=$(
+    cd "$ROOT" && {
+      printf '%s\n' "$SOURCE_DATE_EPOCH" "$revision"
+      find src -type f | sort | xargs sha256sum
+      sha256sum scripts/image.sh scripts/pins.json scripts/node-runtimes.sh package.json package-lock.json tsconfig.json
+    } | sha256sum | cut -d' ' -f1
+  )
+  if [ -f "$OUT/oci/index.json" ] && [ "$(node -p 'require(process.argv[1]).inputs' "$OUT/image.json" 2>/dev/null)" = "$inputs" ]; then
+    log "up to date: $OUT ($(node -p 'require(process.argv[1]).index' "$OUT/image.json"))"
+    return 0
+  fi
   local work="$OUT/.work"
   rm -rf "$work"
   mkdir -p "$work/layers"
   build_app "$work"
-  layer "$work/deps" "$work/layers/deps.tar.gz"
-  layer "$work/app" "$work/layers/app.tar.gz"
+  # Dependencies change only with package-lock.json: time 0 too. The app carries the commit time.
+  layer "$work/deps" "$work/layers/deps.tar.gz" 0
+  layer "$work/app" "$work/layers/app.tar.gz" "$SOURCE_DATE_EPOCH"
   start_registry "$work"
   trap stop_registry EXIT
   local arch refs=""
   for arch in $PLATFORMS; do
     log "linux/$arch: node, libraries, layers"
-    build_node "$arch" "$work"
-    build_base "$arch" "$work"
-    layer "$work/base" "$work/layers/base-$arch.tar.gz" home/nonroot
-    layer "$work/node" "$work/layers/node-$arch.tar.gz"
+    cached_layer base "$arch" "$work" "$work/layers/base-$arch.tar.gz"
+    cached_layer node "$arch" "$work" "$work/layers/node-$arch.tar.gz"
     "$CRANE" append --oci-empty-base -t "$REG/openirsa:layers-$arch" \
       -f "$work/layers/base-$arch.tar.gz" -f "$work/layers/node-$arch.tar.gz" \
       -f "$work/layers/deps.tar.gz" -f "$work/layers/app.tar.gz" 2>"$work/crane.log" >/dev/null ||
@@ -357,8 +384,10 @@ build() {
     ix.manifests[0].annotations = { "io.containerd.image.name": process.argv[2], "org.opencontainers.image.ref.name": process.argv[3] };
     fs.writeFileSync(f, JSON.stringify(ix));' "$OUT/oci/index.json" "$IMAGE_REPOSITORY:$version" "$version"
   (cd "$OUT/oci" && find . -mindepth 1 -printf '%P\n' | sort) |
-    tar -C "$OUT/oci" "${TAR_FIXED[@]}" --owner=0 --group=0 --mode=a-x,u=rwX,go=rX -T - -cf "$OUT/openirsa-oci.tar"
-  describe "$version" "$revision" "$work"
+    tar -C "$OUT/oci" --no-recursion --format=posix --numeric-owner --mtime="@$SOURCE_DATE_EPOCH" \
+      --pax-option=exthdr.name=%d/PaxHeaders/%f,delete=atime,delete=ctime --owner=0 --group=0 \
+      --mode=a-x,u=rwX,go=rX -T - -cf "$OUT/openirsa-oci.tar"
+  describe "$version" "$revision" "$work" "$inputs"
   stop_registry
   trap - EXIT
   rm -rf "$work"
@@ -368,11 +397,11 @@ build() {
 
 # image.json (digests, sizes) and contents.txt (every file of the amd64 image), from what crane wrote.
 describe() {
-  local version=$1 revision=$2 work=$3
+  local version=$1 revision=$2 work=$3 inputs=$4
   "$CRANE" export --platform linux/amd64 "$REG/openirsa:$version" "$work/rootfs-amd64.tar"
   tar -tvf "$work/rootfs-amd64.tar" --numeric-owner | awk '{print $1, $2, $3, $6, $7, $8}' | sort -k4 >"$OUT/contents.txt"
   node -e '
-    const fs = require("fs"); const [dir, name, version, revision] = process.argv.slice(1);
+    const fs = require("fs"); const [dir, name, version, revision, inputs] = process.argv.slice(1);
     const blob = (d) => JSON.parse(fs.readFileSync(`${dir}/oci/blobs/${d.replace(":", "/")}`));
     const entry = JSON.parse(fs.readFileSync(`${dir}/oci/index.json`)).manifests[0];
     const platforms = blob(entry.digest).manifests.map((m) => {
@@ -381,8 +410,8 @@ describe() {
       return { platform: `${m.platform.os}/${m.platform.architecture}`, manifest: m.digest, compressedBytes: compressed,
         layers: man.layers.map((l) => ({ digest: l.digest, size: l.size })) };
     });
-    fs.writeFileSync(`${dir}/image.json`, JSON.stringify({ name: `${name}:${version}`, index: entry.digest, revision, platforms }, null, 2) + "\n");
-  ' "$OUT" "$IMAGE_REPOSITORY" "$version" "$revision"
+    fs.writeFileSync(`${dir}/image.json`, JSON.stringify({ name: `${name}:${version}`, index: entry.digest, revision, inputs, platforms }, null, 2) + "\n");
+  ' "$OUT" "$IMAGE_REPOSITORY" "$version" "$revision" "$inputs"
 }
 
 # Unpacks a platform's root filesystem from the layout (as a container runtime would, through crane export).

@@ -1,10 +1,11 @@
 /**
- * A list/watch loop (client-go's Reflector) on @kubernetes/client-node's Watch, because 1.4's informer stops after
- * errors, has no client timeout and keeps whole objects (specs/kubernetes.md §6). This one:
- * - lists (paginated), hands the full set to `onReplace` (so vanished objects are removed), then watches from the
- *   list's resourceVersion with bookmarks;
- * - re-watches from the last resourceVersion when the server ends the watch (`timeoutSeconds`, so a silently
- *   stalled watch cannot last: a client-side watchdog aborts it shortly after);
+ * A list/watch loop (client-go's Reflector) on @kubernetes/client-node's Watch. client-node 2.x's informer
+ * (ListWatch) still stops for good after any error other than 410 and a client timeout, lists without pagination and
+ * keeps every whole object in its own map; this one:
+ * - lists (paginated), hands the full set to `onReplace` (so vanished objects are removed; callers keep only the
+ *   fields they need), then watches from the list's resourceVersion with bookmarks;
+ * - re-watches from the last resourceVersion when the server ends the watch (`timeoutSeconds`) or when the watch
+ *   received nothing for `watchIdleTimeoutMs` (client-node's inactivity timer; a stalled connection cannot last);
  * - relists on 410 Gone (HTTP or an ERROR event), and retries any other error with capped exponential backoff.
  */
 import { Watch, type KubeConfig } from '@kubernetes/client-node';
@@ -28,6 +29,11 @@ export interface ReflectorOptions {
   logger: Logger;
   /** Server-side watch timeout; the watch is re-established (from the last resourceVersion) at least this often. */
   watchTimeoutSeconds?: number;
+  /**
+   * A watch that receives no bytes for this long is re-established from the last resourceVersion (default: the
+   * server-side timeout + 30 s; kube-apiserver sends a bookmark about once a minute on a quiet watch).
+   */
+  watchIdleTimeoutMs?: number;
   initialBackoffMs?: number;
   maxBackoffMs?: number;
   pageSize?: number;
@@ -59,6 +65,13 @@ export class Reflector {
 
   constructor(private readonly o: ReflectorOptions) {
     this.watcher = new Watch(o.kubeConfig);
+    // client-node 2.x aborts a watch after `requestTimeoutMs` (30 s) without data, shorter than kube-apiserver's
+    // bookmark interval on a quiet resource; the field is not in its typings, so it is set where it exists.
+    if ('requestTimeoutMs' in this.watcher) {
+      Object.assign(this.watcher, {
+        requestTimeoutMs: o.watchIdleTimeoutMs ?? ((o.watchTimeoutSeconds ?? 300) + 30) * 1000,
+      });
+    }
     this.backoffMs = o.initialBackoffMs ?? 1000;
     this.synced = new Promise((r) => (this.resolveSynced = r));
   }
@@ -176,7 +189,14 @@ export class Reflector {
         this.controller = undefined;
         if (gone) reject(new GoneError('410 Gone'));
         else if (errorEvent) reject(errorEvent);
-        else if (err && !(err as Error).name?.includes('Abort') && !this.stopped) reject(err);
+        else if ((err as Error | null)?.name === 'TimeoutError') {
+          // Nothing arrived for the idle timeout: the connection is presumed dead; it already waited, so no backoff.
+          this.o.logger.info(
+            { reflector: this.o.name, resourceVersion: this.resourceVersion },
+            'watch idle; re-watching from the last resourceVersion',
+          );
+          resolve(events);
+        } else if (err && !(err as Error).name?.includes('Abort') && !this.stopped) reject(err);
         else resolve(events);
       };
       const query: Record<string, string | number | boolean> = {

@@ -19,6 +19,8 @@ export interface ApiSourceOptions {
   resyncPeriodMs: number;
   initialBackoffMs?: number;
   maxBackoffMs?: number;
+  /** See ReflectorOptions.watchIdleTimeoutMs (tests shorten it). */
+  watchIdleTimeoutMs?: number;
 }
 
 const errStatus = (err: unknown): number | undefined => {
@@ -61,6 +63,7 @@ export class ServiceAccountApiSource {
       watchTimeoutSeconds: watchTimeout(o.resyncPeriodMs),
       initialBackoffMs: o.initialBackoffMs ?? 1000,
       maxBackoffMs: o.maxBackoffMs ?? 30_000,
+      watchIdleTimeoutMs: o.watchIdleTimeoutMs,
     });
   }
 
@@ -125,6 +128,7 @@ export class ConfigMapApiSource {
       watchTimeoutSeconds: watchTimeout(o.resyncPeriodMs),
       initialBackoffMs: o.initialBackoffMs ?? 1000,
       maxBackoffMs: o.maxBackoffMs ?? 30_000,
+      watchIdleTimeoutMs: o.watchIdleTimeoutMs,
     });
   }
 

@@ -247,3 +247,48 @@ test('loadKubeConfig: clear error without any API configuration', () => {
     /cannot load the Kubernetes client configuration/,
   );
 });
+
+test('a watch that stays silent is re-established from the last resourceVersion, without backoff or a warning', async () => {
+  // ADDED, MODIFIED, DELETED (the fixture's 410 ERROR event after them would force a relist).
+  const events = lines('serviceaccounts-watch-1.jsonl').slice(0, 3);
+  const api = new KubeReplay()
+    .on(`list ${SA_PATH}`, { status: 200, body: fixture('serviceaccounts-list-page2.json') })
+    // The first watch delivers events then goes silent (a dead connection); later ones stay open.
+    .on(`watch ${SA_PATH}`, { watch: events, end: false }, { watch: [], end: false });
+  await api.start();
+  const { cache, logger, logLines, holder } = newCache();
+  const src = new ServiceAccountApiSource({
+    kubeConfig: loadKubeConfig({ kubeApi: api.url }),
+    cache,
+    annotationPrefix: 'eks.amazonaws.com',
+    logger,
+    resyncPeriodMs: 60_000,
+    // Long backoff: a re-watch that waited for it would not come within the test's patience.
+    initialBackoffMs: 60_000,
+    watchIdleTimeoutMs: 300,
+  });
+  holder.src = src;
+  try {
+    src.start();
+    await src.reflector.synced;
+    const watches = () => api.requests.filter((r) => r.query.get('watch') === 'true');
+    await until(() => watches().length >= 2, 10_000, 'a second watch after the idle timeout');
+    const lastRv = events
+      .map((l) => (JSON.parse(l) as { object: { metadata: { resourceVersion?: string } } }).object)
+      .map((o) => o.metadata.resourceVersion)
+      .filter((rv): rv is string => Boolean(rv))
+      .at(-1);
+    assert.ok(lastRv, 'the fixture has resourceVersions');
+    assert.equal(watches()[1]!.query.get('resourceVersion'), lastRv);
+    assert.equal(api.count((r) => r.query.get('watch') !== 'true'), 1, 'no relist');
+    assert.equal(src.reflector.lastError, undefined);
+    assert.ok(
+      logLines.some((l) => l.msg === 'watch idle; re-watching from the last resourceVersion'),
+      'the idle re-watch is logged',
+    );
+    assert.ok(!logLines.some((l) => l.level === 40), 'no warning');
+  } finally {
+    src.stop();
+    await api.stop();
+  }
+});
