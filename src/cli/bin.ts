@@ -1,6 +1,20 @@
 #!/usr/bin/env node
+import { readFileSync } from 'node:fs';
 import { main } from './main.js';
 import { CliError, messageOf } from './errors.js';
+import { unsupportedNode } from './node-version.js';
+
+// dist/src/cli/bin.js → the package's own package.json, whose engines field says which Node.js it needs.
+const engines = (
+  JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as {
+    engines?: { node?: string };
+  }
+).engines?.node;
+const tooOld = engines ? unsupportedNode(process.version, engines) : undefined;
+if (tooOld) {
+  console.error(tooOld);
+  process.exit(1);
+}
 
 main(process.argv.slice(2)).then(
   (code) => {

@@ -33,8 +33,18 @@ export interface Harness {
 
 export const ACCOUNT = '111122223333';
 
-export async function startHarness(): Promise<Harness> {
-  if (!existsSync(BIN))
+export interface HarnessOptions {
+  /**
+   * Starts `sts serve` with the files in `dir` (sts.yaml, tls.crt, tls.key); it must print "listening on
+   * https://HOST:PORT" on stdout. Default: the built CLI on this machine.
+   */
+  launch?: (files: { dir: string }) => { child: ChildProcess; stop?: () => Promise<void> };
+  /** The CA bundle path the config names (default: ca.pem in `dir`), for a server that sees `dir` elsewhere. */
+  caBundlePath?: string;
+}
+
+export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> {
+  if (!opts.launch && !existsSync(BIN))
     throw new Error(`${BIN} is missing: run "npm run build" before the integration suite`);
   const dir = mkdtempSync(join(tmpdir(), 'openirsa-sts-it-'));
   const ca = await createCa('openirsa sts test CA');
@@ -74,7 +84,9 @@ export async function startHarness(): Promise<Harness> {
     accountId: ACCOUNT,
     region: 'us-east-1',
     sessionKey: SESSION_KEY,
-    oidcProviders: [{ Url: issuerUrl, ClientIDList: ['sts.amazonaws.com'], caBundle: caFile }],
+    oidcProviders: [
+      { Url: issuerUrl, ClientIDList: ['sts.amazonaws.com'], caBundle: opts.caBundlePath ?? caFile },
+    ],
     roles: [
       {
         Role: {
@@ -103,25 +115,28 @@ export async function startHarness(): Promise<Harness> {
   const configFile = join(dir, 'sts.yaml');
   writeFileSync(configFile, stringify(config));
 
-  const child: ChildProcess = spawn(
-    process.execPath,
-    [
-      BIN,
-      'sts',
-      'serve',
-      '--config',
-      configFile,
-      '--port',
-      '0',
-      '--host',
-      '127.0.0.1',
-      '--tls-cert',
-      join(dir, 'tls.crt'),
-      '--tls-key',
-      join(dir, 'tls.key'),
-    ],
-    { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, OPENIRSA_LOG_LEVEL: 'info' } },
-  );
+  const launched = opts.launch?.({ dir }) ?? {
+    child: spawn(
+      process.execPath,
+      [
+        BIN,
+        'sts',
+        'serve',
+        '--config',
+        configFile,
+        '--port',
+        '0',
+        '--host',
+        '127.0.0.1',
+        '--tls-cert',
+        join(dir, 'tls.crt'),
+        '--tls-key',
+        join(dir, 'tls.key'),
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, OPENIRSA_LOG_LEVEL: 'info' } },
+    ),
+  };
+  const child = launched.child;
   let stderr = '';
   child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
   const stsUrl = await new Promise<string>((resolveUrl, reject) => {
@@ -171,7 +186,8 @@ export async function startHarness(): Promise<Harness> {
       const exited = new Promise<number | null>((r) =>
         child.exitCode !== null ? r(child.exitCode) : child.once('exit', (code) => r(code)),
       );
-      child.kill('SIGTERM');
+      if (launched.stop) await launched.stop();
+      else child.kill('SIGTERM');
       const code = await exited;
       await new Promise<void>((r) => issuer.close(() => r()));
       return code;
