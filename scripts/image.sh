@@ -236,12 +236,15 @@ LAYER_CACHE="$CACHE_ROOT/image/layers"
 cached_layer() {
   local name=$1 arch=$2 work=$3 out=$4 cached
   cached="$LAYER_CACHE/$name-$arch-$(cat "$PINS" "$ROOT/scripts/image.sh" | sha256sum | cut -c1-16).tar.gz"
-  if [ ! -s "$cached" ] || [ -n "${OPENIRSA_IMAGE_FRESH_LAYERS:-}" ]; then
-    mkdir -p "$LAYER_CACHE"
+  if [ -n "${OPENIRSA_IMAGE_FRESH_LAYERS:-}" ]; then
+    cached=$out # build it here and leave the cache as it is
+  fi
+  if [ ! -s "$cached" ] || [ "$cached" = "$out" ]; then
+    mkdir -p "$(dirname "$cached")"
     "build_$name" "$arch" "$work"
     if [ "$name" = base ]; then layer "$work/base" "$cached" 0 home/nonroot; else layer "$work/node" "$cached" 0; fi
   fi
-  cp "$cached" "$out"
+  [ "$cached" = "$out" ] || cp "$cached" "$out"
 }
 
 build_base() {

@@ -66,7 +66,10 @@ export function unpackRootfs(platform: string, dest: string): ImageConfig {
 }
 
 /** The container of a kind in a deploy/ manifest: its args and plain env values (what the image is run with). */
-export function deployedContainer(file: string, kind: string): { args: string[]; env: Record<string, string> } {
+export function deployedContainer(
+  file: string,
+  kind: string,
+): { args: string[]; env: Record<string, string> } {
   for (const doc of parseAllDocuments(readFileSync(join(ROOT, file), 'utf8'))) {
     const o = doc.toJS() as {
       kind?: string;
@@ -108,7 +111,8 @@ export interface Container {
 const q = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;
 
 function which(cmd: string): string {
-  for (const dir of ['/usr/sbin', '/usr/bin', '/sbin', '/bin']) if (existsSync(join(dir, cmd))) return join(dir, cmd);
+  for (const dir of ['/usr/sbin', '/usr/bin', '/sbin', '/bin'])
+    if (existsSync(join(dir, cmd))) return join(dir, cmd);
   throw new Error(`${cmd} is missing (util-linux): running the image needs unshare and mount`);
 }
 
@@ -123,7 +127,9 @@ export function runContainer(
   opts: { env?: Record<string, string>; volumes?: Volume[] } = {},
 ): Container {
   if (process.getuid?.() !== 0)
-    throw new Error('running the image needs root (mount namespace, chroot, setuid), as a container runtime does');
+    throw new Error(
+      'running the image needs root (mount namespace, chroot, setuid), as a container runtime does',
+    );
   const [uid, gid = uid] = (config.User ?? '').split(':');
   if (!uid || !/^\d+$/.test(uid) || !/^\d+$/.test(gid!))
     throw new Error(`the image's User must be numeric uid:gid, not ${JSON.stringify(config.User)}`);
@@ -169,11 +175,15 @@ export function runContainer(
     `exec ${envBin} -i ${env.map(q).join(' ')} ${unshare} --root="$R" --wd=${q(config.WorkingDir || '/')} ` +
       `--setgid=${gid} --setuid=${uid} -- ${[...entrypoint, ...args].map(q).join(' ')}`,
   ].join('\n');
-  const child = spawn(unshare, ['--mount', '--pid', '--fork', '--propagation', 'private', 'sh', '-c', script], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    detached: true,
-    env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' },
-  });
+  const child = spawn(
+    unshare,
+    ['--mount', '--pid', '--fork', '--propagation', 'private', 'sh', '-c', script],
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
+      env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' },
+    },
+  );
   let out = '';
   let err = '';
   child.stdout!.on('data', (d: Buffer) => (out += d.toString()));

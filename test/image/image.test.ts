@@ -27,7 +27,14 @@ import {
   type ImageConfig,
   type ImageSummary,
 } from '../helpers/image.js';
-import { admissionReview, call, decodePatch, samplePod, webhookFiles, ROLE } from '../unit/webhook/https-helpers.js';
+import {
+  admissionReview,
+  call,
+  decodePatch,
+  samplePod,
+  webhookFiles,
+  ROLE,
+} from '../unit/webhook/https-helpers.js';
 import { cleanEnv, startHarness } from '../helpers/sts-harness.js';
 
 const run = promisify(execFile);
@@ -69,7 +76,9 @@ after(() => {
 test('one OCI image index for linux/amd64 and linux/arm64, named as deploy/ and the chart pull it', () => {
   const layout = JSON.parse(readFileSync(join(IMAGE_OUT, 'oci/oci-layout'), 'utf8')) as object;
   assert.deepEqual(layout, { imageLayoutVersion: '1.0.0' });
-  const top = JSON.parse(readFileSync(join(IMAGE_OUT, 'oci/index.json'), 'utf8')) as { manifests: Descriptor[] };
+  const top = JSON.parse(readFileSync(join(IMAGE_OUT, 'oci/index.json'), 'utf8')) as {
+    manifests: Descriptor[];
+  };
   assert.equal(top.manifests.length, 1);
   const entry = top.manifests[0]!;
   assert.equal(entry.mediaType, 'application/vnd.oci.image.index.v1+json');
@@ -107,10 +116,16 @@ test('one OCI image index for linux/amd64 and linux/arm64, named as deploy/ and 
   assert.equal(last('WORKDIR'), c.WorkingDir);
   assert.ok(c.Env?.includes(last('ENV')!), `ENV ${last('ENV')}`);
   assert.deepEqual(
-    last('EXPOSE')!.split(' ').map((p) => `${p}/tcp`),
+    last('EXPOSE')!
+      .split(' ')
+      .map((p) => `${p}/tcp`),
     Object.keys(c.ExposedPorts ?? {}).sort(),
   );
-  assert.match(dockerfile, /^FROM node:\$\{NODE_VERSION\}-trixie-slim AS build$/m, 'Debian 13, as scripts/pins.json');
+  assert.match(
+    dockerfile,
+    /^FROM node:\$\{NODE_VERSION\}-trixie-slim AS build$/m,
+    'Debian 13, as scripts/pins.json',
+  );
 
   // The archive holds the same layout.
   const listed = execFileSync('tar', ['-tf', join(IMAGE_OUT, 'openirsa-oci.tar')], { encoding: 'utf8' })
@@ -137,7 +152,9 @@ test('each platform: non-root user, entrypoint, environment, the pinned Node.js,
     assert.equal(c.Labels?.['org.opencontainers.image.version'], VERSION, p);
     const s = summary.platforms.find((x) => x.platform === p)!;
     assert.ok(s.compressedBytes < 80 * 1000 * 1000, `${p}: ${s.compressedBytes} bytes compressed`);
-    const header = execFileSync('readelf', ['-h', join(rootfs[p], 'usr/local/bin/node')], { encoding: 'utf8' });
+    const header = execFileSync('readelf', ['-h', join(rootfs[p], 'usr/local/bin/node')], {
+      encoding: 'utf8',
+    });
     assert.match(header, new RegExp(`Machine:\\s+.*${MACHINE[p]}`), p);
   }
   // node is byte for byte the integrity-checked binary from the npm registry package.
@@ -254,7 +271,11 @@ test('the webhook from the image: deploy/ args, non-root, read-only root, answer
     env: deployed.env,
     volumes: [
       {
-        source: podVolume(join(dir, 'vol-certs'), { 'tls.crt': files.certFile, 'tls.key': files.keyFile }, 65532),
+        source: podVolume(
+          join(dir, 'vol-certs'),
+          { 'tls.crt': files.certFile, 'tls.key': files.keyFile },
+          65532,
+        ),
         target: '/etc/webhook/certs',
       },
       {

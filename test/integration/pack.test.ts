@@ -22,7 +22,12 @@ const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as {
 };
 // npm as the user runs it: the npm next to this Node.js (Node's own layout), else the one on PATH.
 const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
-const env = { ...process.env, npm_config_audit: 'false', npm_config_fund: 'false', npm_config_update_notifier: 'false' };
+const env = {
+  ...process.env,
+  npm_config_audit: 'false',
+  npm_config_fund: 'false',
+  npm_config_update_notifier: 'false',
+};
 
 let dir: string;
 let tarball: string;
@@ -61,13 +66,16 @@ after(() => {
 test('npx openirsa --help from the installed tarball', async () => {
   const { stdout } = await run('npx', ['--no-install', 'openirsa', '--help'], { cwd: app, env });
   assert.match(stdout, /^usage: openirsa <command> \[flags\]/);
-  for (const c of ['webhook', 'issuer', 'sts', 'explain', 'lint', 'doctor', 'dev']) assert.match(stdout, new RegExp(`^  ${c} `, 'm'));
+  for (const c of ['webhook', 'issuer', 'sts', 'explain', 'lint', 'doctor', 'dev'])
+    assert.match(stdout, new RegExp(`^  ${c} `, 'm'));
   const v = await run('npx', ['--no-install', 'openirsa', '--version'], { cwd: app, env });
   assert.equal(v.stdout.trim(), `openirsa v${pkg.version}`);
 });
 
 test('every exports subpath resolves and loads from the installed package', async () => {
-  const specifiers = Object.keys(pkg.exports).map((k) => (k === '.' ? pkg.name : `${pkg.name}/${k.slice(2)}`));
+  const specifiers = Object.keys(pkg.exports).map((k) =>
+    k === '.' ? pkg.name : `${pkg.name}/${k.slice(2)}`,
+  );
   assert.ok(specifiers.length >= 6, specifiers.join(' '));
   const script = `
     const out = {};

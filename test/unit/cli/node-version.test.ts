@@ -3,9 +3,11 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { unsupportedNode } from '../../../src/cli/node-version.js';
 
-const engines = (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as {
-  engines: { node: string };
-}).engines.node;
+const engines = (
+  JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as {
+    engines: { node: string };
+  }
+).engines.node;
 
 test('package.json engines: a >=x.y.z range the CLI can check, at Node 22 or newer', () => {
   assert.match(engines, /^>=22\.\d+\.\d+$/);

@@ -280,7 +280,11 @@ test('a watch that stays silent is re-established from the last resourceVersion,
       .at(-1);
     assert.ok(lastRv, 'the fixture has resourceVersions');
     assert.equal(watches()[1]!.query.get('resourceVersion'), lastRv);
-    assert.equal(api.count((r) => r.query.get('watch') !== 'true'), 1, 'no relist');
+    assert.equal(
+      api.count((r) => r.query.get('watch') !== 'true'),
+      1,
+      'no relist',
+    );
     assert.equal(src.reflector.lastError, undefined);
     assert.ok(
       logLines.some((l) => l.msg === 'watch idle; re-watching from the last resourceVersion'),
