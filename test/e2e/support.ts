@@ -215,6 +215,15 @@ export function envOf(c: Container | undefined): Record<string, string | undefin
   return Object.fromEntries((c?.env ?? []).map((e) => [e.name, e.value]));
 }
 
+/** What a webhook launcher gets: host files and the ports to listen on (loopback). */
+export interface WebhookLaunch {
+  kubeconfig: string;
+  certFile: string;
+  keyFile: string;
+  port: number;
+  metricsPort: number;
+}
+
 export interface RunningWebhook {
   proc: CliProcess;
   url: string;
@@ -228,23 +237,40 @@ export interface RunningWebhook {
 export async function startWebhook(
   cp: ControlPlane,
   work: string,
-  options: { args?: string[]; namespaceLabels: Record<string, string>; roleAnnotation: string; role: string },
+  options: {
+    args?: string[];
+    namespaceLabels: Record<string, string>;
+    roleAnnotation: string;
+    role: string;
+    /** Starts the webhook some other way (e.g. from the image); default: `openirsa webhook` from dist/. */
+    launch?: (files: WebhookLaunch) => CliProcess;
+  },
 ): Promise<RunningWebhook> {
   const tls = await servingCertificate(cp, work);
   const port = await freePort();
   const metricsPort = await freePort();
   const url = `https://127.0.0.1:${port}`;
-  const proc = spawnCli([
-    'webhook',
-    '--in-cluster=false',
-    `--kubeconfig=${cp.kubeconfigPath}`,
-    `--port=${port}`,
-    `--metrics-port=${metricsPort}`,
-    '--bind-address=127.0.0.1',
-    `--tls-cert=${tls.certFile}`,
-    `--tls-key=${tls.keyFile}`,
-    ...(options.args ?? []),
-  ]);
+  const launch =
+    options.launch ??
+    ((f: WebhookLaunch) =>
+      spawnCli([
+        'webhook',
+        '--in-cluster=false',
+        `--kubeconfig=${f.kubeconfig}`,
+        `--port=${f.port}`,
+        `--metrics-port=${f.metricsPort}`,
+        '--bind-address=127.0.0.1',
+        `--tls-cert=${f.certFile}`,
+        `--tls-key=${f.keyFile}`,
+        ...(options.args ?? []),
+      ]));
+  const proc = launch({
+    kubeconfig: cp.kubeconfigPath,
+    certFile: tls.certFile,
+    keyFile: tls.keyFile,
+    port,
+    metricsPort,
+  });
   try {
     await waitForHttp(`${url}/healthz`, proc, cp.caPem);
     await cp.call('POST', '/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations', {
