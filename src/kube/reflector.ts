@@ -31,7 +31,8 @@ export interface ReflectorOptions {
   watchTimeoutSeconds?: number;
   /**
    * A watch that receives no bytes for this long is re-established from the last resourceVersion (default: the
-   * server-side timeout + 30 s; kube-apiserver sends a bookmark about once a minute on a quiet watch).
+   * server-side timeout + 30 s, so the server ends a healthy watch first; kube-apiserver 1.37 left a quiet watch
+   * silent for 120 s before its first bookmark, docs/deploy.md §1.6).
    */
   watchIdleTimeoutMs?: number;
   initialBackoffMs?: number;
@@ -65,8 +66,8 @@ export class Reflector {
 
   constructor(private readonly o: ReflectorOptions) {
     this.watcher = new Watch(o.kubeConfig);
-    // client-node 2.x aborts a watch after `requestTimeoutMs` (30 s) without data, shorter than kube-apiserver's
-    // bookmark interval on a quiet resource; the field is not in its typings, so it is set where it exists.
+    // client-node 2.x aborts a watch after `requestTimeoutMs` (30 s) without data, far shorter than kube-apiserver's
+    // silence on a quiet resource; the field is not in its typings, so it is set where it exists.
     if ('requestTimeoutMs' in this.watcher) {
       Object.assign(this.watcher, {
         requestTimeoutMs: o.watchIdleTimeoutMs ?? ((o.watchTimeoutSeconds ?? 300) + 30) * 1000,
