@@ -2,12 +2,13 @@
  * Integration harness: a local CA, an OIDC issuer served over HTTPS (discovery + JWKS), and a running
  * `openirsa sts serve` child process over HTTPS with a config pointing at that issuer.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { createServer, type Server } from 'node:https';
 import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { AddressInfo } from 'node:net';
+import { promisify } from 'node:util';
 import { stringify } from 'yaml';
 import { createCa, issueCertificate } from '../../src/pki/index.js';
 import { makeKey, signToken, SESSION_KEY, SUB, type TestKey } from './sts-fixtures.js';
@@ -192,6 +193,40 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
       await new Promise<void>((r) => issuer.close(() => r()));
       return code;
     },
+  };
+}
+
+/**
+ * The AWS SDK for JavaScript v3 in a clean child process with the environment the webhook injects (role, token file,
+ * STS endpoint, region, CA): `fromTokenFile` (AssumeRoleWithWebIdentity), then GetCallerIdentity with the credentials.
+ */
+export async function sdkCallerIdentity(
+  h: Harness,
+): Promise<{ arn: string; userId: string; account: string; akid: string; exp: string }> {
+  const script = `
+    import { fromTokenFile } from '@aws-sdk/credential-providers';
+    import { STSClient, GetCallerIdentityCommand } from '@aws-sdk/client-sts';
+    const creds = await fromTokenFile()();
+    const sts = new STSClient({ region: 'us-east-1', credentials: creds });
+    const id = await sts.send(new GetCallerIdentityCommand({}));
+    console.log(JSON.stringify({ arn: id.Arn, userId: id.UserId, account: id.Account, akid: creds.accessKeyId, exp: creds.expiration }));
+  `;
+  const { stdout } = await promisify(execFile)(process.execPath, ['--input-type=module', '-e', script], {
+    cwd: ROOT,
+    env: cleanEnv({
+      AWS_ROLE_ARN: h.roleArn,
+      AWS_WEB_IDENTITY_TOKEN_FILE: h.tokenFile,
+      AWS_ENDPOINT_URL_STS: h.stsUrl,
+      AWS_REGION: 'us-east-1',
+      NODE_EXTRA_CA_CERTS: h.caFile,
+    }),
+  });
+  return JSON.parse(stdout.trim().split('\n').pop()!) as {
+    arn: string;
+    userId: string;
+    account: string;
+    akid: string;
+    exp: string;
   };
 }
 

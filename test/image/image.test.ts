@@ -5,12 +5,11 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile, execFileSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { parse } from 'yaml';
 import {
   blob,
@@ -35,9 +34,8 @@ import {
   webhookFiles,
   ROLE,
 } from '../unit/webhook/https-helpers.js';
-import { cleanEnv, startHarness } from '../helpers/sts-harness.js';
+import { sdkCallerIdentity, startHarness } from '../helpers/sts-harness.js';
 
-const run = promisify(execFile);
 const pins = JSON.parse(readFileSync(join(ROOT, 'scripts/pins.json'), 'utf8')) as {
   node: { image: string; oldest: string; newest: string };
 };
@@ -357,24 +355,7 @@ test('the STS from the image: deploy/ args, non-root, answers AssumeRoleWithWebI
     const facts = processFacts(container!);
     assert.equal(facts.uid, '65532\t65532\t65532\t65532');
     // A pod's view: the web identity env the webhook injects, the SDK's own credential chain.
-    const script = `
-      import { fromTokenFile } from '@aws-sdk/credential-providers';
-      import { STSClient, GetCallerIdentityCommand } from '@aws-sdk/client-sts';
-      const creds = await fromTokenFile()();
-      const id = await new STSClient({ region: 'us-east-1', credentials: creds }).send(new GetCallerIdentityCommand({}));
-      console.log(JSON.stringify({ arn: id.Arn, akid: creds.accessKeyId }));
-    `;
-    const { stdout } = await run(process.execPath, ['--input-type=module', '-e', script], {
-      cwd: ROOT,
-      env: cleanEnv({
-        AWS_ROLE_ARN: h.roleArn,
-        AWS_WEB_IDENTITY_TOKEN_FILE: h.tokenFile,
-        AWS_ENDPOINT_URL_STS: h.stsUrl,
-        AWS_REGION: 'us-east-1',
-        NODE_EXTRA_CA_CERTS: h.caFile,
-      }),
-    });
-    const out = JSON.parse(stdout.trim().split('\n').pop()!) as { arn: string; akid: string };
+    const out = await sdkCallerIdentity(h);
     assert.match(out.arn, /^arn:aws:sts::111122223333:assumed-role\/s3-writer\/[\w+=,.@-]+$/);
     assert.match(out.akid, /^ASIA[A-Z2-7]{16}$/);
   } finally {

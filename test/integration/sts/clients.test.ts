@@ -2,7 +2,14 @@ import { before, after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { BIN, cleanEnv, ROOT, startHarness, venvTool, type Harness } from '../../helpers/sts-harness.js';
+import {
+  BIN,
+  cleanEnv,
+  sdkCallerIdentity,
+  startHarness,
+  venvTool,
+  type Harness,
+} from '../../helpers/sts-harness.js';
 
 const run = promisify(execFile);
 let h: Harness;
@@ -33,25 +40,7 @@ test('sts serve rejects a bad config at start: exit 2, one line naming file and 
 const ARN = /^arn:aws:sts::111122223333:assumed-role\/s3-writer\/[\w+=,.@-]+$/;
 
 test('AWS SDK for JavaScript v3: fromTokenFile with the webhook env, then GetCallerIdentity', async () => {
-  const script = `
-    import { fromTokenFile } from '@aws-sdk/credential-providers';
-    import { STSClient, GetCallerIdentityCommand } from '@aws-sdk/client-sts';
-    const creds = await fromTokenFile()();
-    const sts = new STSClient({ region: 'us-east-1', credentials: creds });
-    const id = await sts.send(new GetCallerIdentityCommand({}));
-    console.log(JSON.stringify({ arn: id.Arn, userId: id.UserId, account: id.Account, akid: creds.accessKeyId, exp: creds.expiration }));
-  `;
-  const { stdout } = await run(process.execPath, ['--input-type=module', '-e', script], {
-    cwd: ROOT,
-    env: cleanEnv({
-      AWS_ROLE_ARN: h.roleArn,
-      AWS_WEB_IDENTITY_TOKEN_FILE: h.tokenFile,
-      AWS_ENDPOINT_URL_STS: h.stsUrl,
-      AWS_REGION: 'us-east-1',
-      NODE_EXTRA_CA_CERTS: h.caFile,
-    }),
-  });
-  const out = JSON.parse(stdout.trim().split('\n').pop()!);
+  const out = await sdkCallerIdentity(h);
   assert.match(out.arn, ARN);
   assert.match(out.akid, /^ASIA[A-Z2-7]{16}$/);
   assert.match(out.userId, /^AROA[A-Z0-9]{17}:/);
