@@ -1,15 +1,20 @@
 #!/usr/bin/env node
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { main } from './main.js';
 import { CliError, messageOf } from './errors.js';
 import { unsupportedNode } from './node-version.js';
 
-// dist/src/cli/bin.js → the package's own package.json, whose engines field says which Node.js it needs.
-const engines = (
-  JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as {
-    engines?: { node?: string };
+/** The nearest package.json above this file (dist/src/cli/bin.js installed or built, src/cli/bin.ts under tsx). */
+function enginesNode(): string | undefined {
+  for (let dir = new URL('.', import.meta.url); ; dir = new URL('..', dir)) {
+    const file = new URL('package.json', dir);
+    if (existsSync(file))
+      return (JSON.parse(readFileSync(file, 'utf8')) as { engines?: { node?: string } }).engines?.node;
+    if (dir.pathname === '/') return undefined;
   }
-).engines?.node;
+}
+
+const engines = enginesNode();
 const tooOld = engines ? unsupportedNode(process.version, engines) : undefined;
 if (tooOld) {
   console.error(tooOld);

@@ -10,6 +10,9 @@ import { fetchText, FetchError, type FetchOptions, type FetchResult } from './fe
 import { keyIdOf } from './key-id.js';
 import { discoveryUrl, validateIssuerUrl } from './url.js';
 
+/** RFC 7518 §6.2.2 / §6.3.2 private key members (and `k`, a symmetric key's secret). */
+const PRIVATE_JWK_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'k'];
+
 export type Severity = 'ok' | 'warning' | 'error';
 
 export interface Finding {
@@ -211,11 +214,14 @@ export function checkJwks(
       findings.push(error('key-use', `${name} has "use": ${JSON.stringify(jwk.use)}, not "sig"`));
     }
     if (!usable) return;
-    if ('d' in jwk || 'p' in jwk)
+    const privateMembers = PRIVATE_JWK_MEMBERS.filter((m) => m in jwk);
+    if (privateMembers.length > 0)
       findings.push(error('key-private', `${name} publishes PRIVATE key material: rotate this key now`));
+    // Only the public members are read (Node 26 refuses a JWK with a partial private key; a verifier never needs one).
+    const publicJwk = Object.fromEntries(Object.entries(jwk).filter(([m]) => !privateMembers.includes(m)));
     let detail = '';
     try {
-      const pub = createPublicKey({ key: jwk as never, format: 'jwk' });
+      const pub = createPublicKey({ key: publicJwk as never, format: 'jwk' });
       const bits = pub.asymmetricKeyDetails?.modulusLength;
       if (bits !== undefined && bits < 2048)
         findings.push(warn('key-weak', `${name} is RSA ${bits}: use 2048 bits or more`));
@@ -233,7 +239,7 @@ export function checkJwks(
         ),
       );
     }
-    keys.push({ jwk, ...(kid !== undefined ? { kid } : {}), ...(alg ? { alg } : {}) });
+    keys.push({ jwk: publicJwk, ...(kid !== undefined ? { kid } : {}), ...(alg ? { alg } : {}) });
     findings.push(ok('key', `${name}: ${String(jwk.kty)} ${alg ?? '?'}${detail}`));
   });
   for (const [kid, n] of kids) {

@@ -153,6 +153,8 @@ test('check: JWKS key problems (missing/duplicate kid, alg, use, private, >100 k
     r.keys!.map((k) => k.kid),
     [good!.kid, good!.kid, undefined, 'p', ec!.kid],
   );
+  // A key that leaks private material is checked, and offered for verification, by its public members only.
+  assert.equal('d' in r.keys![3]!.jwk, false);
   assert.equal(r.findings.filter((f) => f.severity === 'ok').length, 5);
   const many = checkJwks(
     res('k', { keys: Array.from({ length: 101 }, (_, i) => ({ ...good, kid: String(i) })) }),
