@@ -218,17 +218,31 @@ export function envOf(c: Container | undefined): Record<string, string | undefin
 export interface RunningWebhook {
   proc: CliProcess;
   url: string;
+  /** Name of the MutatingWebhookConfiguration it registered. */
+  configuration: string;
   stop(): Promise<void>;
+}
+
+export interface WebhookClientConfig {
+  url: string;
+  caBundle: string;
 }
 
 /**
  * Starts `openirsa webhook` out of cluster (TLS from the control plane's CA), registers a MutatingWebhookConfiguration
  * with `url:` + caBundle for namespaces labelled `namespaceLabels`, and waits until the API server calls it.
+ * `webhooks` replaces that configuration's one entry (e.g. with the entries the Helm chart renders).
  */
 export async function startWebhook(
   cp: ControlPlane,
   work: string,
-  options: { args?: string[]; namespaceLabels: Record<string, string>; roleAnnotation: string; role: string },
+  options: {
+    args?: string[];
+    namespaceLabels: Record<string, string>;
+    roleAnnotation: string;
+    role: string;
+    webhooks?: (clientConfig: WebhookClientConfig) => object[];
+  },
 ): Promise<RunningWebhook> {
   const tls = await servingCertificate(cp, work);
   const port = await freePort();
@@ -245,13 +259,14 @@ export async function startWebhook(
     `--tls-key=${tls.keyFile}`,
     ...(options.args ?? []),
   ]);
+  const caBundle = Buffer.from(cp.caPem).toString('base64');
   try {
     await waitForHttp(`${url}/healthz`, proc, cp.caPem);
     await cp.call('POST', '/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations', {
       apiVersion: 'admissionregistration.k8s.io/v1',
       kind: 'MutatingWebhookConfiguration',
       metadata: { name: `openirsa-e2e-${port}` },
-      webhooks: [
+      webhooks: options.webhooks?.({ url: `${url}/mutate`, caBundle }) ?? [
         {
           name: 'pod-identity-webhook.openirsa.io',
           admissionReviewVersions: ['v1', 'v1beta1'],
@@ -259,7 +274,7 @@ export async function startWebhook(
           failurePolicy: 'Fail',
           reinvocationPolicy: 'IfNeeded',
           timeoutSeconds: 10,
-          clientConfig: { url: `${url}/mutate`, caBundle: Buffer.from(cp.caPem).toString('base64') },
+          clientConfig: { url: `${url}/mutate`, caBundle },
           rules: [
             {
               operations: ['CREATE'],
@@ -286,5 +301,5 @@ export async function startWebhook(
     await proc.stop();
     throw e;
   }
-  return { proc, url, stop: () => proc.stop() };
+  return { proc, url, configuration: `openirsa-e2e-${port}`, stop: () => proc.stop() };
 }
