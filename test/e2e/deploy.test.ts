@@ -931,7 +931,6 @@ describe('deploy/ manifests on a real kube-apiserver', () => {
         ['--set', 'certificates.certManager.issuerRef.kind=ClusterIssuer'],
         /certificates\.certManager\.issuerRef\.name is required/,
       ],
-      [['--set', 'podDisruptionBudget.maxUnavailable=1'], /set minAvailable or maxUnavailable, not both/],
     ];
     const keyBody = tls.keyPem.split('\n')[1]!;
     for (const [args, message] of cases) {

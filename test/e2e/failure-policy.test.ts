@@ -17,9 +17,9 @@ import { SCOPE, SCOPE_LABEL, SKIP_POD_LABEL } from '../../src/webhook/constants.
 import { crdDir, runBinary, startControlPlane, type ControlPlane } from '../helpers/control-plane.js';
 import {
   createNamespace,
-  createServiceAccount,
   envOf,
   eventually,
+  IMAGE,
   pod,
   startWebhook,
   uniqueName,
@@ -86,19 +86,47 @@ describe('failure policy: a default install never blocks pods that do not use IR
     assert.ok(!a.created, `${why}: created`);
     assert.match(a.message, new RegExp(`failed calling webhook "${entry.replaceAll('.', '\\.')}"`), why);
   };
-  /** A fresh namespace, with an annotated ServiceAccount `app` (a pod of it would get credentials). */
-  const namespaceWithIrsa = async (prefix: string, labels: Record<string, string> = {}) => {
-    const ns = uniqueName(prefix);
-    await createNamespace(cp, ns, labels);
-    await createServiceAccount(cp, ns, 'app', { [ROLE_ANNOTATION]: ROLE });
+  /**
+   * Makes sure a namespace exists as the controller-manager (absent here) would leave it, with ServiceAccount
+   * `default`, and adds ServiceAccount `app` annotated with a role (a pod of it would get credentials).
+   */
+  const prepare = async (ns: string, labels: Record<string, string> = {}) => {
+    if ((await cp.request('GET', `/api/v1/namespaces/${ns}`)).status === 404)
+      await createNamespace(cp, ns, labels);
+    for (const [name, annotations] of [
+      ['default', {}],
+      ['app', { [ROLE_ANNOTATION]: ROLE }],
+    ] as const) {
+      const r = await cp.request('POST', `/api/v1/namespaces/${ns}/serviceaccounts`, {
+        apiVersion: 'v1',
+        kind: 'ServiceAccount',
+        metadata: { name, annotations },
+      });
+      assert.ok(
+        r.status === 201 || r.status === 409,
+        `ServiceAccount ${ns}/${name}: HTTP ${r.status} ${r.text}`,
+      );
+    }
     return ns;
   };
-  const ensureNamespace = async (ns: string) => {
-    const r = await cp.request('GET', `/api/v1/namespaces/${ns}`);
-    if (r.status === 404) await createNamespace(cp, ns);
-  };
+  const fresh = (prefix: string, labels: Record<string, string> = {}) => prepare(uniqueName(prefix), labels);
+  /** A pod of ServiceAccount `default`, hardened enough for a Pod Security `restricted` namespace (like openirsa's). */
   const plainPod = (labels: Record<string, string> = {}) =>
-    pod(uniqueName('plain'), 'default', {}, { labels });
+    pod(
+      uniqueName('plain'),
+      'default',
+      {
+        securityContext: { runAsNonRoot: true, runAsUser: 65532, seccompProfile: { type: 'RuntimeDefault' } },
+        containers: [
+          {
+            name: 'app',
+            image: IMAGE,
+            securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } },
+          },
+        ],
+      },
+      { labels },
+    );
   const irsaPod = (labels: Record<string, string> = {}) => pod(uniqueName('irsa'), 'app', {}, { labels });
   const hasCredentials = (p: Pod) => envOf(p.spec.containers[0]).AWS_ROLE_ARN === ROLE;
   /** Waits until the API server uses a new or changed configuration (it honours one after an informer delay). */
@@ -107,7 +135,8 @@ describe('failure policy: a default install never blocks pods that do not use IR
       `pod creation in ${namespace} to be refused by ${entry}`,
       async () => {
         const a = await admit(namespace, plainPod(labels), true);
-        return !a.created && a.message.includes(`"${entry}"`) ? true : undefined;
+        if (!a.created && a.message.includes(`"${entry}"`)) return true;
+        throw new Error(a.created ? 'still admitted' : a.message); // eventually() reports the last one
       },
       90_000,
     );
@@ -120,23 +149,31 @@ describe('failure policy: a default install never blocks pods that do not use IR
 
   before(async () => {
     const crds = crdDir(); // fails loudly before the control plane starts if the build step was skipped
-    cp = await startControlPlane();
+    // Webhook Services resolve to their endpoints (none: the Deployment never runs), so "down" is an immediate
+    // "no endpoints" as on a node whose webhook pods are not ready, not a dial into whatever answers a ClusterIP here.
+    cp = await startControlPlane({ apiServerArgs: ['--enable-aggregator-routing=true'] });
     work = mkdtempSync(join(tmpdir(), 'openirsa-failure-policy-'));
     // cert-manager's CRDs, so the defaults (certificates.mode=certManager) install as they would in a cluster where
     // cert-manager has not issued the certificate yet.
     const files = readdirSync(crds).filter((f) => f.startsWith('cert-manager.io_'));
     kubectl(['apply', '--server-side', ...files.flatMap((f) => ['-f', join(crds, f)])]);
     kubectl(['wait', '--for=condition=Established', '--timeout=60s', 'crd/certificates.cert-manager.io']);
-    for (const ns of ['cert-manager']) await ensureNamespace(ns);
+    for (const ns of ['kube-system', 'cert-manager']) await prepare(ns);
   });
   after(async () => {
     await cp?.stop();
     if (work) rmSync(work, { recursive: true, force: true });
   });
 
-  test('helm install with default values, webhook down: pods that do not use IRSA are created', async () => {
+  /** Deletes a MutatingWebhookConfiguration left by a failed test, so the next test starts from a clean cluster. */
+  const removeConfiguration = async (name: string) => {
+    await cp.request('DELETE', `/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations/${name}`);
+  };
+
+  test('helm install with default values, webhook down: pods that do not use IRSA are created', async (t) => {
     const release = 'openirsa-webhook';
     const releaseNs = 'openirsa-system';
+    t.after(() => removeConfiguration(release));
     helm(['install', release, CHART, '-n', releaseNs, '--create-namespace']);
     const mwc = JSON.parse(kubectl(['get', 'mutatingwebhookconfiguration', release, '-o', 'json'])) as {
       webhooks: { name: string; failurePolicy: string }[];
@@ -149,16 +186,15 @@ describe('failure policy: a default install never blocks pods that do not use IR
         [REQUIRED_PODS, 'Fail'],
       ],
     );
-    const required = await namespaceWithIrsa('required', { [SCOPE_LABEL]: SCOPE.required });
+    const required = await fresh('required', { [SCOPE_LABEL]: SCOPE.required });
     await untilRefused(REQUIRED_NAMESPACES, required); // the configuration is live, and the webhook is down
 
     // The proof: a new namespace, a plain pod, created for real.
-    const fresh = uniqueName('new');
-    await createNamespace(cp, fresh);
-    const created = await assertCreated(fresh, plainPod(), 'a plain pod in a new namespace');
+    const newNs = await fresh('new');
+    const created = await assertCreated(newNs, plainPod(), 'a plain pod in a new namespace');
     assert.equal(envOf(created.spec.containers[0]).AWS_ROLE_ARN, undefined);
     // The price of Ignore: a pod of an annotated ServiceAccount starts without credentials while the webhook is down.
-    const plain = await namespaceWithIrsa('plain');
+    const plain = await fresh('plain');
     assert.ok(
       !hasCredentials(
         await assertCreated(plain, irsaPod(), 'an IRSA pod in a namespace that did not opt in'),
@@ -187,31 +223,29 @@ describe('failure policy: a default install never blocks pods that do not use IR
 
     // The documented alternative: failurePolicy Fail refuses pods in every namespace but the system ones.
     helm(['upgrade', release, CHART, '-n', releaseNs, '--set', 'mutatingWebhook.failurePolicy=Fail']);
-    const another = uniqueName('new');
-    await createNamespace(cp, another);
+    const another = await fresh('new');
     await untilRefused(MAIN, another);
     await assertRefusedBy(MAIN, another, plainPod(), 'failurePolicy=Fail: a plain pod in a new namespace');
     await assertRefusedBy(MAIN, plain, irsaPod(), 'failurePolicy=Fail: an IRSA pod');
     for (const ns of ['kube-system', 'cert-manager', releaseNs])
-      await assertCreated(ns, plainPod(), `failurePolicy=Fail: a pod in ${ns}`);
-    const disabled = uniqueName('disabled');
-    await createNamespace(cp, disabled, { [SCOPE_LABEL]: SCOPE.disabled });
+      await assertCreated(await prepare(ns), plainPod(), `failurePolicy=Fail: a pod in ${ns}`);
+    const disabled = await fresh('disabled', { [SCOPE_LABEL]: SCOPE.disabled });
     await assertCreated(disabled, plainPod(), 'failurePolicy=Fail: a namespace labelled disabled');
 
     helm(['uninstall', release, '-n', releaseNs, '--wait']);
     await untilAdmitted(required);
   });
 
-  test('kustomize (cert-manager overlay) with its defaults, webhook down: the same; then the fail-closed component', async () => {
+  test('kustomize (cert-manager overlay) with its defaults, webhook down: the same; then the fail-closed component', async (t) => {
+    t.after(() => removeConfiguration('openirsa-webhook'));
     const applied = kubectl(['apply', '-k', join(KUSTOMIZE, 'cert-manager')]);
     assert.match(applied, /mutatingwebhookconfiguration.*openirsa-webhook (created|configured)/);
-    const required = await namespaceWithIrsa('required', { [SCOPE_LABEL]: SCOPE.required });
+    const required = await fresh('required', { [SCOPE_LABEL]: SCOPE.required });
     await untilRefused(REQUIRED_NAMESPACES, required);
 
-    const fresh = uniqueName('new');
-    await createNamespace(cp, fresh);
-    await assertCreated(fresh, plainPod(), 'a plain pod in a new namespace');
-    const plain = await namespaceWithIrsa('plain');
+    const newNs = await fresh('new');
+    await assertCreated(newNs, plainPod(), 'a plain pod in a new namespace');
+    const plain = await fresh('plain');
     assert.ok(
       !hasCredentials(
         await assertCreated(plain, irsaPod(), 'an IRSA pod in a namespace that did not opt in'),
@@ -234,12 +268,11 @@ describe('failure policy: a default install never blocks pods that do not use IR
         'components: [../components/fail-closed]\n',
     );
     kubectl(['apply', '-k', join(copy, 'my-overlay')]);
-    const another = uniqueName('new');
-    await createNamespace(cp, another);
+    const another = await fresh('new');
     await untilRefused(MAIN, another);
     await assertRefusedBy(MAIN, another, plainPod(), 'fail-closed: a plain pod in a new namespace');
     for (const ns of ['kube-system', 'cert-manager', 'openirsa'])
-      await assertCreated(ns, plainPod(), `fail-closed: a pod in ${ns}`);
+      await assertCreated(await prepare(ns), plainPod(), `fail-closed: a pod in ${ns}`);
 
     kubectl(['delete', 'mutatingwebhookconfiguration', 'openirsa-webhook']);
     await untilAdmitted(another);
@@ -247,7 +280,7 @@ describe('failure policy: a default install never blocks pods that do not use IR
 
   test("webhook up behind the chart's own entries: every namespace in scope is mutated once; then it stops", async () => {
     const releaseNs = 'openirsa-up';
-    await ensureNamespace(releaseNs);
+    await prepare(releaseNs);
     const rendered = runBinary('helm', ['template', 'openirsa-webhook', CHART, '-n', releaseNs]);
     assert.equal(rendered.status, 0, rendered.stderr);
     const mwc = parseAllDocuments(rendered.stdout)
@@ -261,11 +294,9 @@ describe('failure policy: a default install never blocks pods that do not use IR
       webhooks: (clientConfig) => mwc.webhooks.map((w) => ({ ...w, clientConfig })),
     });
     try {
-      const plain = await namespaceWithIrsa('plain');
-      const required = await namespaceWithIrsa('required', { [SCOPE_LABEL]: SCOPE.required });
-      const disabled = await namespaceWithIrsa('disabled', { [SCOPE_LABEL]: SCOPE.disabled });
-      await createServiceAccount(cp, releaseNs, 'app', { [ROLE_ANNOTATION]: ROLE });
-      await createServiceAccount(cp, 'kube-system', 'app', { [ROLE_ANNOTATION]: ROLE });
+      const plain = await fresh('plain');
+      const required = await fresh('required', { [SCOPE_LABEL]: SCOPE.required });
+      const disabled = await fresh('disabled', { [SCOPE_LABEL]: SCOPE.disabled });
       const mutatedOnce = (p: Pod, why: string) => {
         assert.ok(hasCredentials(p), `${why}: mutated`);
         const env = (p.spec.containers[0]!.env ?? []).filter((e) => e.name === 'AWS_ROLE_ARN');
@@ -309,10 +340,7 @@ describe('failure policy: a default install never blocks pods that do not use IR
       );
     } finally {
       await webhook.stop();
-      await cp.request(
-        'DELETE',
-        `/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations/${webhook.configuration}`,
-      );
+      await removeConfiguration(webhook.configuration);
     }
   });
 });

@@ -80,9 +80,6 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- if and $ref (not $ref.name) -}}
 {{- fail "certificates.certManager.issuerRef.name is required when issuerRef is set" -}}
 {{- end -}}
-{{- if and .Values.podDisruptionBudget.enabled (not (kindIs "invalid" .Values.podDisruptionBudget.minAvailable)) (not (kindIs "invalid" .Values.podDisruptionBudget.maxUnavailable)) -}}
-{{- fail "podDisruptionBudget: set minAvailable or maxUnavailable, not both (set the other to null)" -}}
-{{- end -}}
 {{- if and (or $c.cert $c.key) (ne $c.mode "inline") -}}
 {{- fail (printf "certificates.cert and certificates.key are used only with certificates.mode=inline (mode is %s)" $c.mode) -}}
 {{- end -}}
