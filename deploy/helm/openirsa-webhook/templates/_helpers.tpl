@@ -56,7 +56,8 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- end -}}
 {{- end -}}
 
-{{- /* The checks values.schema.json cannot express (types, enums and ranges live there); each names the value. */ -}}
+{{- /* The checks values.schema.json cannot express (types, enums and ranges live there); each names the value.
+  Included by each template that needs valid certificate values: helm reports whichever template fails first. */ -}}
 {{- define "openirsa.validate" -}}
 {{- $c := .Values.certificates -}}
 {{- if and (eq $c.mode "existingSecret") (not $c.existingSecret) -}}
