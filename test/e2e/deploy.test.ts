@@ -24,6 +24,7 @@ import { parseAllDocuments, parseDocument } from 'yaml';
 import { createCa, issueCertificate } from '../../src/pki/index.js';
 import { SCOPE, SCOPE_LABEL, SKIP_POD_LABEL } from '../../src/webhook/constants.js';
 import { crdDir, runBinary, startControlPlane, type ControlPlane } from '../helpers/control-plane.js';
+import { DEFAULT_WEBHOOK_ENTRIES, FAIL_CLOSED_WEBHOOK_ENTRIES, helmOn } from './support.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const DEPLOY = join(ROOT, 'deploy');
@@ -87,18 +88,7 @@ describe('deploy/ manifests on a real kube-apiserver', () => {
     assert.doesNotMatch(r.stderr, /warning/i, `kubectl printed warnings:\n${r.stderr}`);
     return r.stdout;
   };
-  const helm = (args: string[]) => {
-    const r = runBinary('helm', args, {
-      env: {
-        KUBECONFIG: cp.kubeconfigPath,
-        HELM_CACHE_HOME: join(work, 'helm-cache'),
-        HELM_CONFIG_HOME: join(work, 'helm-config'),
-        HELM_DATA_HOME: join(work, 'helm-data'),
-      },
-    });
-    assert.equal(r.status, 0, `helm ${args.join(' ')}:\n${r.stderr}`);
-    return r.stdout;
-  };
+  const helm = (args: string[]) => helmOn(cp, work)(args);
   const render = (dir: string) => {
     const r = kubectl(['kustomize', dir]);
     assert.equal(r.status, 0, `kubectl kustomize ${dir} failed:\n${r.stderr}`);
@@ -197,11 +187,7 @@ describe('deploy/ manifests on a real kube-apiserver', () => {
     // Safe by default: Ignore for everything, Fail only for what opts in (failure-policy.test.ts shows the behaviour).
     assert.deepEqual(
       mwc.webhooks.map((w) => [w.name, w.failurePolicy]),
-      [
-        ['pod-identity-webhook.openirsa.io', 'Ignore'],
-        ['required-namespaces.pod-identity-webhook.openirsa.io', 'Fail'],
-        ['required-pods.pod-identity-webhook.openirsa.io', 'Fail'],
-      ],
+      DEFAULT_WEBHOOK_ENTRIES,
     );
     for (const wh of mwc.webhooks) {
       assert.deepEqual(wh.admissionReviewVersions, ['v1', 'v1beta1']);
@@ -344,10 +330,7 @@ describe('deploy/ manifests on a real kube-apiserver', () => {
     const mwc = find(docs(text), 'MutatingWebhookConfiguration') as Obj & { webhooks: Webhook[] };
     assert.deepEqual(
       mwc.webhooks.map((w) => [w.name, w.failurePolicy]),
-      [
-        ['pod-identity-webhook.openirsa.io', 'Fail'],
-        ['system-namespaces.pod-identity-webhook.openirsa.io', 'Ignore'],
-      ],
+      FAIL_CLOSED_WEBHOOK_ENTRIES,
     );
     const [main, system] = mwc.webhooks as [Webhook, Webhook];
     const systemNamespaces = ['kube-system', 'kube-public', 'kube-node-lease', 'cert-manager'];
@@ -746,11 +729,7 @@ describe('deploy/ manifests on a real kube-apiserver', () => {
     assert.equal(mwc.metadata.annotations['example.com/owner'], 'platform');
     assert.deepEqual(
       mwc.webhooks.map((w) => [w.name, w.failurePolicy]),
-      [
-        ['pod-identity-webhook.openirsa.io', 'Ignore'],
-        ['required-namespaces.pod-identity-webhook.openirsa.io', 'Fail'],
-        ['required-pods.pod-identity-webhook.openirsa.io', 'Fail'],
-      ],
+      DEFAULT_WEBHOOK_ENTRIES,
     );
     for (const wh of mwc.webhooks) {
       assert.equal(wh.timeoutSeconds, 5);
@@ -811,10 +790,7 @@ describe('deploy/ manifests on a real kube-apiserver', () => {
     mwc = mwcOf();
     assert.deepEqual(
       mwc.webhooks.map((w) => [w.name, w.failurePolicy]),
-      [
-        ['pod-identity-webhook.openirsa.io', 'Fail'],
-        ['system-namespaces.pod-identity-webhook.openirsa.io', 'Ignore'],
-      ],
+      FAIL_CLOSED_WEBHOOK_ENTRIES,
     );
     for (const wh of mwc.webhooks)
       assert.equal(

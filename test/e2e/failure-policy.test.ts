@@ -25,6 +25,9 @@ import {
   uniqueName,
   type Pod,
   type RunningWebhook,
+  DEFAULT_WEBHOOK_ENTRIES,
+  helmOn,
+  WEBHOOK_ENTRY,
 } from './support.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -32,9 +35,7 @@ const CHART = join(ROOT, 'deploy/helm/openirsa-webhook');
 const KUSTOMIZE = join(ROOT, 'deploy/kustomize');
 const ROLE_ANNOTATION = 'eks.amazonaws.com/role-arn';
 const ROLE = 'arn:aws:iam::111122223333:role/s3-writer';
-const MAIN = 'pod-identity-webhook.openirsa.io';
-const REQUIRED_NAMESPACES = `required-namespaces.${MAIN}`;
-const REQUIRED_PODS = `required-pods.${MAIN}`;
+const { main: MAIN, requiredNamespaces: REQUIRED_NAMESPACES, requiredPods: REQUIRED_PODS } = WEBHOOK_ENTRY;
 
 type Admission = { created: true; pod: Pod } | { created: false; message: string };
 
@@ -50,18 +51,7 @@ describe('failure policy: a default install never blocks pods that do not use IR
     assert.equal(r.status, 0, `kubectl ${args.join(' ')}:\n${r.stderr}`);
     return r.stdout;
   };
-  const helm = (args: string[]) => {
-    const r = runBinary('helm', args, {
-      env: {
-        KUBECONFIG: cp.kubeconfigPath,
-        HELM_CACHE_HOME: join(work, 'helm-cache'),
-        HELM_CONFIG_HOME: join(work, 'helm-config'),
-        HELM_DATA_HOME: join(work, 'helm-data'),
-      },
-    });
-    assert.equal(r.status, 0, `helm ${args.join(' ')}:\n${r.stderr}`);
-    return r.stdout;
-  };
+  const helm = (args: string[]) => helmOn(cp, work)(args);
 
   /** Creates a pod for real (or, with dryRun, only through admission) and reports what the API server said. */
   const admit = async (namespace: string, body: Pod, dryRun = false): Promise<Admission> => {
@@ -180,11 +170,7 @@ describe('failure policy: a default install never blocks pods that do not use IR
     };
     assert.deepEqual(
       mwc.webhooks.map((w) => [w.name, w.failurePolicy]),
-      [
-        [MAIN, 'Ignore'],
-        [REQUIRED_NAMESPACES, 'Fail'],
-        [REQUIRED_PODS, 'Fail'],
-      ],
+      DEFAULT_WEBHOOK_ENTRIES,
     );
     const required = await fresh('required', { [SCOPE_LABEL]: SCOPE.required });
     await untilRefused(REQUIRED_NAMESPACES, required); // the configuration is live, and the webhook is down
