@@ -32,7 +32,7 @@ export interface ReflectorOptions {
   /**
    * A watch that receives no bytes for this long is re-established from the last resourceVersion (default: the
    * server-side timeout + 30 s, so the server ends a healthy watch first; kube-apiserver 1.37 left a quiet watch
-   * silent for 120 s before its first bookmark, docs/deploy.md §1.6).
+   * silent for 120 s before its first bookmark, docs/deploy.md §1.7).
    */
   watchIdleTimeoutMs?: number;
   initialBackoffMs?: number;
