@@ -4,9 +4,10 @@ import cluster from 'node:cluster';
 import { parseFlags } from './args.js';
 import { CliError, messageOf } from './errors.js';
 import { createLogger } from '../log.js';
-import { ConfigError, loadConfig, type StsConfig } from '../sts/config.js';
+import { ConfigError, loadConfig } from '../sts/config.js';
 import { startServer } from '../sts/server.js';
-import { IamApiService, StateFileError, openIamState } from '../iam-api/index.js';
+import { IamApiService } from '../iam-api/index.js';
+import { liveState } from './iam-state.js';
 
 const USAGE = `usage:
   openirsa sts serve --config FILE [--port N] [--host ADDR] [--tls-cert FILE --tls-key FILE] [--workers N]
@@ -35,16 +36,6 @@ function readText(path: string, what: string): string {
     throw new CliError(
       `cannot read ${what} ${path}: ${(err as NodeJS.ErrnoException).code ?? messageOf(err)}`,
     );
-  }
-}
-
-/** The seed plus the IAM state stored beside it; a bad state file is a one-line error. */
-async function openLive(seed: StsConfig, logger?: ReturnType<typeof createLogger>) {
-  try {
-    return await openIamState(seed, { logger });
-  } catch (err) {
-    if (err instanceof StateFileError) throw new CliError(`invalid IAM state: ${err.message}`);
-    throw new CliError(`cannot open the IAM state: ${messageOf(err)}`, 1);
   }
 }
 
@@ -88,7 +79,7 @@ export async function run(argv: string[]): Promise<number> {
     }
     case 'check-config': {
       const seed = load(values.config as string | undefined);
-      const iam = await openLive(seed);
+      const iam = await liveState(seed);
       const config = iam.config();
       await iam.stop();
       if (seed.iamApi) {
@@ -133,7 +124,7 @@ export async function run(argv: string[]): Promise<number> {
         throw new CliError(`--workers must be 1-64, not ${workersText}`);
       const workers = Number(workersText);
       if (workers > 1 && cluster.isPrimary) return runPrimary(workers, seed.sessionKeyGenerated, logger);
-      const iam = await openLive(seed, logger);
+      const iam = await liveState(seed, logger);
       const config = iam.config();
       let running;
       try {
