@@ -10,6 +10,7 @@ import {
   openSync,
   readFileSync,
   renameSync,
+  statSync,
   unlinkSync,
   watch,
   writeSync,
@@ -168,6 +169,7 @@ export class FileBackend implements StateBackend {
   private onChange: (e: ReadonlyMap<string, StoredEntry>) => void = () => undefined;
   private queue: Promise<unknown> = Promise.resolve();
   private reloadTimer: NodeJS.Timeout | undefined;
+  private stamp = '';
 
   constructor(
     readonly file: string,
@@ -208,6 +210,20 @@ export class FileBackend implements StateBackend {
     } catch (err) {
       this.onError(err as Error);
     }
+  }
+
+  /** A stat per action: another process's write is seen at once, not only when the folder watch fires. */
+  refresh(): void {
+    let stamp = 'absent';
+    try {
+      const st = statSync(this.file);
+      stamp = `${st.ino}:${st.size}:${st.mtimeMs}`;
+    } catch {
+      // no file yet
+    }
+    if (stamp === this.stamp) return;
+    this.stamp = stamp;
+    this.reload();
   }
 
   entries(): ReadonlyMap<string, StoredEntry> {

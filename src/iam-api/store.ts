@@ -35,6 +35,8 @@ export interface StateBackend {
    */
   write(key: string, entry: OverlayEntry | undefined, expected: string | undefined): Promise<void>;
   stop(): Promise<void>;
+  /** Catch up with other writers before an action reads the state, where that is cheap (a file's stat). */
+  refresh?(): void;
   /** For logs and check-config: where the state lives. */
   readonly where: string;
 }
@@ -66,7 +68,7 @@ export class MemoryBackend implements StateBackend {
   async stop(): Promise<void> {}
 }
 
-const MAX_ATTEMPTS = 8;
+const MAX_ATTEMPTS = 20;
 
 export class IamStore {
   private current: IamState;
@@ -106,10 +108,19 @@ export class IamStore {
 
   /**
    * Run an action on the current state and store what it writes, re-running it on the fresh state after a
-   * conflict. Reads (no write) return at once.
+   * conflict with another process or replica. Calls are queued, so this process never conflicts with itself.
    */
-  async apply(action: (state: IamState) => ActionOutcome): Promise<ActionOutcome> {
+  apply(action: (state: IamState) => ActionOutcome): Promise<ActionOutcome> {
+    const run = this.queue.then(() => this.applyNow(action));
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  private queue: Promise<unknown> = Promise.resolve();
+
+  private async applyNow(action: (state: IamState) => ActionOutcome): Promise<ActionOutcome> {
     for (let attempt = 1; ; attempt++) {
+      this.backend.refresh?.();
       const outcome = action(this.current);
       const w = outcome.write;
       if (!w) return outcome;
@@ -122,6 +133,8 @@ export class IamStore {
         return outcome;
       } catch (err) {
         if (!(err instanceof ConflictError) || attempt >= MAX_ATTEMPTS) throw err;
+        // Writers that collided retry at different moments.
+        await new Promise((r) => setTimeout(r, Math.random() * 10 * attempt));
       }
     }
   }
