@@ -123,7 +123,7 @@ export class KubeBackend implements StateBackend {
   }
 
   /** Re-read one entity after a 409, so the retry works on what is stored now. */
-  private async refresh(key: string): Promise<StoredEntry | undefined> {
+  private async reread(key: string): Promise<StoredEntry | undefined> {
     try {
       const cm = await this.core.readNamespacedConfigMap({
         name: configMapName(key),
@@ -179,7 +179,7 @@ export class KubeBackend implements StateBackend {
           { event: 'iam_state_conflict', key, status },
           'concurrent IAM change; retrying on the stored state',
         );
-        throw new ConflictError(key, await this.refresh(key));
+        throw new ConflictError(key, await this.reread(key));
       }
       throw err;
     }
