@@ -103,6 +103,8 @@ const RESULTS: Readonly<Record<string, Renderer>> = {
     ),
   CreateRole: R.role,
   GetRole: R.role,
+  // UpdateRole's model has an (empty) output wrapper; botocore fails without it.
+  UpdateRole: () => '',
   ListRoles: (a, x) =>
     members(
       'Roles',

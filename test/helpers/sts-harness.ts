@@ -33,7 +33,12 @@ export interface Harness {
 
 export const ACCOUNT = '111122223333';
 
-export async function startHarness(): Promise<Harness> {
+export interface HarnessOptions {
+  /** Change the config before the server starts (e.g. add an iamApi section). */
+  configure?: (config: Record<string, unknown>) => void;
+}
+
+export async function startHarness(options: HarnessOptions = {}): Promise<Harness> {
   if (!existsSync(BIN))
     throw new Error(`${BIN} is missing: run "npm run build" before the integration suite`);
   const dir = mkdtempSync(join(tmpdir(), 'openirsa-sts-it-'));
@@ -100,6 +105,7 @@ export async function startHarness(): Promise<Harness> {
       },
     ],
   };
+  options.configure?.(config);
   const configFile = join(dir, 'sts.yaml');
   writeFileSync(configFile, stringify(config));
 

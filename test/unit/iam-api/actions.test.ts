@@ -486,3 +486,11 @@ test('deleting a seed entity leaves a tombstone; deleting an API-made one leaves
   );
   assert.equal(store.state.roles.size, 0);
 });
+
+test('UpdateRole answers an empty UpdateRoleResult (its model has an output wrapper; botocore requires it)', () => {
+  assert.match(
+    renderResponse('UpdateRole', ACCOUNT, {}, 'r'),
+    /<UpdateRoleResponse xmlns="https:\/\/iam.amazonaws.com\/doc\/2010-05-08\/">\s*<UpdateRoleResult><\/UpdateRoleResult>/,
+  );
+  assert.doesNotMatch(renderResponse('DeleteRole', ACCOUNT, {}, 'r'), /DeleteRoleResult/);
+});
