@@ -161,7 +161,10 @@ function lintFile(file: string, asConfig: boolean, options: LintOptions): Locate
   if (asConfig || kind === 'roles') {
     let roles;
     try {
-      roles = rolesFromConfig(value);
+      // A config whose roles all come from the IAM API has no seed roles to lint here.
+      const apiOnly =
+        asConfig && typeof value === 'object' && value !== null && 'iamApi' in value && !('roles' in value);
+      roles = apiOnly ? [] : rolesFromConfig(value);
     } catch (err) {
       if (err instanceof IamError)
         throw new CliError(`${file}: ${err.message}${err.path ? ` (at ${err.path})` : ''}`);
