@@ -862,6 +862,16 @@ export function listAttachedRolePolicies(ctx: ActionContext, p: Params): ActionO
   return { result: page(attached, marker, maxItems) };
 }
 
+/** Instance profiles do not exist here; Terraform lists a role's before deleting it, so the list is empty. */
+export function listInstanceProfilesForRole(ctx: ActionContext, p: Params): ActionOutcome {
+  const r = new Reader(p);
+  const name = r.roleName();
+  r.paging();
+  r.done();
+  findRole(ctx, name);
+  return { result: { items: [], isTruncated: false } };
+}
+
 // ------------------------------------------------------------------------------------------------ the table
 
 export type ActionFn = (ctx: ActionContext, p: Params) => ActionOutcome;
@@ -897,6 +907,7 @@ export const ACTIONS: Readonly<Record<string, ActionFn>> = {
   AttachRolePolicy: attachRolePolicy,
   DetachRolePolicy: detachRolePolicy,
   ListAttachedRolePolicies: listAttachedRolePolicies,
+  ListInstanceProfilesForRole: listInstanceProfilesForRole,
 };
 
 /**

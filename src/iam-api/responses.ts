@@ -125,6 +125,8 @@ const RESULTS: Readonly<Record<string, Renderer>> = {
     const p = x.policy as ResolvedPolicy;
     return `<PolicyVersion>${el('Document', encodeDocument(p.document))}${el('IsDefaultVersion', true)}${el('VersionId', p.defaultVersionId)}${el('CreateDate', p.updateDate)}</PolicyVersion>`;
   },
+  ListInstanceProfilesForRole: (_a, x) =>
+    members('InstanceProfiles', []) + paging(x as { isTruncated: boolean }),
   ListAttachedRolePolicies: (_a, x) =>
     members(
       'AttachedPolicies',

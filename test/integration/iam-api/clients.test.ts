@@ -245,6 +245,12 @@ function plan(p: string): Step[] {
       },
     },
     {
+      action: 'ListInstanceProfilesForRole',
+      params: { RoleName: role },
+      expect: 'ok',
+      check: (r) => assert.deepEqual(r.InstanceProfiles, []),
+    },
+    {
       action: 'UpdateRole',
       params: { RoleName: role, MaxSessionDuration: 7200, Description: 'changed' },
       expect: 'ok',

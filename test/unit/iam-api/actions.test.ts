@@ -494,3 +494,14 @@ test('UpdateRole answers an empty UpdateRoleResult (its model has an output wrap
   );
   assert.doesNotMatch(renderResponse('DeleteRole', ACCOUNT, {}, 'r'), /DeleteRoleResult/);
 });
+
+test('ListInstanceProfilesForRole: an empty list for a role, NoSuchEntity for none (Terraform calls it before DeleteRole)', async () => {
+  const { call, fails } = await setup();
+  await call('CreateRole', { RoleName: 'r', AssumeRolePolicyDocument: TRUST });
+  const r = await call('ListInstanceProfilesForRole', { RoleName: 'r' });
+  assert.match(
+    renderResponse('ListInstanceProfilesForRole', ACCOUNT, r, 'x'),
+    /<ListInstanceProfilesForRoleResult><InstanceProfiles><\/InstanceProfiles><IsTruncated>false<\/IsTruncated><\/ListInstanceProfilesForRoleResult>/,
+  );
+  await fails('ListInstanceProfilesForRole', { RoleName: 'nope' }, 'NoSuchEntity');
+});
