@@ -24,7 +24,10 @@ import {
 } from '@aws-sdk/client-iam';
 import { AssumeRoleWithWebIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
-import { freePort, startControlPlane, type ControlPlane } from '../helpers/control-plane.js';
+import { freePort, runBinary, startControlPlane, type ControlPlane } from '../helpers/control-plane.js';
+import { parseAllDocuments } from 'yaml';
+import { spawnSync } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
 import {
   createNamespace,
   createServiceAccount,
@@ -246,4 +249,65 @@ test('a restarted replica reads the state back from the API server', async () =>
   const role = await iam(fresh.url).send(new GetRoleCommand({ RoleName: 'tagged' }));
   assert.equal(role.Role!.Tags!.length, 12);
   await assume(fresh.url, 'writer', await token('other'));
+});
+
+test('deploy/kustomize/sts-iam-api: accepted by the API server, its config passes check-config, and its Role lets the STS keep its state', () => {
+  const kubectl = (args: string[], input?: string) =>
+    runBinary('kubectl', ['--kubeconfig', cp.kubeconfigPath, ...args], input === undefined ? {} : { input });
+  const rendered = kubectl(['kustomize', join(process.cwd(), 'deploy/kustomize/sts-iam-api')]);
+  assert.equal(rendered.status, 0, rendered.stderr);
+  const objs = parseAllDocuments(rendered.stdout).map(
+    (d) => d.toJSON() as { kind: string; metadata: { name: string }; data?: Record<string, string> },
+  );
+  const ns = kubectl(['create', 'namespace', 'openirsa']);
+  assert.equal(ns.status, 0, ns.stderr);
+  const dry = kubectl(['apply', '--dry-run=server', '--validate=strict', '-f', '-'], rendered.stdout);
+  assert.equal(dry.status, 0, dry.stderr);
+  // The example config, with this test's kubeconfig and secret instead of the in-cluster ones.
+  const cm = objs.find((o) => o.kind === 'ConfigMap')!;
+  const dir = join(work, 'deploy-check');
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'secret'), 's'.repeat(40), { mode: 0o600 });
+  const config = cm
+    .data!['config.yaml']!.replace('/etc/openirsa/iam-admin/secret', join(dir, 'secret'))
+    .replace('namespace: openirsa', `namespace: openirsa\n      kubeconfig: ${cp.kubeconfigPath}`);
+  writeFileSync(join(dir, 'config.yaml'), config);
+  const check = spawnSync(
+    process.execPath,
+    [join(process.cwd(), 'dist/src/cli/bin.js'), 'sts', 'check-config', '--config', join(dir, 'config.yaml')],
+    {
+      encoding: 'utf8',
+      env: { ...process.env, OPENIRSA_STS_SESSION_KEY: Buffer.alloc(32, 7).toString('base64') },
+    },
+  );
+  assert.equal(check.status, 0, `${check.stdout}\n${check.stderr}`);
+  assert.match(check.stdout, /state: ConfigMaps in namespace openirsa/);
+  // The Role and its binding for real, then ask the API server what the STS's ServiceAccount may do.
+  const rbac = objs.filter((o) => ['ServiceAccount', 'Role', 'RoleBinding'].includes(o.kind));
+  const applied = kubectl(['apply', '-f', '-'], rbac.map((o) => JSON.stringify(o)).join('\n'));
+  assert.equal(applied.status, 0, applied.stderr);
+  for (const verb of ['get', 'list', 'watch', 'create', 'update', 'delete']) {
+    const can = kubectl([
+      'auth',
+      'can-i',
+      verb,
+      'configmaps',
+      '-n',
+      'openirsa',
+      '--as',
+      'system:serviceaccount:openirsa:openirsa-sts',
+    ]);
+    assert.equal(can.stdout.trim(), 'yes', `${verb} configmaps: ${can.stdout}${can.stderr}`);
+  }
+  const other = kubectl([
+    'auth',
+    'can-i',
+    'list',
+    'configmaps',
+    '-n',
+    'default',
+    '--as',
+    'system:serviceaccount:openirsa:openirsa-sts',
+  ]);
+  assert.equal(other.stdout.trim(), 'no', 'nothing outside its namespace');
 });
