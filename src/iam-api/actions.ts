@@ -716,15 +716,20 @@ function customerPolicy(ctx: ActionContext, arn: string): PolicyEntity | undefin
   return pol && policyArnOf(ctx.account, pol) === arn ? pol : undefined;
 }
 
+/** IAM's InvalidInput for anything that is not an IAM policy ARN. */
+function checkPolicyArn(arn: string): void {
+  const a = tryParseArn(arn);
+  if (!a || a.service !== 'iam' || !/^policy\/./.test(a.resource))
+    throw new IamApiError('InvalidInput', IAM_MSG.invalidArn(arn));
+}
+
 /** A policy ARN → the policy (customer or catalogue), or IAM's error. */
 export function resolvePolicy(
   ctx: ActionContext,
   arn: string,
   missing: 'notFound' | 'notAttachable',
 ): ResolvedPolicy {
-  const a = tryParseArn(arn);
-  if (!a || a.service !== 'iam' || !/^policy\/./.test(a.resource))
-    throw new IamApiError('InvalidInput', IAM_MSG.invalidArn(arn));
+  checkPolicyArn(arn);
   const aws = awsManagedPolicy(ctx.account.partition, arn);
   if (aws) return aws;
   const pol = customerPolicy(ctx, arn);
@@ -835,9 +840,7 @@ export function detachRolePolicy(ctx: ActionContext, p: Params): ActionOutcome {
   const arn = r.arn('PolicyArn');
   r.done();
   const role = copyRole(findRole(ctx, name));
-  const a = tryParseArn(arn);
-  if (!a || a.service !== 'iam' || !/^policy\/./.test(a.resource))
-    throw new IamApiError('InvalidInput', IAM_MSG.invalidArn(arn));
+  checkPolicyArn(arn);
   const i = role.attachedPolicies.indexOf(arn);
   if (i < 0) throw new IamApiError('NoSuchEntity', IAM_MSG.policyNotAttached(arn));
   role.attachedPolicies.splice(i, 1);

@@ -51,19 +51,19 @@ const role = (trust: unknown) => ({
   attachedPolicies: [],
 });
 
+/** A stored role any ServiceAccount of the provider may assume (valid, but lint's error case). */
+const OPEN_TRUST_STATE = stateWith(
+  role({
+    Version: '2012-10-17',
+    Statement: [
+      { Effect: 'Allow', Principal: { Federated: PROVIDER }, Action: 'sts:AssumeRoleWithWebIdentity' },
+    ],
+  }),
+);
+
 test('check-config reports the IAM API and the stored changes; a role in the state is listed', async () => {
   const { config, state } = setup();
-  writeFileSync(
-    state,
-    stateWith(
-      role({
-        Version: '2012-10-17',
-        Statement: [
-          { Effect: 'Allow', Principal: { Federated: PROVIDER }, Action: 'sts:AssumeRoleWithWebIdentity' },
-        ],
-      }),
-    ),
-  );
+  writeFileSync(state, OPEN_TRUST_STATE);
   const { stdout } = await run(process.execPath, [BIN, 'sts', 'check-config', '--config', config]);
   assert.match(
     stdout,
@@ -105,17 +105,7 @@ test('a bad iamApi section is refused at load with its path', async () => {
 test('lint --config also lints roles the IAM API stored, naming where they live', async () => {
   const { config, state } = setup();
   // No sub condition: any ServiceAccount of the cluster could assume it (an error finding).
-  writeFileSync(
-    state,
-    stateWith(
-      role({
-        Version: '2012-10-17',
-        Statement: [
-          { Effect: 'Allow', Principal: { Federated: PROVIDER }, Action: 'sts:AssumeRoleWithWebIdentity' },
-        ],
-      }),
-    ),
-  );
+  writeFileSync(state, OPEN_TRUST_STATE);
   const r = await fail(run(process.execPath, [BIN, 'lint', '--config', config, '--format', 'json']));
   assert.equal(r.code, 1);
   const findings = JSON.parse(r.stdout).findings as Array<{ file: string; role: string; severity: string }>;

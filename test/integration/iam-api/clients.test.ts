@@ -434,6 +434,28 @@ async function runSdk(steps: Step[], credentials = ADMIN): Promise<Result[]> {
   return out;
 }
 
+/** `aws sts assume-role-with-web-identity` with the harness token: the STS half of a pod's start. */
+function cliAssume(roleName: string, session: string) {
+  return run(
+    venvTool('aws'),
+    [
+      'sts',
+      'assume-role-with-web-identity',
+      '--endpoint-url',
+      h.stsUrl,
+      '--role-arn',
+      `arn:aws:iam::${ACCOUNT}:role/${roleName}`,
+      '--role-session-name',
+      session,
+      '--web-identity-token',
+      `file://${h.tokenFile}`,
+      '--output',
+      'json',
+    ],
+    { env: cleanEnv({ AWS_DEFAULT_REGION: 'us-east-1', AWS_CA_BUNDLE: h.caFile }) },
+  );
+}
+
 function verify(client: Client, steps: Step[], results: Result[]): void {
   assert.equal(results.length, steps.length, `${client}: one result per call`);
   steps.forEach((s, i) => {
@@ -487,24 +509,7 @@ test('unauthorized calls are refused: no credentials, and a session whose role a
     new IAM.CreateRoleCommand({ RoleName: 'no-iam', AssumeRolePolicyDocument: JSON.stringify(trust) }),
   );
   const aws = venvTool('aws');
-  const { stdout } = await run(
-    aws,
-    [
-      'sts',
-      'assume-role-with-web-identity',
-      '--endpoint-url',
-      h.stsUrl,
-      '--role-arn',
-      `arn:aws:iam::${ACCOUNT}:role/no-iam`,
-      '--role-session-name',
-      'nosy',
-      '--web-identity-token',
-      `file://${h.tokenFile}`,
-      '--output',
-      'json',
-    ],
-    { env: cleanEnv({ AWS_DEFAULT_REGION: 'us-east-1', AWS_CA_BUNDLE: h.caFile }) },
-  );
+  const { stdout } = await cliAssume('no-iam', 'nosy');
   const c = JSON.parse(stdout).Credentials;
   const session = {
     AWS_ACCESS_KEY_ID: c.AccessKeyId,
@@ -579,25 +584,7 @@ test('scenario: the CLI registers the issuer and a role; the token gets in at on
     ['iam', 'create-role', '--role-name', 'scenario', '--assume-role-policy-document', trust(SUB)],
     { env },
   );
-  const assume = () =>
-    run(
-      aws,
-      [
-        'sts',
-        'assume-role-with-web-identity',
-        '--endpoint-url',
-        h.stsUrl,
-        '--role-arn',
-        `arn:aws:iam::${ACCOUNT}:role/scenario`,
-        '--role-session-name',
-        'pod',
-        '--web-identity-token',
-        `file://${h.tokenFile}`,
-        '--output',
-        'json',
-      ],
-      { env: cleanEnv({ AWS_DEFAULT_REGION: 'us-east-1', AWS_CA_BUNDLE: h.caFile }) },
-    );
+  const assume = () => cliAssume('scenario', 'pod');
   const ok = JSON.parse((await assume()).stdout);
   assert.equal(ok.AssumedRoleUser.Arn, `arn:aws:sts::${ACCOUNT}:assumed-role/scenario/pod`);
   await run(
