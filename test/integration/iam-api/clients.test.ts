@@ -627,3 +627,16 @@ test('scenario: the CLI registers the issuer and a role; the token gets in at on
   assert.match(checked.stdout, /IAM API: on .* stored change\(s\)/);
   assert.match(checked.stdout, /role arn:aws:iam::111122223333:role\/scenario/);
 });
+
+test('AWS_ENDPOINT_URL_IAM alone points the JS SDK v3 at the IAM API (no endpoint in code)', async () => {
+  const script = `
+    import { IAMClient, ListOpenIDConnectProvidersCommand } from '@aws-sdk/client-iam';
+    const out = await new IAMClient({}).send(new ListOpenIDConnectProvidersCommand({}));
+    console.log(JSON.stringify(out.OpenIDConnectProviderList));
+  `;
+  const { stdout } = await run(process.execPath, ['--input-type=module', '-e', script], {
+    cwd: ROOT,
+    env: iamEnv({ NODE_EXTRA_CA_CERTS: h.caFile, AWS_REGION: 'us-east-1' }),
+  });
+  assert.ok(Array.isArray(JSON.parse(stdout.trim().split('\n').pop()!)));
+});
