@@ -142,7 +142,7 @@ export function renderResponse(
   result: Record<string, unknown>,
   requestId: string,
 ): string {
-  const body = RESULTS[action];
+  const body = Object.hasOwn(RESULTS, action) ? RESULTS[action] : undefined;
   const meta = `<ResponseMetadata><RequestId>${xmlEscape(requestId)}</RequestId></ResponseMetadata>`;
   return body
     ? `<${action}Response xmlns="${IAM_XML_NS}">\n  <${action}Result>${body(account, result)}</${action}Result>\n  ${meta}\n</${action}Response>\n`

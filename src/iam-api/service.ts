@@ -143,7 +143,8 @@ export class IamApiService {
       if (version !== IAM_API_VERSION)
         throw new IamApiError('InvalidAction', IAM_MSG.invalidAction(action, version));
       caller = await this.authenticate(input);
-      const run = ACTIONS[action];
+      // Own keys only: `Action=constructor` must not reach Object.prototype.
+      const run = Object.hasOwn(ACTIONS, action) ? ACTIONS[action] : undefined;
       if (!run) throw new IamApiError('InvalidAction', IAM_MSG.invalidAction(action, version));
       const config = this.o.config();
       const account = { partition: config.partition, accountId: config.accountId };

@@ -178,3 +178,31 @@ test('unauthenticated, wrongly signed and unknown-key calls are refused with AWS
     },
   );
 });
+
+test('Action names of Object.prototype are unknown actions, not code paths', async () => {
+  const { SignatureV4 } = await import('@smithy/signature-v4');
+  const { NodeSha256 } = await import('../../../src/sts/sigv4.js');
+  const signer = new SignatureV4({
+    service: 'iam',
+    region: 'us-east-1',
+    credentials: ADMIN,
+    sha256: NodeSha256,
+  });
+  const url = new URL(srv.url);
+  for (const action of ['constructor', 'toString', '__proto__', 'hasOwnProperty']) {
+    const body = `Action=${action}&Version=2010-05-08`;
+    const signed = await signer.sign({
+      method: 'POST',
+      protocol: 'http:',
+      hostname: url.hostname,
+      port: Number(url.port),
+      path: '/',
+      headers: { host: url.host, 'content-type': 'application/x-www-form-urlencoded' },
+      body,
+    });
+    const res = await fetch(srv.url, { method: 'POST', headers: signed.headers, body });
+    const text = await res.text();
+    assert.equal(res.status, 400, `${action}: ${text}`);
+    assert.match(text, /<Code>InvalidAction<\/Code>/);
+  }
+});
