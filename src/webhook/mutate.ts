@@ -31,14 +31,14 @@ import {
   type ContainerSegments,
   type Out,
 } from './go-json.js';
-import { parseGoInt64 } from './goparse.js';
+import { isJsonObject } from './go-number.js';
+import { maxInt64, parseGoInt64 } from './goparse.js';
 import { goCsvFirstRecord, goFilepathJoin } from './mutate-go.js';
 import type { IdentityLookup, JsonPatchOperation, MutationConfig, MutationResult } from './types.js';
 
 type Obj = Record<string, unknown>;
 
-const asObj = (v: unknown): Obj | undefined =>
-  v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Obj) : undefined;
+const asObj = (v: unknown): Obj | undefined => (isJsonObject(v) ? v : undefined);
 const asArr = (v: unknown): unknown[] | undefined => (Array.isArray(v) ? v : undefined);
 const str = (v: unknown): string => (typeof v === 'string' ? v : '');
 const has = (o: Obj | undefined, k: string): boolean =>
@@ -333,7 +333,7 @@ export function mutatePrepared(
   const warnings: string[] = [];
   const saName = str(spec?.serviceAccountName);
 
-  let expiration: number;
+  let expiration: bigint;
   let audience: string;
   let useRegionalSts: boolean;
   let volumeName: string;
@@ -382,13 +382,13 @@ export function mutatePrepared(
           `annotation ${expKey}=${JSON.stringify(raw)} is below the minimum of ${MIN_TOKEN_EXPIRATION} seconds; ` +
             `using ${MIN_TOKEN_EXPIRATION}`,
         );
-      expiration = Math.max(v, MIN_TOKEN_EXPIRATION);
+      expiration = maxInt64(v, MIN_TOKEN_EXPIRATION);
     }
   }
   if (lookup.mode === 'container-credentials' && expiration === DEFAULT_TOKEN_EXPIRATION) {
     // rand.Int63n(7201) + 79200; a misbehaving random source cannot push it out of range.
     const r = Math.min(Math.max(Math.floor(random() * JITTER_RANGE_SECONDS), 0), JITTER_RANGE_SECONDS - 1);
-    expiration = JITTER_BASE_SECONDS + (Number.isFinite(r) ? r : 0);
+    expiration = BigInt(JITTER_BASE_SECONDS + (Number.isFinite(r) ? r : 0));
   }
 
   const skipKey = `${prefix}/${ANNOTATION.skipContainers}`;
@@ -446,19 +446,16 @@ export function mutatePrepared(
     changed = true;
   }
 
+  // The reference always sends this op; its value is a non-nil slice (`[]` for a pod without containers: an
+  // interface holding an empty slice is not "empty" to omitempty).
   const containers = asArr(spec?.containers) ?? [];
-  if (containers.length === 0) {
-    // `value` is omitempty in the reference's patch operation, so no containers means no value.
-    out.s += (out.s.length === 1 ? '' : ',') + '{"op":"add","path":"/spec/containers"}';
-  } else {
-    openOp(out, '/spec/containers');
-    out.s += '[';
-    for (let i = 0; i < containers.length; i++) {
-      if (i > 0) out.s += ',';
-      if (mutateContainer(out, containers[i], pc, prepared.containers?.[i])) changed = true;
-    }
-    out.s += ']}';
+  openOp(out, '/spec/containers');
+  out.s += '[';
+  for (let i = 0; i < containers.length; i++) {
+    if (i > 0) out.s += ',';
+    if (mutateContainer(out, containers[i], pc, prepared.containers?.[i])) changed = true;
   }
+  out.s += ']}';
 
   const inits = asArr(spec?.initContainers) ?? [];
   if (inits.length > 0) {
