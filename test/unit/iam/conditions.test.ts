@@ -235,7 +235,12 @@ const rows: Row[] = [
   ['ForAnyValue:StringEquals', ['a'], M, false, 'missing is false'],
   ['ForAnyValue:StringEquals', ['a'], [], false, 'empty is false'],
   ['ForAnyValue:StringEquals', ['a'], 'a', true, 'single value'],
-  ['ForAnyValue:StringEqualsIfExists', ['a'], M, true, 'IfExists missing'],
+  // ForAnyValue over a missing key or an empty list is false, IfExists or not (AWS: "the condition returns false")
+  ['ForAnyValue:StringEqualsIfExists', ['a'], M, false, 'IfExists does not rescue a missing key'],
+  ['ForAnyValue:StringEqualsIfExists', ['a'], [], false, 'nor an empty list'],
+  ['ForAnyValue:StringNotEqualsIfExists', ['a'], M, false, 'negated: still false'],
+  ['ForAnyValue:StringEqualsIfExists', ['a'], ['x', 'a'], true, 'present: evaluated'],
+  ['ForAllValues:StringEqualsIfExists', ['a'], M, true, 'ForAllValues over nothing stays true'],
   ['ForAnyValue:StringLike', ['sts.*'], ['x', 'sts.amazonaws.com'], true, 'like'],
   ['ForAnyValue:StringNotEquals', ['a'], ['a', 'b'], true, 'some value is not a'],
   ['ForAnyValue:StringNotEquals', ['a'], ['a'], false, 'every value is a'],
