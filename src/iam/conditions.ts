@@ -332,9 +332,19 @@ export function evaluateCondition(
   const raw = lookup(key);
   const requestValues = raw === undefined ? undefined : Array.isArray(raw) ? [...raw] : [raw];
   const missing = requestValues === undefined || requestValues.length === 0;
+  // An operator without ForAnyValue/ForAllValues on a multivalued (list) request value: AWS documents only that
+  // such keys "require" a set operator, and is reported to answer false; openirsa's reading (any value for a
+  // positive operator, no value for a negated one, an empty list as absent) may say true. Where they disagree
+  // the pair is undetermined: it never grants, and a Deny still applies.
+  const unqualifiedList = !op.qualifier && def.family !== 'Null' && Array.isArray(raw);
   const result = (matched: boolean, reason: string): ConditionResult => {
     const r: ConditionResult = { operator: entry.operator, key, policyValues: entry.values, matched, reason };
     if (requestValues !== undefined) r.requestValues = requestValues;
+    if (unqualifiedList && matched) {
+      r.matched = false;
+      r.undetermined = true;
+      r.reason = `${reason}; but ${q(key)} is a list and ${entry.operator} has no set operator (AWS is reported to answer false), so it is undetermined`;
+    }
     return r;
   };
 

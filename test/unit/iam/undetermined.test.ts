@@ -102,11 +102,23 @@ describe('a policy variable that cannot be resolved never widens an Allow nor na
     assert.match(shown, /\? StringEquals aws:PrincipalTag\/team: .*cannot be resolved/);
   });
 
-  it('an empty string is a value: the variable resolves to it', () => {
+  it('an empty string is no value (a "null data set"): the variable does not resolve, its default applies', () => {
     const doc = policy({ Effect: 'Allow', Action: '*', Resource: 'arn:aws:s3:::b/${aws:username}/*' });
     const empty = { 'aws:username': '' };
-    assert.equal(decide(doc, roleRequest('arn:aws:s3:::b//x', empty)), 'Allow');
+    assert.equal(decide(doc, roleRequest('arn:aws:s3:::b//x', empty)), 'ImplicitDeny');
     assert.equal(decide(doc, roleRequest('arn:aws:s3:::b/alice/x', empty)), 'ImplicitDeny');
+    const deny = policy(allowAll, {
+      Effect: 'Deny',
+      Action: '*',
+      Resource: 'arn:aws:s3:::b/${aws:username}/*',
+    });
+    assert.equal(decide(deny, roleRequest('arn:aws:s3:::b/alice/x', empty)), 'ExplicitDeny');
+    const withDefault = policy({
+      Effect: 'Allow',
+      Action: '*',
+      Resource: "arn:aws:s3:::b/${aws:username, 'shared'}/*",
+    });
+    assert.equal(decide(withDefault, roleRequest('arn:aws:s3:::b/shared/x', empty)), 'Allow');
   });
 });
 
@@ -211,6 +223,46 @@ describe('readings AWS does not document: the one that grants less wins', () => 
     assert.match(
       result.statements[0]!.elements.find((e) => e.element === 'Resource')!.reason,
       /3 of an ARN's six parts/,
+    );
+  });
+});
+
+describe('an operator without a set operator on a list value (AWS: multivalued keys require one)', () => {
+  const doc = (effect: string, operator: string) =>
+    policy(...(effect === 'Deny' ? [allowAll] : []), {
+      Effect: effect,
+      Action: '*',
+      Resource: '*',
+      Condition: { [operator]: { 'aws:TagKeys': 'team' } },
+    });
+  it('never grants where the reported AWS reading (false) and openirsa’s (any / none) disagree', () => {
+    assert.equal(
+      decide(doc('Allow', 'StringEquals'), roleRequest('*', { 'aws:TagKeys': ['team'] })),
+      'ImplicitDeny',
+    );
+    assert.equal(
+      decide(doc('Allow', 'StringNotEquals'), roleRequest('*', { 'aws:TagKeys': ['x'] })),
+      'ImplicitDeny',
+    );
+    assert.equal(
+      decide(doc('Allow', 'StringEqualsIfExists'), roleRequest('*', { 'aws:TagKeys': [] })),
+      'ImplicitDeny',
+    );
+    assert.equal(
+      decide(doc('Allow', 'StringEquals'), roleRequest('*', { 'aws:TagKeys': 'team' })),
+      'Allow',
+      'a string is one value',
+    );
+  });
+  it('and a Deny still applies', () => {
+    assert.equal(
+      decide(doc('Deny', 'StringNotEquals'), roleRequest('*', { 'aws:TagKeys': ['x'] })),
+      'ExplicitDeny',
+    );
+    assert.equal(
+      decide(doc('Deny', 'StringEquals'), roleRequest('*', { 'aws:TagKeys': ['x'] })),
+      'Allow',
+      'both readings: false',
     );
   });
 });
