@@ -14,10 +14,26 @@ import {
   GoNumber,
   INT32_RANGE,
   INT64_RANGE,
+  isExactInteger,
   isJsonObject,
   numberText,
   type GoIntRange,
 } from './go-number.js';
+
+/**
+ * Set when a plain number (from JSON.parse) that is not an exact integer was read or written: its source text may
+ * differ from what a double prints, so the caller must parse the body again with parseGoJsonLossless.
+ */
+let inexact = false;
+const noteNumber = (v: number): void => {
+  if (!isExactInteger(v)) inexact = true;
+};
+/** Read and clear the flag (see `inexact`). */
+export function takeInexactNumber(): boolean {
+  const seen = inexact;
+  inexact = false;
+  return seen;
+}
 import { goQuantityString, QuantityError } from './mutate-quantity.js';
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -78,7 +94,7 @@ function goScalar(v: unknown): string {
     case 'string':
       return goString(v);
     case 'number':
-      // parseGoJson keeps every number whose double would print differently as a GoNumber.
+      noteNumber(v);
       return String(v);
     case 'boolean':
       return v ? 'true' : 'false';
@@ -555,12 +571,14 @@ function checkValue(v: unknown, t: GoType, ctx: Ctx): void {
       if (typeof v !== 'boolean') throw typeError(jsonKind(v), t, ctx, 'bool');
       return;
     case 'int':
-      if (typeof v !== 'number' && !(v instanceof GoNumber)) throw typeError(jsonKind(v), t, ctx, t.go);
+      if (typeof v === 'number') noteNumber(v);
+      else if (!(v instanceof GoNumber)) throw typeError(jsonKind(v), t, ctx, t.go);
       // Go parses the number's exact text (strconv.ParseInt) and names it in the error.
       if (goIntOf(v, t.range as GoIntRange) === undefined)
         throw typeError('number ' + numberText(v), t, ctx, t.go);
       return;
     case 'quantity':
+      if (typeof v === 'number') noteNumber(v);
       try {
         goQuantityString(v);
       } catch (e) {
@@ -571,7 +589,8 @@ function checkValue(v: unknown, t: GoType, ctx: Ctx): void {
     case 'intstr':
       // IntOrString.UnmarshalJSON re-enters json.Unmarshal, so its errors carry no struct context.
       if (typeof v === 'string') return;
-      if (typeof v !== 'number' && !(v instanceof GoNumber))
+      if (typeof v === 'number') noteNumber(v);
+      else if (!(v instanceof GoNumber))
         throw new DecodeError(`json: cannot unmarshal ${jsonKind(v)} into Go value of type int32`);
       if (goIntOf(v, INT32_RANGE) === undefined)
         throw new DecodeError(`json: cannot unmarshal number ${numberText(v)} into Go value of type int32`);
@@ -709,6 +728,7 @@ function writeValue(out: Out, v: unknown, t: GoType): void {
       return;
     case 'int':
       if (typeof v === 'number') {
+        noteNumber(v);
         if (!isGoInt(v, t.range as GoIntRange)) writeBad = true;
         out.s += String(v);
       } else if (v instanceof GoNumber) out.s += goIntText(v, t.range as GoIntRange);
@@ -720,6 +740,7 @@ function writeValue(out: Out, v: unknown, t: GoType): void {
     case 'quantity':
       if (v === null || v === undefined) out.s += '"0"';
       else {
+        if (typeof v === 'number') noteNumber(v);
         try {
           out.s += goString(goQuantityString(v));
         } catch {
@@ -730,6 +751,7 @@ function writeValue(out: Out, v: unknown, t: GoType): void {
     case 'intstr':
       if (typeof v === 'string') out.s += goString(v);
       else if (typeof v === 'number') {
+        noteNumber(v);
         if (!isGoInt(v, INT32_RANGE)) writeBad = true;
         out.s += String(v);
       } else if (v instanceof GoNumber) out.s += goIntText(v, INT32_RANGE);
@@ -785,7 +807,7 @@ function writeValue(out: Out, v: unknown, t: GoType): void {
   }
 }
 
-/** A plain number is exact (parseGoJson), so its range check is exact too. */
+/** Only meaningful for exact integers: anything else is noted as inexact and re-read losslessly. */
 function isGoInt(v: number, range: GoIntRange): boolean {
   return Number.isInteger(v) && v >= range.lo && v < range.hi;
 }

@@ -21,6 +21,7 @@ import {
 import {
   canonicalisePod,
   checkPodTypes,
+  takeInexactNumber,
   containerSegments,
   encodeStruct,
   EnvVar,
@@ -261,18 +262,24 @@ export interface PreparedPod {
  * type-checked while they are encoded (one pass); on any doubt (an ill-typed value, a key Go would match
  * case-insensitively) the two-pass path gives Go's exact error or the canonicalised pod.
  */
-export function preparePod(raw: unknown): { error: string } | { prepared: PreparedPod } {
+export function preparePod(
+  raw: unknown,
+): ({ error: string } | { prepared: PreparedPod }) & { inexactNumber: boolean } {
+  takeInexactNumber();
   const o = asObj(raw);
   if (o !== undefined && podShallowOk(o)) {
     const spec = asObj(o.spec);
     const containers = encodeAll(spec?.containers);
     const initContainers = containers === undefined ? undefined : encodeAll(spec?.initContainers);
     if (containers !== undefined && initContainers !== undefined)
-      return { prepared: { pod: o, containers, initContainers } };
+      return { prepared: { pod: o, containers, initContainers }, inexactNumber: takeInexactNumber() };
   }
   const checked = checkPodTypes(raw);
-  if (checked.error !== undefined) return { error: checked.error };
-  return { prepared: { pod: checked.folded ? canonicalisePod(raw as Obj) : (raw as Obj) } };
+  if (checked.error !== undefined) return { error: checked.error, inexactNumber: takeInexactNumber() };
+  return {
+    prepared: { pod: checked.folded ? canonicalisePod(raw as Obj) : (raw as Obj) },
+    inexactNumber: takeInexactNumber(),
+  };
 }
 
 function encodeAll(list: unknown): ContainerSegments[] | undefined {
