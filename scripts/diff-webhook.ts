@@ -9,16 +9,22 @@
  * and counted apart; anything else is reported, and makes the exit status 1. Needs Go (to build the reference)
  * and the control-plane binaries; never part of `npm test`.
  */
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { once } from 'node:events';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { Agent, request } from 'node:https';
 import { homedir, tmpdir } from 'node:os';
 import { join, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { CLI, freePort, startControlPlane, type ControlPlane } from '../test/helpers/control-plane.js';
-import { createNamespace, createServiceAccount, servingCertificate, sleep } from '../test/e2e/support.js';
+import {
+  createNamespace,
+  createServiceAccount,
+  servingCertificate,
+  sleep,
+  spawnProcess,
+  type CliProcess,
+} from '../test/e2e/support.js';
 import { prng } from '../test/helpers/iam-differential.js';
 
 const { values, positionals } = parseArgs({
@@ -80,36 +86,6 @@ function referenceBinary(arg: string): string {
 }
 
 // ------------------------------------------------------------------------------------------ processes
-
-interface Proc {
-  child: ChildProcess;
-  output: () => string;
-  stop: () => Promise<void>;
-}
-
-function run(cmd: string, args: string[]): Proc {
-  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  child.stdout!.on('data', (d: Buffer) => (out = (out + d.toString()).slice(-20000)));
-  child.stderr!.on('data', (d: Buffer) => (out = (out + d.toString()).slice(-20000)));
-  const exited = once(child, 'exit');
-  const kill = (): void => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-  };
-  process.on('exit', kill);
-  return {
-    child,
-    output: () => out,
-    async stop() {
-      process.off('exit', kill);
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      child.kill('SIGTERM');
-      const t = setTimeout(kill, 10_000);
-      await exited;
-      clearTimeout(t);
-    },
-  };
-}
 
 interface Reply {
   status: number;
@@ -310,7 +286,7 @@ async function main(): Promise<void> {
   console.log(`reference: ${refBin}`);
   const work = mkdtempSync(join(tmpdir(), 'openirsa-diff-webhook-'));
   const cp: ControlPlane = await startControlPlane();
-  const procs: Proc[] = [];
+  const procs: CliProcess[] = [];
   let unexpected = 0;
   try {
     await createNamespace(cp, NS);
@@ -348,8 +324,8 @@ async function main(): Promise<void> {
         `--tls-key=${tls.keyFile}`,
         ...set.args,
       ];
-      const ref = run(refBin, [...common, `--port=${refPort}`, `--metrics-port=${refMetrics}`]);
-      const ours = run(process.execPath, [
+      const ref = spawnProcess(refBin, [...common, `--port=${refPort}`, `--metrics-port=${refMetrics}`]);
+      const ours = spawnProcess(process.execPath, [
         CLI,
         'webhook',
         ...common,

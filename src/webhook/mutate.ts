@@ -205,6 +205,25 @@ function mutateContainer(out: Out, c: unknown, pc: PatchConfig, seg: ContainerSe
   return true;
 }
 
+/** Appends the add operation of a container list; true when our edits changed a container. */
+function containersOp(
+  out: Out,
+  path: string,
+  list: unknown[],
+  pc: PatchConfig,
+  segs: ContainerSegments[] | undefined,
+): boolean {
+  let changed = false;
+  openOp(out, path);
+  out.s += '[';
+  for (let i = 0; i < list.length; i++) {
+    if (i > 0) out.s += ',';
+    if (mutateContainer(out, list[i], pc, segs?.[i])) changed = true;
+  }
+  out.s += ']}';
+  return changed;
+}
+
 /** Opens an add operation in `out`; the caller appends the value and closes it with `}`. */
 function openOp(out: Out, path: string): void {
   out.s += (out.s.length === 1 ? '' : ',') + `{"op":"add","path":${goString(path)},"value":`;
@@ -456,24 +475,10 @@ export function mutatePrepared(
   // The reference always sends this op; its value is a non-nil slice (`[]` for a pod without containers: an
   // interface holding an empty slice is not "empty" to omitempty).
   const containers = asArr(spec?.containers) ?? [];
-  openOp(out, '/spec/containers');
-  out.s += '[';
-  for (let i = 0; i < containers.length; i++) {
-    if (i > 0) out.s += ',';
-    if (mutateContainer(out, containers[i], pc, prepared.containers?.[i])) changed = true;
-  }
-  out.s += ']}';
-
+  if (containersOp(out, '/spec/containers', containers, pc, prepared.containers)) changed = true;
   const inits = asArr(spec?.initContainers) ?? [];
-  if (inits.length > 0) {
-    openOp(out, '/spec/initContainers');
-    out.s += '[';
-    for (let i = 0; i < inits.length; i++) {
-      if (i > 0) out.s += ',';
-      if (mutateContainer(out, inits[i], pc, prepared.initContainers?.[i])) changed = true;
-    }
-    out.s += ']}';
-  }
+  if (inits.length > 0 && containersOp(out, '/spec/initContainers', inits, pc, prepared.initContainers))
+    changed = true;
   out.s += ']';
 
   return withPatch(

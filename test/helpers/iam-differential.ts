@@ -349,6 +349,17 @@ const undeterminedReasons = (st: Statement): string[] =>
 const hangsOnUndetermined = (st: Statement): boolean =>
   st.elements.every((e) => e.matched || e.undetermined) && st.elements.some((e) => e.undetermined);
 const UNRESOLVABLE = /cannot be resolved|multivalued and cannot be used/;
+/** The simulator allows; openirsa does not, only because an Allow statement hangs on elements undetermined for `why`. */
+const allowWithheldOnlyFor = (
+  { result, ours, theirs }: Omit<CaseOutcome, 'explained'>,
+  why: RegExp,
+): boolean =>
+  ours === 'ImplicitDeny' &&
+  theirs === 'Allow' &&
+  result !== undefined &&
+  result.statements.some(
+    (s) => s.effect === 'Allow' && hangsOnUndetermined(s) && undeterminedReasons(s).every((r) => why.test(r)),
+  );
 
 /**
  * Every known way the two engines may differ. A disagreement must be explained by one of these, or it is a
@@ -377,16 +388,7 @@ export const EXPLANATIONS: readonly Explanation[] = [
       'or ForAnyValue/ForAllValues it counts the value as "matches nothing", which makes the pair true). AWS: "any ' +
       'attempt to match it fails and causes the statement to be invalid" (reference_policies_variables.html, ' +
       'principal key values): an invalid statement grants nothing.',
-    applies: ({ result, ours, theirs }) =>
-      ours === 'ImplicitDeny' &&
-      theirs === 'Allow' &&
-      result !== undefined &&
-      result.statements.some(
-        (s) =>
-          s.effect === 'Allow' &&
-          hangsOnUndetermined(s) &&
-          undeterminedReasons(s).every((r) => UNRESOLVABLE.test(r)),
-      ),
+    applies: (o) => allowWithheldOnlyFor(o, UNRESOLVABLE),
   },
   {
     id: 'arn-readings',
@@ -395,16 +397,7 @@ export const EXPLANATIONS: readonly Explanation[] = [
       'A Resource ARN with fewer than six parts, or with its partition, service or region not in lowercase, has no ' +
       'documented reading; where the plausible ones disagree openirsa grants nothing (the simulator pads short ARNs ' +
       'with * and compares those segments ignoring case).',
-    applies: ({ result, ours, theirs }) =>
-      ours === 'ImplicitDeny' &&
-      theirs === 'Allow' &&
-      result !== undefined &&
-      result.statements.some(
-        (s) =>
-          s.effect === 'Allow' &&
-          hangsOnUndetermined(s) &&
-          undeterminedReasons(s).every((r) => /six parts|not in lowercase/.test(r)),
-      ),
+    applies: (o) => allowWithheldOnlyFor(o, /six parts|not in lowercase/),
   },
   {
     id: 'null-on-empty-list',
