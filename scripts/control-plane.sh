@@ -4,7 +4,7 @@
 #
 #   bash scripts/control-plane.sh build          build what is missing (idempotent; seconds when cached)
 #   bash scripts/control-plane.sh path           print the folder holding the binaries
-#   bash scripts/control-plane.sh crds           print the folder holding cert-manager's CRDs
+#   bash scripts/control-plane.sh crds           print the folder holding cert-manager's and the ServiceMonitor CRDs
 #   bash scripts/control-plane.sh check          verify every binary is there and reports the pinned version
 #   bash scripts/control-plane.sh start [DIR]    start etcd + kube-apiserver in DIR (default: a temp dir),
 #                                                print the kubeconfig path; stop them with `stop DIR`
@@ -21,6 +21,8 @@ HELM_VERSION=3.22.0 # helm.sh/helm/v3
 # cert-manager's CRDs (plain YAML in its Go module) let the e2e suite validate deploy/'s Certificate and Issuer objects.
 CERT_MANAGER_VERSION=1.21.2
 CERT_MANAGER_CRDS="certificates issuers clusterissuers certificaterequests"
+# prometheus-operator's ServiceMonitor CRD (in its Go module too) validates the Helm chart's optional ServiceMonitor.
+PROMETHEUS_OPERATOR_VERSION=0.85.0
 
 CACHE_ROOT="${OPENIRSA_CACHE:-$HOME/.cache/openirsa}"
 STAMP="k8s-${K8S_VERSION}-etcd-${ETCD_VERSION}-helm-${HELM_VERSION}"
@@ -154,21 +156,35 @@ build_helm() {
   )
 }
 
-# Not a build: copies cert-manager's CRDs out of its module (downloaded through the Go module proxy).
+# Prints the folder of a Go module downloaded through the module proxy.
+module_dir() {
+  local dir
+  dir=$(go mod download -json "$1" | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')
+  [ -n "$dir" ] || die "could not download $1"
+  echo "$dir"
+}
+
+# Not a build: copies the CRDs out of their modules (downloaded through the Go module proxy).
 fetch_crds() {
   local dir crd
-  dir=$(go mod download -json "github.com/cert-manager/cert-manager@v$CERT_MANAGER_VERSION" |
-    sed -n 's/.*"Dir": "\(.*\)".*/\1/p')
-  [ -n "$dir" ] || die "could not download github.com/cert-manager/cert-manager@v$CERT_MANAGER_VERSION"
+  dir=$(module_dir "github.com/cert-manager/cert-manager@v$CERT_MANAGER_VERSION")
   mkdir -p "$CRDS"
   for crd in $CERT_MANAGER_CRDS; do
     cp "$dir/deploy/crds/cert-manager.io_$crd.yaml" "$CRDS/cert-manager.io_$crd.yaml"
     chmod 644 "$CRDS/cert-manager.io_$crd.yaml"
   done
+  dir=$(module_dir "github.com/prometheus-operator/prometheus-operator@v$PROMETHEUS_OPERATOR_VERSION")
+  cp "$dir/example/prometheus-operator-crd/monitoring.coreos.com_servicemonitors.yaml" "$CRDS/"
+  chmod 644 "$CRDS/monitoring.coreos.com_servicemonitors.yaml"
+  echo "v$PROMETHEUS_OPERATOR_VERSION" >"$CRDS/PROMETHEUS_OPERATOR_VERSION"
   echo "v$CERT_MANAGER_VERSION" >"$CRDS/VERSION"
 }
 
-crds_current() { [ "$(cat "$CRDS/VERSION" 2>/dev/null)" = "v$CERT_MANAGER_VERSION" ]; }
+# One stamp per source, so a checkout that knows only cert-manager's still finds its own stamp current.
+crds_current() {
+  [ "$(cat "$CRDS/VERSION" 2>/dev/null)" = "v$CERT_MANAGER_VERSION" ] &&
+    [ "$(cat "$CRDS/PROMETHEUS_OPERATOR_VERSION" 2>/dev/null)" = "v$PROMETHEUS_OPERATOR_VERSION" ]
+}
 
 check() {
   local bad=0 b
@@ -181,9 +197,9 @@ check() {
     fi
   done
   if crds_current; then
-    log "ok cert-manager CRDs v$CERT_MANAGER_VERSION ($CRDS)"
+    log "ok CRDs: cert-manager v$CERT_MANAGER_VERSION, ServiceMonitor v$PROMETHEUS_OPERATOR_VERSION ($CRDS)"
   else
-    log "MISSING cert-manager CRDs v$CERT_MANAGER_VERSION in $CRDS"
+    log "MISSING CRDs (cert-manager v$CERT_MANAGER_VERSION, ServiceMonitor v$PROMETHEUS_OPERATOR_VERSION) in $CRDS"
     bad=1
   fi
   return $bad

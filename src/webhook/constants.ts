@@ -16,6 +16,13 @@ export const ANNOTATION = {
 
 /** Label the deploy objectSelector uses to opt a pod out (not read by the mutation itself). */
 export const SKIP_POD_LABEL = 'eks.amazonaws.com/skip-pod-identity-webhook';
+/**
+ * Label read by the deploy MutatingWebhookConfigurations' selectors (not by the mutation itself): `disabled` on a
+ * namespace keeps it out of the webhook; `required` on a namespace or a pod makes its pod creation fail closed
+ * while the webhook is unreachable (everything else is failurePolicy Ignore by default).
+ */
+export const SCOPE_LABEL = 'openirsa.io/webhook';
+export const SCOPE = { disabled: 'disabled', required: 'required' } as const;
 /** Label added to pods in container-credentials mode; the key is fixed, not derived from the prefix. */
 export const POD_IDENTITY_LABEL = 'eks.amazonaws.com/pod-identity';
 

@@ -2,13 +2,14 @@
  * Shared pieces of the e2e suite: spawning the real CLI (dist/src/cli/bin.js), waiting for its servers, and the
  * Kubernetes objects the tests create. Not a test file (the runner only picks up *.test.ts).
  */
+import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { issueCertificate, loadCa, type PemPair } from '../../src/pki/index.js';
-import { CLI, freePort, httpCall, type ControlPlane } from '../helpers/control-plane.js';
+import { CLI, freePort, httpCall, runBinary, type ControlPlane } from '../helpers/control-plane.js';
 import { SKIP_POD_LABEL } from '../../src/webhook/constants.js';
 
 export const IMAGE = 'public.ecr.aws/docker/library/busybox:1.36';
@@ -223,17 +224,31 @@ export function envOf(c: Container | undefined): Record<string, string | undefin
 export interface RunningWebhook {
   proc: CliProcess;
   url: string;
+  /** Name of the MutatingWebhookConfiguration it registered. */
+  configuration: string;
   stop(): Promise<void>;
+}
+
+export interface WebhookClientConfig {
+  url: string;
+  caBundle: string;
 }
 
 /**
  * Starts `openirsa webhook` out of cluster (TLS from the control plane's CA), registers a MutatingWebhookConfiguration
  * with `url:` + caBundle for namespaces labelled `namespaceLabels`, and waits until the API server calls it.
+ * `webhooks` replaces that configuration's one entry (e.g. with the entries the Helm chart renders).
  */
 export async function startWebhook(
   cp: ControlPlane,
   work: string,
-  options: { args?: string[]; namespaceLabels: Record<string, string>; roleAnnotation: string; role: string },
+  options: {
+    args?: string[];
+    namespaceLabels: Record<string, string>;
+    roleAnnotation: string;
+    role: string;
+    webhooks?: (clientConfig: WebhookClientConfig) => object[];
+  },
 ): Promise<RunningWebhook> {
   const tls = await servingCertificate(cp, work);
   const port = await freePort();
@@ -250,13 +265,14 @@ export async function startWebhook(
     `--tls-key=${tls.keyFile}`,
     ...(options.args ?? []),
   ]);
+  const caBundle = Buffer.from(cp.caPem).toString('base64');
   try {
     await waitForHttp(`${url}/healthz`, proc, cp.caPem);
     await cp.call('POST', '/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations', {
       apiVersion: 'admissionregistration.k8s.io/v1',
       kind: 'MutatingWebhookConfiguration',
       metadata: { name: `openirsa-e2e-${port}` },
-      webhooks: [
+      webhooks: options.webhooks?.({ url: `${url}/mutate`, caBundle }) ?? [
         {
           name: 'pod-identity-webhook.openirsa.io',
           admissionReviewVersions: ['v1', 'v1beta1'],
@@ -264,7 +280,7 @@ export async function startWebhook(
           failurePolicy: 'Fail',
           reinvocationPolicy: 'IfNeeded',
           timeoutSeconds: 10,
-          clientConfig: { url: `${url}/mutate`, caBundle: Buffer.from(cp.caPem).toString('base64') },
+          clientConfig: { url: `${url}/mutate`, caBundle },
           rules: [
             {
               operations: ['CREATE'],
@@ -291,5 +307,42 @@ export async function startWebhook(
     await proc.stop();
     throw e;
   }
-  return { proc, url, stop: () => proc.stop() };
+  return { proc, url, configuration: `openirsa-e2e-${port}`, stop: () => proc.stop() };
 }
+
+/** `helm` against the control plane, with its caches under `work`; asserts it succeeds and returns its stdout. */
+export function helmOn(cp: ControlPlane, work: string): (args: string[]) => string {
+  return (args) => {
+    const r = runBinary('helm', args, {
+      env: {
+        KUBECONFIG: cp.kubeconfigPath,
+        HELM_CACHE_HOME: join(work, 'helm-cache'),
+        HELM_CONFIG_HOME: join(work, 'helm-config'),
+        HELM_DATA_HOME: join(work, 'helm-data'),
+      },
+    });
+    assert.equal(r.status, 0, `helm ${args.join(' ')}:\n${r.stderr}`);
+    return r.stdout;
+  };
+}
+
+/** Names of the entries of deploy/'s MutatingWebhookConfiguration (docs/deploy.md, failure policy). */
+export const WEBHOOK_ENTRY = {
+  main: 'pod-identity-webhook.openirsa.io',
+  requiredNamespaces: 'required-namespaces.pod-identity-webhook.openirsa.io',
+  requiredPods: 'required-pods.pod-identity-webhook.openirsa.io',
+  systemNamespaces: 'system-namespaces.pod-identity-webhook.openirsa.io',
+} as const;
+
+/** [name, failurePolicy] of each entry of the default configuration (Helm chart and kustomize). */
+export const DEFAULT_WEBHOOK_ENTRIES = [
+  [WEBHOOK_ENTRY.main, 'Ignore'],
+  [WEBHOOK_ENTRY.requiredNamespaces, 'Fail'],
+  [WEBHOOK_ENTRY.requiredPods, 'Fail'],
+];
+
+/** The same with failurePolicy Fail (Helm value, or the kustomize component fail-closed). */
+export const FAIL_CLOSED_WEBHOOK_ENTRIES = [
+  [WEBHOOK_ENTRY.main, 'Fail'],
+  [WEBHOOK_ENTRY.systemNamespaces, 'Ignore'],
+];
