@@ -25,4 +25,16 @@ export default tseslint.config(
       'no-console': 'off',
     },
   },
+  {
+    // @cloud-copilot/iam-simulate is AGPL-3.0: a devDependency for the differential test only, never shipped.
+    files: ['src/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [{ group: ['@cloud-copilot/*'], message: 'AGPL dev dependency: test/ only, never src/' }],
+        },
+      ],
+    },
+  },
 );

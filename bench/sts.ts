@@ -5,7 +5,7 @@
  * Env: BENCH_SECONDS (default 10), BENCH_CONNECTIONS (default 32), BENCH_WORKERS (default 1), BENCH_NODE_FLAGS
  * (node flags for the server, e.g. --single-threaded-gc), BENCH_LOG_LEVEL (server log level, default warn: info
  * logs every issued credential), BENCH_CLI (another build's dist/src/cli/bin.js, for before/after comparisons),
- * BENCH_FLOOR=0 (skip the bare node:http floor).
+ * BENCH_FLOOR=0 (skip the bare node:http floor), BENCH_IAM_API=1 (serve the IAM API on the same port too).
  */
 import { spawn } from 'node:child_process';
 import { Agent, request } from 'node:http';
@@ -22,7 +22,17 @@ const WORKERS = Number(process.env.BENCH_WORKERS ?? 1);
 
 const dir = mkdtempSync(join(tmpdir(), 'openirsa-bench-sts-'));
 const key = await makeKey('bench-kid', 'RS256');
-writeFileSync(join(dir, 'sts.yaml'), stringify(configDoc([key])));
+// BENCH_IAM_API=1: the same with the IAM API on (docs/iam-api.md), to see what sharing the port costs the STS.
+const iamApi =
+  process.env.BENCH_IAM_API === '1'
+    ? {
+        iamApi: {
+          admin: { accessKeyId: 'AKIAOPENIRSABENCH001', secretAccessKey: 'b'.repeat(40) },
+          store: 'memory',
+        },
+      }
+    : {};
+writeFileSync(join(dir, 'sts.yaml'), stringify(configDoc([key], iamApi)));
 const now = Math.floor(Date.now() / 1000);
 // Distinct tokens so nothing can be cached per token (there is no such cache; this keeps the bench honest).
 const bodies = Array.from({ length: 256 }, (_, i) =>

@@ -159,6 +159,11 @@ Use the role from another shell (the same lines are in ${dev.envFile}):
 ${env}
   aws sts get-caller-identity
 
+The IAM API is on the STS's port (changes take effect at once and persist beside the config); its administrator
+is the separate profile ${dev.admin.profile} (access key ${dev.admin.accessKeyId}) in ${dev.admin.credentialsFile} (mode 0600),
+which ${dev.envFile} points to:
+  aws iam list-roles --profile ${dev.admin.profile}
+
 Try next:
   openirsa explain --config ${dev.stsConfigFile} --role-arn ${dev.env.AWS_ROLE_ARN} --token ${dev.tokenFile}
   openirsa lint --config ${dev.stsConfigFile}
@@ -199,6 +204,12 @@ export async function run(argv: string[]): Promise<number> {
         tokenFile: dev.tokenFile,
         stsConfigFile: dev.stsConfigFile,
         env: dev.env,
+        admin: {
+          profile: dev.admin.profile,
+          accessKeyId: dev.admin.accessKeyId,
+          credentialsFile: dev.admin.credentialsFile,
+          env: dev.admin.env,
+        },
         mutation: dev.mutation,
       }),
     );

@@ -4,6 +4,7 @@ import { CliError, messageOf } from './errors.js';
 import { ConfigError, loadConfig } from '../sts/config.js';
 import { explainWebIdentity, formatReport } from '../sts/explain.js';
 import { KeyStore } from '../oidc/keys.js';
+import { liveConfigOf } from './iam-state.js';
 
 const USAGE = `usage: openirsa explain --config FILE --role-arn ARN --token FILE [flags]
 
@@ -48,13 +49,15 @@ export async function run(argv: string[]): Promise<number> {
   for (const k of ['config', 'role-arn', 'token'])
     if (!str(k)) throw new CliError(`--${k} is required; run 'openirsa explain --help'`);
   if (str('resource') && !str('action')) throw new CliError('--resource needs --action');
-  let config;
+  let seed;
   try {
-    config = loadConfig(str('config')!);
+    seed = loadConfig(str('config')!);
   } catch (err) {
     if (err instanceof ConfigError) throw new CliError(`invalid config: ${err.message}`);
     throw err;
   }
+  // The roles as the IAM API left them (seed + stored changes), the same state `sts serve` answers from.
+  const config = await liveConfigOf(seed);
   let token: string;
   try {
     token = readFileSync(str('token')!, 'utf8');

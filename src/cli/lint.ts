@@ -15,9 +15,13 @@ import {
   lintRoles,
   lintTrustPolicy,
   rolesFromConfig,
+  type LintContext,
   type LintFinding,
   type LintOptions,
+  type RoleInput,
 } from '../iam/index.js';
+import { loadConfig } from '../sts/config.js';
+import { liveState } from './iam-state.js';
 
 const USAGE = `usage: openirsa lint [flags] FILE...
        openirsa lint [flags] --config STS-CONFIG
@@ -157,7 +161,10 @@ function lintFile(file: string, asConfig: boolean, options: LintOptions): Locate
   if (asConfig || kind === 'roles') {
     let roles;
     try {
-      roles = rolesFromConfig(value);
+      // A config whose roles all come from the IAM API has no seed roles to lint here.
+      const apiOnly =
+        asConfig && typeof value === 'object' && value !== null && 'iamApi' in value && !('roles' in value);
+      roles = apiOnly ? [] : rolesFromConfig(value);
     } catch (err) {
       if (err instanceof IamError)
         throw new CliError(`${file}: ${err.message}${err.path ? ` (at ${err.path})` : ''}`);
@@ -173,6 +180,40 @@ function lintFile(file: string, asConfig: boolean, options: LintOptions): Locate
   const locate = locator(text);
   const name = file === '-' ? 'stdin' : file;
   return findings.map((f) => ({ ...f, file: name, ...(locate(f.path) ?? {}) }));
+}
+
+/**
+ * Roles the IAM API created or changed (stored beside the config or in the cluster): linted like the seed's, the
+ * finding's file being the state's location and its path the role.
+ */
+async function lintStoredRoles(file: string, options: LintOptions): Promise<Located[]> {
+  let seed;
+  try {
+    seed = loadConfig(file);
+  } catch {
+    return []; // an invalid config is linted as a file above; the state needs a valid one
+  }
+  if (!seed.iamApi) return [];
+  const live = await liveState(seed);
+  const where = live.store.backend.where;
+  const config = live.config();
+  await live.stop();
+  const roles: RoleInput[] = [...config.roles.values()]
+    .filter((r) => {
+      const before = seed.roles.get(r.arn);
+      return !before || before.trustPolicyText !== r.trustPolicyText;
+    })
+    .map((r) => ({
+      roleName: r.name,
+      document: r.trustPolicyText ?? '',
+      path: `${r.arn}.AssumeRolePolicyDocument`,
+    }));
+  const context: LintContext = {
+    accountId: config.accountId,
+    partition: config.partition,
+    providers: config.providers.map((p) => ({ providerId: p.keyPrefix, clientIds: p.clientIds })),
+  };
+  return lintRoles(roles, { ...options, context }).map((f) => ({ ...f, file: where }));
 }
 
 function counts(findings: Located[]): { errors: number; warnings: number; infos: number } {
@@ -262,7 +303,10 @@ export async function run(argv: string[]): Promise<number> {
     return 0;
   }
   const findings: Located[] = [];
-  for (const c of args.configs) findings.push(...lintFile(c, true, args.options));
+  for (const c of args.configs) {
+    findings.push(...lintFile(c, true, args.options));
+    findings.push(...(await lintStoredRoles(c, args.options)));
+  }
   for (const f of args.files) findings.push(...lintFile(f, false, args.options));
   const fileCount = args.configs.length + args.files.length;
   if (args.format === 'json') {

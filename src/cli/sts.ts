@@ -6,14 +6,17 @@ import { CliError, messageOf } from './errors.js';
 import { createLogger } from '../log.js';
 import { ConfigError, loadConfig } from '../sts/config.js';
 import { startServer } from '../sts/server.js';
+import { IamApiService } from '../iam-api/index.js';
+import { liveState } from './iam-state.js';
 
 const USAGE = `usage:
   openirsa sts serve --config FILE [--port N] [--host ADDR] [--tls-cert FILE --tls-key FILE] [--workers N]
   openirsa sts check-config --config FILE
   openirsa sts gen-key --out FILE
 
-serve         run the AWS-STS-compatible endpoint (AssumeRoleWithWebIdentity, AssumeRole, GetCallerIdentity)
-check-config  load and validate a config file, print a summary
+serve         run the AWS-STS-compatible endpoint (AssumeRoleWithWebIdentity, AssumeRole, GetCallerIdentity),
+              and the IAM API on the same port when the config has an iamApi section (docs/iam-api.md)
+check-config  load and validate a config file and the IAM state stored beside it, print a summary
 gen-key       write a new random 32-byte session key (base64, mode 0600) for sessionKeyFile
 
 flags:
@@ -75,7 +78,20 @@ export async function run(argv: string[]): Promise<number> {
       return 0;
     }
     case 'check-config': {
-      const config = load(values.config as string | undefined);
+      const seed = load(values.config as string | undefined);
+      const iam = await liveState(seed);
+      const config = iam.config();
+      await iam.stop();
+      if (seed.iamApi) {
+        const where = iam.store.backend.where;
+        console.log(
+          `IAM API: on (${seed.iamApi.admin ? `admin key ${seed.iamApi.admin.accessKeyId}` : 'no admin key'}, session credentials ${seed.iamApi.sessionCredentials ? 'allowed by their role policies' : 'refused'}); state: ${where}, ${iam.store.backend.entries().size} stored change(s)`,
+        );
+        if (iam.problems().length > 0) {
+          for (const p of iam.problems()) console.error(`openirsa: ${where}: ${p.entity}: ${p.what}`);
+          return 1;
+        }
+      }
       console.log(
         `${config.file}: ok — account ${config.accountId} (${config.partition}, ${config.region}), ${config.providers.length} OIDC provider(s), ${config.roles.size} role(s)`,
       );
@@ -89,7 +105,7 @@ export async function run(argv: string[]): Promise<number> {
     }
     case 'serve': {
       const logger = createLogger({ name: 'sts' });
-      const config = load(values.config as string | undefined, (m) =>
+      const seed = load(values.config as string | undefined, (m) =>
         logger.warn({ event: 'session_key_generated' }, m),
       );
       const certFile = values['tls-cert'] as string | undefined;
@@ -107,7 +123,9 @@ export async function run(argv: string[]): Promise<number> {
       if (!/^\d{1,2}$/.test(workersText) || Number(workersText) < 1 || Number(workersText) > 64)
         throw new CliError(`--workers must be 1-64, not ${workersText}`);
       const workers = Number(workersText);
-      if (workers > 1 && cluster.isPrimary) return runPrimary(workers, config.sessionKeyGenerated, logger);
+      if (workers > 1 && cluster.isPrimary) return runPrimary(workers, seed.sessionKeyGenerated, logger);
+      const iam = await liveState(seed, logger);
+      const config = iam.config();
       let running;
       try {
         running = await startServer({
@@ -116,10 +134,15 @@ export async function run(argv: string[]): Promise<number> {
           tls,
           port: Number(portText),
           host: (values.host as string | undefined) ?? '127.0.0.1',
+          iam: seed.iamApi
+            ? new IamApiService({ api: seed.iamApi, store: iam.store, config: iam.config, logger })
+            : undefined,
         });
       } catch (err) {
+        await iam.stop();
         throw new CliError(`cannot listen: ${messageOf(err)}`, 1);
       }
+      iam.onConfig((c) => running.service.updateConfig(c));
       logger.info(
         {
           event: 'listening',
@@ -127,6 +150,7 @@ export async function run(argv: string[]): Promise<number> {
           account: config.accountId,
           roles: config.roles.size,
           providers: config.providers.length,
+          iamApi: seed.iamApi ? iam.store.backend.where : 'off',
         },
         'sts listening',
       );
@@ -135,7 +159,10 @@ export async function run(argv: string[]): Promise<number> {
       await new Promise<void>((resolve) => {
         const stop = (signal: string) => {
           logger.info({ event: 'shutdown', signal }, 'shutting down');
-          running.close().then(resolve, resolve);
+          running.close().then(
+            () => iam.stop().then(resolve, resolve),
+            () => iam.stop().then(resolve, resolve),
+          );
         };
         process.once('SIGTERM', () => stop('SIGTERM'));
         process.once('SIGINT', () => stop('SIGINT'));

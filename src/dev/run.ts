@@ -11,7 +11,9 @@ import { join, resolve } from 'node:path';
 import { stringify as toYaml } from 'yaml';
 import { buildIssuerDocuments, mintServiceAccountToken } from '../issuer/index.js';
 import { startIssuerServer, type IssuerServer } from '../issuer/serve.js';
-import { buildConfig } from '../sts/config.js';
+import { base32, buildConfig } from '../sts/config.js';
+import { secretAccessKey } from '../sts/credentials.js';
+import { IamApiService, openIamState } from '../iam-api/index.js';
 import { startServer as startStsServer, type RunningServer } from '../sts/server.js';
 import {
   parseArgs as parseWebhookArgs,
@@ -80,7 +82,18 @@ export interface DevEnvironment {
   AWS_DEFAULT_REGION: string;
 }
 
+/** The IAM API administrator of `openirsa dev`: a separate profile, so the sample role's environment is untouched. */
+export interface DevAdmin {
+  profile: string;
+  accessKeyId: string;
+  /** An AWS shared credentials file (mode 0600) holding the profile. */
+  credentialsFile: string;
+  /** What env.sh adds for it: the IAM endpoint and that credentials file (it has no default profile). */
+  env: { AWS_ENDPOINT_URL_IAM: string; AWS_SHARED_CREDENTIALS_FILE: string };
+}
+
 export interface RunningDev {
+  admin: DevAdmin;
   state: DevState;
   issuerUrl: string;
   stsUrl: string;
@@ -226,19 +239,35 @@ export async function startDev(options: DevOptions): Promise<RunningDev> {
     const sessionKeyFile = join(stateDir, 'sts-session.key');
     await ensureSessionKey(sessionKeyFile);
     const roleArnValue = devRoleArn(id);
-    const stsDoc = stsConfigDocument(id, issuerUrl, state.caFile, sessionKeyFile);
+    const adminKey = await ensureAdminKey(stateDir);
+    const stsDoc = {
+      ...stsConfigDocument(id, issuerUrl, state.caFile, sessionKeyFile),
+      // The IAM API on the STS's port; its changes persist in sts-config.iam-state.json beside the config.
+      iamApi: { admin: { accessKeyId: adminKey.accessKeyId, secretAccessKeyFile: ADMIN_SECRET_FILE } },
+    };
     const stsConfigFile = join(stateDir, 'sts-config.yaml');
     await writeFile(stsConfigFile, toYaml(stsDoc), { mode: 0o644 });
-    const stsConfig = buildConfig(stsDoc, stsConfigFile);
+    const stsLogger = createLogger({ name: 'sts', level: options.logLevel });
+    const seed = buildConfig(stsDoc, stsConfigFile);
+    const iam = await openIamState(seed, { logger: stsLogger });
+    stopFns.push(() => iam.stop());
     const sts: RunningServer = await startStsServer({
-      config: stsConfig,
+      config: iam.config(),
       port: ports.sts,
       host,
       tls: { cert: state.tls.cert, key: state.tls.key },
-      logger: createLogger({ name: 'sts', level: options.logLevel }),
+      logger: stsLogger,
+      iam: new IamApiService({ api: seed.iamApi!, store: iam.store, config: iam.config, logger: stsLogger }),
     });
+    iam.onConfig((c) => sts.service.updateConfig(c));
     stopFns.push(() => sts.close(2000));
     const stsUrl = `https://localhost:${ports.sts}`;
+    const admin: DevAdmin = {
+      profile: ADMIN_PROFILE,
+      accessKeyId: adminKey.accessKeyId,
+      credentialsFile: adminKey.credentialsFile,
+      env: { AWS_ENDPOINT_URL_IAM: stsUrl, AWS_SHARED_CREDENTIALS_FILE: adminKey.credentialsFile },
+    };
 
     // The webhook, fed by a static ServiceAccount file instead of an API server.
     const saFile = join(stateDir, 'service-accounts.yaml');
@@ -303,11 +332,17 @@ export async function startDev(options: DevOptions): Promise<RunningDev> {
       envFile,
       Object.entries(env)
         .map(([k, v]) => `export ${k}=${shellQuote(v)}\n`)
-        .join(''),
+        .join('') +
+        `# The IAM API (same port as the STS) and its administrator, a separate profile: the lines above stay the\n` +
+        `# sample role's. Use it as: aws iam list-roles --profile ${ADMIN_PROFILE}\n` +
+        Object.entries(admin.env)
+          .map(([k, v]) => `export ${k}=${shellQuote(v)}\n`)
+          .join(''),
       { mode: 0o644 },
     );
 
     return {
+      admin,
       state,
       issuerUrl,
       stsUrl,
@@ -333,6 +368,37 @@ export async function startDev(options: DevOptions): Promise<RunningDev> {
     await stopAll();
     throw err;
   }
+}
+
+export const ADMIN_PROFILE = 'openirsa-admin';
+const ADMIN_SECRET_FILE = 'iam-admin.secret';
+const ADMIN_CREDENTIALS_FILE = 'admin-credentials';
+
+/**
+ * The IAM API admin key, made on the first run and kept: the secret alone in iam-admin.secret (read by the STS
+ * config) and as the `openirsa-admin` profile of an AWS shared credentials file (read by the AWS CLI and SDKs);
+ * both 0600.
+ */
+async function ensureAdminKey(dir: string): Promise<{ accessKeyId: string; credentialsFile: string }> {
+  const credentialsFile = join(dir, ADMIN_CREDENTIALS_FILE);
+  const secretFile = join(dir, ADMIN_SECRET_FILE);
+  try {
+    const text = await readFile(credentialsFile, 'utf8');
+    const accessKeyId = /aws_access_key_id\s*=\s*(\S+)/.exec(text)?.[1];
+    const secret = (await readFile(secretFile, 'utf8')).trim();
+    if (accessKeyId && secret && text.includes(secret)) return { accessKeyId, credentialsFile };
+  } catch {
+    // first run, or a half-made pair: make a new key
+  }
+  const accessKeyId = 'AKIA' + base32(randomBytes(10), 16);
+  const secret = secretAccessKey();
+  await writeAtomically(secretFile, secret + '\n', 0o600);
+  await writeAtomically(
+    credentialsFile,
+    `[${ADMIN_PROFILE}]\naws_access_key_id = ${accessKeyId}\naws_secret_access_key = ${secret}\n`,
+    0o600,
+  );
+  return { accessKeyId, credentialsFile };
 }
 
 /** The STS session key lives in the state folder so credentials survive a restart of `openirsa dev`. */

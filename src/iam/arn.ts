@@ -217,6 +217,14 @@ export function parseAssumedRoleArn(s: string): AssumedRoleArn | undefined {
   return { partition: a.partition, account: a.account, roleName: m[1]!, sessionName: m[2]! };
 }
 
+/** `arn:P:iam::ACCOUNT:user[/path/]NAME` (the IAM API's admin caller). */
+export function iamUserArn(partition: string, account: string, userName: string, path = '/'): string {
+  checkPartition(partition);
+  checkAccount(account);
+  if (!isRoleName(userName)) throw new InvalidArnError(`"${userName}" is not a valid user name`);
+  return `arn:${partition}:iam::${account}:user${path}${userName}`;
+}
+
 export function accountRootArn(partition: string, account: string): string {
   checkPartition(partition);
   checkAccount(account);

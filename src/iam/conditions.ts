@@ -5,13 +5,17 @@
  * - values listed for one key are OR'ed; a negated operator (StringNotEquals, NotIpAddress, ArnNotLike, ...)
  *   matches a request value only when it matches none of them;
  * - missing key: false, except negated operators (true), `...IfExists` (true) and `ForAllValues:` (true);
+ *   `ForAnyValue:` over a missing key or an empty list is false even with `IfExists` (IAM user guide,
+ *   "Single-valued vs. multivalued context keys": "If there is no context key in the request or the context key
+ *   value resolves to a null data set, such as an empty string, the condition returns false");
  * - `ForAnyValue:` some request value must satisfy the operator; `ForAllValues:` every one must;
  * - without a set qualifier a multivalued request key behaves like ForAnyValue for positive operators and like
  *   "no value matches" for negated ones;
  * - `Null: true` matches when the key is absent (an empty list counts as absent);
  * - key names are case-insensitive (the caller's lookup), values case-sensitive except `...IgnoreCase`, Bool;
- * - policy variables in String and Arn operators (Version 2012-10-17 only); an unresolvable one makes the
- *   pair not match.
+ * - policy variables in String and Arn operators (Version 2012-10-17 only). A value whose variable cannot be
+ *   resolved matches nothing it could be compared with; when the pair's outcome depends on it, the pair is
+ *   `undetermined` (the statement then never grants, and a Deny still applies: see evaluate.ts).
  */
 import type { ConditionResult } from './types.js';
 import type { ConditionEntry } from './policy.js';
@@ -328,9 +332,19 @@ export function evaluateCondition(
   const raw = lookup(key);
   const requestValues = raw === undefined ? undefined : Array.isArray(raw) ? [...raw] : [raw];
   const missing = requestValues === undefined || requestValues.length === 0;
+  // An operator without ForAnyValue/ForAllValues on a multivalued (list) request value: AWS documents only that
+  // such keys "require" a set operator, and is reported to answer false; openirsa's reading (any value for a
+  // positive operator, no value for a negated one, an empty list as absent) may say true. Where they disagree
+  // the pair is undetermined: it never grants, and a Deny still applies.
+  const unqualifiedList = !op.qualifier && def.family !== 'Null' && Array.isArray(raw);
   const result = (matched: boolean, reason: string): ConditionResult => {
     const r: ConditionResult = { operator: entry.operator, key, policyValues: entry.values, matched, reason };
     if (requestValues !== undefined) r.requestValues = requestValues;
+    if (unqualifiedList && matched) {
+      r.matched = false;
+      r.undetermined = true;
+      r.reason = `${reason}; but ${q(key)} is a list and ${entry.operator} has no set operator (AWS is reported to answer false), so it is undetermined`;
+    }
     return r;
   };
 
@@ -345,20 +359,23 @@ export function evaluateCondition(
   }
 
   if (missing) {
+    // ForAnyValue over nothing is false, IfExists or not; ForAllValues over nothing is true.
     const matched =
       op.qualifier === 'ForAllValues'
         ? true
         : op.qualifier === 'ForAnyValue'
-          ? op.ifExists
+          ? false
           : op.ifExists || op.negated;
     const why =
       op.qualifier === 'ForAllValues'
         ? 'ForAllValues is true when the key is missing'
-        : op.ifExists
-          ? 'IfExists is true when the key is missing'
-          : op.negated && !op.qualifier
-            ? 'a negated operator is true when the key is missing'
-            : `${entry.operator} needs the key`;
+        : op.qualifier === 'ForAnyValue'
+          ? `ForAnyValue is false when the key is missing or empty${op.ifExists ? ', IfExists notwithstanding' : ''}`
+          : op.ifExists
+            ? 'IfExists is true when the key is missing'
+            : op.negated
+              ? 'a negated operator is true when the key is missing'
+              : `${entry.operator} needs the key`;
     return result(matched, `${q(key)} is not in the request; ${why}`);
   }
 
@@ -366,10 +383,11 @@ export function evaluateCondition(
   const wildcards = def.compare === 'Like' || def.compare === 'Arn';
   const useVars = variables && (def.family === 'String' || def.family === 'Arn');
   const patterns: Token[][] = [];
+  const unresolved: string[] = [];
   for (const v of entry.values) {
     const r = resolvePattern(v, wildcards, useVars, lookup);
-    if (!r.ok) return result(false, `policy value ${q(v)}: ${r.reason}, so the condition does not match`);
-    patterns.push(r.tokens);
+    if (r.ok) patterns.push(r.tokens);
+    else unresolved.push(`policy value ${q(v)}: ${r.reason}`);
   }
 
   const anyPolicy = (value: string): boolean =>
@@ -381,10 +399,22 @@ export function evaluateCondition(
   else if (op.qualifier === 'ForAnyValue') matched = values.some(satisfies);
   else matched = op.negated ? values.every(satisfies) : values.some(satisfies);
 
+  // An unresolved value could be anything: a positive operator's true and a negated one's false hold whatever
+  // it would have been; the other outcome depends on it.
+  if (unresolved.length > 0 && matched === op.negated) {
+    const r = result(
+      false,
+      `${unresolved.join('; ')}; the other values do not decide the condition, so it is undetermined`,
+    );
+    r.undetermined = true;
+    return r;
+  }
+
   const shown = patterns.map(tokensToText);
-  const valuesShown = entry.values.some((v, i) => v !== shown[i])
-    ? `${list(entry.values)} (resolved: ${list(shown)})`
-    : list(entry.values);
+  const valuesShown =
+    unresolved.length > 0 || entry.values.some((v, i) => v !== shown[i])
+      ? `${list(entry.values)} (resolved: ${list(shown)}${unresolved.length > 0 ? `; ${unresolved.join('; ')}` : ''})`
+      : list(entry.values);
   const scope =
     op.qualifier === 'ForAllValues'
       ? 'every value of '

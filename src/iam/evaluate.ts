@@ -19,7 +19,7 @@ import {
   type PolicyKind,
   type PrincipalSpec,
 } from './policy.js';
-import { matchTokens, resolvePattern, type Lookup } from './variables.js';
+import { matchTokens, resolvePattern, type Lookup, type Token } from './variables.js';
 
 /** Case-insensitive key lookup over the request's condition keys (IAM key names are case-insensitive). */
 export function keyLookup(keys: Record<string, ConditionValue>): Lookup {
@@ -114,7 +114,7 @@ function evaluateStatement(
   if (st.conditions.length > 0) {
     const conditions = st.conditions.map((c) => evaluateCondition(c, lookup, variables));
     const failed = conditions.filter((c) => !c.matched);
-    elements.push({
+    const el: ElementResult = {
       element: 'Condition',
       matched: failed.length === 0,
       reason:
@@ -122,17 +122,35 @@ function evaluateStatement(
           ? `all ${conditions.length} condition(s) match`
           : `${failed.length} of ${conditions.length} condition(s) do not match: ${failed.map((c) => c.reason).join('; ')}`,
       conditions,
-    });
+    };
+    // Operators AND: one definite mismatch decides; otherwise an undetermined pair leaves it open.
+    if (failed.length > 0 && failed.every((c) => c.undetermined)) el.undetermined = true;
+    elements.push(el);
   }
   const result: StatementResult = {
     index: st.index,
     effect: st.effect,
-    matched: elements.every((e) => e.matched),
+    matched: statementApplies(st.effect, elements),
     elements,
     path: st.path,
   };
   if (st.sid !== undefined) result.sid = st.sid;
   return result;
+}
+
+/**
+ * Every element must match. An element whose outcome cannot be known (a policy variable that cannot be resolved,
+ * a resource ARN AWS documents no reading for) never lets an Allow apply and never stops a Deny: an unknown
+ * never widens an Allow nor narrows a Deny. A definite mismatch elsewhere still decides.
+ */
+function statementApplies(effect: 'Allow' | 'Deny', elements: ElementResult[]): boolean {
+  let undetermined = false;
+  for (const e of elements) {
+    if (e.matched) continue;
+    if (!e.undetermined) return false;
+    undetermined = true;
+  }
+  return !undetermined || effect === 'Deny';
 }
 
 // ---------------------------------------------------------------- Principal
@@ -244,22 +262,95 @@ function resourceMatch(
           reason: star ? 'NotResource "*" excludes everything' : 'the request names no resource',
         };
   }
-  const notes: string[] = [];
-  const hit = patterns.find((p) => {
-    const r = resolvePattern(p, true, variables, lookup);
-    if (!r.ok) {
-      notes.push(r.reason);
-      return false;
-    }
-    return matchTokens(r.tokens, resource);
-  });
-  const extra = notes.length ? ` (${notes.join('; ')})` : '';
+  const outcomes = patterns.map((p) => ({ pattern: p, ...resourceOutcome(p, resource, lookup, variables) }));
+  const hit = outcomes.find((o) => o.outcome === 'yes')?.pattern;
+  const unknown = outcomes.filter((o) => o.outcome === 'unknown');
+  const notes = unknown.map((o) => `${q(o.pattern)}: ${o.note}`);
+  if (hit === undefined && unknown.length > 0) {
+    const why = notes.join('; ');
+    return {
+      element,
+      matched: false,
+      undetermined: true,
+      reason:
+        element === 'Resource'
+          ? `whether resource ${q(resource)} matches ${listed} is undetermined (${why})`
+          : `whether NotResource ${listed} excludes resource ${q(resource)} is undetermined (${why})`,
+    };
+  }
   if (element === 'Resource') {
     return hit !== undefined
       ? { element, matched: true, reason: `resource ${q(resource)} matches ${q(hit)}` }
-      : { element, matched: false, reason: `resource ${q(resource)} is not ${listed}${extra}` };
+      : { element, matched: false, reason: `resource ${q(resource)} is not ${listed}` };
   }
   return hit !== undefined
     ? { element, matched: false, reason: `resource ${q(resource)} is excluded by NotResource ${q(hit)}` }
-    : { element, matched: true, reason: `resource ${q(resource)} is not in NotResource ${listed}${extra}` };
+    : { element, matched: true, reason: `resource ${q(resource)} is not in NotResource ${listed}` };
+}
+
+type Outcome = 'yes' | 'no' | 'unknown';
+
+/** Index of the n-th colon of `s` (1-based), or -1. */
+function nthColon(s: string, n: number): number {
+  let i = -1;
+  for (let k = 0; k < n; k++) {
+    i = s.indexOf(':', i + 1);
+    if (i < 0) return -1;
+  }
+  return i;
+}
+
+/** The pattern's partition, service and region lowercased (its other segments as written). */
+function lowerHead(pattern: string): string {
+  return pattern
+    .split(':')
+    .map((seg, i) => (i >= 1 && i <= 3 ? seg.toLowerCase() : seg))
+    .join(':');
+}
+
+const literalTokens = (text: string): Token[] => {
+  const r = resolvePattern(text, true, false, noVariables);
+  return r.ok ? r.tokens : [];
+};
+
+/**
+ * Does one Resource entry cover the request's resource?
+ * - Policy variables are substituted only after the fifth colon, in the resource part of the ARN (IAM user
+ *   guide, "Where you can use policy variables": "You can't use a variable to replace parts of the ARN before
+ *   the fifth colon"); before it, `${...}` is plain text. One that cannot be resolved makes the entry `unknown`.
+ * - Where AWS documents no reading, and the plausible readings disagree, the entry is `unknown`: a partition,
+ *   service or region not in lowercase (read as written, and lowercased), and an ARN with fewer than six parts
+ *   (read as written, and with its missing parts as `*`).
+ */
+function resourceOutcome(
+  pattern: string,
+  resource: string,
+  lookup: Lookup,
+  variables: boolean,
+): { outcome: Outcome; note?: string } {
+  if (pattern === '*') return { outcome: 'yes' };
+  const fifth = nthColon(pattern, 5);
+  let rest: Token[] = [];
+  let readings: string[];
+  let ambiguity: string;
+  if (fifth >= 0) {
+    const r = resolvePattern(pattern.slice(fifth + 1), true, variables, lookup);
+    if (!r.ok) return { outcome: 'unknown', note: r.reason };
+    rest = r.tokens;
+    const head = pattern.slice(0, fifth + 1);
+    readings = [head, lowerHead(head)];
+    ambiguity =
+      'its partition, service or region is not in lowercase, and AWS documents no case rule for them';
+  } else {
+    const parts = pattern.split(':').length;
+    const padded = (p: string): string => p + ':*'.repeat(6 - parts);
+    readings = [pattern, lowerHead(pattern), padded(pattern), padded(lowerHead(pattern))];
+    ambiguity = `it has ${parts} of an ARN's six parts, and AWS documents no reading for the missing ones`;
+  }
+  let yes = 0;
+  const distinct = [...new Set(readings)];
+  for (const head of distinct) if (matchTokens([...literalTokens(head), ...rest], resource)) yes++;
+  if (yes === distinct.length) return { outcome: 'yes' };
+  if (yes === 0) return { outcome: 'no' };
+  return { outcome: 'unknown', note: ambiguity };
 }

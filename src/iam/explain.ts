@@ -113,6 +113,15 @@ function build(decision: Decision, statements: ExplainedStatement[], request: Re
 
 function diagnose(st: ExplainedStatement, el: ElementResult, request: RequestContext): Fix[] {
   const path = fullPath(st, `.${el.element}`);
+  if (el.undetermined && el.element !== 'Condition') {
+    return [
+      {
+        path,
+        problem: el.reason,
+        fix: "write an entry whose match can be decided: variables the request has (or with a default, ${key, 'default'}), in the resource part after the fifth colon, and an ARN of six parts with partition, service and region in lowercase",
+      },
+    ];
+  }
   switch (el.element) {
     case 'Principal':
       return [diagnosePrincipal(path, st, el, request)];
@@ -341,7 +350,8 @@ function diagnoseCondition(st: ExplainedStatement, c: ConditionResult, request: 
 
 // ---------------------------------------------------------------- text
 
-const mark = (b: boolean): string => (b ? '✓' : '✗');
+/** `?`: undetermined (an unresolvable variable, an ARN AWS documents no reading for). */
+const mark = (b: boolean, undetermined = false): string => (b ? '✓' : undetermined ? '?' : '✗');
 
 /** The text `openirsa explain` prints. */
 export function formatExplanation(e: Explanation): string {
@@ -359,10 +369,10 @@ export function formatExplanation(e: Explanation): string {
     );
     for (const el of st.elements) {
       if (el.conditions) {
-        out.push(`      ${mark(el.matched)} Condition`);
+        out.push(`      ${mark(el.matched, el.undetermined)} Condition`);
         for (const c of el.conditions)
-          out.push(`          ${mark(c.matched)} ${c.operator} ${c.key}: ${c.reason}`);
-      } else out.push(`      ${mark(el.matched)} ${el.element}: ${el.reason}`);
+          out.push(`          ${mark(c.matched, c.undetermined)} ${c.operator} ${c.key}: ${c.reason}`);
+      } else out.push(`      ${mark(el.matched, el.undetermined)} ${el.element}: ${el.reason}`);
     }
   }
   if (e.fixes.length > 0) {

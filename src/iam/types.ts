@@ -28,6 +28,12 @@ export type Decision = 'Allow' | 'ExplicitDeny' | 'ImplicitDeny';
 export interface ElementResult {
   element: 'Principal' | 'NotPrincipal' | 'Action' | 'NotAction' | 'Resource' | 'NotResource' | 'Condition';
   matched: boolean;
+  /**
+   * True when the element's outcome cannot be known (a policy variable that cannot be resolved, or a resource
+   * ARN AWS documents no reading for); `matched` is then false. Such an element never lets an Allow statement
+   * apply, and never stops a Deny statement from applying.
+   */
+  undetermined?: boolean;
   /** Human-readable reason, naming the value(s) compared, e.g. `"system:serviceaccount:a:b" does not match ...`. */
   reason: string;
   /** For Condition: one entry per operator/key pair. */
@@ -46,6 +52,8 @@ export interface ConditionResult {
   /** The request's value(s), or undefined when the key is missing from the request. */
   requestValues?: string[];
   matched: boolean;
+  /** The outcome depends on a policy variable that cannot be resolved (`matched` is then false). */
+  undetermined?: boolean;
   reason: string;
 }
 
@@ -54,7 +62,10 @@ export interface StatementResult {
   index: number;
   sid?: string;
   effect: Effect;
-  /** True when every element matched (the statement applies to the request). */
+  /**
+   * True when the statement applies to the request: every element matched, or, for a Deny, every element matched
+   * or was undetermined.
+   */
   matched: boolean;
   elements: ElementResult[];
   /** JSON path of the statement in the document, e.g. `$.Statement[1]`. */

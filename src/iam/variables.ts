@@ -78,7 +78,9 @@ export function resolvePattern(
     const key = v[1]!;
     const fallback = v[2];
     const value = lookup(key);
-    if (typeof value === 'string') tokens.push({ kind: 'lit', text: value, fromVariable: true });
+    // An empty string is "a null data set" (IAM user guide, multivalued context keys): no value, as if absent.
+    if (typeof value === 'string' && value !== '')
+      tokens.push({ kind: 'lit', text: value, fromVariable: true });
     else if (Array.isArray(value) && fallback === undefined) {
       return {
         ok: false,
@@ -90,7 +92,7 @@ export function resolvePattern(
       return {
         ok: false,
         variable: m[0],
-        reason: `\${${key}} cannot be resolved: "${key}" is not in the request`,
+        reason: `\${${key}} cannot be resolved: "${key}" is ${value === '' ? 'empty' : 'not'} in the request`,
       };
   }
   pushLiteral(tokens, text.slice(last), wildcards, false);

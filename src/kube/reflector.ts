@@ -22,7 +22,13 @@ export interface ReflectorOptions {
   /** The collection path, e.g. `/api/v1/serviceaccounts`. */
   path: string;
   fieldSelector?: string;
-  list: (opts: { limit: number; _continue?: string; fieldSelector?: string }) => Promise<ListPage>;
+  labelSelector?: string;
+  list: (opts: {
+    limit: number;
+    _continue?: string;
+    fieldSelector?: string;
+    labelSelector?: string;
+  }) => Promise<ListPage>;
   onReplace: (items: unknown[]) => void;
   onUpsert: (obj: unknown) => void;
   onDelete: (obj: unknown) => void;
@@ -150,11 +156,12 @@ export class Reflector {
     let cont: string | undefined;
     let rv = '';
     do {
-      const opts: { limit: number; _continue?: string; fieldSelector?: string } = {
+      const opts: { limit: number; _continue?: string; fieldSelector?: string; labelSelector?: string } = {
         limit: this.o.pageSize ?? 500,
       };
       if (cont) opts._continue = cont;
       if (this.o.fieldSelector) opts.fieldSelector = this.o.fieldSelector;
+      if (this.o.labelSelector) opts.labelSelector = this.o.labelSelector;
       const page = await this.o.list(opts);
       if (page.items) items.push(...page.items);
       rv = page.metadata?.resourceVersion ?? rv;
@@ -206,6 +213,7 @@ export class Reflector {
       };
       if (this.resourceVersion) query.resourceVersion = this.resourceVersion;
       if (this.o.fieldSelector) query.fieldSelector = this.o.fieldSelector;
+      if (this.o.labelSelector) query.labelSelector = this.o.labelSelector;
       this.watches++;
       this.watcher
         .watch(

@@ -296,9 +296,26 @@ export class ProviderKeys {
 
 /** All providers' keys, looked up by provider URL: the `getKey` of verifyToken. */
 export class KeyStore {
-  private readonly byUrl = new Map<string, ProviderKeys>();
-  constructor(trusts: ProviderTrust[], opts: KeyCacheOptions = {}) {
+  private byUrl = new Map<string, ProviderKeys>();
+  constructor(
+    trusts: ProviderTrust[],
+    private readonly opts: KeyCacheOptions = {},
+  ) {
     for (const t of trusts) this.byUrl.set(t.url, new ProviderKeys(t, opts));
+  }
+  /** Follow a new provider list (the IAM API changed it): unchanged providers keep their cached keys. */
+  sync(trusts: ProviderTrust[]): void {
+    const same = (a: ProviderTrust, b: ProviderTrust) =>
+      a.caBundle === b.caBundle &&
+      a.thumbprints.join() === b.thumbprints.join() &&
+      JSON.stringify(a.jwks) === JSON.stringify(b.jwks) &&
+      JSON.stringify(a.discovery) === JSON.stringify(b.discovery);
+    const next = new Map<string, ProviderKeys>();
+    for (const t of trusts) {
+      const old = this.byUrl.get(t.url);
+      next.set(t.url, old && same(old.trust, t) ? old : new ProviderKeys(t, this.opts));
+    }
+    this.byUrl = next;
   }
   provider(url: string): ProviderKeys | undefined {
     return this.byUrl.get(url);

@@ -11,6 +11,8 @@ import type { JWK } from 'jose';
 import { isAccountId, isIamPath, isPartition, isRoleName, oidcProviderArn, roleArn } from '../iam/arn.js';
 import type { ProviderRef } from '../oidc/verify.js';
 import type { ProviderTrust } from '../oidc/keys.js';
+import { decodePolicyText } from '../iam/policy.js';
+import { IamApiConfigError, readIamApiConfig, type IamApiConfig } from '../iam-api/config.js';
 import { checkTrustPolicy, checkPermissionPolicy, type PolicyDoc } from './policy.js';
 
 export const SESSION_KEY_ENV = 'OPENIRSA_STS_SESSION_KEY';
@@ -31,6 +33,8 @@ export interface ProviderConfig extends ProviderRef, ProviderTrust {}
 export interface RolePolicy {
   name: string;
   document: PolicyDoc;
+  /** The document's JSON text as written (IAM returns documents as submitted). */
+  text?: string;
 }
 
 export interface RoleConfig {
@@ -39,6 +43,11 @@ export interface RoleConfig {
   arn: string;
   roleId: string;
   trustPolicy: PolicyDoc;
+  /** The trust policy's JSON text as written. */
+  trustPolicyText?: string;
+  description?: string;
+  /** ISO 8601, when the config (or the IAM API) says when the role was made. */
+  createDate?: string;
   maxSessionDuration: number;
   tags: Record<string, string>;
   inlinePolicies: RolePolicy[];
@@ -55,6 +64,8 @@ export interface StsConfig {
   roles: Map<string, RoleConfig>;
   /** Customer managed policies usable as PolicyArns and AttachedManagedPolicies, by ARN. */
   managedPolicies: Map<string, RolePolicy>;
+  /** The IAM API (callers, state store); undefined = not served. */
+  iamApi?: IamApiConfig;
   /** First = current (encrypts new sessions); all decrypt (rotation). */
   sessionKeys: Buffer[];
   sessionKeyGenerated: boolean;
@@ -86,7 +97,12 @@ export function base32(bytes: Uint8Array, chars: number): string {
 
 /** A stable `AROA…` unique id (21 chars) derived from the role ARN, so every replica agrees. */
 export function deriveRoleId(arn: string): string {
-  return 'AROA' + base32(createHash('sha256').update(arn).digest(), 17);
+  return deriveUniqueId('AROA', arn);
+}
+
+/** A stable IAM unique id (`AROA…` role, `ANPA…` policy) derived from an ARN. */
+export function deriveUniqueId(prefix: string, arn: string): string {
+  return prefix + base32(createHash('sha256').update(arn).digest(), 17);
 }
 
 class Reader {
@@ -241,6 +257,11 @@ function readPolicyDoc(r: Reader, raw: unknown, path: string, kind: 'trust' | 'i
   }
 }
 
+/** The JSON text of a policy given as an object, JSON text or URL-encoded JSON. */
+function policyText(raw: unknown): string {
+  return typeof raw === 'string' ? decodePolicyText(raw) : JSON.stringify(raw);
+}
+
 function readTags(r: Reader, o: Obj, path: string): Record<string, string> {
   const tags: Record<string, string> = {};
   r.list(o, 'Tags', path).forEach((t, i) => {
@@ -277,6 +298,7 @@ function readRole(r: Reader, raw: unknown, path: string, partition: string, acco
     return {
       name: r.str(p, 'PolicyName', pp, true),
       document: readPolicyDoc(r, p.PolicyDocument, `${pp}.PolicyDocument`, 'identity'),
+      text: policyText(p.PolicyDocument),
     };
   });
   const managedPolicyArns = r.list(o, 'AttachedManagedPolicies', path).map((p, i) => {
@@ -291,6 +313,9 @@ function readRole(r: Reader, raw: unknown, path: string, partition: string, acco
     arn,
     roleId,
     trustPolicy,
+    trustPolicyText: policyText(o.AssumeRolePolicyDocument),
+    description: r.str(o, 'Description', path),
+    createDate: r.str(o, 'CreateDate', path),
     maxSessionDuration,
     tags: readTags(r, o, path),
     inlinePolicies,
@@ -321,6 +346,7 @@ export function buildConfig(doc: unknown, file: string, options: LoadOptions = {
     'maxTokenAgeSeconds',
     'jwksCacheSeconds',
     'jwksMinRefetchSeconds',
+    'iamApi',
   ]);
   for (const k of Object.keys(doc))
     if (!known.has(k)) r.fail(k, `unknown key (known: ${[...known].join(', ')})`);
@@ -355,6 +381,7 @@ export function buildConfig(doc: unknown, file: string, options: LoadOptions = {
     managedPolicies.set(arn, {
       name,
       document: readPolicyDoc(r, p.PolicyDocument, `${pp}.PolicyDocument`, 'identity'),
+      text: policyText(p.PolicyDocument),
     });
   });
 
@@ -395,11 +422,22 @@ export function buildConfig(doc: unknown, file: string, options: LoadOptions = {
     sessionKeys.push(parseSessionKey(k, 'previousSessionKeys', r, `previousSessionKeys[${i}]`)),
   );
 
+  let iamApi: IamApiConfig | undefined;
+  if (doc.iamApi !== undefined) {
+    try {
+      iamApi = readIamApiConfig(doc.iamApi, file, (p) => readFileSync(p, 'utf8'));
+    } catch (err) {
+      if (err instanceof IamApiConfigError) r.fail(err.path, err.message);
+      throw err;
+    }
+  }
+
   return {
     file,
     accountId,
     partition,
     region,
+    iamApi,
     providers,
     roles,
     managedPolicies,

@@ -92,10 +92,13 @@ export function evaluatePermissions(
 function statementLines(s: StatementResult, indent: string): string[] {
   const title = `${s.path}${s.sid ? ` (Sid ${JSON.stringify(s.sid)})` : ''} ${s.effect}: ${s.matched ? 'applies' : 'does not apply'}`;
   const lines = [`${indent}${title}`];
+  // `?  `: undetermined (an unresolvable policy variable; it never grants, and a Deny still applies)
+  const mark = (r: { matched: boolean; undetermined?: boolean }): string =>
+    r.matched ? 'ok ' : r.undetermined ? '?  ' : 'NO ';
   for (const e of s.elements) {
-    lines.push(`${indent}  ${e.matched ? 'ok ' : 'NO '} ${e.element}: ${e.reason}`);
+    lines.push(`${indent}  ${mark(e)} ${e.element}: ${e.reason}`);
     for (const c of e.conditions ?? [])
-      lines.push(`${indent}      ${c.matched ? 'ok ' : 'NO '} ${c.operator} ${c.key}: ${c.reason}`);
+      lines.push(`${indent}      ${mark(c)} ${c.operator} ${c.key}: ${c.reason}`);
   }
   return lines;
 }

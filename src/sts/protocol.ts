@@ -162,16 +162,18 @@ export interface Violation {
   sensitive?: boolean;
 }
 
-export function validationError(violations: Violation[]): StsError {
+/** AWS's "N validation errors detected: …" text (the Query model's constraint check, shared with IAM). */
+export function validationMessage(violations: Violation[]): string {
   const n = violations.length;
   const parts = violations.map((v) => {
     const value = v.value === undefined ? 'Value null' : v.sensitive ? 'Value' : `Value '${v.value}'`;
     return `${value} at '${v.field}' failed to satisfy constraint: ${v.constraint}`;
   });
-  return new StsError(
-    'ValidationError',
-    `${n} validation error${n > 1 ? 's' : ''} detected: ${parts.join('; ')}`,
-  );
+  return `${n} validation error${n > 1 ? 's' : ''} detected: ${parts.join('; ')}`;
+}
+
+export function validationError(violations: Violation[]): StsError {
+  return new StsError('ValidationError', validationMessage(violations));
 }
 
 export interface StringRule {
@@ -367,9 +369,14 @@ export function renderCallerIdentityJson(r: CallerIdentityOut, requestId: string
   });
 }
 
-export function renderError(err: StsError, requestId: string): string {
+/** AWS Query error XML; IAM's differs only in its namespace. */
+export function renderError(
+  err: { type: string; code: string; message: string },
+  requestId: string,
+  ns: string = XML_NS,
+): string {
   return (
-    `<ErrorResponse xmlns="${XML_NS}">\n  <Error>\n    <Type>${err.type}</Type>\n    <Code>${err.code}</Code>\n` +
+    `<ErrorResponse xmlns="${ns}">\n  <Error>\n    <Type>${err.type}</Type>\n    <Code>${err.code}</Code>\n` +
     `    <Message>${xmlEscape(err.message)}</Message>\n  </Error>\n  <RequestId>${xmlEscape(requestId)}</RequestId>\n</ErrorResponse>\n`
   );
 }

@@ -73,11 +73,18 @@ export interface HttpOutput {
   requestId: string;
 }
 
+/** Another Query service on the same port (the IAM API): takes the requests it claims. */
+export interface SharedPortService {
+  claims(input: HttpInput): boolean;
+  handle(input: HttpInput): Promise<HttpOutput>;
+}
+
 export interface ServiceOptions {
   config: StsConfig;
   logger?: Logger;
   now?: () => number;
   keyStore?: KeyStore;
+  iam?: SharedPortService;
 }
 
 /** Transport-independent request handling: tests drive it directly, the server adapts HTTP to it. */
@@ -108,7 +115,14 @@ export class StsService {
     this.deps = { config, getKey: this.keyStore.getKey, now: options.now ?? Date.now };
   }
 
+  /** The IAM API changed roles or providers: the next call sees them (each call reads `deps.config` once). */
+  updateConfig(config: StsConfig): void {
+    this.deps.config = config;
+    this.keyStore.sync(config.providers);
+  }
+
   async handle(input: HttpInput): Promise<HttpOutput> {
+    if (this.options.iam?.claims(input)) return this.options.iam.handle(input);
     const requestId = randomUUID();
     const json = /application\/json/i.test(String(input.headers.accept ?? ''));
     let action = '';

@@ -56,6 +56,21 @@ export interface VerifiedCaller {
   region: string;
 }
 
+export interface VerifyOptions {
+  now: number;
+  keys: readonly Buffer[];
+  /** The service the credential scope must name (default `sts`; the IAM API verifies `iam`). */
+  service?: string;
+  /** Long-term keys (no session token), e.g. the IAM API's admin key: access key id → secret. */
+  staticKeys?: (accessKeyId: string) => string | undefined;
+}
+
+/** A verified caller: a session of ours, or (no session) the long-term key `accessKeyId`. */
+export interface VerifiedAnyCaller extends Omit<VerifiedCaller, 'session'> {
+  session?: Session;
+  accessKeyId: string;
+}
+
 /** `20131008T001036Z` */
 function amzDate(ms: number): string {
   return new Date(ms)
@@ -160,6 +175,12 @@ export async function verifySigV4(
   req: SignedRequest,
   opts: { now: number; keys: readonly Buffer[] },
 ): Promise<VerifiedCaller> {
+  return (await verifySigV4Any(req, { now: opts.now, keys: opts.keys })) as VerifiedCaller;
+}
+
+/** verifySigV4 for a given service, also accepting long-term `staticKeys` (then `session` is undefined). */
+export async function verifySigV4Any(req: SignedRequest, opts: VerifyOptions): Promise<VerifiedAnyCaller> {
+  const service = opts.service ?? 'sts';
   const q = new URLSearchParams(req.query);
   const auth = header(req, 'authorization');
   if (auth === undefined && !q.has('X-Amz-Algorithm')) {
@@ -175,26 +196,27 @@ export async function verifySigV4(
   const a = presigned ? fromQuery(q) : fromHeader(req, auth);
 
   // Credentials first: an unknown or forged session token is InvalidClientTokenId whatever the signature.
-  if (!a.sessionToken)
+  const staticSecret = a.sessionToken ? undefined : opts.staticKeys?.(a.accessKeyId);
+  if (!a.sessionToken && staticSecret === undefined)
     throw new StsError(
       'InvalidClientTokenId',
       MSG.invalidClientTokenId,
       `access key ${a.accessKeyId} came without a session token; this STS issues only temporary credentials`,
     );
-  const session = openSession(a.sessionToken, opts.keys);
-  if (!session)
+  const session = a.sessionToken ? openSession(a.sessionToken, opts.keys) : undefined;
+  if (a.sessionToken && !session)
     throw new StsError(
       'InvalidClientTokenId',
       MSG.invalidClientTokenId,
       'the session token was not issued by this STS (or its session key changed)',
     );
-  if (session.accessKeyId !== a.accessKeyId)
+  if (session && session.accessKeyId !== a.accessKeyId)
     throw new StsError(
       'InvalidClientTokenId',
       MSG.invalidClientTokenId,
       `access key ${a.accessKeyId} does not belong to the session token`,
     );
-  if (opts.now >= session.expiresAt)
+  if (session && opts.now >= session.expiresAt)
     throw new StsError(
       'ExpiredToken',
       MSG.expiredToken,
@@ -210,7 +232,7 @@ export async function verifySigV4(
     throw mismatch(
       `Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: '${a.scopeDate}' != '${a.date.slice(0, 8)}', from '${a.date}'.`,
     );
-  if (a.service !== 'sts') throw mismatch(`Credential should be scoped to correct service: 'sts'. `);
+  if (a.service !== service) throw mismatch(`Credential should be scoped to correct service: '${service}'. `);
   const now = amzDate(opts.now);
   if (presigned) {
     if (signedAt > opts.now + SKEW_MS)
@@ -240,7 +262,7 @@ export async function verifySigV4(
     region: a.region,
     credentials: {
       accessKeyId: a.accessKeyId,
-      secretAccessKey: session.secretAccessKey,
+      secretAccessKey: session ? session.secretAccessKey : staticSecret!,
       sessionToken: signsToken ? a.sessionToken : undefined,
     },
     sha256: NodeSha256,
@@ -309,5 +331,5 @@ export async function verifySigV4(
       MSG.signatureMismatch,
       'the recomputed SigV4 signature differs (wrong secret, or the request changed after signing)',
     );
-  return { session, presigned, region: a.region };
+  return { session, presigned, region: a.region, accessKeyId: a.accessKeyId };
 }

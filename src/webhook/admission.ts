@@ -5,7 +5,9 @@
  */
 import { parse as parseYaml } from 'yaml';
 import { MAX_ADMISSION_BODY_BYTES } from './constants.js';
-import { goString } from './go-json.js';
+import { goString, jsonKind } from './go-json.js';
+import { isJsonObject, parseGoJsonLossless } from './go-number.js';
+import { goDecodeUtf8 } from './go-utf8.js';
 import { exceedsGoDepth, GO_MAX_JSON_DEPTH, goJsonSyntaxError } from './mutate-jsonerr.js';
 import { mutatePrepared, preparePod } from './mutate.js';
 import type { IdentityLookup, MutationConfig, MutationResult } from './types.js';
@@ -43,9 +45,8 @@ const FIND_KIND_TYPE =
   'struct { APIVersion string "json:\\"apiVersion,omitempty\\""; Kind string "json:\\"kind,omitempty\\"" }';
 
 type Obj = Record<string, unknown>;
-const isObj = (v: unknown): v is Obj => v !== null && typeof v === 'object' && !Array.isArray(v);
-const kindOf = (v: unknown): string =>
-  Array.isArray(v) ? 'array' : typeof v === 'boolean' ? 'bool' : typeof v === 'object' ? 'object' : typeof v;
+const isObj = isJsonObject;
+const kindOf = jsonKind;
 
 interface Echo {
   kind: string;
@@ -99,15 +100,15 @@ class DecodeFailure extends Error {}
 /**
  * The UniversalDeserializer step: JSON when the body starts with `{` (after whitespace), YAML otherwise.
  * Returns the decoded document (null for an empty one) or throws DecodeFailure with the reference's message.
+ * Invalid UTF-8 becomes one U+FFFD per byte and numbers keep their exact text where a double would not, as in Go.
  */
-function decodeBody(body: Buffer): unknown {
-  const text = body.toString('utf8');
+function decodeBody(body: Buffer, text: string, lossless: boolean): unknown {
   let start = 0;
   while (start < text.length && ' \t\r\n'.includes(text[start] as string)) start++;
   let doc: unknown;
   if (text[start] === '{') {
     try {
-      doc = JSON.parse(text);
+      doc = lossless ? parseGoJsonLossless(text) : JSON.parse(text);
     } catch {
       const msg = goJsonSyntaxError(text) ?? 'unexpected end of JSON input';
       throw new DecodeFailure(`couldn't get version/kind; json parse error: ${msg}`);
@@ -234,32 +235,42 @@ async function review(input: AdmissionInput): Promise<AdmissionOutput> {
     error: message,
   });
 
-  let doc: unknown;
+  const text = goDecodeUtf8(input.body);
+  const attempt = async (lossless: boolean): Promise<AdmissionOutput | typeof INEXACT> => {
+    let doc: unknown;
+    try {
+      doc = decodeBody(input.body, text, lossless);
+    } catch (e) {
+      if (e instanceof DecodeFailure) return deny(e.message);
+      throw e;
+    }
+    return reviewDecoded(doc, input, echo, deny, lossless);
+  };
   try {
-    doc = decodeBody(input.body);
-  } catch (e) {
-    if (e instanceof DecodeFailure) return deny(e.message);
-    throw e;
-  }
-  try {
-    return await reviewDecoded(doc, input, echo, deny);
+    // JSON.parse first; a pod holding a number a double may not spell exactly is read again, losslessly.
+    const out = await attempt(false);
+    return out === INEXACT ? ((await attempt(true)) as AdmissionOutput) : out;
   } catch (e) {
     // JSON.parse accepts nesting that Go's scanner rejects (depth > 10000) and that our recursive walks cannot
     // handle: answer as Go does.
     if (e instanceof RangeError) {
-      const msg = goJsonSyntaxError(input.body.toString('utf8'));
+      const msg = goJsonSyntaxError(text);
       if (msg !== undefined) return deny(`couldn't get version/kind; json parse error: ${msg}`);
     }
     throw e;
   }
 }
 
+/** reviewDecoded's answer when the pod must be decoded again with parseGoJsonLossless (never after it was). */
+const INEXACT = Symbol('inexact number');
+
 async function reviewDecoded(
   doc: unknown,
   input: AdmissionInput,
   echo: Echo,
   deny: (message: string) => AdmissionOutput,
-): Promise<AdmissionOutput> {
+  lossless: boolean,
+): Promise<AdmissionOutput | typeof INEXACT> {
   if (!isObj(doc)) return deny(BAD_CONTENT);
   // Go keeps decoding after a type error, so whatever was well-typed is echoed.
   if (typeof doc.kind === 'string') echo.kind = doc.kind;
@@ -274,6 +285,7 @@ async function reviewDecoded(
   const namespace = str(request.namespace);
   const raw = request.object;
   const prep = preparePod(raw === undefined ? null : raw);
+  if (prep.inexactNumber && !lossless) return INEXACT;
   if ('error' in prep) return deny(prep.error);
   const pod = prep.prepared.pod;
   const metadata = isObj(pod.metadata) ? pod.metadata : undefined;

@@ -5,7 +5,8 @@
  * itself except through the injected `fetchServiceAccount`.
  */
 import { ANNOTATION, DEFAULT_TOKEN_EXPIRATION, MIN_TOKEN_EXPIRATION } from './constants.js';
-import { parseGoBool, parseGoInt64 } from './goparse.js';
+import { goKeyCompare, goString } from './go-json.js';
+import { maxInt64, parseGoBool, parseGoInt64 } from './goparse.js';
 import type { IdentityLookup, ServiceAccountSettings } from './types.js';
 import type { Logger } from '../log.js';
 
@@ -55,7 +56,7 @@ export interface CacheDefaults {
   tokenAudience: string;
   stsRegionalEndpoint: boolean;
   /** Already clamped to >= 600. */
-  tokenExpiration: number;
+  tokenExpiration: bigint;
   composeRoleArn?: ComposeRoleArn | undefined;
 }
 
@@ -98,7 +99,7 @@ export function serviceAccountSettings(
         { namespace: sa.namespace, serviceAccount: sa.name, value: exp },
         'invalid token-expiration annotation; using the flag default',
       );
-    else tokenExpiration = Math.max(n, MIN_TOKEN_EXPIRATION);
+    else tokenExpiration = maxInt64(n, MIN_TOKEN_EXPIRATION);
   }
   return { roleArn, audience, useRegionalSts, tokenExpiration };
 }
@@ -212,7 +213,7 @@ export class IdentityCache {
     for (const [k, v] of entries) {
       next.set(k, {
         ...v,
-        tokenExpiration: v.tokenExpiration === 0 ? this.opts.tokenExpiration : v.tokenExpiration,
+        tokenExpiration: v.tokenExpiration === 0n ? this.opts.tokenExpiration : v.tokenExpiration,
       });
     }
     this.cm = next;
@@ -233,7 +234,7 @@ export class IdentityCache {
   getCommonConfigurations(
     namespace: string,
     name: string,
-  ): { useRegionalSts: boolean; tokenExpiration: number } {
+  ): { useRegionalSts: boolean; tokenExpiration: bigint } {
     const k = key(namespace, name);
     const e = this.sas.get(k) ?? this.cm.get(k);
     if (e) return { useRegionalSts: e.useRegionalSts, tokenExpiration: e.tokenExpiration };
@@ -332,19 +333,24 @@ export class IdentityCache {
     }
   }
 
-  /** Debug handler: the SA map as the reference dumps it (sorted keys, one-space indent, Go field names). */
+  /**
+   * Debug handler: the SA map exactly as the reference dumps it, json.MarshalIndent(map, "", " "): keys sorted
+   * bytewise, Go field names, Go string escaping (`<` → `\u003c`…), the int64 expiration exact.
+   */
   dump(): string {
-    const obj: Record<string, unknown> = {};
-    for (const k of [...this.sas.keys()].sort()) {
+    const keys = [...this.sas.keys()].sort(goKeyCompare);
+    if (keys.length === 0) return '{}';
+    const entries = keys.map((k) => {
       const e = this.sas.get(k)!;
-      obj[k] = {
-        RoleARN: e.roleArn,
-        Audience: e.audience,
-        UseRegionalSTS: e.useRegionalSts,
-        TokenExpiration: e.tokenExpiration,
-      };
-    }
-    return JSON.stringify(obj, null, 1);
+      return (
+        ` ${goString(k)}: {\n` +
+        `  "RoleARN": ${goString(e.roleArn)},\n` +
+        `  "Audience": ${goString(e.audience)},\n` +
+        `  "UseRegionalSTS": ${e.useRegionalSts ? 'true' : 'false'},\n` +
+        `  "TokenExpiration": ${e.tokenExpiration}\n }`
+      );
+    });
+    return `{\n${entries.join(',\n')}\n}`;
   }
 
   /** Debug handler: empty the SA and CM maps. */

@@ -3,6 +3,7 @@
  * `<--namespace>/pod-identity-webhook` maps `"<ns|*>/<sa>"` to `{RoleARN, Audience, UseRegionalSTS, TokenExpiration}`.
  */
 import { CONFIG_MAP_KEY, CONFIG_MAP_NAME } from './constants.js';
+import { goIntOf, INT64_RANGE, isJsonNumber, isJsonObject, parseGoJson } from './go-number.js';
 import type { ConfigMapEntries, IdentityCache } from './cache.js';
 import type { ServiceAccountSettings } from './types.js';
 import type { Logger } from '../log.js';
@@ -34,29 +35,29 @@ function field(obj: Record<string, unknown>, name: string): unknown {
 export function parseConfigMapConfig(config: string): ParsedConfigMap {
   let raw: unknown;
   try {
-    raw = JSON.parse(config);
+    raw = parseGoJson(config);
   } catch (err) {
     throw new ConfigMapParseError(
       `invalid JSON in ConfigMap key "${CONFIG_MAP_KEY}": ${(err as Error).message}`,
     );
   }
   if (raw === null) return { entries: new Map(), rejected: [] };
-  if (typeof raw !== 'object' || Array.isArray(raw)) {
+  if (!isJsonObject(raw)) {
     throw new ConfigMapParseError(
       `ConfigMap key "${CONFIG_MAP_KEY}" must hold a JSON object of "<namespace>/<serviceaccount>" entries`,
     );
   }
   const entries: ConfigMapEntries = new Map();
   const rejected: ParsedConfigMap['rejected'] = [];
-  for (const [key, value] of Object.entries(raw as Record<string, unknown>)) {
+  for (const [key, value] of Object.entries(raw)) {
     if (value === null) {
       rejected.push({ key, reason: 'entry is null' });
       continue;
     }
-    if (typeof value !== 'object' || Array.isArray(value)) {
+    if (!isJsonObject(value)) {
       throw new ConfigMapParseError(`ConfigMap entry "${key}" must be an object`);
     }
-    const v = value as Record<string, unknown>;
+    const v = value;
     const str = (name: string): string => {
       const x = field(v, name);
       if (x === undefined || x === null) return '';
@@ -70,9 +71,11 @@ export function parseConfigMapConfig(config: string): ParsedConfigMap {
     if (sts !== undefined && sts !== null && typeof sts !== 'boolean') {
       throw new ConfigMapParseError(`ConfigMap entry "${key}": UseRegionalSTS must be a boolean`);
     }
+    // An int64 in Go: its exact text is parsed, the whole int64 range accepted.
     const exp = field(v, 'TokenExpiration');
-    if (exp !== undefined && exp !== null && !(typeof exp === 'number' && Number.isSafeInteger(exp))) {
-      throw new ConfigMapParseError(`ConfigMap entry "${key}": TokenExpiration must be an integer`);
+    const expiration = isJsonNumber(exp) ? goIntOf(exp, INT64_RANGE) : undefined;
+    if (exp !== undefined && exp !== null && expiration === undefined) {
+      throw new ConfigMapParseError(`ConfigMap entry "${key}": TokenExpiration must be a 64-bit integer`);
     }
     const parts = key.split('/');
     if (parts.length < 2) {
@@ -84,7 +87,7 @@ export function parseConfigMapConfig(config: string): ParsedConfigMap {
       roleArn,
       audience,
       useRegionalSts: sts === true,
-      tokenExpiration: typeof exp === 'number' ? exp : 0,
+      tokenExpiration: expiration ?? 0n,
     };
     entries.set(`${parts[0]}/${parts[1]}`, settings);
   }

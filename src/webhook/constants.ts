@@ -30,8 +30,9 @@ export const DEFAULT_TOKEN_AUDIENCE = 'sts.amazonaws.com';
 export const DEFAULT_TOKEN_MOUNT_PATH = '/var/run/secrets/eks.amazonaws.com/serviceaccount';
 export const IRSA_VOLUME_NAME = 'aws-iam-token';
 export const IRSA_TOKEN_PATH = 'token';
-export const DEFAULT_TOKEN_EXPIRATION = 86400;
-export const MIN_TOKEN_EXPIRATION = 600;
+/** Token lifetimes are Go int64 seconds, kept exact (a bigint) from flag, annotation or ConfigMap to the patch. */
+export const DEFAULT_TOKEN_EXPIRATION = 86400n;
+export const MIN_TOKEN_EXPIRATION = 600n;
 
 export const CONTAINER_CREDENTIALS_DEFAULTS = {
   audience: 'pods.eks.amazonaws.com',

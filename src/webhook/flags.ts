@@ -12,9 +12,11 @@ import {
   MAX_ADMISSION_BODY_BYTES,
   MIN_TOKEN_EXPIRATION,
 } from './constants.js';
-import { parseGoBool } from './goparse.js';
+import { INT64_RANGE } from './go-number.js';
+import { maxInt64, parseGoBool } from './goparse.js';
 
-export type FlagType = 'string' | 'bool' | 'int' | 'duration';
+/** `int64` values are exact (a bigint); `int` ones are JS numbers (ports, sizes, levels). */
+export type FlagType = 'string' | 'bool' | 'int' | 'int64' | 'duration';
 
 export interface FlagSpec {
   name: string;
@@ -134,7 +136,7 @@ export const FLAGS: readonly FlagSpec[] = [
   },
   {
     name: 'token-expiration',
-    type: 'int',
+    type: 'int64',
     default: String(DEFAULT_TOKEN_EXPIRATION),
     usage: `The token expiration (seconds, clamped to at least ${MIN_TOKEN_EXPIRATION})`,
     group: 'webhook',
@@ -359,21 +361,29 @@ export function parseGoDuration(s: string): number {
 }
 
 /** pflag's int parsing (strconv.ParseInt base 0): decimal, 0x, 0o, 0b, underscores between digits. */
-function parseFlagInt(name: string, value: string): number {
+/** strconv.ParseInt(value, 0, 64) as pflag calls it: decimal, 0x, 0o, 0b (underscores allowed), exact. */
+function parseFlagInt64(name: string, value: string): bigint {
   const t = value.replace(/_/g, '');
-  let n: number;
-  if (/^[+-]?[0-9]+$/.test(t)) n = Number.parseInt(t, 10);
-  else if (/^[+-]?0[xX][0-9a-fA-F]+$/.test(t))
-    n = Number(t.replace(/^([+-]?)/, '')) * (t.startsWith('-') ? -1 : 1);
-  else if (/^[+-]?0[oO][0-7]+$/.test(t)) n = Number(t.replace(/^([+-]?)/, '')) * (t.startsWith('-') ? -1 : 1);
-  else if (/^[+-]?0[bB][01]+$/.test(t)) n = Number(t.replace(/^([+-]?)/, '')) * (t.startsWith('-') ? -1 : 1);
-  else
+  const m = /^([+-]?)(0[xX][0-9a-fA-F]+|0[oO]?[0-7]+|0[bB][01]+|[1-9][0-9]*|0)$/.exec(t);
+  if (!m)
     throw new FlagError(
       `invalid argument "${value}" for "--${name}" flag: strconv.ParseInt: parsing "${value}": invalid syntax`,
     );
-  if (!Number.isSafeInteger(n))
-    throw new FlagError(`invalid argument "${value}" for "--${name}" flag: value out of range`);
+  // BigInt reads 0x/0o/0b itself; a bare leading 0 means octal in Go's base 0.
+  const digits = /^0[0-7]/.test(m[2]!) ? '0o' + m[2]!.slice(1) : m[2]!;
+  const n = m[1] === '-' ? -BigInt(digits) : BigInt(digits);
+  if (n < INT64_RANGE.min || n > INT64_RANGE.max)
+    throw new FlagError(
+      `invalid argument "${value}" for "--${name}" flag: strconv.ParseInt: parsing "${value}": value out of range`,
+    );
   return n;
+}
+
+function parseFlagInt(name: string, value: string): number {
+  const n = parseFlagInt64(name, value);
+  if (n < BigInt(Number.MIN_SAFE_INTEGER) || n > BigInt(Number.MAX_SAFE_INTEGER))
+    throw new FlagError(`invalid argument "${value}" for "--${name}" flag: value out of range`);
+  return Number(n);
 }
 
 type RawValues = Map<string, string>;
@@ -440,8 +450,8 @@ export interface WebhookFlags {
   annotationPrefix: string;
   tokenAudience: string;
   tokenMountPath: string;
-  /** Clamped to >= MIN_TOKEN_EXPIRATION. */
-  tokenExpiration: number;
+  /** Clamped to >= MIN_TOKEN_EXPIRATION; exact (a Go int64). */
+  tokenExpiration: bigint;
   awsDefaultRegion: string;
   stsRegionalEndpoint: boolean;
   watchConfigMap: boolean;
@@ -465,7 +475,7 @@ export interface WebhookFlags {
   bindAddress: string;
 }
 
-function typed(spec: FlagSpec, raw: string): string | number | boolean {
+function typed(spec: FlagSpec, raw: string): string | number | bigint | boolean {
   switch (spec.type) {
     case 'string':
       return raw;
@@ -480,6 +490,8 @@ function typed(spec: FlagSpec, raw: string): string | number | boolean {
     }
     case 'int':
       return parseFlagInt(spec.name, raw);
+    case 'int64':
+      return parseFlagInt64(spec.name, raw);
     case 'duration':
       try {
         return parseGoDuration(raw);
@@ -495,7 +507,7 @@ function camel(name: string): string {
 
 /** Resolve every flag (explicit value or default) into WebhookFlags, validating ranges. */
 export function resolveFlags(values: RawValues): WebhookFlags {
-  const out: Record<string, string | number | boolean> = {};
+  const out: Record<string, string | number | bigint | boolean> = {};
   for (const spec of FLAGS) {
     out[camel(spec.name)] = typed(spec, values.get(spec.name) ?? spec.default);
   }
@@ -532,7 +544,7 @@ export function resolveFlags(values: RawValues): WebhookFlags {
     annotationPrefix: out.annotationPrefix as string,
     tokenAudience: out.tokenAudience as string,
     tokenMountPath: out.tokenMountPath as string,
-    tokenExpiration: Math.max(out.tokenExpiration as number, MIN_TOKEN_EXPIRATION),
+    tokenExpiration: maxInt64(out.tokenExpiration as bigint, MIN_TOKEN_EXPIRATION),
     awsDefaultRegion: out.awsDefaultRegion as string,
     stsRegionalEndpoint: out.stsRegionalEndpoint as boolean,
     watchConfigMap: out.watchConfigMap as boolean,
@@ -571,7 +583,8 @@ export function helpText(): string {
   for (const group of ['webhook', 'openirsa', 'klog'] as const) {
     lines.push(groups[group]);
     for (const f of FLAGS.filter((x) => x.group === group)) {
-      const type = f.type === 'bool' ? '' : ` ${f.type}`;
+      // pflag prints an int64 flag's type as "int"
+      const type = f.type === 'bool' ? '' : ` ${f.type === 'int64' ? 'int' : f.type}`;
       const def =
         f.type === 'bool'
           ? f.default === 'true'

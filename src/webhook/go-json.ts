@@ -9,6 +9,31 @@
  * The same table validates a decoded pod the way `json.Unmarshal(raw, &pod)` would, producing Go's
  * UnmarshalTypeError messages, so the admission response for an ill-typed pod matches the reference.
  */
+import {
+  goIntOf,
+  GoNumber,
+  INT32_RANGE,
+  INT64_RANGE,
+  isExactInteger,
+  isJsonObject,
+  numberText,
+  type GoIntRange,
+} from './go-number.js';
+
+/**
+ * Set when a plain number (from JSON.parse) that is not an exact integer was read or written: its source text may
+ * differ from what a double prints, so the caller must parse the body again with parseGoJsonLossless.
+ */
+let inexact = false;
+const noteNumber = (v: number): void => {
+  if (!isExactInteger(v)) inexact = true;
+};
+/** Read and clear the flag (see `inexact`). */
+export function takeInexactNumber(): boolean {
+  const seen = inexact;
+  inexact = false;
+  return seen;
+}
 import { goQuantityString, QuantityError } from './mutate-quantity.js';
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -69,9 +94,12 @@ function goScalar(v: unknown): string {
     case 'string':
       return goString(v);
     case 'number':
-      return Number.isFinite(v) ? JSON.stringify(v) : 'null';
+      noteNumber(v);
+      return String(v);
     case 'boolean':
       return v ? 'true' : 'false';
+    case 'object':
+      return v instanceof GoNumber ? v.text : 'null';
     default:
       return 'null';
   }
@@ -91,7 +119,7 @@ interface Frame {
  * cannot print.
  */
 export function goAny(root: unknown): string {
-  if (root === null || typeof root !== 'object') return goScalar(root);
+  if (root === null || typeof root !== 'object' || root instanceof GoNumber) return goScalar(root);
   let out = '';
   const stack: Frame[] = [];
   const open = (v: object): void => {
@@ -117,7 +145,7 @@ export function goAny(root: unknown): string {
     if (i > 0) out += ',';
     if (f.keys !== undefined) out += f.keys[i] as string;
     const v = f.values[i];
-    if (v !== null && typeof v === 'object') open(v);
+    if (v !== null && typeof v === 'object' && !(v instanceof GoNumber)) open(v);
     else out += goScalar(v);
   }
   return out;
@@ -136,6 +164,8 @@ export interface GoType {
   go: string;
   s: GoStruct | null;
   elem: GoType | null;
+  /** The value range of an int (int32 or int64), null for other kinds. */
+  range: GoIntRange | null;
 }
 
 export interface GoField {
@@ -166,16 +196,17 @@ export interface GoStruct {
   countable: boolean;
 }
 
-const mkType = (k: GoType['k'], go: string, s: GoStruct | null, elem: GoType | null): GoType => ({
-  k,
-  go,
-  s,
-  elem,
-});
+const mkType = (
+  k: GoType['k'],
+  go: string,
+  s: GoStruct | null,
+  elem: GoType | null,
+  range: GoIntRange | null = null,
+): GoType => ({ k, go, s, elem, range });
 const STR = (go = 'string'): GoType => mkType('str', go, null, null);
 const BOOL: GoType = mkType('bool', 'bool', null, null);
-const I32: GoType = mkType('int', 'int32', null, null);
-const I64: GoType = mkType('int', 'int64', null, null);
+const I32: GoType = mkType('int', 'int32', null, null, INT32_RANGE);
+const I64: GoType = mkType('int', 'int64', null, null, INT64_RANGE);
 const QTY: GoType = mkType('quantity', 'resource.Quantity', null, null);
 const INTSTR: GoType = mkType('intstr', 'intstr.IntOrString', null, null);
 /** Not checked here (containers in the single-pass path are checked while they are encoded). */
@@ -493,7 +524,8 @@ export function podShallowOk(pod: Record<string, unknown>): boolean {
 // ---------------------------------------------------------------------------------------------------------------
 // Decoding checks (json.Unmarshal into the typed struct)
 
-function jsonKind(v: unknown): string {
+/** The JSON kind Go's UnmarshalTypeError names ("string", "number", "bool", "array", "object"). */
+export function jsonKind(v: unknown): string {
   if (Array.isArray(v)) return 'array';
   switch (typeof v) {
     case 'string':
@@ -503,7 +535,7 @@ function jsonKind(v: unknown): string {
     case 'boolean':
       return 'bool';
     default:
-      return 'object';
+      return v instanceof GoNumber ? 'number' : 'object';
   }
 }
 
@@ -524,10 +556,6 @@ function typeError(value: string, t: GoType, ctx: Ctx, top: string): DecodeError
   );
 }
 
-const INT32_MIN = -2147483648;
-const INT32_MAX = 2147483647;
-const INT64_LIMIT = 2 ** 63;
-
 /** Set by checkStruct when a key matched a field only case-insensitively (Go accepts `Name` for `name`). */
 let foldSeen = false;
 
@@ -543,14 +571,14 @@ function checkValue(v: unknown, t: GoType, ctx: Ctx): void {
       if (typeof v !== 'boolean') throw typeError(jsonKind(v), t, ctx, 'bool');
       return;
     case 'int':
-      if (typeof v !== 'number') throw typeError(jsonKind(v), t, ctx, t.go);
-      if (
-        !Number.isInteger(v) ||
-        (t.go === 'int32' ? v < INT32_MIN || v > INT32_MAX : v < -INT64_LIMIT || v >= INT64_LIMIT)
-      )
-        throw typeError('number ' + String(v), t, ctx, t.go);
+      if (typeof v === 'number') noteNumber(v);
+      else if (!(v instanceof GoNumber)) throw typeError(jsonKind(v), t, ctx, t.go);
+      // Go parses the number's exact text (strconv.ParseInt) and names it in the error.
+      if (goIntOf(v, t.range as GoIntRange) === undefined)
+        throw typeError('number ' + numberText(v), t, ctx, t.go);
       return;
     case 'quantity':
+      if (typeof v === 'number') noteNumber(v);
       try {
         goQuantityString(v);
       } catch (e) {
@@ -561,25 +589,24 @@ function checkValue(v: unknown, t: GoType, ctx: Ctx): void {
     case 'intstr':
       // IntOrString.UnmarshalJSON re-enters json.Unmarshal, so its errors carry no struct context.
       if (typeof v === 'string') return;
-      if (typeof v !== 'number')
+      if (typeof v === 'number') noteNumber(v);
+      else if (!(v instanceof GoNumber))
         throw new DecodeError(`json: cannot unmarshal ${jsonKind(v)} into Go value of type int32`);
-      if (!Number.isInteger(v) || v < INT32_MIN || v > INT32_MAX)
-        throw new DecodeError(`json: cannot unmarshal number ${String(v)} into Go value of type int32`);
+      if (goIntOf(v, INT32_RANGE) === undefined)
+        throw new DecodeError(`json: cannot unmarshal number ${numberText(v)} into Go value of type int32`);
       return;
     case 'slice':
       if (!Array.isArray(v)) throw typeError(jsonKind(v), t, ctx, t.go);
       for (const e of v) checkValue(e, t.elem as GoType, ctx);
       return;
     case 'map': {
-      if (typeof v !== 'object' || Array.isArray(v)) throw typeError(jsonKind(v), t, ctx, t.go);
-      const o = v as Record<string, unknown>;
-      for (const k of Object.keys(o)) checkValue(o[k], t.elem as GoType, ctx);
+      if (!isJsonObject(v)) throw typeError(jsonKind(v), t, ctx, t.go);
+      for (const k of Object.keys(v)) checkValue(v[k], t.elem as GoType, ctx);
       return;
     }
     case 'struct':
-      if (typeof v !== 'object' || Array.isArray(v))
-        throw typeError(jsonKind(v), t, ctx, 'v1.' + (t.s as GoStruct).name);
-      checkStruct(v as Record<string, unknown>, t.s as GoStruct, ctx.path);
+      if (!isJsonObject(v)) throw typeError(jsonKind(v), t, ctx, 'v1.' + (t.s as GoStruct).name);
+      checkStruct(v, t.s as GoStruct, ctx.path);
       return;
   }
 }
@@ -607,9 +634,9 @@ export function checkPodTypes(pod: unknown): { error?: string; folded: boolean }
   foldSeen = false;
   try {
     if (pod === null || pod === undefined) return { error: 'unexpected end of JSON input', folded: false };
-    if (typeof pod !== 'object' || Array.isArray(pod))
+    if (!isJsonObject(pod))
       return { error: `json: cannot unmarshal ${jsonKind(pod)} into Go value of type v1.Pod`, folded: false };
-    checkStruct(pod as Record<string, unknown>, Pod, '');
+    checkStruct(pod, Pod, '');
     return { folded: foldSeen };
   } catch (e) {
     if (e instanceof DecodeError) return { error: e.message, folded: false };
@@ -660,7 +687,8 @@ function isZero(v: unknown, t: GoType): boolean {
     case 'bool':
       return v === false;
     case 'int':
-      return v === 0;
+      // `-0` is Go's zero too (it parses the text)
+      return v === 0 || (v instanceof GoNumber && goIntOf(v, t.range as GoIntRange) === 0n);
     case 'slice':
       return Array.isArray(v) && v.length === 0;
     case 'map':
@@ -669,8 +697,7 @@ function isZero(v: unknown, t: GoType): boolean {
   return false;
 }
 
-const isPlainObject = (v: unknown): v is Record<string, unknown> =>
-  v !== null && typeof v === 'object' && !Array.isArray(v);
+const isPlainObject = isJsonObject;
 
 /**
  * Set by the writer when a value does not have its Go type (or a key matches a field only case-insensitively):
@@ -701,9 +728,11 @@ function writeValue(out: Out, v: unknown, t: GoType): void {
       return;
     case 'int':
       if (typeof v === 'number') {
-        if (!isGoInt(v, t.go)) writeBad = true;
+        noteNumber(v);
+        if (!isGoInt(v, t.range as GoIntRange)) writeBad = true;
         out.s += String(v);
-      } else {
+      } else if (v instanceof GoNumber) out.s += goIntText(v, t.range as GoIntRange);
+      else {
         if (v !== null && v !== undefined) writeBad = true;
         out.s += '0';
       }
@@ -711,6 +740,7 @@ function writeValue(out: Out, v: unknown, t: GoType): void {
     case 'quantity':
       if (v === null || v === undefined) out.s += '"0"';
       else {
+        if (typeof v === 'number') noteNumber(v);
         try {
           out.s += goString(goQuantityString(v));
         } catch {
@@ -721,9 +751,11 @@ function writeValue(out: Out, v: unknown, t: GoType): void {
     case 'intstr':
       if (typeof v === 'string') out.s += goString(v);
       else if (typeof v === 'number') {
-        if (!isGoInt(v, 'int32')) writeBad = true;
+        noteNumber(v);
+        if (!isGoInt(v, INT32_RANGE)) writeBad = true;
         out.s += String(v);
-      } else {
+      } else if (v instanceof GoNumber) out.s += goIntText(v, INT32_RANGE);
+      else {
         if (v !== null && v !== undefined) writeBad = true;
         out.s += '0';
       }
@@ -775,11 +807,19 @@ function writeValue(out: Out, v: unknown, t: GoType): void {
   }
 }
 
-function isGoInt(v: number, go: string): boolean {
-  return (
-    Number.isInteger(v) &&
-    (go === 'int32' ? v >= INT32_MIN && v <= INT32_MAX : v >= -INT64_LIMIT && v < INT64_LIMIT)
-  );
+/** Only meaningful for exact integers: anything else is noted as inexact and re-read losslessly. */
+function isGoInt(v: number, range: GoIntRange): boolean {
+  return Number.isInteger(v) && v >= range.lo && v < range.hi;
+}
+
+/** The value Go writes for a lossless number in an int field (`-0` → `0`); flags it when Go rejects it. */
+function goIntText(v: GoNumber, range: GoIntRange): string {
+  const n = goIntOf(v, range);
+  if (n === undefined) {
+    writeBad = true;
+    return '0';
+  }
+  return n.toString();
 }
 
 /** Append one field of a struct being written (the part of writeStruct shared with the segment writer). */

@@ -1,4 +1,5 @@
 /** Go's strconv parsing, exactly: annotations are parsed the way the reference webhook parses them. */
+import { INT64_RANGE } from './go-number.js';
 
 const GO_BOOLS: Record<string, boolean> = {
   '1': true,
@@ -20,13 +21,14 @@ export function parseGoBool(s: string): boolean | undefined {
   return Object.prototype.hasOwnProperty.call(GO_BOOLS, s) ? GO_BOOLS[s] : undefined;
 }
 
-const INT64_MIN = -(2n ** 63n);
-const INT64_MAX = 2n ** 63n - 1n;
-
-/** strconv.ParseInt(s, 10, 64): optional sign, decimal digits only, int64 range; undefined on error. */
-export function parseGoInt64(s: string): number | undefined {
+/** strconv.ParseInt(s, 10, 64): optional sign, decimal digits only, int64 range; the exact value or undefined. */
+export function parseGoInt64(s: string): bigint | undefined {
   if (!/^[+-]?[0-9]+$/.test(s)) return undefined;
   const v = BigInt(s);
-  if (v < INT64_MIN || v > INT64_MAX) return undefined;
-  return Number(v);
+  return v < INT64_RANGE.min || v > INT64_RANGE.max ? undefined : v;
+}
+
+/** The larger of two int64 values. */
+export function maxInt64(a: bigint, b: bigint): bigint {
+  return a > b ? a : b;
 }

@@ -3,6 +3,7 @@
  * `resources` round-trip exactly as the reference emits them: `1000m` → `1`, `0.5` → `500m`, `1024Mi` → `1Gi`,
  * while strings already in canonical form (`100Mi`, `500m`) are kept verbatim, as Go caches them.
  */
+import { GoNumber } from './go-number.js';
 
 export class QuantityError extends Error {}
 
@@ -244,7 +245,9 @@ export function goQuantityString(v: unknown): string {
   if (v === null || v === undefined) return '0';
   let s: string;
   if (typeof v === 'string') s = v.trim();
+  // Quantity.UnmarshalJSON parses a number's own text (parseGoJson keeps it when a double would not).
   else if (typeof v === 'number') s = String(v);
+  else if (v instanceof GoNumber) s = v.text;
   else throw new QuantityError(ERR_FORMAT);
   const hit = cache.get(s);
   if (hit !== undefined) return hit;

@@ -21,6 +21,7 @@ import {
 import {
   canonicalisePod,
   checkPodTypes,
+  takeInexactNumber,
   containerSegments,
   encodeStruct,
   EnvVar,
@@ -31,14 +32,14 @@ import {
   type ContainerSegments,
   type Out,
 } from './go-json.js';
-import { parseGoInt64 } from './goparse.js';
+import { isJsonObject } from './go-number.js';
+import { maxInt64, parseGoInt64 } from './goparse.js';
 import { goCsvFirstRecord, goFilepathJoin } from './mutate-go.js';
 import type { IdentityLookup, JsonPatchOperation, MutationConfig, MutationResult } from './types.js';
 
 type Obj = Record<string, unknown>;
 
-const asObj = (v: unknown): Obj | undefined =>
-  v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Obj) : undefined;
+const asObj = (v: unknown): Obj | undefined => (isJsonObject(v) ? v : undefined);
 const asArr = (v: unknown): unknown[] | undefined => (Array.isArray(v) ? v : undefined);
 const str = (v: unknown): string => (typeof v === 'string' ? v : '');
 const has = (o: Obj | undefined, k: string): boolean =>
@@ -204,6 +205,25 @@ function mutateContainer(out: Out, c: unknown, pc: PatchConfig, seg: ContainerSe
   return true;
 }
 
+/** Appends the add operation of a container list; true when our edits changed a container. */
+function containersOp(
+  out: Out,
+  path: string,
+  list: unknown[],
+  pc: PatchConfig,
+  segs: ContainerSegments[] | undefined,
+): boolean {
+  let changed = false;
+  openOp(out, path);
+  out.s += '[';
+  for (let i = 0; i < list.length; i++) {
+    if (i > 0) out.s += ',';
+    if (mutateContainer(out, list[i], pc, segs?.[i])) changed = true;
+  }
+  out.s += ']}';
+  return changed;
+}
+
 /** Opens an add operation in `out`; the caller appends the value and closes it with `}`. */
 function openOp(out: Out, path: string): void {
   out.s += (out.s.length === 1 ? '' : ',') + `{"op":"add","path":${goString(path)},"value":`;
@@ -261,18 +281,24 @@ export interface PreparedPod {
  * type-checked while they are encoded (one pass); on any doubt (an ill-typed value, a key Go would match
  * case-insensitively) the two-pass path gives Go's exact error or the canonicalised pod.
  */
-export function preparePod(raw: unknown): { error: string } | { prepared: PreparedPod } {
+export function preparePod(
+  raw: unknown,
+): ({ error: string } | { prepared: PreparedPod }) & { inexactNumber: boolean } {
+  takeInexactNumber();
   const o = asObj(raw);
   if (o !== undefined && podShallowOk(o)) {
     const spec = asObj(o.spec);
     const containers = encodeAll(spec?.containers);
     const initContainers = containers === undefined ? undefined : encodeAll(spec?.initContainers);
     if (containers !== undefined && initContainers !== undefined)
-      return { prepared: { pod: o, containers, initContainers } };
+      return { prepared: { pod: o, containers, initContainers }, inexactNumber: takeInexactNumber() };
   }
   const checked = checkPodTypes(raw);
-  if (checked.error !== undefined) return { error: checked.error };
-  return { prepared: { pod: checked.folded ? canonicalisePod(raw as Obj) : (raw as Obj) } };
+  if (checked.error !== undefined) return { error: checked.error, inexactNumber: takeInexactNumber() };
+  return {
+    prepared: { pod: checked.folded ? canonicalisePod(raw as Obj) : (raw as Obj) },
+    inexactNumber: takeInexactNumber(),
+  };
 }
 
 function encodeAll(list: unknown): ContainerSegments[] | undefined {
@@ -333,7 +359,7 @@ export function mutatePrepared(
   const warnings: string[] = [];
   const saName = str(spec?.serviceAccountName);
 
-  let expiration: number;
+  let expiration: bigint;
   let audience: string;
   let useRegionalSts: boolean;
   let volumeName: string;
@@ -382,13 +408,13 @@ export function mutatePrepared(
           `annotation ${expKey}=${JSON.stringify(raw)} is below the minimum of ${MIN_TOKEN_EXPIRATION} seconds; ` +
             `using ${MIN_TOKEN_EXPIRATION}`,
         );
-      expiration = Math.max(v, MIN_TOKEN_EXPIRATION);
+      expiration = maxInt64(v, MIN_TOKEN_EXPIRATION);
     }
   }
   if (lookup.mode === 'container-credentials' && expiration === DEFAULT_TOKEN_EXPIRATION) {
     // rand.Int63n(7201) + 79200; a misbehaving random source cannot push it out of range.
     const r = Math.min(Math.max(Math.floor(random() * JITTER_RANGE_SECONDS), 0), JITTER_RANGE_SECONDS - 1);
-    expiration = JITTER_BASE_SECONDS + (Number.isFinite(r) ? r : 0);
+    expiration = BigInt(JITTER_BASE_SECONDS + (Number.isFinite(r) ? r : 0));
   }
 
   const skipKey = `${prefix}/${ANNOTATION.skipContainers}`;
@@ -446,30 +472,13 @@ export function mutatePrepared(
     changed = true;
   }
 
+  // The reference always sends this op; its value is a non-nil slice (`[]` for a pod without containers: an
+  // interface holding an empty slice is not "empty" to omitempty).
   const containers = asArr(spec?.containers) ?? [];
-  if (containers.length === 0) {
-    // `value` is omitempty in the reference's patch operation, so no containers means no value.
-    out.s += (out.s.length === 1 ? '' : ',') + '{"op":"add","path":"/spec/containers"}';
-  } else {
-    openOp(out, '/spec/containers');
-    out.s += '[';
-    for (let i = 0; i < containers.length; i++) {
-      if (i > 0) out.s += ',';
-      if (mutateContainer(out, containers[i], pc, prepared.containers?.[i])) changed = true;
-    }
-    out.s += ']}';
-  }
-
+  if (containersOp(out, '/spec/containers', containers, pc, prepared.containers)) changed = true;
   const inits = asArr(spec?.initContainers) ?? [];
-  if (inits.length > 0) {
-    openOp(out, '/spec/initContainers');
-    out.s += '[';
-    for (let i = 0; i < inits.length; i++) {
-      if (i > 0) out.s += ',';
-      if (mutateContainer(out, inits[i], pc, prepared.initContainers?.[i])) changed = true;
-    }
-    out.s += ']}';
-  }
+  if (inits.length > 0 && containersOp(out, '/spec/initContainers', inits, pc, prepared.initContainers))
+    changed = true;
   out.s += ']';
 
   return withPatch(

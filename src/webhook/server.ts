@@ -291,8 +291,9 @@ export class WebhookServer {
       return;
     }
     if (this.o.enableDebuggingHandlers && path === '/debug/alpha/cache') {
+      const dump = this.o.cacheDump();
       res.writeHead(200, { 'Content-Type': 'application/json' });
-      res.end(this.o.cacheDump());
+      res.end(dump);
       return;
     }
     if (this.o.enableDebuggingHandlers && path === '/debug/alpha/cache/clear') {

@@ -11,14 +11,14 @@ export interface ServiceAccountSettings {
   /** "" = omit `audience` from the projection (ConfigMap entries without Audience). */
   audience: string;
   useRegionalSts: boolean;
-  /** Seconds. */
-  tokenExpiration: number;
+  /** Seconds (a Go int64, exact). */
+  tokenExpiration: bigint;
 }
 
 /** What the caches know about the pod's (namespace, serviceAccountName), resolved before mutation. */
 export type IdentityLookup =
   /** The (namespace, serviceAccount) is listed in the container-credentials identities file: EKS Pod Identity mode. */
-  | { mode: 'container-credentials'; common: { useRegionalSts: boolean; tokenExpiration: number } }
+  | { mode: 'container-credentials'; common: { useRegionalSts: boolean; tokenExpiration: bigint } }
   /** A role from the SA annotation or a ConfigMap entry. */
   | { mode: 'web-identity'; settings: ServiceAccountSettings; source: 'service-account' | 'config-map' }
   /** No mutation: the SA is unknown (counted as missing) or has no role. */
@@ -30,7 +30,7 @@ export interface MutationConfig {
   tokenAudience: string;
   tokenMountPath: string;
   /** Already clamped to >= MIN_TOKEN_EXPIRATION at startup. */
-  tokenExpiration: number;
+  tokenExpiration: bigint;
   /** `--aws-default-region`; "" = no region injection. */
   awsDefaultRegion: string;
   stsRegionalEndpoint: boolean;

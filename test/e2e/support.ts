@@ -35,7 +35,12 @@ export interface CliProcess {
 /** Spawns `openirsa <args>` from dist/ (built by `npm run test:e2e`); fails loudly when it is missing. */
 export function spawnCli(args: string[], env: NodeJS.ProcessEnv = {}): CliProcess {
   if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run \`npm run build\``);
-  const child = spawn(process.execPath, [CLI, ...args], {
+  return spawnProcess(process.execPath, [CLI, ...args], env);
+}
+
+/** Spawns any program, collecting its output; killed when this process exits, SIGTERM then SIGKILL on stop(). */
+export function spawnProcess(command: string, args: string[], env: NodeJS.ProcessEnv = {}): CliProcess {
+  const child = spawn(command, args, {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, NO_PROXY: '127.0.0.1,localhost', ...env },
   });

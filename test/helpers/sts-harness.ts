@@ -42,6 +42,8 @@ export interface HarnessOptions {
   launch?: (files: { dir: string }) => { child: ChildProcess; stop?: () => Promise<void> };
   /** The CA bundle path the config names (default: ca.pem in `dir`), for a server that sees `dir` elsewhere. */
   caBundlePath?: string;
+  /** Change the config before the server starts (e.g. add an iamApi section). */
+  configure?: (config: Record<string, unknown>) => void;
 }
 
 export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> {
@@ -113,6 +115,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
       },
     ],
   };
+  opts.configure?.(config);
   const configFile = join(dir, 'sts.yaml');
   writeFileSync(configFile, stringify(config));
 

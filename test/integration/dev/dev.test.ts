@@ -103,6 +103,42 @@ test('the AWS CLI as the README shows it: source env.sh, then aws sts get-caller
   assert.match((JSON.parse(stdout) as { Arn: string }).Arn, ARN);
 });
 
+test('the IAM API admin is a separate profile: a role made through it is assumed at once, the sample role unchanged', async () => {
+  assert.equal((await stat(join(dev.stateDir, 'admin-credentials'))).mode & 0o777, 0o600);
+  assert.equal((await stat(join(dev.stateDir, 'iam-admin.secret'))).mode & 0o777, 0o600);
+  const env = await readFile(join(dev.stateDir, 'env.sh'), 'utf8');
+  assert.match(env, /export AWS_SHARED_CREDENTIALS_FILE=.*admin-credentials/);
+  assert.doesNotMatch(env, /aws_secret_access_key|AWS_SECRET_ACCESS_KEY/, 'no secret in env.sh');
+  const aws = venvTool('aws');
+  const trust = JSON.stringify({
+    Version: '2012-10-17',
+    Statement: [
+      {
+        Effect: 'Allow',
+        Principal: { Federated: (await readFile(dev.stsConfigFile, 'utf8')).match(/Federated: (\S+)/)![1] },
+        Action: 'sts:AssumeRoleWithWebIdentity',
+      },
+    ],
+  });
+  const sh = (cmd: string) =>
+    run('bash', ['-c', `source "${dev.stateDir}/env.sh" && ${cmd}`], { env: cleanEnv({}) });
+  await sh(
+    `"${aws}" iam create-role --profile openirsa-admin --role-name dev-made --assume-role-policy-document '${trust}'`,
+  );
+  const assumed = await sh(
+    `"${aws}" sts assume-role-with-web-identity --role-arn arn:aws:iam::111122223333:role/dev-made --role-session-name s1 --web-identity-token "file://$AWS_WEB_IDENTITY_TOKEN_FILE" --output json`,
+  );
+  assert.equal(
+    JSON.parse(assumed.stdout).AssumedRoleUser.Arn,
+    'arn:aws:sts::111122223333:assumed-role/dev-made/s1',
+  );
+  // Without --profile the sample role's web identity is used, as before; it may not call IAM.
+  const { stdout } = await sh(`"${aws}" sts get-caller-identity --output json`);
+  assert.match((JSON.parse(stdout) as { Arn: string }).Arn, ARN);
+  const denied = (await sh(`"${aws}" iam list-roles`).catch((e) => e)) as { stderr: string };
+  assert.match(denied.stderr, /AccessDenied.*assumed-role\/s3-writer\/.*iam:ListRoles/);
+});
+
 test('openirsa explain agrees with the running chain, using the files dev wrote', async () => {
   const { stdout } = await run(process.execPath, [
     BIN,

@@ -15,7 +15,7 @@ const D: CacheDefaults = {
   annotationPrefix: 'eks.amazonaws.com',
   tokenAudience: 'sts.amazonaws.com',
   stsRegionalEndpoint: false,
-  tokenExpiration: 86400,
+  tokenExpiration: 86400n,
 };
 const ROLE = 'arn:aws:iam::111122223333:role/s3-writer';
 const sa = (ns: string, name: string, annotations: Record<string, string> = {}): StrippedServiceAccount => ({
@@ -64,7 +64,7 @@ test('addSA: annotations with Go parsing, or the flag defaults', () => {
     roleArn: '',
     audience: 'sts.amazonaws.com',
     useRegionalSts: false,
-    tokenExpiration: 86400,
+    tokenExpiration: 86400n,
   });
   assert.deepEqual(
     serviceAccountSettings(
@@ -76,17 +76,22 @@ test('addSA: annotations with Go parsing, or the flag defaults', () => {
       }),
       D,
     ),
-    { roleArn: ROLE, audience: '', useRegionalSts: true, tokenExpiration: 600 },
+    { roleArn: ROLE, audience: '', useRegionalSts: true, tokenExpiration: 600n },
   );
   const bad = serviceAccountSettings(
     sa('n', 'a', { ...ann('sts-regional-endpoints', 'yes'), ...ann('token-expiration', ' 3600') }),
-    { ...D, stsRegionalEndpoint: true, tokenExpiration: 7200 },
+    { ...D, stsRegionalEndpoint: true, tokenExpiration: 7200n },
   );
   assert.equal(bad.useRegionalSts, true);
-  assert.equal(bad.tokenExpiration, 7200);
+  assert.equal(bad.tokenExpiration, 7200n);
   assert.equal(
     serviceAccountSettings(sa('n', 'a', ann('token-expiration', '+4000')), D).tokenExpiration,
-    4000,
+    4000n,
+  );
+  // int64 exactly: a value beyond 2^53 is not rounded (the API server then validates it, as with the reference)
+  assert.equal(
+    serviceAccountSettings(sa('n', 'a', ann('token-expiration', '9223372036854775807')), D).tokenExpiration,
+    9223372036854775807n,
   );
 });
 
@@ -114,7 +119,7 @@ test('lookup precedence: SA role, CM ns/name, CM */name; no-role vs not-found', 
     roleArn: 'arn:aws:iam::111122223333:role/cm',
     audience: '',
     useRegionalSts: true,
-    tokenExpiration: 0,
+    tokenExpiration: 0n,
   };
   c.setConfigMapEntries(
     new Map([
@@ -127,12 +132,17 @@ test('lookup precedence: SA role, CM ns/name, CM */name; no-role vs not-found', 
   assert.deepEqual(await c.lookup('n', 'annotated'), {
     mode: 'web-identity',
     source: 'service-account',
-    settings: { roleArn: ROLE, audience: 'sts.amazonaws.com', useRegionalSts: false, tokenExpiration: 86400 },
+    settings: {
+      roleArn: ROLE,
+      audience: 'sts.amazonaws.com',
+      useRegionalSts: false,
+      tokenExpiration: 86400n,
+    },
   });
   const plain = await c.lookup('n', 'plain');
   assert.deepEqual(
     plain,
-    { mode: 'web-identity', source: 'config-map', settings: { ...cmRole, tokenExpiration: 86400 } },
+    { mode: 'web-identity', source: 'config-map', settings: { ...cmRole, tokenExpiration: 86400n } },
     'TokenExpiration 0 → flag',
   );
   assert.equal(
@@ -155,7 +165,7 @@ test('lookup precedence: SA role, CM ns/name, CM */name; no-role vs not-found', 
       roleArn: 'arn:aws:iam::111122223333:role/ignored',
       audience: '',
       useRegionalSts: true,
-      tokenExpiration: 86400,
+      tokenExpiration: 86400n,
     },
   });
   c.removeServiceAccount('n', 'norole');
@@ -169,7 +179,7 @@ test('container credentials win; common configurations from SA, exact CM, or (fa
   const ids = new Set(['n/cc', 'n/cm', 'n/none', 'n/role']);
   const { c } = cache({
     containerCredentials: { has: (ns, s) => ids.has(`${ns}/${s}`) },
-    tokenExpiration: 7200,
+    tokenExpiration: 7200n,
   });
   c.addServiceAccount(
     sa('n', 'cc', { ...ann('sts-regional-endpoints', 'true'), ...ann('token-expiration', '3600') }),
@@ -177,25 +187,25 @@ test('container credentials win; common configurations from SA, exact CM, or (fa
   c.addServiceAccount(sa('n', 'role', ann('role-arn', ROLE)));
   c.setConfigMapEntries(
     new Map([
-      ['n/cm', { roleArn: 'r', audience: '', useRegionalSts: true, tokenExpiration: 5000 }],
-      ['*/none', { roleArn: 'r', audience: '', useRegionalSts: true, tokenExpiration: 5000 }],
+      ['n/cm', { roleArn: 'r', audience: '', useRegionalSts: true, tokenExpiration: 5000n }],
+      ['*/none', { roleArn: 'r', audience: '', useRegionalSts: true, tokenExpiration: 5000n }],
     ]),
   );
   assert.deepEqual(await c.lookup('n', 'cc'), {
     mode: 'container-credentials',
-    common: { useRegionalSts: true, tokenExpiration: 3600 },
+    common: { useRegionalSts: true, tokenExpiration: 3600n },
   });
   assert.deepEqual(await c.lookup('n', 'role'), {
     mode: 'container-credentials',
-    common: { useRegionalSts: false, tokenExpiration: 7200 },
+    common: { useRegionalSts: false, tokenExpiration: 7200n },
   });
   assert.deepEqual(await c.lookup('n', 'cm'), {
     mode: 'container-credentials',
-    common: { useRegionalSts: true, tokenExpiration: 5000 },
+    common: { useRegionalSts: true, tokenExpiration: 5000n },
   });
   assert.deepEqual(
     await c.lookup('n', 'none'),
-    { mode: 'container-credentials', common: { useRegionalSts: false, tokenExpiration: 86400 } },
+    { mode: 'container-credentials', common: { useRegionalSts: false, tokenExpiration: 86400n } },
     'no * fallback, constant not flag',
   );
 });
@@ -222,11 +232,26 @@ test('debug dump format and clear', () => {
       '",\n  "Audience": "sts.amazonaws.com",\n  "UseRegionalSTS": false,\n  "TokenExpiration": 86400\n }\n}',
   );
   c.setConfigMapEntries(
-    new Map([['*/x', { roleArn: 'r', audience: '', useRegionalSts: false, tokenExpiration: 1 }]]),
+    new Map([['*/x', { roleArn: 'r', audience: '', useRegionalSts: false, tokenExpiration: 1n }]]),
   );
   c.clear();
   assert.equal(c.dump(), '{}');
   assert.equal(c.get('q', 'x').found, false);
+});
+
+test('debug dump: Go’s string escaping and the exact int64 (json.MarshalIndent of the reference’s map)', () => {
+  const { c } = cache();
+  c.addServiceAccount(
+    sa('n', 'x', {
+      'eks.amazonaws.com/role-arn': 'arn:aws:iam::111122223333:role/a<b>&c\u2028"',
+      'eks.amazonaws.com/token-expiration': '9223372036854775807',
+    }),
+  );
+  assert.equal(
+    c.dump(),
+    '{\n "n/x": {\n  "RoleARN": "arn:aws:iam::111122223333:role/a\\u003cb\\u003e\\u0026c\\u2028\\"",\n' +
+      '  "Audience": "sts.amazonaws.com",\n  "UseRegionalSTS": false,\n  "TokenExpiration": 9223372036854775807\n }\n}',
+  );
 });
 
 test('grace period: an SA added during the wait is used', async () => {

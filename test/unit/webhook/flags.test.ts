@@ -24,7 +24,7 @@ test('defaults match the reference', () => {
   assert.equal(f.annotationPrefix, 'eks.amazonaws.com');
   assert.equal(f.tokenAudience, 'sts.amazonaws.com');
   assert.equal(f.tokenMountPath, '/var/run/secrets/eks.amazonaws.com/serviceaccount');
-  assert.equal(f.tokenExpiration, 86400);
+  assert.equal(f.tokenExpiration, 86400n);
   assert.equal(f.awsDefaultRegion, '');
   assert.equal(f.stsRegionalEndpoint, false);
   assert.equal(f.watchConfigMap, false);
@@ -88,9 +88,24 @@ test('every reference and klog flag is accepted', () => {
 });
 
 test('token expiration is clamped to >= 600', () => {
-  assert.equal(resolve(['--token-expiration=100']).tokenExpiration, 600);
-  assert.equal(resolve(['--token-expiration=-5']).tokenExpiration, 600);
-  assert.equal(resolve(['--token-expiration=3600']).tokenExpiration, 3600);
+  assert.equal(resolve(['--token-expiration=100']).tokenExpiration, 600n);
+  assert.equal(resolve(['--token-expiration=-5']).tokenExpiration, 600n);
+  assert.equal(resolve(['--token-expiration=3600']).tokenExpiration, 3600n);
+});
+
+test('--token-expiration is a Go int64 (pflag Int64, base 0): exact beyond 2^53, Go’s range error past int64', () => {
+  assert.equal(resolve(['--token-expiration=9007199254740993']).tokenExpiration, 9007199254740993n);
+  assert.equal(resolve(['--token-expiration=9223372036854775807']).tokenExpiration, 9223372036854775807n);
+  assert.equal(resolve(['--token-expiration=0x7fffffffffffffff']).tokenExpiration, 9223372036854775807n);
+  assert.equal(resolve(['--token-expiration=01750']).tokenExpiration, 1000n, 'a leading 0 is octal');
+  assert.equal(resolve(['--token-expiration=1_000_000']).tokenExpiration, 1000000n);
+  assert.throws(
+    () => resolve(['--token-expiration=9223372036854775808']),
+    (e: Error) =>
+      e.message ===
+      'invalid argument "9223372036854775808" for "--token-expiration" flag: strconv.ParseInt: parsing "9223372036854775808": value out of range',
+  );
+  assert.throws(() => resolve(['--token-expiration=09']), /invalid syntax/);
 });
 
 test('Go durations', () => {

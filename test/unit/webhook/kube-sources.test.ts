@@ -15,7 +15,7 @@ function newCache(extra: { gracePeriodMs?: number; fetch?: ServiceAccountApiSour
     annotationPrefix: 'eks.amazonaws.com',
     tokenAudience: 'sts.amazonaws.com',
     stsRegionalEndpoint: false,
-    tokenExpiration: 86400,
+    tokenExpiration: 86400n,
     logger,
     gracePeriodMs: extra.gracePeriodMs ?? 0,
     fetchServiceAccount: (ns, n) => holder.src!.fetch(ns, n),
@@ -112,7 +112,7 @@ test('watch events are applied: modified annotations and deletes (before any rel
       roleArn: 'arn:aws:iam::111122223333:role/s3-writer',
       audience: 'sts.amazonaws.com',
       useRegionalSts: false,
-      tokenExpiration: 3600,
+      tokenExpiration: 3600n,
     });
     await until(() => !cache.get('ci', 'builder').found, 5000, 'delete');
     assert.equal(
@@ -123,7 +123,7 @@ test('watch events are applied: modified annotations and deletes (before any rel
       roleArn: 'arn:aws:iam::111122223333:role/default',
       audience: 'sts.amazonaws.com',
       useRegionalSts: true,
-      tokenExpiration: 86400,
+      tokenExpiration: 86400n,
     });
   } finally {
     src.stop();

@@ -13,15 +13,18 @@ test('strconv.ParseBool: exactly Go’s accepted spellings', () => {
     assert.equal(parseGoBool(bad), undefined, bad);
 });
 
-test('strconv.ParseInt(s, 10, 64): sign allowed, no spaces, no underscores, int64 range', () => {
-  const rows: Array<[string, number | undefined]> = [
-    ['0', 0],
-    ['600', 600],
-    ['+600', 600],
-    ['-600', -600],
-    ['007', 7],
-    ['9223372036854775807', 2 ** 63],
-    ['-9223372036854775808', -(2 ** 63)],
+test('strconv.ParseInt(s, 10, 64): sign allowed, no spaces, no underscores, the exact int64 range', () => {
+  const rows: Array<[string, bigint | undefined]> = [
+    ['0', 0n],
+    ['600', 600n],
+    ['+600', 600n],
+    ['-600', -600n],
+    ['007', 7n],
+    ['9223372036854775807', 9223372036854775807n],
+    ['9223372036854775806', 9223372036854775806n],
+    ['9007199254740993', 9007199254740993n],
+    ['-9223372036854775808', -9223372036854775808n],
+    ['-9223372036854775809', undefined],
     ['9223372036854775808', undefined],
     ['', undefined],
     ['+', undefined],

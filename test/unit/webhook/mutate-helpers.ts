@@ -24,9 +24,16 @@ export function config(over: Partial<MutationConfig> = {}): MutationConfig {
   };
 }
 
+/** Token expirations are exact int64s (bigint); the helpers also take plain numbers for readability. */
 export function irsa(
-  over: Partial<{ roleArn: string; audience: string; useRegionalSts: boolean; tokenExpiration: number }> = {},
+  over: Partial<{
+    roleArn: string;
+    audience: string;
+    useRegionalSts: boolean;
+    tokenExpiration: number | bigint;
+  }> = {},
 ): IdentityLookup {
+  const { tokenExpiration = DEFAULT_TOKEN_EXPIRATION, ...rest } = over;
   return {
     mode: 'web-identity',
     source: 'service-account',
@@ -34,14 +41,20 @@ export function irsa(
       roleArn: ROLE,
       audience: DEFAULT_TOKEN_AUDIENCE,
       useRegionalSts: false,
-      tokenExpiration: DEFAULT_TOKEN_EXPIRATION,
-      ...over,
+      ...rest,
+      tokenExpiration: BigInt(tokenExpiration),
     },
   };
 }
 
-export function cc(useRegionalSts = false, tokenExpiration = DEFAULT_TOKEN_EXPIRATION): IdentityLookup {
-  return { mode: 'container-credentials', common: { useRegionalSts, tokenExpiration } };
+export function cc(
+  useRegionalSts = false,
+  tokenExpiration: number | bigint = DEFAULT_TOKEN_EXPIRATION,
+): IdentityLookup {
+  return {
+    mode: 'container-credentials',
+    common: { useRegionalSts, tokenExpiration: BigInt(tokenExpiration) },
+  };
 }
 
 type Obj = Record<string, unknown>;

@@ -545,10 +545,12 @@ test('Go decoding: ill-typed pods give the json.Unmarshal error and no patch; ca
   );
 });
 
-test('no containers: the containers op has no value (value is omitempty in the reference)', () => {
-  const r = mutatePod({ spec: {} }, 'ns', irsa(), config(), zero);
-  assert.equal(ops(r.patchJson)[1]?.path, '/spec/containers');
-  assert.ok(!('value' in (ops(r.patchJson)[1] ?? {})));
+test('no containers: the containers op still carries "value":[] (a valid JSON Patch add, as the reference writes it)', () => {
+  for (const spec of [{}, { containers: [] }, { containers: null }]) {
+    const r = mutatePod({ spec }, 'ns', irsa(), config(), zero);
+    assert.match(r.patchJson ?? '', /,\{"op":"add","path":"\/spec\/containers","value":\[\]\}\]$/);
+    assert.deepEqual(ops(r.patchJson)[1], { op: 'add', path: '/spec/containers', value: [] });
+  }
 });
 
 test('deeply nested unknown fields (as deep as Go accepts) are preserved without exhausting the stack', () => {

@@ -21,7 +21,7 @@ const newCache = () => {
       annotationPrefix: 'eks.amazonaws.com',
       tokenAudience: 'sts.amazonaws.com',
       stsRegionalEndpoint: false,
-      tokenExpiration: 3600,
+      tokenExpiration: 3600n,
       logger,
       gracePeriodMs: 0,
     }),
@@ -44,19 +44,19 @@ test('ConfigMap config: case-insensitive fields, unknown ignored, defaults, * na
     roleArn: ROLE,
     audience: 'aud',
     useRegionalSts: true,
-    tokenExpiration: 100,
+    tokenExpiration: 100n,
   });
   assert.deepEqual(p.entries.get('*/b'), {
     roleArn: 'r2',
     audience: '',
     useRegionalSts: false,
-    tokenExpiration: 0,
+    tokenExpiration: 0n,
   });
   assert.deepEqual(p.entries.get('ns/c'), {
     roleArn: 'r3',
     audience: '',
     useRegionalSts: false,
-    tokenExpiration: 0,
+    tokenExpiration: 0n,
   });
   assert.equal(p.entries.size, 3);
   assert.deepEqual(p.rejected.map((r) => r.key).sort(), ['nokey', 'ns/nul']);
@@ -64,6 +64,15 @@ test('ConfigMap config: case-insensitive fields, unknown ignored, defaults, * na
   assert.throws(() => parseConfigMapConfig('[]'), ConfigMapParseError);
   assert.throws(() => parseConfigMapConfig('{"a/b":{"RoleARN":5}}'), /RoleARN must be a string/);
   assert.throws(() => parseConfigMapConfig('{"a/b":{"TokenExpiration":1.5}}'), /integer/);
+  // TokenExpiration is a Go int64: exact to its maximum, refused past it or written as 1e3
+  assert.equal(
+    parseConfigMapConfig('{"a/b":{"TokenExpiration":9223372036854775807}}').entries.get('a/b')
+      ?.tokenExpiration,
+    9223372036854775807n,
+  );
+  assert.throws(() => parseConfigMapConfig('{"a/b":{"TokenExpiration":9223372036854775808}}'), /integer/);
+  assert.throws(() => parseConfigMapConfig('{"a/b":{"TokenExpiration":1e3}}'), /integer/);
+  assert.throws(() => parseConfigMapConfig('{"a/b":1.0}'), /must be an object/);
   assert.equal(parseConfigMapConfig('null').entries.size, 0);
 });
 
@@ -81,13 +90,13 @@ test('ConfigMap handler: update replaces, invalid keeps, delete keeps, other nam
     {
       mode: 'web-identity',
       source: 'config-map',
-      settings: { roleArn: ROLE, audience: '', useRegionalSts: false, tokenExpiration: 99 },
+      settings: { roleArn: ROLE, audience: '', useRegionalSts: false, tokenExpiration: 99n },
     },
     'unclamped',
   );
   assert.deepEqual(
-    ((await c.lookup('n', 'a')) as { settings: { tokenExpiration: number } }).settings.tokenExpiration,
-    3600,
+    ((await c.lookup('n', 'a')) as { settings: { tokenExpiration: bigint } }).settings.tokenExpiration,
+    3600n,
   );
   h.upsert(cm(JSON.stringify({ 'n/a': { RoleARN: ROLE } })));
   assert.equal((await c.lookup('n', 'b')).mode, 'none');
