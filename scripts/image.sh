@@ -81,6 +81,15 @@ tools() {
 REG=""
 REG_PID=""
 stop_registry() { if [ -n "$REG_PID" ]; then kill "$REG_PID" 2>/dev/null || true; wait "$REG_PID" 2>/dev/null || true; REG_PID=""; fi; }
+ROOTFS_TMP=""
+cleanup() {
+  stop_registry
+  [ -z "$ROOTFS_TMP" ] || rm -rf "$ROOTFS_TMP"
+}
+# Whatever ends this script (done, an error, Ctrl-C, a test's SIGTERM) stops the registry it started.
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM HUP
 start_registry() {
   local logf=$1/registry.log i port=""
   "$CRANE" registry serve --address 127.0.0.1:0 >"$logf" 2>&1 &
@@ -352,8 +361,6 @@ build() {
   layer "$work/deps" "$work/layers/deps.tar.gz" 0
   layer "$work/app" "$work/layers/app.tar.gz" "$SOURCE_DATE_EPOCH"
   start_registry "$work"
-  trap stop_registry EXIT
-  trap 'stop_registry; exit 143' INT TERM
   local arch refs=""
   for arch in $PLATFORMS; do
     log "linux/$arch: node, libraries, layers"
@@ -393,7 +400,6 @@ build() {
       --mode=a-x,u=rwX,go=rX -T - -cf "$OUT/openirsa-oci.tar"
   describe "$version" "$revision" "$work" "$inputs"
   stop_registry
-  trap - EXIT INT TERM
   rm -rf "$work"
   log "built $IMAGE_REPOSITORY:$version in $((SECONDS - t0)) s: $(node -p 'require(process.argv[1]).index' "$OUT/image.json")"
   log "  $OUT/oci  $OUT/openirsa-oci.tar"
@@ -419,13 +425,11 @@ describe() {
 }
 
 # Unpacks a platform's root filesystem from the layout (as a container runtime would, through crane export).
-ROOTFS_TMP=""
 rootfs() {
   local dest=${1:?usage: image.sh rootfs DEST [linux/amd64|linux/arm64]} platform=${2:-linux/amd64}
   [ -f "$OUT/oci/index.json" ] || die "no image at $OUT/oci: run 'bash scripts/image.sh build' first"
   tools
   ROOTFS_TMP=$(mktemp -d)
-  trap 'stop_registry; rm -rf "$ROOTFS_TMP"' EXIT
   start_registry "$ROOTFS_TMP"
   "$CRANE" push "$OUT/oci" "$REG/openirsa:rootfs" >/dev/null 2>"$ROOTFS_TMP/crane.log" ||
     die "crane push: $(cat "$ROOTFS_TMP/crane.log")"
