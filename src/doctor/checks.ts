@@ -14,7 +14,7 @@ export interface Check {
   fix?: string;
 }
 
-/** The role ARN the reference webhook accepts without a warning (specs/webhook.md §1.2). */
+/** The role ARN the reference webhook accepts without a warning (reference pkg/handler/handler.go @3bf80a34). */
 const ROLE_ARN = /^arn:aws[a-z0-9-]*:iam::\d{12}:role\/[\w-/.@+=,]+$/;
 
 interface WebhookRule {
