@@ -1,5 +1,6 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { CliError, messageOf } from './errors.js';
+import { programName } from './program.js';
 
 export type FlagOptions = NonNullable<ParseArgsConfig['options']>;
 export type FlagValues = Record<string, string | boolean | string[] | undefined>;
@@ -23,6 +24,6 @@ export function parseFlags(
     const { values, positionals } = parseArgs({ args: argv, options, strict: true, allowPositionals });
     return { values: values as FlagValues, positionals };
   } catch (err) {
-    throw new CliError(`${firstSentence(messageOf(err))}; run 'openirsa ${command} --help'`);
+    throw new CliError(`${firstSentence(messageOf(err))}; run '${programName()} ${command} --help'`);
   }
 }

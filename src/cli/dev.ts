@@ -1,7 +1,9 @@
 import { readFileSync } from 'node:fs';
+import { resolve as resolvePath } from 'node:path';
 import { parseFlags } from './args.js';
 import { parse as parseYaml } from 'yaml';
 import { CliError, messageOf } from './errors.js';
+import { programName } from './program.js';
 import {
   DEFAULT_PORTS,
   PortInUseError,
@@ -136,26 +138,39 @@ const FLAG_OF_PORT: Record<keyof DevPorts, string> = {
   metrics: '--metrics-port',
 };
 
-function summary(dev: RunningDev): string {
-  const env = Object.entries(dev.env)
+/** The start-up summary; `check` mode stops right after its check, so it offers nothing that needs the chain running. */
+export function summary(dev: RunningDev, mode: 'serve' | 'check', prog = programName()): string {
+  // The same lines as env.sh: the sample role's environment, then the IAM API admin's endpoint and profile file.
+  const env = Object.entries({ ...dev.env, ...dev.admin.env })
     .map(([k, v]) => `  export ${k}=${shellQuote(v)}`)
     .join('\n');
   const m = dev.mutation;
   const injected = Object.entries(m.env)
     .map(([k, v]) => `    ${k}=${v}`)
     .join('\n');
-  return `openirsa dev is running (state in ${dev.state.dir}${dev.state.created ? ', created now' : ''})
+  const header = `openirsa dev ${mode === 'check' ? 'started for a check' : 'is running'} (state in ${dev.state.dir}${dev.state.created ? ', created now' : ''})
 
   issuer   ${dev.issuerUrl}/.well-known/openid-configuration   (TLS by the local CA ${dev.state.caFile})
   sts      ${dev.stsUrl}   (account ${dev.env.AWS_ROLE_ARN.split(':')[4]}, config ${dev.stsConfigFile})
   webhook  ${dev.webhookUrl}/mutate   (metrics ${dev.metricsUrl})
-  token    ${dev.tokenFile}   (renewed before it expires)
+  token    ${dev.tokenFile}   (${mode === 'check' ? 'minted for the check' : 'renewed before it expires'})
 
 The webhook's mutation of a sample pod of that ServiceAccount (${m.allowed ? 'allowed' : 'DENIED'}, ${m.patch.length} patch operations):
 ${injected || '    (no environment injected)'}
     volume ${JSON.stringify(m.volume ?? null)}
+`;
+  const offline = `  ${prog} explain --config ${dev.stsConfigFile} --role-arn ${dev.env.AWS_ROLE_ARN} --token ${dev.tokenFile}
+  ${prog} lint --config ${dev.stsConfigFile}`;
+  if (mode === 'check')
+    return `${header}
+Checking the chain (AssumeRoleWithWebIdentity, then GetCallerIdentity); everything stops afterwards.
+To keep it running instead:
+  ${prog} dev${dev.state.dir === resolvePath('.openirsa/dev') ? '' : ` --state-dir ${dev.state.dir}`}
 
-Use the role from another shell (the same lines are in ${dev.envFile}):
+Try next (reads only the files in ${dev.state.dir}; explain also needs the issuer running):
+  ${prog} lint --config ${dev.stsConfigFile}`;
+  return `${header}
+Use the role from another shell (the same lines are in ${dev.envFile}, so you can source it instead):
 ${env}
   aws sts get-caller-identity
 
@@ -165,8 +180,7 @@ which ${dev.envFile} points to:
   aws iam list-roles --profile ${dev.admin.profile}
 
 Try next:
-  openirsa explain --config ${dev.stsConfigFile} --role-arn ${dev.env.AWS_ROLE_ARN} --token ${dev.tokenFile}
-  openirsa lint --config ${dev.stsConfigFile}
+${offline}
 
 Ctrl-C stops everything.`;
 }
@@ -214,7 +228,7 @@ export async function run(argv: string[]): Promise<number> {
       }),
     );
   } else {
-    console.log(summary(dev));
+    console.log(summary(dev, values.check ? 'check' : 'serve'));
   }
 
   if (values.check) {

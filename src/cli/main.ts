@@ -1,4 +1,5 @@
 import { CliError } from './errors.js';
+import { programName } from './program.js';
 
 /** A sub-command: gets its own argv (after the command name) and returns the exit status. */
 export type Command = (argv: string[]) => Promise<number>;
@@ -23,7 +24,8 @@ const commands: Record<string, { summary: string; load: () => Promise<{ run: Com
 function usage(): string {
   const width = Math.max(...Object.keys(commands).map((c) => c.length));
   const lines = Object.entries(commands).map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`);
-  return `usage: openirsa <command> [flags]\n\ncommands:\n${lines.join('\n')}\n\nRun 'openirsa <command> --help' for a command's flags.`;
+  const prog = programName();
+  return `usage: ${prog} <command> [flags]\n\ncommands:\n${lines.join('\n')}\n\nRun '${prog} <command> --help' for a command's flags.`;
 }
 
 export async function main(argv: string[]): Promise<number> {
@@ -37,7 +39,7 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   }
   const command = commands[name];
-  if (!command) throw new CliError(`unknown command "${name}"; run 'openirsa --help' for the list`);
+  if (!command) throw new CliError(`unknown command "${name}"; run '${programName()} --help' for the list`);
   const mod = await command.load();
   return mod.run(rest);
 }

@@ -3,7 +3,7 @@
  * the sample account, the webhook with a static ServiceAccount source — plus a token file kept fresh the
  * way the kubelet keeps a projected token fresh.
  */
-import { randomBytes, randomUUID } from 'node:crypto';
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { request } from 'node:https';
 import { createServer } from 'node:net';
 import { readFile, rename, writeFile } from 'node:fs/promises';
@@ -71,6 +71,12 @@ export interface MutationSummary {
 
 export interface DevEnvironment {
   AWS_ROLE_ARN: string;
+  /**
+   * Named after this state's STS session key: the AWS CLI caches web-identity credentials under a hash of the role
+   * ARN and this name, so a restart with a new key (a new state folder) gets a new cache entry instead of replaying
+   * credentials that the new STS cannot open (InvalidClientTokenId).
+   */
+  AWS_ROLE_SESSION_NAME: string;
   AWS_WEB_IDENTITY_TOKEN_FILE: string;
   AWS_ENDPOINT_URL_STS: string;
   /** The AWS CLI, boto3 and most SDKs trust the local CA through this. */
@@ -237,7 +243,7 @@ export async function startDev(options: DevOptions): Promise<RunningDev> {
 
     // The STS with the sample account; its config is also written out for `openirsa explain` and `sts serve`.
     const sessionKeyFile = join(stateDir, 'sts-session.key');
-    await ensureSessionKey(sessionKeyFile);
+    const sessionKey = await ensureSessionKey(sessionKeyFile);
     const roleArnValue = devRoleArn(id);
     const adminKey = await ensureAdminKey(stateDir);
     const stsDoc = {
@@ -320,6 +326,7 @@ export async function startDev(options: DevOptions): Promise<RunningDev> {
 
     const env: DevEnvironment = {
       AWS_ROLE_ARN: roleArnValue,
+      AWS_ROLE_SESSION_NAME: devSessionName(sessionKey),
       AWS_WEB_IDENTITY_TOKEN_FILE: tokenFile,
       AWS_ENDPOINT_URL_STS: stsUrl,
       AWS_CA_BUNDLE: state.caFile,
@@ -402,12 +409,19 @@ async function ensureAdminKey(dir: string): Promise<{ accessKeyId: string; crede
 }
 
 /** The STS session key lives in the state folder so credentials survive a restart of `openirsa dev`. */
-async function ensureSessionKey(file: string): Promise<void> {
+async function ensureSessionKey(file: string): Promise<string> {
   try {
-    await readFile(file, 'utf8');
+    return await readFile(file, 'utf8');
   } catch {
-    await writeFile(file, randomBytes(32).toString('base64') + '\n', { mode: 0o600 });
+    const key = randomBytes(32).toString('base64') + '\n';
+    await writeFile(file, key, { mode: 0o600 });
+    return key;
   }
+}
+
+/** A role session name that changes with the STS session key and reveals nothing of it (a hash prefix). */
+export function devSessionName(sessionKey: string): string {
+  return `openirsa-dev-${createHash('sha256').update(sessionKey.trim()).digest('hex').slice(0, 12)}`;
 }
 
 export function shellQuote(v: string): string {
