@@ -208,10 +208,17 @@ describe('openirsa doctor on a real kube-apiserver', () => {
     assert.match(report.checks.find((c) => c.id === 'trust-policy')!.detail, /audience/i);
   });
 
-  test('bad input: a one-line error and exit 2', () => {
-    const r = spawnSync(process.execPath, [CLI, 'doctor', '--service-account', 'x'], { encoding: 'utf8' });
+  test('bad input: a context the kubeconfig lacks is one line and exit 2', () => {
+    const r = spawnSync(
+      process.execPath,
+      [CLI, 'doctor', `--kubeconfig=${cp.kubeconfigPath}`, '--context', 'nope', '--service-account', 'x'],
+      { encoding: 'utf8' },
+    );
     assert.equal(r.status, 2);
-    assert.equal(r.stderr.trim(), 'openirsa: --namespace is required');
+    assert.equal(
+      r.stderr.trim(),
+      `openirsa: --context "nope" is not in --kubeconfig ${cp.kubeconfigPath} (contexts: openirsa-e2e)`,
+    );
   });
 
   // Last: it takes the webhook down.
