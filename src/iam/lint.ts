@@ -18,7 +18,12 @@ export interface LintRule {
   why: string;
 }
 
-/** Every rule, its default severity, and why it matters. */
+/**
+ * Every rule, its severity, and why it matters. One rule sets the severity: `error` when the role cannot be
+ * assumed by the ServiceAccount it is meant for, or can be by others too (IAM rejects the document, or a
+ * condition can never match the intended ServiceAccount, or matches more than one); `warning` when it works
+ * but is weaker than AWS recommends (no :aud pin, ForAllValues); `info` for what is worth knowing.
+ */
 export const LINT_RULES: Readonly<Record<string, LintRule>> = Object.fromEntries(
   (
     [
@@ -83,6 +88,12 @@ export const LINT_RULES: Readonly<Record<string, LintRule>> = Object.fromEntries
         'An IAM OIDC provider ARN is a Federated principal; under "AWS" or "Service" IAM rejects it and no token can match.',
       ],
       [
+        'provider-url-scheme',
+        'error',
+        'URL scheme in the OIDC provider ARN',
+        'An IAM OIDC provider ARN names the provider by its URL without https:// (arn:aws:iam::<account>:oidc-provider/<host>/<path>); with the scheme it names a provider that cannot exist, so no token matches.',
+      ],
+      [
         'principal-wildcard',
         'error',
         'Principal "*" for web identity',
@@ -90,25 +101,25 @@ export const LINT_RULES: Readonly<Record<string, LintRule>> = Object.fromEntries
       ],
       [
         'malformed-sub',
-        'warning',
+        'error',
         ':sub value is not a ServiceAccount subject',
         'ServiceAccount tokens have sub "system:serviceaccount:<namespace>:<name>"; any other shape never matches a pod\'s token.',
       ],
       [
         'aud-typo',
-        'warning',
+        'error',
         ':aud looks like a typo of sts.amazonaws.com',
         'The webhook requests tokens for "sts.amazonaws.com" by default; a near miss such as "sts.amazon.com" never matches.',
       ],
       [
         'unsupported-claim',
-        'warning',
+        'error',
         'condition on a claim IAM does not expose',
         'For a generic OIDC provider IAM exposes only aud, sub, amr and azp as condition keys; other claims are missing, so the condition fails.',
       ],
       [
         'variables-need-2012',
-        'warning',
+        'error',
         'policy variable in a pre-2012 policy',
         'Policy variables are only substituted when Version is "2012-10-17"; otherwise "${...}" is literal text.',
       ],
@@ -240,6 +251,28 @@ function statementsOf(doc: Record<string, unknown>): Stmt[] {
   return out;
 }
 
+/** The fix for a :sub value that is not a ServiceAccount subject, with the namespace it names when it names one. */
+function subFix(v: string): string {
+  const plural = /^system:serviceaccounts:([^:]+):(.+)$/.exec(v);
+  if (plural)
+    return `use "system:serviceaccount:${plural[1]}:${plural[2]}" (singular: "system:serviceaccounts:" names groups)`;
+  const group = /^system:serviceaccounts:([^:]+)$/.exec(v);
+  if (group)
+    return `"system:serviceaccounts:${group[1]}" is the group of every ServiceAccount of ${group[1]}, never a token's sub: use "system:serviceaccount:${group[1]}:<serviceaccount>" (singular), or "system:serviceaccount:${group[1]}:*" with StringLike for all of them`;
+  if (v === 'system:serviceaccounts')
+    return 'name one ServiceAccount: "system:serviceaccount:<namespace>:<serviceaccount>" (the group of all of them is never a token\'s sub)';
+  return 'use "system:serviceaccount:<namespace>:<serviceaccount>"';
+}
+
+/** A provider id as IAM writes it: the issuer URL without its scheme. */
+const withoutScheme = (providerId: string): string => providerId.replace(/^[a-z]+:\/\//i, '');
+
+function federatedPath(st: Stmt, arn: string): string {
+  return st.federated.length > 1
+    ? `${st.path}.Principal.Federated[${st.federated.indexOf(arn)}]`
+    : `${st.path}.Principal.Federated`;
+}
+
 function allows(st: Stmt, action: string): boolean {
   if (st.actions) return st.actions.some((a) => globMatch(a, action, true));
   if (st.notActions) return !st.notActions.some((a) => globMatch(a, action, true));
@@ -315,7 +348,8 @@ export function lintTrustPolicy(input: unknown, options: LintOptions = {}): Lint
     const providers = st.federated
       .map((f) => ({ arn: f, parsed: parseOidcProviderArn(f) }))
       .filter((p) => p.parsed);
-    const providerIds = providers.map((p) => p.parsed!.providerId);
+    // The provider as IAM names it: a principal written with https:// is flagged below and judged without it.
+    const providerIds = providers.map((p) => withoutScheme(p.parsed!.providerId));
     // Providers IAM knows without an IAM OIDC provider (accounts.google.com, cognito-identity.amazonaws.com...).
     const builtins = st.federated.filter((f) => BUILTIN_PROVIDERS.has(f.toLowerCase()));
     const isWebIdentity = allow && providers.length + builtins.length > 0 && allows(st, WEB_IDENTITY);
@@ -339,6 +373,17 @@ export function lintTrustPolicy(input: unknown, options: LintOptions = {}): Lint
         }
       });
     }
+
+    // oidc-provider/https://host/path: the principal is wrong, not the condition keys.
+    providers.forEach((p) => {
+      if (withoutScheme(p.parsed!.providerId) === p.parsed!.providerId) return;
+      add(
+        'provider-url-scheme',
+        federatedPath(st, p.arn),
+        `the Federated principal ${JSON.stringify(p.arn)} includes the URL scheme`,
+        `drop ${JSON.stringify(/^[a-z]+:\/\//i.exec(p.parsed!.providerId)![0])} from the principal: "Federated": ${JSON.stringify(p.arn.replace(/oidc-provider\/[a-z]+:\/\//i, 'oidc-provider/'))}`,
+      );
+    });
 
     // Principal "*" with web identity.
     if (allow && st.principalStar && allows(st, WEB_IDENTITY)) {
@@ -412,7 +457,7 @@ export function lintTrustPolicy(input: unknown, options: LintOptions = {}): Lint
         }
       }
       for (const p of providers) {
-        const id = p.parsed!.providerId;
+        const id = withoutScheme(p.parsed!.providerId);
         const hasClaim = (claim: string): boolean =>
           st.conditions.some(
             (c) => c.claim.toLowerCase() === claim && c.op && !c.op.negated && issuerLike(c.prefix),
@@ -448,7 +493,6 @@ export function lintTrustPolicy(input: unknown, options: LintOptions = {}): Lint
           base === 'StringNotEqualsIgnoreCase') &&
         c.values.some((v) => v.includes('*'))
       ) {
-        const severity: Severity = allow && !c.op!.negated ? 'error' : 'warning';
         c.values.forEach((v, i) => {
           if (v.includes('*')) {
             add(
@@ -456,7 +500,6 @@ export function lintTrustPolicy(input: unknown, options: LintOptions = {}): Lint
               valuePath(i),
               `${c.operator} ${JSON.stringify(c.key)} has the wildcard value ${JSON.stringify(v)}, which ${base} compares literally`,
               `use "${c.operator.replace('StringNotEquals', 'StringNotLike').replace('StringEquals', 'StringLike').replace('IgnoreCase', '')}"`,
-              severity,
             );
           }
         });
@@ -484,8 +527,7 @@ export function lintTrustPolicy(input: unknown, options: LintOptions = {}): Lint
                 'sub-wildcard-too-wide',
                 valuePath(i),
                 `${JSON.stringify(v)} has a wildcard in the namespace part, so it matches ServiceAccounts of several namespaces`,
-                'name the namespace exactly',
-                'warning',
+                `name one namespace: ${JSON.stringify(v.replace(/^system:serviceaccount:[^:]*/, 'system:serviceaccount:<namespace>'))}, one value per namespace if the role serves several`,
               );
               return;
             }
@@ -494,8 +536,7 @@ export function lintTrustPolicy(input: unknown, options: LintOptions = {}): Lint
                 'sub-wildcard-too-wide',
                 valuePath(i),
                 `${JSON.stringify(v)} has no ServiceAccount name`,
-                'use "system:serviceaccount:<namespace>:<serviceaccount>"',
-                'warning',
+                `add the name: "${v}:<serviceaccount>" (or "${v}:*" for every ServiceAccount of ${m[1]})`,
               );
               return;
             }
@@ -507,16 +548,14 @@ export function lintTrustPolicy(input: unknown, options: LintOptions = {}): Lint
               'malformed-sub',
               valuePath(i),
               `${JSON.stringify(v)} is not of the form system:serviceaccount:<namespace>:<name>`,
-              /^system:serviceaccounts:/.test(v)
-                ? 'the subject is "system:serviceaccount:" (singular); "system:serviceaccounts:" is a group'
-                : 'use "system:serviceaccount:<namespace>:<serviceaccount>"',
+              subFix(v),
             );
           } else if (shape.startsWith('system:serviceaccount:') && /[/]/.test(shape)) {
             add(
               'malformed-sub',
               valuePath(i),
               `${JSON.stringify(v)} uses "/"; the subject separates namespace and name with ":"`,
-              'use "system:serviceaccount:<namespace>:<serviceaccount>"',
+              `use ${JSON.stringify(v.replace(/^system:serviceaccount:([^/:]+)\//, 'system:serviceaccount:$1:'))}`,
             );
           }
         });
@@ -576,11 +615,9 @@ export function lintTrustPolicy(input: unknown, options: LintOptions = {}): Lint
     const ctx = options.context;
     if (ctx && allow) {
       providers.forEach((p) => {
-        const path =
-          st.federated.length > 1
-            ? `${st.path}.Principal.Federated[${st.federated.indexOf(p.arn)}]`
-            : `${st.path}.Principal.Federated`;
+        const path = federatedPath(st, p.arn);
         const id = p.parsed!.providerId;
+        if (withoutScheme(id) !== id) return; // provider-url-scheme says what to change
         if (ctx.accountId && p.parsed!.account !== ctx.accountId) {
           add(
             'unknown-provider',

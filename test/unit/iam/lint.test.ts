@@ -199,7 +199,7 @@ describe('lint library', () => {
       );
     }
   });
-  it('StringEquals wildcard in a Deny is a warning, in an Allow an error', () => {
+  it('StringEquals wildcard in a Deny is an error too: the Deny then refuses the intended ServiceAccounts', () => {
     const ID = 'oidc.example.com';
     const doc = {
       Version: '2012-10-17',
@@ -213,10 +213,10 @@ describe('lint library', () => {
       ],
     };
     const f = lintTrustPolicy(doc).find((x) => x.ruleId === 'stringequals-wildcard')!;
-    assert.equal(f.severity, 'warning');
+    assert.equal(f.severity, 'error');
     assert.match(f.fix, /StringNotLike/);
   });
-  it('sub wildcard: namespace-scoped is fine, cluster-wide is an error, missing name a warning', () => {
+  it('sub wildcard: namespace-scoped is fine; several namespaces, all of them, or no name at all is an error', () => {
     const ID = 'oidc.example.com';
     const mk = (v: string): unknown => ({
       Version: '2012-10-17',
@@ -238,8 +238,10 @@ describe('lint library', () => {
     assert.deepEqual(sev('*'), ['sub-wildcard-too-wide/error']);
     assert.deepEqual(sev('system:*'), ['sub-wildcard-too-wide/error']);
     assert.deepEqual(sev('system:serviceaccount:*:app'), ['sub-wildcard-too-wide/error']);
-    assert.deepEqual(sev('system:serviceaccount:ns-*:app'), ['sub-wildcard-too-wide/warning']);
-    assert.deepEqual(sev('system:serviceaccount:ns'), ['sub-wildcard-too-wide/warning']);
-    assert.deepEqual(sev('system:serviceaccount:ns/app'), ['malformed-sub/warning']);
+    assert.deepEqual(sev('system:serviceaccount:ns-*:app'), ['sub-wildcard-too-wide/error']);
+    assert.deepEqual(sev('system:serviceaccount:ns'), ['sub-wildcard-too-wide/error']);
+    // A group is never a token's sub: it can never match the intended ServiceAccount.
+    assert.deepEqual(sev('system:serviceaccounts:ns'), ['malformed-sub/error']);
+    assert.deepEqual(sev('system:serviceaccount:ns/app'), ['malformed-sub/error']);
   });
 });
