@@ -276,7 +276,7 @@ export async function verifySigV4Any(req: SignedRequest, opts: VerifyOptions): P
   }
   // smithy trusts a signed x-amz-content-sha256 as the payload hash, so check it against the body we got.
   const declaredHash = headers['x-amz-content-sha256'];
-  if (declaredHash !== undefined && !presigned) {
+  if (declaredHash !== undefined) {
     const actual = createHash('sha256').update(req.body, 'utf8').digest('hex');
     if (declaredHash !== actual)
       throw mismatch(
@@ -305,7 +305,10 @@ export async function verifySigV4Any(req: SignedRequest, opts: VerifyOptions): P
     path: req.path,
     query,
     headers,
-    body: presigned ? undefined : req.body,
+    // A presigned request's canonical request holds the hash of its body too (only S3 uses UNSIGNED-PAYLOAD;
+    // botocore's SigV4QueryAuth moves the body into the query and signs the empty payload). So a body added
+    // to a presigned URL is refused as AWS refuses it, and cannot smuggle in unsigned parameters.
+    body: req.body,
   };
   const signingDate = new Date(signedAt);
   const signableHeaders = new Set(a.signedHeaders);

@@ -11,7 +11,7 @@ import {
   type IssuedCredentials,
 } from '../../../src/sts/credentials.js';
 import { NodeSha256, verifySigV4, type SignedRequest } from '../../../src/sts/sigv4.js';
-import { StsError } from '../../../src/sts/protocol.js';
+import { MSG, StsError } from '../../../src/sts/protocol.js';
 
 const KEY = Buffer.alloc(32, 1);
 const OTHER = Buffer.alloc(32, 2);
@@ -188,4 +188,50 @@ test('SigV4 presigned GET (aws-iam-authenticator style): valid, expired, tampere
     await code(v({ ...p, query: p.query.replace('GetCallerIdentity', 'AssumeRole') }, T0)),
     /^SignatureDoesNotMatch/,
   );
+});
+
+test('SigV4 presigned: a body is covered by the signature (its hash), so unsigned parameters cannot ride in it', async () => {
+  const c = issue();
+  const v = (r: SignedRequest) => verifySigV4(r, { now: T0 + 1000, keys: [KEY] });
+  const signer = new SignatureV4({ service: 'sts', region: 'us-east-1', credentials: c, sha256: NodeSha256 });
+  const presign = async (
+    method: string,
+    query: Record<string, string>,
+    body?: string,
+    headers: Record<string, string> = {},
+  ): Promise<SignedRequest> => {
+    const pre = await signer.presign(
+      {
+        method,
+        protocol: 'https:',
+        hostname: 'sts.local',
+        path: '/',
+        headers: { host: 'sts.local', ...headers },
+        query,
+        body,
+      },
+      { signingDate: new Date(T0), expiresIn: 60 },
+    );
+    const qs = new URLSearchParams(pre.query as Record<string, string>).toString().replace(/\+/g, '%20');
+    return { method, path: '/', query: qs, headers: pre.headers, body: body ?? '' };
+  };
+  const gci = { Action: 'GetCallerIdentity', Version: '2011-06-15' };
+  const smuggled = 'Action=AssumeRole&RoleArn=arn:aws:iam::111122223333:role/admin&RoleSessionName=x';
+  for (const method of ['POST', 'GET']) {
+    const p = await presign(method, gci);
+    assert.equal((await v(p)).presigned, true, `${method}: the empty body is what was signed`);
+    assert.equal(
+      await code(v({ ...p, body: smuggled })),
+      `SignatureDoesNotMatch: ${MSG.signatureMismatch}`,
+      `${method}: a body added to a presigned URL`,
+    );
+  }
+  // A client that presigns a request with a body (the hash of that body signed) is verified as AWS does.
+  const body = 'Action=GetCallerIdentity&Version=2011-06-15';
+  const withBody = await presign('POST', {}, body);
+  assert.equal((await v(withBody)).presigned, true);
+  assert.match(await code(v({ ...withBody, body: body + '&RoleArn=x' })), /^SignatureDoesNotMatch/);
+  // A signed x-amz-content-sha256 on a presigned URL must match the body (UNSIGNED-PAYLOAD is refused).
+  const unsigned = await presign('POST', gci, smuggled, { 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD' });
+  assert.match(await code(v(unsigned)), /^SignatureDoesNotMatch/);
 });

@@ -219,6 +219,43 @@ test('GetCallerIdentity via the SDK, and the presigned GET + Accept: application
   );
 });
 
+test('a presigned GetCallerIdentity URL cannot be turned into AssumeRole by a body (issue 10 item 1)', async () => {
+  const c = await webIdentityCreds();
+  const creds = {
+    accessKeyId: c.AccessKeyId!,
+    secretAccessKey: c.SecretAccessKey!,
+    sessionToken: c.SessionToken!,
+  };
+  const u = new URL(srv.url);
+  const signer = new SignatureV4({
+    service: 'sts',
+    region: 'us-east-1',
+    credentials: creds,
+    sha256: NodeSha256,
+  });
+  const pre = await signer.presign(
+    {
+      method: 'POST',
+      protocol: 'http:',
+      hostname: u.hostname,
+      port: Number(u.port),
+      path: '/',
+      headers: { host: u.host },
+      query: { Action: 'GetCallerIdentity', Version: '2011-06-15' },
+    },
+    { expiresIn: 60 },
+  );
+  const qs = new URLSearchParams(pre.query as Record<string, string>).toString().replace(/\+/g, '%20');
+  const ok = await http('POST', `/?${qs}`);
+  assert.equal(ok.status, 200, ok.body);
+  assert.match(ok.body, /<GetCallerIdentityResult>/);
+  const smuggled = `Action=AssumeRole&Version=2011-06-15&RoleArn=${encodeURIComponent(`arn:aws:iam::${ACCOUNT}:role/chained`)}&RoleSessionName=stolen`;
+  const r = await http('POST', `/?${qs}`, smuggled);
+  assert.equal(r.status, 403);
+  assert.equal(r.code, 'SignatureDoesNotMatch');
+  assert.doesNotMatch(r.body, /SecretAccessKey/);
+});
+
 test('role chaining: AssumeRole with web-identity credentials when the trust policy names the role', async () => {
   const c = await webIdentityCreds();
   const creds = {
