@@ -247,11 +247,13 @@ export interface RunningServer {
   close(graceMs?: number): Promise<void>;
 }
 
-function send(res: ServerResponse, out: HttpOutput): void {
+/** `close`: the socket is dropped after this answer, so say so (a keep-alive client would otherwise reuse it). */
+function send(res: ServerResponse, out: HttpOutput, close = false): void {
   res.writeHead(out.status, {
     'content-type': out.contentType,
     'content-length': Buffer.byteLength(out.body),
     'x-amzn-requestid': out.requestId,
+    ...(close ? { connection: 'close' } : {}),
   });
   res.end(out.body);
 }
@@ -276,7 +278,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     }
     const declared = Number(req.headers['content-length'] ?? 0);
     if (declared > limit) {
-      send(res, errorOut(new StsError('RequestEntityTooLarge', MSG.bodyTooLarge(limit))));
+      send(res, errorOut(new StsError('RequestEntityTooLarge', MSG.bodyTooLarge(limit))), true);
       req.resume();
       res.on('finish', () => req.socket.destroy());
       return;
@@ -289,7 +291,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
       size += c.length;
       if (size > limit) {
         tooLarge = true;
-        send(res, errorOut(new StsError('RequestEntityTooLarge', MSG.bodyTooLarge(limit))));
+        send(res, errorOut(new StsError('RequestEntityTooLarge', MSG.bodyTooLarge(limit))), true);
         res.on('finish', () => req.socket.destroy());
       } else chunks.push(c);
     });

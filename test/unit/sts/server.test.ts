@@ -6,6 +6,7 @@ import {
   GetCallerIdentityCommand,
   AssumeRoleWithWebIdentityCommand,
 } from '@aws-sdk/client-sts';
+import { Agent as HttpAgent, request as httpRequest } from 'node:http';
 import { SignatureV4 } from '@smithy/signature-v4';
 import { startServer, type RunningServer } from '../../../src/sts/server.js';
 import { NodeSha256 } from '../../../src/sts/sigv4.js';
@@ -308,6 +309,40 @@ test('role chaining: AssumeRole with web-identity credentials when the trust pol
       e.message ===
         `User: arn:aws:sts::${ACCOUNT}:assumed-role/s3-writer/sdk is not authorized to perform: sts:AssumeRole on resource: arn:aws:iam::${ACCOUNT}:role/account-trust`,
   );
+});
+
+test('a 413 says Connection: close, so a keep-alive client does not reuse the dropped socket (issue 10 item 10)', async () => {
+  const agent = new HttpAgent({ keepAlive: true, maxSockets: 1 });
+  const send = (body: string, chunked: boolean) =>
+    new Promise<{ status: number; connection: string | undefined }>((resolve, reject) => {
+      const req = httpRequest(
+        srv.url,
+        {
+          method: 'POST',
+          agent,
+          headers: {
+            'content-type': 'application/x-www-form-urlencoded',
+            ...(chunked ? { 'transfer-encoding': 'chunked' } : { 'content-length': Buffer.byteLength(body) }),
+          },
+        },
+        (res) => {
+          res.resume();
+          res.on('end', () => resolve({ status: res.statusCode!, connection: res.headers.connection }));
+        },
+      );
+      req.on('error', reject);
+      req.end(body);
+    });
+  try {
+    for (const chunked of [false, true]) {
+      const big = await send('x='.padEnd(40 * 1024, 'a'), chunked);
+      assert.deepEqual(big, { status: 413, connection: 'close' }, `chunked: ${chunked}`);
+      const next = await send('Action=GetCallerIdentity&Version=2011-06-15', false);
+      assert.equal(next.status, 403, 'the next request of the same client gets an answer, not ECONNRESET');
+    }
+  } finally {
+    agent.destroy();
+  }
 });
 
 test('graceful close: in-flight keep-alive clients are let go', async () => {
