@@ -142,7 +142,11 @@ export class StsService {
         userAgent: typeof input.headers['user-agent'] === 'string' ? input.headers['user-agent'] : undefined,
       };
       const verifyCaller = () =>
-        verifySigV4(input, { now: this.deps.now(), keys: this.deps.config.sessionKeys });
+        verifySigV4(input, {
+          now: this.deps.now(),
+          keys: this.deps.config.sessionKeys,
+          partition: this.deps.config.partition,
+        });
       switch (action) {
         case 'AssumeRoleWithWebIdentity': {
           const req = readWebIdentityParams(params);

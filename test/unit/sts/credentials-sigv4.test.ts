@@ -65,11 +65,11 @@ test('session token round trip; secret only recoverable with the key; tampering 
 async function signed(
   c: { accessKeyId: string; secretAccessKey: string; sessionToken?: string },
   at: number,
-  opts: { presign?: boolean; body?: string; service?: string; expiresIn?: number } = {},
+  opts: { presign?: boolean; body?: string; service?: string; expiresIn?: number; region?: string } = {},
 ): Promise<SignedRequest> {
   const signer = new SignatureV4({
     service: opts.service ?? 'sts',
-    region: 'us-east-1',
+    region: opts.region ?? 'us-east-1',
     credentials: c,
     sha256: NodeSha256,
   });
@@ -234,4 +234,30 @@ test('SigV4 presigned: a body is covered by the signature (its hash), so unsigne
   // A signed x-amz-content-sha256 on a presigned URL must match the body (UNSIGNED-PAYLOAD is refused).
   const unsigned = await presign('POST', gci, smuggled, { 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD' });
   assert.match(await code(v(unsigned)), /^SignatureDoesNotMatch/);
+});
+
+test("SigV4: the credential scope's region must be one of the endpoint partition's regions, as AWS checks it", async () => {
+  const c = issue();
+  const v = (r: SignedRequest, partition?: string) =>
+    verifySigV4(r, { now: T0 + 1000, keys: [KEY], partition });
+  for (const presign of [false, true]) {
+    for (const region of ['us-east-1', 'eu-west-3', 'ap-southeast-2', 'il-central-1'])
+      assert.equal(await code(v(await signed(c, T0, { presign, region }))), 'ok', region);
+    for (const region of ['', 'not-a-region', 'us-east', 'US-EAST-1', 'us-east-1 ', 'local', 'aws-global'])
+      assert.equal(
+        await code(v(await signed(c, T0, { presign, region }))),
+        'SignatureDoesNotMatch: Credential should be scoped to a valid region. ',
+        JSON.stringify(region),
+      );
+    for (const region of ['cn-north-1', 'us-gov-west-1', 'us-iso-east-1'])
+      assert.equal(
+        await code(v(await signed(c, T0, { presign, region }))),
+        `SignatureDoesNotMatch: Credential should be scoped to a valid region, not '${region}'. `,
+      );
+    assert.equal(await code(v(await signed(c, T0, { presign, region: 'cn-north-1' }), 'aws-cn')), 'ok');
+    assert.equal(
+      await code(v(await signed(c, T0, { presign, region: 'us-east-1' }), 'aws-cn')),
+      "SignatureDoesNotMatch: Credential should be scoped to a valid region, not 'us-east-1'. ",
+    );
+  }
 });
