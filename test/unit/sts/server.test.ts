@@ -1,3 +1,4 @@
+/* eslint-disable no-control-regex -- these tests look for control characters */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
@@ -158,6 +159,29 @@ test('malformed requests of every kind get AWS error XML, never a 500', async ()
   }
   const j = await http('POST', '/', 'Action=Nope&Version=2011-06-15', { accept: 'application/json' });
   assert.equal(JSON.parse(j.body).Error.Code, 'InvalidAction');
+});
+
+test('a NUL or escape code in a parameter comes back escaped in well-formed error XML (issue 10 item 8)', async () => {
+  const r = await http('POST', '/', webIdentityForm(token(), { RoleSessionName: 'a\u0000b\u001b[2J' }));
+  assert.equal(r.status, 400);
+  assert.equal(r.code, 'ValidationError');
+  assert.match(r.body, /^[\u0009\u000a\u0020-\ud7ff\ue000-\ufffd]*$/u, 'only XML 1.0 characters');
+  assert.match(r.message!, /Value 'a\\u0000b\\u001B\[2J' at 'roleSessionName'/);
+  const client = new STSClient({
+    endpoint: srv.url,
+    region: 'us-east-1',
+    credentials: { accessKeyId: 'x', secretAccessKey: 'y' },
+  });
+  await assert.rejects(
+    client.send(
+      new AssumeRoleWithWebIdentityCommand({
+        RoleArn: ROLE_ARN,
+        RoleSessionName: 'a\u0000b',
+        WebIdentityToken: token(),
+      }),
+    ),
+    (e: Error & { name: string }) => e.name === 'ValidationError' && e.message.includes('a\\u0000b'),
+  );
 });
 
 test('stale credentials attached to AssumeRoleWithWebIdentity are rejected as AWS does', async () => {
