@@ -36,6 +36,20 @@ import { assumeRoleWithWebIdentity, readWebIdentityParams } from './web-identity
 
 export const DEFAULT_BODY_LIMIT = 64 * 1024;
 
+/** True for addresses only this machine can reach (127.0.0.0/8, ::1, localhost). */
+export function isLoopbackHost(host: string): boolean {
+  const h = host.replace(/^\[|\]$/g, '').toLowerCase();
+  return (
+    h === 'localhost' || h === '::1' || /^127(\.\d{1,3}){3}$/.test(h) || /^::ffff:127(\.\d{1,3}){3}$/.test(h)
+  );
+}
+
+/** The warning `sts serve` prints when it would hand out credentials in clear text to other machines. */
+export function plainHttpWarning(host: string, tls: boolean): string | undefined {
+  if (tls || isLoopbackHost(host)) return undefined;
+  return `no --tls-cert/--tls-key: serving plain HTTP on ${host}, reachable from other machines — credentials (secret keys, session tokens) and web identity tokens cross the network in clear text; give a certificate, or listen on 127.0.0.1`;
+}
+
 /** The parameters of an empty query string, shared (only read). */
 const NO_QUERY = new URLSearchParams();
 

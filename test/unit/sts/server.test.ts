@@ -11,6 +11,8 @@ import { Agent as HttpAgent, request as httpRequest } from 'node:http';
 import { SignatureV4 } from '@smithy/signature-v4';
 import { startServer, type RunningServer } from '../../../src/sts/server.js';
 import { NodeSha256 } from '../../../src/sts/sigv4.js';
+import { openSession } from '../../../src/sts/credentials.js';
+import { plainHttpWarning } from '../../../src/sts/server.js';
 import {
   ACCOUNT,
   PROVIDER_ARN,
@@ -335,6 +337,41 @@ test('role chaining: AssumeRole with web-identity credentials when the trust pol
   );
 });
 
+test('an AssumeRole tag key __proto__ is an ordinary tag, as AWS takes it, never silently dropped (issue 10 item 13)', async () => {
+  const c = await webIdentityCreds();
+  const creds = {
+    accessKeyId: c.AccessKeyId!,
+    secretAccessKey: c.SecretAccessKey!,
+    sessionToken: c.SessionToken!,
+  };
+  const client = new STSClient({ endpoint: srv.url, region: 'us-east-1', credentials: creds });
+  const r = await client.send(
+    new AssumeRoleCommand({
+      RoleArn: `arn:aws:iam::${ACCOUNT}:role/chained`,
+      RoleSessionName: 'proto',
+      Tags: [{ Key: '__proto__', Value: 'x' }],
+      TransitiveTagKeys: ['__proto__'],
+    }),
+  );
+  assert.ok(r.PackedPolicySize! > 0, 'the tag is counted in the packed policy size');
+  const session = openSession(r.Credentials!.SessionToken!, srv.service.deps.config.sessionKeys)!;
+  assert.ok(Object.hasOwn(session.tags!, '__proto__'));
+  assert.equal(session.tags!['__proto__'], 'x');
+  assert.deepEqual(session.transitiveTagKeys, ['__proto__']);
+  // A transitive key that is not a session tag is refused, __proto__ included (not found on the prototype).
+  await assert.rejects(
+    client.send(
+      new AssumeRoleCommand({
+        RoleArn: `arn:aws:iam::${ACCOUNT}:role/chained`,
+        RoleSessionName: 'proto2',
+        Tags: [{ Key: 'team', Value: 'a' }],
+        TransitiveTagKeys: ['__proto__'],
+      }),
+    ),
+    (e: Error & { name: string }) => e.name === 'InvalidParameterValue',
+  );
+});
+
 test('a 413 says Connection: close, so a keep-alive client does not reuse the dropped socket (issue 10 item 10)', async () => {
   const agent = new HttpAgent({ keepAlive: true, maxSockets: 1 });
   const send = (body: string, chunked: boolean) =>
@@ -372,4 +409,12 @@ test('a 413 says Connection: close, so a keep-alive client does not reuse the dr
 test('graceful close: in-flight keep-alive clients are let go', async () => {
   const r = await http('POST', '/', webIdentityForm(token()));
   assert.equal(r.status, 200);
+});
+
+test('plain HTTP on an address other machines reach is warned about; loopback and TLS are not (issue 10 item 13)', () => {
+  for (const host of ['0.0.0.0', '::', '10.0.0.5', '[::]', 'sts.example.com', '128.0.0.1'])
+    assert.match(plainHttpWarning(host, false) ?? '', /serving plain HTTP on .* clear text/, host);
+  for (const host of ['127.0.0.1', '127.1.2.3', 'localhost', '::1', '[::1]', 'LOCALHOST'])
+    assert.equal(plainHttpWarning(host, false), undefined, host);
+  assert.equal(plainHttpWarning('0.0.0.0', true), undefined);
 });
