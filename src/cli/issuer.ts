@@ -1,6 +1,7 @@
 /** `openirsa issuer <subcommand>`: flags → src/issuer library → printed result. No logic here. */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
+import { writeSecretFile } from '../secret-file.js';
 import { firstSentence } from './args.js';
 import { CliError } from './errors.js';
 import { createLogger } from '../log.js';
@@ -410,7 +411,7 @@ async function mint(argv: string[]): Promise<number> {
   const out = values.out as string | undefined;
   if (out) {
     try {
-      await writeFile(out, token + '\n', { mode: 0o600 });
+      await writeSecretFile(out, token + '\n', { mode: 0o600 });
     } catch (err) {
       throw new CliError(
         `issuer mint: cannot write ${out}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`,
