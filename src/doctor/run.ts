@@ -2,6 +2,7 @@
  * `openirsa doctor`: reads the cluster, the issuer and (optionally) the STS configuration, link by link, and
  * hands what it read to the pure analysers in checks.ts. Every failure to read is itself a finding.
  */
+import { request as httpRequest } from 'node:http';
 import { request as httpsRequest, type RequestOptions } from 'node:https';
 import { readFile } from 'node:fs/promises';
 import { decodeJwt, decodeProtectedHeader } from 'jose';
@@ -12,6 +13,7 @@ import { explainWebIdentity } from '../sts/explain.js';
 import { KeyStore } from '../oidc/keys.js';
 import { DEFAULT_ANNOTATION_PREFIX, DEFAULT_TOKEN_AUDIENCE, ANNOTATION } from '../webhook/constants.js';
 import {
+  checkApiServer,
   checkIssuerConsistency,
   checkKeysPublished,
   checkPodMutated,
@@ -25,6 +27,8 @@ import {
 
 export interface DoctorOptions {
   kubeConfig: KubeConfig;
+  /** Which configuration was used ("context NAME from SOURCE"), for the first link's line. */
+  via?: string;
   namespace: string;
   serviceAccount?: string;
   pod?: string;
@@ -60,18 +64,22 @@ const isNotFound = (err: unknown): boolean => (err as { code?: number }).code ==
 async function rawGet(kc: KubeConfig, path: string): Promise<{ status: number; body: string }> {
   const cluster = kc.getCurrentCluster();
   if (!cluster) throw new Error('the kubeconfig has no current cluster');
-  const url = new URL(path, cluster.server);
+  // Keep a path prefix of the server URL (API servers behind a proxy), as client-go does.
+  const url = new URL(`${cluster.server.replace(/\/$/, '')}${path}`);
   const options: RequestOptions = {};
   await kc.applyToHTTPSOptions(options);
+  const request = url.protocol === 'http:' ? httpRequest : httpsRequest;
   return new Promise((resolve, reject) => {
-    const req = httpsRequest(url, { ...options, method: 'GET' }, (res) => {
+    const req = request(url, { ...options, method: 'GET' }, (res) => {
       let body = '';
       res.setEncoding('utf8');
       res.on('data', (c: string) => (body += c));
       res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
     });
     req.on('error', reject);
-    req.setTimeout(10_000, () => req.destroy(new Error(`${url.origin} did not answer within 10 s`)));
+    req.setTimeout(10_000, () =>
+      req.destroy(Object.assign(new Error('no answer within 10 s'), { code: 'ETIMEDOUT' })),
+    );
     req.end();
   });
 }
@@ -95,6 +103,11 @@ export async function runDoctor(o: DoctorOptions): Promise<Check[]> {
   const core = o.kubeConfig.makeApiClient(CoreV1Api);
   const admission = o.kubeConfig.makeApiClient(AdmissionregistrationV1Api);
   const checks: Check[] = [];
+
+  // 0. The API server answers at all; when it does not, every later link would fail for that one reason.
+  const api = await probeApiServer(o.kubeConfig, o.via ?? `context ${o.kubeConfig.getCurrentContext()}`);
+  checks.push(api);
+  if (api.status === 'fail') return checks;
 
   // 1. The webhook is registered, and answers when it is reachable from here.
   try {
@@ -242,6 +255,23 @@ export async function runDoctor(o: DoctorOptions): Promise<Check[]> {
   // 7. The trust policy, evaluated on this very token (offline, with the STS config).
   if (o.stsConfigFile) checks.push(await trustCheck(o.stsConfigFile, roleArn, token, now()));
   return checks;
+}
+
+async function probeApiServer(kc: KubeConfig, via: string): Promise<Check> {
+  const server = kc.getCurrentCluster()?.server ?? '(no server)';
+  try {
+    const r = await rawGet(kc, '/version');
+    let gitVersion: string | undefined;
+    try {
+      gitVersion = r.status === 200 ? (JSON.parse(r.body) as { gitVersion?: string }).gitVersion : undefined;
+    } catch {
+      gitVersion = undefined;
+    }
+    return checkApiServer({ server, via, status: r.status, gitVersion });
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    return checkApiServer({ server, via, error: { code: e.code, message: e.message ?? String(err) } });
+  }
 }
 
 async function probeWebhook(webhook: {
