@@ -90,11 +90,22 @@ function readConfigFile(file: string): Values {
   return out;
 }
 
-function int(v: string | boolean | undefined, name: string, dflt: number, min: number, max: number): number {
+/** How the user wrote a setting: the flag, or the key in the --config file. */
+export type SettingName = (flag: keyof typeof OPTIONS) => string;
+const asFlag: SettingName = (flag) => `--${flag}`;
+
+function int(
+  v: string | boolean | undefined,
+  flag: keyof typeof OPTIONS,
+  name: SettingName,
+  dflt: number,
+  min: number,
+  max: number,
+): number {
   if (v === undefined) return dflt;
   const s = String(v);
   if (!/^\d+$/.test(s) || Number(s) < min || Number(s) > max)
-    throw new CliError(`--${name} must be an integer from ${min} to ${max}, not "${s}"`);
+    throw new CliError(`${name(flag)} must be an integer from ${min} to ${max}, not "${s}"`);
   return Number(s);
 }
 
@@ -102,12 +113,12 @@ function str(v: string | boolean | undefined, dflt: string): string {
   return v === undefined || typeof v === 'boolean' ? dflt : v;
 }
 
-export function devOptions(values: Values): DevOptions {
+export function devOptions(values: Values, name: SettingName = asFlag): DevOptions {
   const ports: DevPorts = {
-    issuer: int(values['issuer-port'], 'issuer-port', DEFAULT_PORTS.issuer, 0, 65535),
-    sts: int(values['sts-port'], 'sts-port', DEFAULT_PORTS.sts, 0, 65535),
-    webhook: int(values['webhook-port'], 'webhook-port', DEFAULT_PORTS.webhook, 0, 65535),
-    metrics: int(values['metrics-port'], 'metrics-port', DEFAULT_PORTS.metrics, 0, 65535),
+    issuer: int(values['issuer-port'], 'issuer-port', name, DEFAULT_PORTS.issuer, 0, 65535),
+    sts: int(values['sts-port'], 'sts-port', name, DEFAULT_PORTS.sts, 0, 65535),
+    webhook: int(values['webhook-port'], 'webhook-port', name, DEFAULT_PORTS.webhook, 0, 65535),
+    metrics: int(values['metrics-port'], 'metrics-port', name, DEFAULT_PORTS.metrics, 0, 65535),
   };
   const identity: DevIdentity = {
     ...DEFAULT_IDENTITY,
@@ -118,25 +129,38 @@ export function devOptions(values: Values): DevOptions {
     region: str(values.region, DEFAULT_IDENTITY.region),
   };
   if (!/^\d{12}$/.test(identity.accountId))
-    throw new CliError(`--account-id must be 12 digits, not "${identity.accountId}"`);
+    throw new CliError(`${name('account-id')} must be 12 digits, not "${identity.accountId}"`);
   if (!/^[\w+=,.@-]{1,64}$/.test(identity.roleName))
-    throw new CliError(`--role-name "${identity.roleName}" is not a valid IAM role name`);
+    throw new CliError(`${name('role-name')} "${identity.roleName}" is not a valid IAM role name`);
   return {
     stateDir: str(values['state-dir'], '.openirsa/dev'),
     host: str(values.host, '127.0.0.1'),
     ports,
     identity,
-    tokenTtlSeconds: int(values['token-ttl'], 'token-ttl', 3600, 600, 86400 * 2),
+    tokenTtlSeconds: int(values['token-ttl'], 'token-ttl', name, 3600, 600, 86400 * 2),
     logLevel: values.verbose ? 'info' : 'warn',
   };
 }
 
-const FLAG_OF_PORT: Record<keyof DevPorts, string> = {
-  issuer: '--issuer-port',
-  sts: '--sts-port',
-  webhook: '--webhook-port',
-  metrics: '--metrics-port',
+const FLAG_OF_PORT: Record<keyof DevPorts, keyof typeof OPTIONS> = {
+  issuer: 'issuer-port',
+  sts: 'sts-port',
+  webhook: 'webhook-port',
+  metrics: 'metrics-port',
 };
+
+/** One line for every busy port, each with the setting to change as the user wrote it (or would write it). */
+export function busyPortsMessage(err: PortInUseError, name: SettingName = asFlag): string {
+  if (err.busy.length === 1) {
+    const [b] = err.busy;
+    const setting = name(FLAG_OF_PORT[b!.component]);
+    return `${err.message}: stop what uses it or ${setting.startsWith('--') ? `pass ${setting} N` : `change ${setting}`} (0 = any free port)`;
+  }
+  const list = err.busy
+    .map((b) => `${b.port} for the ${b.component} (${name(FLAG_OF_PORT[b.component])})`)
+    .join(', ');
+  return `ports already in use: ${list}: stop what uses them or change those settings (0 = any free port)`;
+}
 
 /** The start-up summary; `check` mode stops right after its check, so it offers nothing that needs the chain running. */
 export function summary(dev: RunningDev, mode: 'serve' | 'check', prog = programName()): string {
@@ -191,18 +215,23 @@ export async function run(argv: string[]): Promise<number> {
     console.log(USAGE);
     return 0;
   }
-  if (typeof values.config === 'string') values = { ...readConfigFile(values.config), ...values };
-  const options = devOptions(values);
+  let name = asFlag;
+  if (typeof values.config === 'string') {
+    const file = values.config;
+    const fromFile = readConfigFile(file);
+    const given = new Set(Object.keys(values));
+    name = (flag) =>
+      flag in fromFile && !given.has(flag) ? `${camel(flag)} in --config ${file}` : `--${flag}`;
+    values = { ...fromFile, ...values };
+  }
+  const options = devOptions(values, name);
 
   let dev: RunningDev;
   try {
     dev = await startDev(options);
   } catch (err) {
     if (err instanceof PortInUseError) {
-      throw new CliError(
-        `${err.message}: stop what uses it or pass ${FLAG_OF_PORT[err.component]} N (0 = any free port)`,
-        1,
-      );
+      throw new CliError(busyPortsMessage(err, name), 1);
     }
     throw new CliError(`cannot start: ${messageOf(err)}`, 1);
   }

@@ -52,13 +52,12 @@ export interface DevOptions {
 
 export const DEFAULT_PORTS: DevPorts = { issuer: 8441, sts: 8442, webhook: 8443, metrics: 8444 };
 
-/** Raised when a port is taken: the CLI turns it into a one-line message naming the flag. */
+/** Raised when ports are taken, all of them at once: the CLI turns it into one line naming each setting. */
 export class PortInUseError extends Error {
-  constructor(
-    readonly component: keyof DevPorts,
-    readonly port: number,
-  ) {
-    super(`port ${port} for the ${component} is already in use`);
+  constructor(readonly busy: Array<{ component: keyof DevPorts; port: number }>) {
+    super(
+      `${busy.map((b) => `port ${b.port} for the ${b.component}`).join(', ')} ${busy.length > 1 ? 'are' : 'is'} already in use`,
+    );
     this.name = 'PortInUseError';
   }
 }
@@ -140,10 +139,12 @@ function anyFreePort(host: string): Promise<number> {
 /** Fixed ports are checked up front so a taken one is reported before anything starts; 0 picks a free one. */
 async function resolvePorts(host: string, ports: DevPorts): Promise<DevPorts> {
   const out = { ...ports };
+  const busy: Array<{ component: keyof DevPorts; port: number }> = [];
   for (const name of Object.keys(ports) as Array<keyof DevPorts>) {
     if (ports[name] === 0) out[name] = await anyFreePort(host);
-    else if (!(await portFree(host, ports[name]))) throw new PortInUseError(name, ports[name]);
+    else if (!(await portFree(host, ports[name]))) busy.push({ component: name, port: ports[name] });
   }
+  if (busy.length > 0) throw new PortInUseError(busy);
   return out;
 }
 
@@ -284,6 +285,7 @@ export async function startDev(options: DevOptions): Promise<RunningDev> {
         `--tls-key=${join(stateDir, 'tls.key')}`,
         `--port=${ports.webhook}`,
         `--metrics-port=${ports.metrics}`,
+        `--bind-address=${host}`, // --host is every listener's address, the webhook's and its metrics' too
         `--service-accounts-file=${saFile}`,
       ]).values,
     );
