@@ -4,6 +4,7 @@ import { terminalSafe } from '../escape.js';
 import { main } from './main.js';
 import { CliError, messageOf } from './errors.js';
 import { unsupportedNode } from './node-version.js';
+import { FileReadError } from '../file-errors.js';
 
 /** The nearest package.json above this file (dist/src/cli/bin.js installed or built, src/cli/bin.ts under tsx). */
 function enginesNode(): string | undefined {
@@ -30,6 +31,7 @@ main(process.argv.slice(2)).then(
     // A message may quote input (a flag's value, a file's content): no line of it reaches the terminal raw.
     console.error(`openirsa: ${messageOf(err).split('\n').map(terminalSafe).join('\n')}`);
     if (process.env.OPENIRSA_DEBUG && err instanceof Error) console.error(err.stack);
-    process.exitCode = err instanceof CliError ? err.exitCode : 1;
+    // A file the user named that cannot be read is bad input, like a bad flag.
+    process.exitCode = err instanceof CliError ? err.exitCode : err instanceof FileReadError ? 2 : 1;
   },
 );

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { cannotRead } from '../file-errors.js';
 import { resolve as resolvePath } from 'node:path';
 import { parseFlags } from './args.js';
 import { parse as parseYaml } from 'yaml';
@@ -67,11 +68,17 @@ const camel = (flag: string): string => flag.replace(/-([a-z])/g, (_m, c: string
 
 /** Settings from --config, keyed like the flags (camelCase); flags win. */
 function readConfigFile(file: string): Values {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new CliError(cannotRead('--config', file, err));
+  }
   let doc: unknown;
   try {
-    doc = parseYaml(readFileSync(file, 'utf8'));
+    doc = parseYaml(text);
   } catch (err) {
-    throw new CliError(`cannot read --config ${file}: ${messageOf(err)}`);
+    throw new CliError(`--config ${file}: not valid YAML: ${messageOf(err).split('\n')[0]}`);
   }
   if (doc === null || doc === undefined) return {};
   if (typeof doc !== 'object' || Array.isArray(doc))

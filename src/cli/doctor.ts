@@ -1,4 +1,5 @@
 import { terminalSafe, terminalSafeJson } from '../escape.js';
+import { cannotRead } from '../file-errors.js';
 import { parseFlags } from './args.js';
 import { CliError, messageOf } from './errors.js';
 import { loadKubectlConfig } from '../kube/kubectl-config.js';
@@ -60,9 +61,7 @@ export async function run(argv: string[]): Promise<number> {
   try {
     issuerCa = await readCa(s('issuer-ca-file'));
   } catch (err) {
-    throw new CliError(
-      `cannot read --issuer-ca-file: ${(err as NodeJS.ErrnoException).code ?? messageOf(err)}`,
-    );
+    throw new CliError(cannotRead('--issuer-ca-file', s('issuer-ca-file') ?? '', err));
   }
   const checks = await runDoctor({
     kubeConfig: loaded.kubeConfig,

@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
+import { FileReadError, cannotRead } from '../file-errors.js';
 import { terminalSafeJson } from '../escape.js';
 import { parseFlags } from './args.js';
-import { CliError, messageOf } from './errors.js';
+import { CliError } from './errors.js';
 import { ConfigError, loadConfig } from '../sts/config.js';
 import { explainWebIdentity, formatReport } from '../sts/explain.js';
 import { KeyStore } from '../oidc/keys.js';
@@ -55,6 +56,7 @@ export async function run(argv: string[]): Promise<number> {
     seed = loadConfig(str('config')!);
   } catch (err) {
     if (err instanceof ConfigError) throw new CliError(`invalid config: ${err.message}`);
+    if (err instanceof FileReadError) throw new CliError(err.as('--config').message);
     throw err;
   }
   // The roles as the IAM API left them (seed + stored changes), the same state `sts serve` answers from.
@@ -63,9 +65,7 @@ export async function run(argv: string[]): Promise<number> {
   try {
     token = readFileSync(str('token')!, 'utf8');
   } catch (err) {
-    throw new CliError(
-      `cannot read token file ${str('token')}: ${(err as NodeJS.ErrnoException).code ?? messageOf(err)}`,
-    );
+    throw new CliError(cannotRead('--token', str('token')!, err));
   }
   let now = Date.now();
   if (str('time')) {

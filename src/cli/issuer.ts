@@ -1,7 +1,8 @@
 /** `openirsa issuer <subcommand>`: flags → src/issuer library → printed result. No logic here. */
+import { cannotRead, cannotWrite } from '../file-errors.js';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { readFile } from 'node:fs/promises';
-import { writeSecretFile } from '../secret-file.js';
+import { access, constants as fsConstants, readFile } from 'node:fs/promises';
+import { makeDirs, writeSecretFile } from '../secret-file.js';
 import { firstSentence } from './args.js';
 import { CliError } from './errors.js';
 import { createLogger } from '../log.js';
@@ -95,12 +96,14 @@ SIGHUP re-reads DIR (e.g. after 'documents' wrote a rotation set); SIGINT/SIGTER
   --prefix PATH    URL path to serve under (default: the path of the issuer in the discovery document)
   --max-age S      Cache-Control max-age in seconds (default ${DEFAULT_MAX_AGE_SECONDS})
   --jwks-path P    the JWKS file under DIR when jwks_uri is outside the issuer (default ${DEFAULT_JWKS_PATH})`,
-  check: `usage: openirsa issuer check URL [--token FILE] [--ca-file PEM] [--json]
+  check: `usage: openirsa issuer check URL [--token FILE [--client-id ID ...]] [--ca-file PEM] [--json]
 
 Fetches URL/.well-known/openid-configuration and its jwks_uri the way AWS STS does and prints one line
 per finding (ok, warning, ERROR). Exits 1 when anything is wrong.
 
   --token FILE     also check a token: iss, kid published, algorithm, signature, times, aud
+  --client-id ID   a client id of the IAM OIDC provider the token's aud must hold (repeatable;
+                   default sts.amazonaws.com)
   --ca-file PEM    trust this CA in addition to the system roots
   --json           print the report as JSON`,
   thumbprint: `usage: openirsa issuer thumbprint URL [--ca-file PEM] [--json]
@@ -184,9 +187,7 @@ async function readPem(sub: string, file: string | undefined, what: string): Pro
   try {
     return await readFile(file, 'utf8');
   } catch (err) {
-    throw new CliError(
-      `issuer ${sub}: cannot read ${what} ${file}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`,
-    );
+    throw new CliError(cannotRead(what, file, err));
   }
 }
 
@@ -202,6 +203,13 @@ async function keygen(argv: string[]): Promise<number> {
   const alg = (values.alg ?? 'RS256') as string;
   if (!(KEYGEN_ALGORITHMS as readonly string[]).includes(alg)) {
     throw new CliError(`issuer keygen: --alg must be ${KEYGEN_ALGORITHMS.join(' or ')} (got "${alg}")`);
+  }
+  // An unusable --out fails at once, before a key is generated (RSA 4096 takes seconds).
+  try {
+    await makeDirs(out, 0o755);
+    await access(out, fsConstants.W_OK);
+  } catch (err) {
+    throw new CliError(`issuer keygen: ${cannotWrite('--out', out, err)}`);
   }
   const pair = generateSigningKey({
     alg: alg as KeygenAlgorithm,
@@ -292,6 +300,13 @@ async function serve(argv: string[]): Promise<number> {
     maxAgeSeconds: intFlag('serve', values['max-age'], 'max-age'),
     jwksPath: values['jwks-path'] as string | undefined,
     logger: createLogger({ name: 'issuer' }),
+  }).catch((err: unknown) => {
+    if (err instanceof IssuerError && err.code === 'PortInUse')
+      throw new CliError(
+        `issuer serve: ${err.message}: stop what uses it or pass --port N (0 = any free port)`,
+        1,
+      );
+    throw err;
   });
   console.log(`serving ${server.url}/.well-known/openid-configuration`);
   // SIGHUP re-reads the folder (after 'documents' wrote a rotation set); a bad folder keeps the old one.
@@ -321,10 +336,17 @@ async function check(argv: string[]): Promise<number> {
   const { values, positionals } = parse(
     'check',
     argv,
-    { token: { type: 'string' }, 'ca-file': { type: 'string' }, json: { type: 'boolean' } },
+    {
+      token: { type: 'string' },
+      'client-id': { type: 'string', multiple: true },
+      'ca-file': { type: 'string' },
+      json: { type: 'boolean' },
+    },
     1,
   );
   if (values.help) return help('check');
+  const clientIds = values['client-id'] as string[] | undefined;
+  if (clientIds && !values.token) throw new CliError('issuer check: --client-id needs --token');
   const url = positionals[0];
   if (!url) throw new CliError('issuer check: the issuer URL is required');
   if (!URL.canParse(url)) throw new CliError(`issuer check: "${url}" is not a valid URL`);
@@ -333,7 +355,7 @@ async function check(argv: string[]): Promise<number> {
     ? assertToken((await readPem('check', tokenFile, 'token file'))!, tokenFile)
     : undefined;
   const ca = await readPem('check', values['ca-file'] as string | undefined, 'CA file');
-  const report = await checkIssuer(url, { token, ca });
+  const report = await checkIssuer(url, { token, ca, clientIds });
   if (values.json) console.log(JSON.stringify(report, null, 2));
   else {
     for (const f of report.findings) console.log(formatFinding(f));

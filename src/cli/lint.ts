@@ -2,12 +2,13 @@
  * `openirsa lint FILE... | --config STS-CONFIG [--format text|json|sarif] [--max-size N]`
  * Exit 0: no error findings; 1: at least one error finding; 2: bad input (unreadable file, not JSON/YAML, unknown shape).
  */
+import { cannotRead } from '../file-errors.js';
 import { terminalSafe, terminalSafeJson } from '../escape.js';
 import { readFileSync } from 'node:fs';
 import { relative, sep } from 'node:path';
 import { LineCounter, parseDocument } from 'yaml';
 import type { Log, ReportingDescriptor, Result } from 'sarif';
-import { CliError, messageOf } from './errors.js';
+import { CliError } from './errors.js';
 import { parseStructured, SyntaxPositionError } from './structured-text.js';
 import {
   contextFromConfig,
@@ -95,10 +96,7 @@ function readInput(file: string): string {
   try {
     return readFileSync(file === '-' ? 0 : file, 'utf8');
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    throw new CliError(
-      `${file}: cannot read (${code === 'ENOENT' ? 'no such file' : (code ?? messageOf(err))})`,
-    );
+    throw new CliError(cannotRead('', file, err));
   }
 }
 

@@ -30,6 +30,8 @@ function usage(): string {
 
 export async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
+  // `openirsa help CMD [SUB]` is `openirsa CMD [SUB] --help`: one text per command, printed by the command itself.
+  if (name === 'help' && rest.length > 0) return main([...rest, '--help']);
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
     console.log(usage());
     return name === undefined ? 2 : 0;

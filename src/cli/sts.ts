@@ -1,4 +1,5 @@
 import { readFileSync, writeFileSync } from 'node:fs';
+import { FileReadError, cannotRead } from '../file-errors.js';
 import { randomBytes } from 'node:crypto';
 import cluster from 'node:cluster';
 import { parseFlags } from './args.js';
@@ -33,9 +34,7 @@ function readText(path: string, what: string): string {
   try {
     return readFileSync(path, 'utf8');
   } catch (err) {
-    throw new CliError(
-      `cannot read ${what} ${path}: ${(err as NodeJS.ErrnoException).code ?? messageOf(err)}`,
-    );
+    throw new CliError(cannotRead(what, path, err));
   }
 }
 
@@ -45,6 +44,7 @@ function load(file: string | undefined, warn?: (m: string) => void) {
     return loadConfig(file, { warn });
   } catch (err) {
     if (err instanceof ConfigError) throw new CliError(`invalid config: ${err.message}`);
+    if (err instanceof FileReadError) throw new CliError(err.as('--config').message);
     throw err;
   }
 }

@@ -257,8 +257,13 @@ export function checkJwks(
   return { findings, keys };
 }
 
+/** The client id IRSA's IAM OIDC providers are given, and the audience the webhook requests. */
+export const DEFAULT_CLIENT_IDS: readonly string[] = ['sts.amazonaws.com'];
+
 export interface TokenCheckInput {
   issuerUrl: string;
+  /** The IAM OIDC provider's client ids: STS accepts the token only if its aud holds one (default sts.amazonaws.com). */
+  clientIds?: readonly string[];
   keys: PublishedKey[];
   /** NumericDate (seconds). */
   now: number;
@@ -348,9 +353,18 @@ export async function checkToken(token: string, input: TokenCheckInput): Promise
   if (aud === undefined || (Array.isArray(aud) && aud.length === 0)) {
     findings.push(error('token-aud', 'the token has no "aud"; STS answers "Missing a required claim: aud"'));
   } else {
-    findings.push(
-      ok('token-aud', `token aud ${JSON.stringify(aud)} must be a client id of the IAM OIDC provider`),
-    );
+    const clientIds = input.clientIds ?? DEFAULT_CLIENT_IDS;
+    const auds = Array.isArray(aud) ? aud : [aud];
+    const match = auds.find((a) => clientIds.includes(a));
+    if (match !== undefined)
+      findings.push(ok('token-aud', `token aud "${match}" is a client id of the provider`));
+    else
+      findings.push(
+        error(
+          'token-aud',
+          `token aud ${JSON.stringify(aud)} holds none of the client ids ${clientIds.map((c) => `"${c}"`).join(', ')}: STS answers "Incorrect token audience" (pass --client-id ID if the provider has another)`,
+        ),
+      );
   }
   if (typeof sub !== 'string' || !sub) findings.push(error('token-sub', 'the token has no "sub"'));
   else findings.push(ok('token-sub', `token sub "${sub}"`));
@@ -359,6 +373,8 @@ export async function checkToken(token: string, input: TokenCheckInput): Promise
 
 export interface CheckOptions extends FetchOptions {
   token?: string;
+  /** Client ids the token's aud is checked against (default sts.amazonaws.com). */
+  clientIds?: readonly string[];
   /** NumericDate for time checks; default the clock. */
   now?: number;
   fetch?: (url: string, options: FetchOptions) => Promise<FetchResult>;
@@ -412,7 +428,15 @@ export async function checkIssuer(issuerUrl: string, options: CheckOptions = {})
   findings.push(...j.findings);
   if (options.token !== undefined) {
     if (!j.keys) findings.push(error('token-unchecked', 'the token cannot be checked without a usable JWKS'));
-    else findings.push(...(await checkToken(options.token.trim(), { issuerUrl, keys: j.keys, now })));
+    else
+      findings.push(
+        ...(await checkToken(options.token.trim(), {
+          issuerUrl,
+          keys: j.keys,
+          now,
+          clientIds: options.clientIds,
+        })),
+      );
   }
   return done(j.keys?.map((key) => key.kid ?? ''));
 }

@@ -2,6 +2,7 @@
  * The two files an issuer publishes — discovery and JWKS — computed from public keys, written to a
  * folder laid out as the issuer's URL space (DIR/.well-known/openid-configuration, DIR/<jwks path>).
  */
+import { cannotRead } from '../file-errors.js';
 import type { KeyObject } from 'node:crypto';
 import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
@@ -148,8 +149,7 @@ async function readDocument(dir: string, path: string): Promise<string> {
   try {
     return await readFile(full, 'utf8');
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code ?? 'error';
-    throw new IssuerError('DocumentInvalid', `cannot read ${full}: ${code}`);
+    throw new IssuerError('DocumentInvalid', cannotRead('', full, err));
   }
 }
 

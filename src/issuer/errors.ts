@@ -7,6 +7,8 @@ export type IssuerErrorCode =
   | 'UrlInvalid'
   | 'DocumentInvalid'
   | 'PublishFailed'
+  | 'NoCredentials'
+  | 'PortInUse'
   | 'VerifyMismatch'
   | 'FetchFailed'
   | 'TokenInvalid'

@@ -2,6 +2,7 @@
  * Service-account signing keys: generation, PEM parsing with kube-apiserver's rules, and files.
  * kube-apiserver signs with RS256 (RSA) or ES256/384/512 (P-256/384/521); nothing else is accepted.
  */
+import { cannotRead, cannotWrite } from '../file-errors.js';
 import {
   createPrivateKey,
   createPublicKey,
@@ -207,8 +208,7 @@ async function readText(file: string): Promise<string> {
   try {
     return await readFile(file, 'utf8');
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code ?? 'error';
-    throw new IssuerError('KeyUnreadable', `cannot read key file ${file}: ${code}`);
+    throw new IssuerError('KeyUnreadable', cannotRead('key file', file, err));
   }
 }
 
@@ -252,10 +252,9 @@ export async function writeKeyPair(
     await writeSecretFile(publicKeyFile, pair.publicPem, { mode: 0o644, replace });
   } catch (err) {
     if (err instanceof IssuerError) throw err;
-    const code = (err as NodeJS.ErrnoException).code ?? 'error';
-    if (code === 'EEXIST')
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST')
       throw new IssuerError('KeyExists', `a key file appeared in ${dir}; pass --force to replace it`);
-    throw new IssuerError('KeyUnreadable', `cannot write keys to ${dir}: ${code}`);
+    throw new IssuerError('KeyUnreadable', cannotWrite('keys to', dir, err));
   }
   return { privateKeyFile, publicKeyFile };
 }

@@ -56,8 +56,25 @@ export function s3ClientFromEnv(env: NodeJS.ProcessEnv = process.env): S3Client 
   });
 }
 
+/**
+ * Where the AWS SDK looked for credentials (its default chain), said in one line: the SDK's own message is only
+ * "Could not load credentials from any providers".
+ */
+export function noCredentialsMessage(env: NodeJS.ProcessEnv = process.env): string {
+  const profile = env.AWS_PROFILE || 'default';
+  const credentialsFile = env.AWS_SHARED_CREDENTIALS_FILE || '~/.aws/credentials';
+  const configFile = env.AWS_CONFIG_FILE || '~/.aws/config';
+  return (
+    `no AWS credentials found: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN for temporary ones), ` +
+    `or put profile "${profile}" (AWS_PROFILE) in ${credentialsFile} or ${configFile}, ` +
+    `or set AWS_ROLE_ARN and AWS_WEB_IDENTITY_TOKEN_FILE; on EC2 or ECS the instance or task role is used`
+  );
+}
+
 function s3Error(action: string, where: string, err: unknown): IssuerError {
   const e = err as { name?: string; message?: string; $metadata?: { httpStatusCode?: number } };
+  if (e.name === 'CredentialsProviderError')
+    return new IssuerError('NoCredentials', `${action} ${where} failed: ${noCredentialsMessage()}`);
   const status = e.$metadata?.httpStatusCode ? ` (HTTP ${e.$metadata.httpStatusCode})` : '';
   const msg = (e.message ?? String(err)).split('\n')[0];
   return new IssuerError('PublishFailed', `${action} ${where} failed${status}: ${e.name ?? 'Error'}: ${msg}`);

@@ -165,10 +165,12 @@ export async function startIssuerServer(options: ServeOptions): Promise<IssuerSe
   await new Promise<void>((resolve, reject) => {
     const onError = (err: NodeJS.ErrnoException) =>
       reject(
-        new IssuerError(
-          'BadInput',
-          `cannot listen on ${host}:${options.port ?? 8443}: ${err.code ?? err.message}`,
-        ),
+        err.code === 'EADDRINUSE'
+          ? new IssuerError('PortInUse', `port ${options.port ?? 8443} on ${host} is already in use`)
+          : new IssuerError(
+              'BadInput',
+              `cannot listen on ${host}:${options.port ?? 8443}: ${err.code ?? err.message}`,
+            ),
       );
     server.once('error', onError);
     server.listen(options.port ?? 8443, host, () => {

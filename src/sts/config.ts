@@ -3,6 +3,7 @@
  * `aws iam get-role` / `get-open-id-connect-provider` can be pasted), plus the session key replicas share.
  * A bad file is rejected at load with the file, the path inside it and what is wrong.
  */
+import { FileReadError, cannotRead } from '../file-errors.js';
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { createHash, randomBytes } from 'node:crypto';
@@ -152,7 +153,7 @@ class Reader {
     try {
       return readFileSync(resolve(this.baseDir, p), 'utf8');
     } catch (err) {
-      this.fail(path, `cannot read ${p}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+      this.fail(path, cannotRead('', p, err));
     }
   }
   json(text: string, path: string): unknown {
@@ -459,11 +460,7 @@ export function loadConfig(file: string, options: LoadOptions = {}): StsConfig {
   try {
     text = readFileSync(file, 'utf8');
   } catch (err) {
-    throw new ConfigError(
-      file,
-      '$',
-      `cannot read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
-    );
+    throw new FileReadError('config file', file, err);
   }
   let doc: unknown;
   try {

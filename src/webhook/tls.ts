@@ -2,6 +2,7 @@
  * TLS settings with the reference's Go names (reference main.go) mapped to OpenSSL's, and the serving
  * certificate loaded from --tls-cert/--tls-key and hot-reloaded when the files change.
  */
+import { cannotRead } from '../file-errors.js';
 import { createSecureContext, type SecureContextOptions, type SecureVersion } from 'node:tls';
 import { readFile } from 'node:fs/promises';
 import { watch, type FSWatcher } from 'node:fs';
@@ -110,13 +111,14 @@ export function secureContextOptions(settings: TlsSettings, cert: Buffer, key: B
 export async function loadKeyPair(
   settings: TlsSettings,
 ): Promise<{ cert: Buffer; key: Buffer; options: SecureContextOptions }> {
-  let cert: Buffer;
-  let key: Buffer;
-  try {
-    [cert, key] = await Promise.all([readFile(settings.certFile), readFile(settings.keyFile)]);
-  } catch (err) {
-    throw new TlsConfigError(`cannot read the TLS certificate or key: ${(err as Error).message}`);
-  }
+  const read = (what: string, file: string) =>
+    readFile(file).catch((err: unknown) => {
+      throw new TlsConfigError(cannotRead(what, file, err));
+    });
+  const [cert, key] = await Promise.all([
+    read('--tls-cert', settings.certFile),
+    read('--tls-key', settings.keyFile),
+  ]);
   try {
     return { cert, key, options: secureContextOptions(settings, cert, key) };
   } catch (err) {

@@ -354,7 +354,7 @@ describe('issuer CLI: bad input is one line and a non-zero exit', () => {
         '--service-account',
         'a/b',
       ],
-      /cannot read key file \/nonexistent\/key: ENOENT/,
+      /cannot read key file \/nonexistent\/key: no such file or directory/,
     ],
     [
       'public key given to mint',

@@ -23,7 +23,7 @@ describe('openirsa lint (process)', () => {
     assert.match(bad.stdout, /\[missing-sub\]/);
     const missing = openirsa(['does-not-exist.json']);
     assert.equal(missing.status, 2);
-    assert.equal(missing.stderr, 'openirsa: does-not-exist.json: cannot read (no such file)\n');
+    assert.equal(missing.stderr, 'openirsa: cannot read does-not-exist.json: no such file or directory\n');
     const garbage = openirsa(['-'], '{"Version": ');
     assert.equal(garbage.status, 2);
     assert.equal(garbage.stderr, 'openirsa: -:1:13: not valid JSON: Unexpected end of JSON input\n');

@@ -207,3 +207,21 @@ test('check: token problems (kid not published, bad signature, iss, alg, expiry,
   assert.deepEqual(codes(await run('not.a.jwt')), ['token-malformed']);
   assert.throws(() => assertToken('hello', 'f'), /f does not hold a compact JWT/);
 });
+
+test('check: an aud that is none of the client ids is an error, never ok', async () => {
+  const keys = checkJwks(res('k', await buildJwks([rsaKey]))).keys!;
+  const findings = async (audiences: string[], clientIds?: string[]) =>
+    checkToken(await token({ audiences }), { issuerUrl: ISSUER, keys, now: NOW + 1, clientIds });
+  const aud = async (audiences: string[], clientIds?: string[]) =>
+    (await findings(audiences, clientIds)).filter((f) => f.code === 'token-aud').map((f) => f.severity);
+  assert.deepEqual(await aud(['sts.amazonaws.com']), ['ok']);
+  assert.deepEqual(await aud(['vault', 'sts.amazonaws.com']), ['ok']);
+  assert.deepEqual(await aud(['https://kubernetes.default.svc']), ['error']);
+  assert.deepEqual(await aud(['sts.amazonaws.com'], ['my-client']), ['error']);
+  assert.deepEqual(await aud(['my-client'], ['other', 'my-client']), ['ok']);
+  const wrong = (await findings(['vault'])).find((f) => f.code === 'token-aud')!;
+  assert.match(
+    wrong.message,
+    /holds none of the client ids "sts\.amazonaws\.com": STS answers "Incorrect token audience"/,
+  );
+});

@@ -225,7 +225,10 @@ test('keygen: RSA sizes and ES256, 0600 private key, refuses overwrite without f
     assert.throws(() => generateSigningKey({ bits: 1024 }), /2048, 3072, 4096/);
     assert.throws(() => generateSigningKey({ alg: 'ES256', bits: 2048 }), /RS256 only/);
     assert.throws(() => generateSigningKey({ alg: 'HS256' as never }), /RS256, ES256/);
-    await assert.rejects(loadPrivateKey(join(dir, 'missing.key')), /cannot read key file .*ENOENT/);
+    await assert.rejects(
+      loadPrivateKey(join(dir, 'missing.key')),
+      /cannot read key file .*: no such file or directory/,
+    );
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

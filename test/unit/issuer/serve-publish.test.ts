@@ -18,6 +18,7 @@ import {
   type ChainCertificate,
 } from '../../../src/issuer/index.js';
 import { jwksPathFromDiscovery, readDocuments, writeDocuments } from '../../../src/issuer/documents.js';
+import type { IssuerError } from '../../../src/issuer/errors.js';
 
 const fx = (f: string) => readFileSync(new URL(`./fixtures/${f}`, import.meta.url), 'utf8');
 
@@ -103,7 +104,8 @@ test('serve: bad TLS material and busy ports are typed errors', async () => {
   try {
     await assert.rejects(
       startIssuerServer({ files: d.files, port: s.port }),
-      /cannot listen on 127.0.0.1:\d+: EADDRINUSE/,
+      (err: IssuerError) =>
+        err.code === 'PortInUse' && /^port \d+ on 127\.0\.0\.1 is already in use$/.test(err.message),
     );
   } finally {
     await s.close();
@@ -258,7 +260,7 @@ test('readDocuments: the JWKS path comes from jwks_uri under the issuer, else --
       jwksPath: 'pub/jwks.json',
     });
     await writeDocuments(dir, d.files);
-    await assert.rejects(readDocuments(dir), /cannot read .*keys.json: ENOENT/);
+    await assert.rejects(readDocuments(dir), /cannot read .*keys.json: no such file or directory/);
     const files = await readDocuments(dir, { jwksPath: 'pub/jwks.json' });
     assert.deepEqual(
       files.map((f) => f.path),

@@ -186,6 +186,6 @@ test('bad input exits 2 with one line: bad config names the file and the path', 
   assert.equal(r.err.trim(), `openirsa: invalid config: ${bad}: roles[0].RoleName: is required`);
   const missing = explain('--config', cfg, '--role-arn', ROLE_ARN, '--token', join(dir, 'nope'));
   assert.equal(missing.code, 2);
-  assert.match(missing.err, /^openirsa: cannot read token file .*ENOENT/);
+  assert.match(missing.err, /^openirsa: cannot read --token .*: no such file or directory/);
   assert.equal(explain('--config', cfg).code, 2);
 });

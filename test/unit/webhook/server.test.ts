@@ -365,7 +365,7 @@ test('startup errors: --in-cluster=true, bad TLS files, unknown cipher, bad min 
       startWebhook(flagsFor(['--tls-cert=/nonexistent.crt', `--service-accounts-file=${files.saFile}`]), {
         logger: l,
       }),
-    /cannot read the TLS certificate or key/,
+    /cannot read --tls-(cert|key) .*: no such file or directory/,
   );
   await assert.rejects(
     () =>
