@@ -163,7 +163,12 @@ export function writeAssociations(
 /** The built agent, its own identity by IRSA (a token file for the agent's ServiceAccount). */
 export async function startAgentProcess(
   h: Harness,
-  o: { model: 'agent-identity' | 'web-identity'; associationsFile: string; extraArgs?: string[] },
+  o: {
+    model: 'agent-identity' | 'web-identity';
+    associationsFile: string;
+    extraArgs?: string[];
+    logLevel?: string;
+  },
 ): Promise<AgentProcess> {
   const now = Math.floor(Date.now() / 1000);
   const agentToken = join(h.dir, 'agent-token');
@@ -222,7 +227,7 @@ export async function startAgentProcess(
         AWS_WEB_IDENTITY_TOKEN_FILE: agentToken,
         AWS_ENDPOINT_URL_STS: h.stsUrl,
         NODE_EXTRA_CA_CERTS: h.caFile,
-        OPENIRSA_LOG_LEVEL: 'info',
+        OPENIRSA_LOG_LEVEL: o.logLevel ?? 'info',
       },
     },
   );
@@ -235,9 +240,10 @@ export async function startAgentProcess(
       out += c.toString();
       const m = /listening on http:\/\/127\.0\.0\.1:(\d+)/.exec(out);
       const p = /probes on http:\/\/(\S+)/.exec(out);
-      if (m && p) {
+      const wantProbe = !(o.extraArgs ?? []).includes('none');
+      if (m && (p || !wantProbe)) {
         clearTimeout(timer);
-        resolve({ port: Number(m[1]), probe: p[1]! });
+        resolve({ port: Number(m[1]), probe: p?.[1] ?? '' });
       }
     });
     child.on('exit', (code) => {
