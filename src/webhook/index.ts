@@ -3,7 +3,8 @@
  * `openirsa webhook`, `openirsa dev` and the benchmark.
  */
 import { reviewAdmission } from './admission.js';
-import { IdentityCache, type ComposeRoleArn } from './cache.js';
+import { IdentityCache, type ComposeRoleArn, type ContainerCredentialsLookup } from './cache.js';
+import { AssociationIndex } from '../agent/association.js';
 import { ContainerCredentialsConfig } from './container-credentials.js';
 import type { WebhookFlags } from './flags.js';
 import { composeRoleArnFromImds } from './imds.js';
@@ -98,9 +99,21 @@ export async function startWebhook(f: WebhookFlags, opts: StartOptions): Promise
     );
 
   const metrics = opts.metrics ?? createMetrics();
+  if (f.watchPodIdentityAssociations && f.serviceAccountsFile) {
+    throw new WebhookStartError(
+      '--watch-pod-identity-associations needs the Kubernetes API and cannot be combined with --service-accounts-file',
+    );
+  }
   const cc = f.watchContainerCredentialsConfig
     ? new ContainerCredentialsConfig(f.watchContainerCredentialsConfig, log)
     : undefined;
+  // The agent's associations are a second source of container-credentials ServiceAccounts (one source of truth
+  // for agent and webhook); the identities file keeps working beside it.
+  const associations = f.watchPodIdentityAssociations ? new AssociationIndex() : undefined;
+  const containerCredentials: ContainerCredentialsLookup | undefined =
+    cc && associations
+      ? { has: (ns, sa) => cc.has(ns, sa) || associations.has(ns, sa) }
+      : (cc ?? associations);
 
   let apiSource: ServiceAccountApiSource | undefined;
   const cache = new IdentityCache({
@@ -113,7 +126,7 @@ export async function startWebhook(f: WebhookFlags, opts: StartOptions): Promise
     gracePeriodMs: f.serviceAccountLookupGracePeriodMs,
     fetchServiceAccount: (ns, name) => (apiSource ? apiSource.fetch(ns, name) : Promise.resolve(undefined)),
     onUsed: () => metrics.used.set(1),
-    containerCredentials: cc,
+    containerCredentials,
   });
 
   const stops: Array<() => void> = [];
@@ -166,6 +179,18 @@ export async function startWebhook(f: WebhookFlags, opts: StartOptions): Promise
           ? undefined
           : `ServiceAccount cache not synced${sa.reflector.lastError ? ` (last error: ${sa.reflector.lastError})` : ''}`,
       );
+      if (associations) {
+        const { AssociationApiSource } = await import('../agent/kube.js');
+        const pia = new AssociationApiSource(kubeConfig, associations, log);
+        void pia.start();
+        stops.push(() => pia.stop());
+        syncs.push(pia.reflector.synced);
+        notReady.push(() =>
+          pia.reflector.hasSynced
+            ? undefined
+            : `PodIdentityAssociation cache not synced${pia.reflector.lastError ? ` (last error: ${pia.reflector.lastError})` : ''}`,
+        );
+      }
       if (f.watchConfigMap) {
         const cm = new ConfigMapApiSource({
           kubeConfig,
