@@ -45,7 +45,9 @@ export function referenceBinary(arg: string): string {
   const bin = join(cache, 'amazon-eks-pod-identity-webhook');
   if (existsSync(bin)) return bin;
   if (spawnSync('go', ['version']).error)
-    throw new ReferenceError('go is not installed: install Go (1.24 or later) to build the reference from its source');
+    throw new ReferenceError(
+      'go is not installed: install Go (1.24 or later) to build the reference from its source',
+    );
   mkdirSync(cache, { recursive: true });
   console.log(`building the reference from ${path} into ${cache} (go build, a few minutes on 2 cores)…`);
   try {
