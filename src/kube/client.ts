@@ -2,21 +2,12 @@
  * Kubernetes client configuration the way the reference builds it (clientcmd.BuildConfigFromFlags): `--kube-api`
  * overrides the server, `--kubeconfig` names the file, and with neither the in-cluster service account is used.
  */
-import { KubeConfig } from '@kubernetes/client-node';
+import { KubeConfig, Watch } from '@kubernetes/client-node';
+import type { WatchFn } from './reflector.js';
 
-export class KubeConfigError extends Error {
-  readonly code = 'KUBECONFIG_INVALID';
-  constructor(message: string) {
-    super(message);
-    this.name = 'KubeConfigError';
-  }
-}
+import { KubeConfigError, type KubeClientOptions } from './client-errors.js';
 
-export interface KubeClientOptions {
-  kubeconfig?: string;
-  kubeApi?: string;
-  env?: NodeJS.ProcessEnv;
-}
+export { KubeConfigError, type KubeClientOptions };
 
 export function loadKubeConfig(options: KubeClientOptions): KubeConfig {
   const env = options.env ?? process.env;
@@ -60,4 +51,15 @@ export function loadKubeConfig(options: KubeClientOptions): KubeConfig {
     });
   }
   return kc;
+}
+
+/** The Reflector's watch on client-node's Watch. */
+export function clientNodeWatch(kc: KubeConfig): WatchFn {
+  return (path, query, onEvent, onDone, idleTimeoutMs) => {
+    const w = new Watch(kc);
+    // client-node 2.x aborts a watch after `requestTimeoutMs` (30 s) without data, far shorter than kube-apiserver's
+    // silence on a quiet resource; the field is not in its typings, so it is set where it exists.
+    if ('requestTimeoutMs' in w) Object.assign(w, { requestTimeoutMs: idleTimeoutMs });
+    return w.watch(path, query, onEvent, onDone);
+  };
 }
