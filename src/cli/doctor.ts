@@ -1,3 +1,4 @@
+import { terminalSafe, terminalSafeJson } from '../escape.js';
 import { parseFlags } from './args.js';
 import { CliError, messageOf } from './errors.js';
 import { loadKubectlConfig } from '../kube/kubectl-config.js';
@@ -75,7 +76,9 @@ export async function run(argv: string[]): Promise<number> {
   });
   const broken = firstBroken(checks);
   if (format === 'json')
-    console.log(JSON.stringify({ ok: !broken, firstBroken: broken?.id ?? null, checks }, null, 2));
-  else console.log(formatChecklist(checks));
+    console.log(
+      terminalSafeJson(JSON.stringify({ ok: !broken, firstBroken: broken?.id ?? null, checks }, null, 2)),
+    );
+  else console.log(formatChecklist(checks).split('\n').map(terminalSafe).join('\n'));
   return broken ? 1 : 0;
 }

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { decodeJwt } from 'jose';
+import { terminalSafe, terminalSafeJson } from '../escape.js';
 import { parseFlags } from './args.js';
 import { CliError, messageOf } from './errors.js';
 import { ConfigError, loadConfig } from '../sts/config.js';
@@ -122,7 +123,7 @@ export async function run(argv: string[]): Promise<number> {
     roleArn = arn;
     if (!str('issuer'))
       console.log(
-        `(provider: the token's issuer ${issuer}, ClientIDList ${JSON.stringify(clientIds)}; --issuer/--client-id name another)`,
+        `(provider: the token's issuer ${terminalSafe(issuer)}, ClientIDList ${terminalSafe(JSON.stringify(clientIds))}; --issuer/--client-id name another)`,
       );
   } else {
     let seed;
@@ -149,7 +150,11 @@ export async function run(argv: string[]): Promise<number> {
   const sessionName = str('session-name') ?? 'openirsa-explain';
   if (!/^[\w+=,.@-]{2,64}$/.test(sessionName))
     throw new CliError('--session-name must be 2-64 characters of [\\w+=,.@-]');
-  const keys = new KeyStore(config.providers, { ttlMs: config.jwksCacheSeconds * 1000, minRefetchMs: 0 });
+  const keys = new KeyStore(config.providers, {
+    ttlMs: config.jwksCacheSeconds * 1000,
+    minRefetchMs: 0,
+    onWarning: (w) => console.error(`warning: ${w.message}`),
+  });
   const report = await explainWebIdentity({
     config,
     roleArn: roleArn!,
@@ -165,7 +170,7 @@ export async function run(argv: string[]): Promise<number> {
     action: str('action'),
     resource: str('resource'),
   });
-  if (values.json) console.log(JSON.stringify(report, null, 2));
+  if (values.json) console.log(terminalSafeJson(JSON.stringify(report, null, 2)));
   else
     console.log(
       formatReport(report, { roleArn: roleArn!, action: str('action'), resource: str('resource') }),

@@ -2,6 +2,7 @@
  * `openirsa lint FILE... | --config STS-CONFIG [--format text|json|sarif] [--max-size N]`
  * Exit 0: no error findings; 1: at least one error finding; 2: bad input (unreadable file, not JSON/YAML, unknown shape).
  */
+import { terminalSafe, terminalSafeJson } from '../escape.js';
 import { readFileSync } from 'node:fs';
 import { relative, sep } from 'node:path';
 import { LineCounter, parseDocument } from 'yaml';
@@ -306,11 +307,15 @@ export async function run(argv: string[]): Promise<number> {
   for (const f of args.files) findings.push(...lintFile(f, false, args.options));
   const fileCount = args.configs.length + args.files.length;
   if (args.format === 'json') {
-    console.log(JSON.stringify({ findings, summary: { files: fileCount, ...counts(findings) } }, null, 2));
+    console.log(
+      terminalSafeJson(
+        JSON.stringify({ findings, summary: { files: fileCount, ...counts(findings) } }, null, 2),
+      ),
+    );
   } else if (args.format === 'sarif') {
-    console.log(JSON.stringify(toSarif(findings), null, 2));
+    console.log(terminalSafeJson(JSON.stringify(toSarif(findings), null, 2)));
   } else {
-    console.log(formatText(findings, fileCount));
+    console.log(formatText(findings, fileCount).split('\n').map(terminalSafe).join('\n'));
   }
   return findings.some((f) => f.severity === 'error') ? 1 : 0;
 }

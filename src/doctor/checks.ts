@@ -14,7 +14,7 @@ export interface Check {
   fix?: string;
 }
 
-/** The role ARN the reference webhook accepts without a warning (specs/webhook.md §1.2). */
+/** The role ARN the reference webhook accepts without a warning (reference pkg/handler/handler.go @3bf80a34). */
 const ROLE_ARN = /^arn:aws[a-z0-9-]*:iam::\d{12}:role\/[\w-/.@+=,]+$/;
 
 interface WebhookRule {
@@ -289,7 +289,7 @@ export function checkToken(t: TokenFacts, expectedSubject: string, audience: str
       ...base,
       status: 'fail',
       detail: `aud ${JSON.stringify(aud)} does not contain ${audience}`,
-      fix: 'the API server must accept the audience (--api-audiences) and the webhook must project it',
+      fix: 'TokenRequest returns exactly the audiences asked for: check the webhook projects this audience (kube-apiserver needs no --api-audiences entry for it)',
     };
   if (t.claims.sub !== expectedSubject)
     return { ...base, status: 'fail', detail: `sub ${t.claims.sub} is not ${expectedSubject}` };

@@ -2,8 +2,7 @@
  * `openirsa doctor`: reads the cluster, the issuer and (optionally) the STS configuration, link by link, and
  * hands what it read to the pure analysers in checks.ts. Every failure to read is itself a finding.
  */
-import { request as httpRequest } from 'node:http';
-import { request as httpsRequest, type RequestOptions } from 'node:https';
+import { request as httpsRequest } from 'node:https';
 import { readFile } from 'node:fs/promises';
 import { decodeJwt, decodeProtectedHeader } from 'jose';
 import { AdmissionregistrationV1Api, CoreV1Api, type KubeConfig, type V1Pod } from '@kubernetes/client-node';
@@ -11,6 +10,7 @@ import { checkIssuer, formatFinding } from '../issuer/check.js';
 import { loadConfig } from '../sts/config.js';
 import { explainWebIdentity } from '../sts/explain.js';
 import { KeyStore } from '../oidc/keys.js';
+import { kubeGet } from '../kube/client.js';
 import { DEFAULT_ANNOTATION_PREFIX, DEFAULT_TOKEN_AUDIENCE, ANNOTATION } from '../webhook/constants.js';
 import {
   checkApiServer,
@@ -59,30 +59,6 @@ function apiError(err: unknown): string {
 }
 
 const isNotFound = (err: unknown): boolean => (err as { code?: number }).code === 404;
-
-/** GET a non-resource path (discovery, JWKS) with the kubeconfig's credentials. */
-async function rawGet(kc: KubeConfig, path: string): Promise<{ status: number; body: string }> {
-  const cluster = kc.getCurrentCluster();
-  if (!cluster) throw new Error('the kubeconfig has no current cluster');
-  // Keep a path prefix of the server URL (API servers behind a proxy), as client-go does.
-  const url = new URL(`${cluster.server.replace(/\/$/, '')}${path}`);
-  const options: RequestOptions = {};
-  await kc.applyToHTTPSOptions(options);
-  const request = url.protocol === 'http:' ? httpRequest : httpsRequest;
-  return new Promise((resolve, reject) => {
-    const req = request(url, { ...options, method: 'GET' }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => (body += c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-    });
-    req.on('error', reject);
-    req.setTimeout(10_000, () =>
-      req.destroy(Object.assign(new Error('no answer within 10 s'), { code: 'ETIMEDOUT' })),
-    );
-    req.end();
-  });
-}
 
 async function jwksKids(
   fetchJwks: () => Promise<{ status: number; body: string }>,
@@ -224,9 +200,9 @@ export async function runDoctor(o: DoctorOptions): Promise<Check[]> {
   let apiIssuer: string | undefined;
   let apiKids: string[] | undefined;
   try {
-    const d = await rawGet(o.kubeConfig, '/.well-known/openid-configuration');
+    const d = await kubeGet(o.kubeConfig, '/.well-known/openid-configuration');
     if (d.status === 200) apiIssuer = (JSON.parse(d.body) as { issuer?: string }).issuer;
-    apiKids = await jwksKids(() => rawGet(o.kubeConfig, '/openid/v1/jwks'));
+    apiKids = await jwksKids(() => kubeGet(o.kubeConfig, '/openid/v1/jwks'));
   } catch {
     apiIssuer = undefined;
   }
@@ -260,7 +236,7 @@ export async function runDoctor(o: DoctorOptions): Promise<Check[]> {
 async function probeApiServer(kc: KubeConfig, via: string): Promise<Check> {
   const server = kc.getCurrentCluster()?.server ?? '(no server)';
   try {
-    const r = await rawGet(kc, '/version');
+    const r = await kubeGet(kc, '/version');
     let gitVersion: string | undefined;
     try {
       gitVersion = r.status === 200 ? (JSON.parse(r.body) as { gitVersion?: string }).gitVersion : undefined;

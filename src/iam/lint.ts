@@ -1,6 +1,6 @@
 /**
  * `openirsa lint`: static checks on role trust policies for the IRSA mistakes that let the wrong workload in
- * or keep the right one out (specs/sts.md §6). Works on the raw JSON so that it can still point at mistakes in
+ * or keep the right one out (docs/iam.md). Works on the raw JSON so that it can still point at mistakes in
  * a document IAM would reject.
  */
 import { parseOidcProviderArn } from './arn.js';
