@@ -121,7 +121,8 @@ export async function run(argv: string[]): Promise<number> {
     if (roleArn !== undefined && roleArn !== arn)
       throw new CliError(`--role-arn ${roleArn} is not the Arn of --role ${file} (${arn})`);
     roleArn = arn;
-    if (!str('issuer'))
+    // Stated in the text report only: --json stays one JSON document.
+    if (!str('issuer') && !values.json)
       console.log(
         `(provider: the token's issuer ${terminalSafe(issuer)}, ClientIDList ${terminalSafe(JSON.stringify(clientIds))}; --issuer/--client-id name another)`,
       );

@@ -354,3 +354,17 @@ test('a Federated principal written with https://: the fix drops it from the pri
     /fix: drop "https:\/\/" from the principal: "Federated": "arn:aws:iam::111122223333:oidc-provider\/issuer\.example\.com\/id\/TEST1" \(the condition keys "issuer\.example\.com\/id\/TEST1:…" stay as they are\)/,
   );
 });
+
+test('--role --json prints one JSON document', () => {
+  const r = explain(
+    '--role',
+    roleFile('json.json', getRole()),
+    '--jwks',
+    jwksFile,
+    '--token',
+    tok('json'),
+    '--json',
+  );
+  assert.equal(r.code, 0, r.err);
+  assert.equal(JSON.parse(r.out).allowed, true);
+});
