@@ -1,14 +1,29 @@
 import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { decodeJwt } from 'jose';
 import { FileReadError, cannotRead } from '../file-errors.js';
-import { terminalSafeJson } from '../escape.js';
+import { terminalSafe, terminalSafeJson } from '../escape.js';
 import { parseFlags } from './args.js';
 import { CliError } from './errors.js';
 import { ConfigError, loadConfig } from '../sts/config.js';
 import { explainWebIdentity, formatReport } from '../sts/explain.js';
 import { KeyStore } from '../oidc/keys.js';
 import { liveConfigOf } from './iam-state.js';
+import { parseStructured, SyntaxPositionError } from './structured-text.js';
+import { configForRole } from '../sts/role-input.js';
+
+/** The token's iss, read without verifying (the verification comes after, against that provider). */
+function issuerOf(token: string): string | undefined {
+  try {
+    const iss = decodeJwt(token.trim()).iss;
+    return typeof iss === 'string' ? iss : undefined;
+  } catch {
+    return undefined;
+  }
+}
 
 const USAGE = `usage: openirsa explain --config FILE --role-arn ARN --token FILE [flags]
+       openirsa explain --role GET-ROLE.json [--issuer URL] [--client-id ID]... --token FILE [flags]
 
 Explains offline what AWS STS would decide for AssumeRoleWithWebIdentity with this token into this role:
 token checks, trust policy statement by statement, duration — and, with --action, whether the role's
@@ -16,7 +31,12 @@ permission policies allow an action on a resource. Exit status: 0 allowed, 3 den
 
 flags:
   --config FILE          the openirsa sts config (YAML or JSON): account, OIDC providers, roles
-  --role-arn ARN         the role to assume
+  --role-arn ARN         the role to assume (with --role: its Arn)
+  --role FILE            instead of --config: a real role as 'aws iam get-role --role-name NAME' prints it
+                         ('-' reads stdin); the account is the one in its Arn
+  --issuer URL           with --role: the IAM OIDC provider's URL (default: the token's iss)
+  --client-id ID         with --role: the provider's ClientIDList; repeatable (default sts.amazonaws.com)
+  --jwks FILE            with --role: the issuer's JWKS, to verify offline (default: fetched over HTTPS)
   --token FILE           the web identity token (JWT) file, e.g. a pod's projected token
   --action ACTION        also check the role's permission policies for this action (e.g. s3:PutObject)
   --resource ARN         the resource for --action (default *)
@@ -31,6 +51,10 @@ flags:
 export async function run(argv: string[]): Promise<number> {
   const { values } = parseFlags('explain', argv, {
     config: { type: 'string' },
+    role: { type: 'string' },
+    issuer: { type: 'string' },
+    'client-id': { type: 'string', multiple: true },
+    jwks: { type: 'string' },
     'role-arn': { type: 'string' },
     token: { type: 'string' },
     action: { type: 'string' },
@@ -48,24 +72,68 @@ export async function run(argv: string[]): Promise<number> {
     return 0;
   }
   const str = (k: string) => values[k] as string | undefined;
-  for (const k of ['config', 'role-arn', 'token'])
+  const withRole = str('role') !== undefined;
+  if (withRole && str('config')) throw new CliError('give --config or --role, not both');
+  if (!withRole)
+    for (const k of ['issuer', 'client-id', 'jwks'])
+      if (values[k] !== undefined)
+        throw new CliError(`--${k} goes with --role (a config declares its providers)`);
+  for (const k of withRole ? ['token'] : ['config', 'role-arn', 'token'])
     if (!str(k)) throw new CliError(`--${k} is required; run 'openirsa explain --help'`);
   if (str('resource') && !str('action')) throw new CliError('--resource needs --action');
-  let seed;
-  try {
-    seed = loadConfig(str('config')!);
-  } catch (err) {
-    if (err instanceof ConfigError) throw new CliError(`invalid config: ${err.message}`);
-    if (err instanceof FileReadError) throw new CliError(err.as('--config').message);
-    throw err;
-  }
-  // The roles as the IAM API left them (seed + stored changes), the same state `sts serve` answers from.
-  const config = await liveConfigOf(seed);
   let token: string;
   try {
     token = readFileSync(str('token')!, 'utf8');
   } catch (err) {
     throw new CliError(cannotRead('--token', str('token')!, err));
+  }
+  let config;
+  let roleArn = str('role-arn');
+  if (withRole) {
+    const file = str('role')!;
+    let doc: unknown;
+    try {
+      doc = parseStructured(file, readFileSync(file === '-' ? 0 : file, 'utf8'));
+    } catch (err) {
+      if (err instanceof SyntaxPositionError) throw new CliError(`--role ${file}:${err.message}`);
+      throw new CliError(cannotRead('--role', file, err));
+    }
+    const issuer = str('issuer') ?? issuerOf(token);
+    if (!issuer) throw new CliError('--issuer is required: the token has no readable iss claim');
+    const clientIds = (values['client-id'] as string[] | undefined) ?? ['sts.amazonaws.com'];
+    try {
+      config = configForRole(doc, file, {
+        url: issuer,
+        clientIds,
+        ...(str('jwks') ? { jwksFile: resolve(str('jwks')!) } : {}),
+      });
+    } catch (err) {
+      if (err instanceof ConfigError)
+        throw new CliError(
+          `--role ${err.message.replace(/: \$\.roles\[0\]/, ': $.Role').replace(/: \$\.oidcProviders\[0\]\.Url/, ': --issuer')}`,
+        );
+      throw err;
+    }
+    const arn = [...config.roles.keys()][0]!;
+    if (roleArn !== undefined && roleArn !== arn)
+      throw new CliError(`--role-arn ${roleArn} is not the Arn of --role ${file} (${arn})`);
+    roleArn = arn;
+    // Stated in the text report only: --json stays one JSON document.
+    if (!str('issuer') && !values.json)
+      console.log(
+        `(provider: the token's issuer ${terminalSafe(issuer)}, ClientIDList ${terminalSafe(JSON.stringify(clientIds))}; --issuer/--client-id name another)`,
+      );
+  } else {
+    let seed;
+    try {
+      seed = loadConfig(str('config')!);
+    } catch (err) {
+      if (err instanceof ConfigError) throw new CliError(`invalid config: ${err.message}`);
+      if (err instanceof FileReadError) throw new CliError(err.as('--config').message);
+      throw err;
+    }
+    // The roles as the IAM API left them (seed + stored changes), the same state `sts serve` answers from.
+    config = await liveConfigOf(seed);
   }
   let now = Date.now();
   if (str('time')) {
@@ -88,7 +156,7 @@ export async function run(argv: string[]): Promise<number> {
   });
   const report = await explainWebIdentity({
     config,
-    roleArn: str('role-arn')!,
+    roleArn: roleArn!,
     token,
     sessionName,
     now,
@@ -104,7 +172,7 @@ export async function run(argv: string[]): Promise<number> {
   if (values.json) console.log(terminalSafeJson(JSON.stringify(report, null, 2)));
   else
     console.log(
-      formatReport(report, { roleArn: str('role-arn')!, action: str('action'), resource: str('resource') }),
+      formatReport(report, { roleArn: roleArn!, action: str('action'), resource: str('resource') }),
     );
   return report.allowed ? 0 : 3;
 }

@@ -190,6 +190,12 @@ function diagnosePrincipal(
           `use the partition of the role's account: ${q(p.id)}`,
         );
       }
+      if (f.providerId.replace(/^[a-z]+:\/\//i, '') === r.providerId && f.account === r.account) {
+        return fix(
+          `the trusted provider ${q(t)} includes the URL scheme; IAM names providers without it`,
+          `drop "https://" from the principal: "Federated": ${q(p.id)} (the condition keys "${r.providerId}:…" stay as they are)`,
+        );
+      }
       if (f.host === r.host) {
         return fix(
           `the role trusts ${q(f.providerId)} but the token was issued by ${q(r.providerId)} (same host, another cluster or issuer path)`,
@@ -304,16 +310,24 @@ function diagnoseCondition(st: ExplainedStatement, c: ConditionResult, request: 
       const [, ns, sa] = token;
       const nss = c.policyValues.map((v) => SA_RE.exec(v)).filter((m): m is RegExpExecArray => !!m);
       const wanted = `system:serviceaccount:${ns}:${sa}`;
+      // The ServiceAccount(s) the role trusts, as a user names them: "team-a/app", "any ServiceAccount of team-a".
+      const trusted = nss
+        .map((m) =>
+          /^\*$/.test(m[2]!)
+            ? `any ServiceAccount of namespace ${m[1]}`
+            : `${/[*?]/.test(m[1]! + m[2]!) ? 'a ServiceAccount matching ' : ''}${m[1]}/${m[2]}`,
+        )
+        .join(' or ');
       if (nss.length > 0 && !nss.some((m) => globMatch(m[1]!, ns!))) {
         return fix(
           `the token is for ServiceAccount ${ns}/${sa}, but ${q(c.key)} allows namespace(s) ${list([...new Set(nss.map((m) => m[1]!))])}`,
-          `allow ${q(wanted)} in the condition, or run the pod in the namespace the role trusts`,
+          `run the pod as ${trusted} (the ServiceAccount the role trusts), or allow ${q(wanted)} in the condition`,
         );
       }
       if (nss.length > 0) {
         return fix(
           `the token is for ServiceAccount ${ns}/${sa}, but ${q(c.key)} allows ${list(c.policyValues)}`,
-          `allow ${q(wanted)} in the condition, or annotate the ServiceAccount the role trusts instead`,
+          `run the pod as ${trusted} (the ServiceAccount the role trusts: annotate it with this role), or allow ${q(wanted)} in the condition`,
         );
       }
       if (c.policyValues.some((v) => v.toLowerCase() === wanted.toLowerCase())) {

@@ -329,7 +329,7 @@ describe('openirsa doctor on a real kube-apiserver', () => {
       },
     );
     assert.equal(text.status, 1);
-    assert.equal(text.stdout.split('\n').filter((l) => /^(>>| {3})[✓✗!-] /.test(l)).length, 1, text.stdout);
+    assert.equal(text.stdout.split('\n').filter((l) => /^(>> | {3})[✓✗!-] /.test(l)).length, 1, text.stdout);
     assert.match(
       text.stdout,
       new RegExp(`^>> ✗ Kubernetes API server reachable: cannot reach https://127\\.0\\.0\\.1:${dead} `),

@@ -86,7 +86,10 @@ const cases: Case[] = [
     policy: policy(allow(exact())),
     req: { sub: 'system:serviceaccount:default:great-serviceaccount' },
     decision: 'ImplicitDeny',
-    fix: [/allows namespace\(s\) "great-namespace"/, /run the pod in the namespace the role trusts/],
+    fix: [
+      /allows namespace\(s\) "great-namespace"/,
+      /run the pod as great-namespace\/great-serviceaccount \(the ServiceAccount the role trusts\)/,
+    ],
     text: [/✗ StringEquals .*:sub/],
   },
   {

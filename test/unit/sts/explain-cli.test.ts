@@ -6,7 +6,15 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { stringify } from 'yaml';
-import { claims, configDoc, makeKey, signToken, ROLE_ARN, ISSUER } from '../../helpers/sts-fixtures.js';
+import {
+  claims,
+  configDoc,
+  makeKey,
+  signToken,
+  ROLE_ARN,
+  ISSUER,
+  TRUST_POLICY,
+} from '../../helpers/sts-fixtures.js';
 
 const ROOT = resolve(import.meta.dirname, '../../..');
 const dir = mkdtempSync(join(tmpdir(), 'openirsa-explain-'));
@@ -188,4 +196,175 @@ test('bad input exits 2 with one line: bad config names the file and the path', 
   assert.equal(missing.code, 2);
   assert.match(missing.err, /^openirsa: cannot read --token .*: no such file or directory/);
   assert.equal(explain('--config', cfg).code, 2);
+});
+
+// A real AWS role, as `aws iam get-role` prints it, explained without an openirsa config.
+const getRole = (doc: unknown = TRUST_POLICY) => ({
+  Role: {
+    Path: '/',
+    RoleName: 's3-writer',
+    RoleId: 'AROAEXAMPLEEXAMPLE123',
+    Arn: ROLE_ARN,
+    CreateDate: '2026-01-01T00:00:00+00:00',
+    AssumeRolePolicyDocument: doc,
+    MaxSessionDuration: 3600,
+    RoleLastUsed: {},
+  },
+});
+const jwksFile = join(dir, 'jwks.json');
+writeFileSync(jwksFile, JSON.stringify({ keys: [key.jwk] }));
+const roleFile = (name: string, content: unknown): string => {
+  const p = join(dir, name);
+  writeFileSync(p, JSON.stringify(content, null, 4));
+  return p;
+};
+
+test("--role: get-role output (CLI JSON and the API's URL-encoded document), account from its Arn, provider from the token", () => {
+  for (const [name, doc] of [
+    ['get-role.json', TRUST_POLICY],
+    ['get-role-encoded.json', encodeURIComponent(JSON.stringify(TRUST_POLICY))],
+  ] as const) {
+    const r = explain(
+      '--role',
+      roleFile(name, getRole(doc)),
+      '--jwks',
+      jwksFile,
+      '--token',
+      tok(`t-${name}`),
+    );
+    assert.equal(r.code, 0, r.err + r.out);
+    assert.match(r.out, new RegExp(`provider: the token's issuer ${ISSUER}`));
+    assert.match(r.out, /signature verified/);
+    assert.match(
+      r.out,
+      /result: ALLOWED — AWS would issue credentials for arn:aws:sts::111122223333:assumed-role\/s3-writer\//,
+    );
+  }
+  // A provider given by flags that does not list the token's audience: the token step names it.
+  const r = explain(
+    '--role',
+    roleFile('gr.json', getRole()),
+    '--issuer',
+    ISSUER,
+    '--client-id',
+    'other',
+    '--jwks',
+    jwksFile,
+    '--token',
+    tok('aud-other'),
+  );
+  assert.equal(r.code, 3, r.err);
+  assert.match(
+    r.out,
+    /✗ token: token aud \["sts.amazonaws.com"\] is not in the ClientIDList .* \(\["other"\]\)/,
+  );
+});
+
+test('sub mismatch: the fix names the ServiceAccount the role trusts', () => {
+  const role = roleFile('trusts.json', getRole());
+  const name = explain(
+    '--role',
+    role,
+    '--jwks',
+    jwksFile,
+    '--token',
+    tok('sa-other', { sub: 'system:serviceaccount:great-namespace:other' }),
+  );
+  assert.equal(name.code, 3, name.err);
+  assert.match(
+    name.out,
+    /fix: run the pod as great-namespace\/great-serviceaccount \(the ServiceAccount the role trusts: annotate it with this role\), or allow "system:serviceaccount:great-namespace:other"/,
+  );
+  const ns = explain(
+    '--role',
+    role,
+    '--jwks',
+    jwksFile,
+    '--token',
+    tok('ns-other', { sub: 'system:serviceaccount:team-b:great-serviceaccount' }),
+  );
+  assert.equal(ns.code, 3, ns.err);
+  assert.match(
+    ns.out,
+    /fix: run the pod as great-namespace\/great-serviceaccount \(the ServiceAccount the role trusts\)/,
+  );
+});
+
+test('--role: bad input is one line, exit 2', () => {
+  const noArn = roleFile('no-arn.json', { Role: { ...getRole().Role, Arn: undefined } });
+  const cases: Array<[string[], RegExp]> = [
+    [
+      ['--role', noArn, '--token', tok('b1')],
+      /^openirsa: --role .*no-arn\.json: \$\.Role\.Arn: missing: the account comes from the role ARN/,
+    ],
+    [
+      ['--role', noArn, '--config', cfg, '--token', tok('b2')],
+      /^openirsa: give --config or --role, not both$/,
+    ],
+    [
+      ['--config', cfg, '--role-arn', ROLE_ARN, '--issuer', ISSUER, '--token', tok('b3')],
+      /^openirsa: --issuer goes with --role/,
+    ],
+    [
+      ['--role', roleFile('list.json', { Roles: [] }), '--token', tok('b4')],
+      /not a role: give the output of `aws iam get-role/,
+    ],
+    [
+      ['--role', join(dir, 'missing.json'), '--token', tok('b5')],
+      /^openirsa: cannot read --role .*missing\.json: ENOENT$/,
+    ],
+    [
+      [
+        '--role',
+        roleFile('gr2.json', getRole()),
+        '--role-arn',
+        'arn:aws:iam::111122223333:role/other',
+        '--token',
+        tok('b6'),
+      ],
+      /is not the Arn of --role/,
+    ],
+  ];
+  for (const [args, re] of cases) {
+    const r = explain(...args);
+    assert.equal(r.code, 2, `${args.join(' ')}: ${r.out}${r.err}`);
+    assert.match(r.err.trim(), re);
+    assert.equal(r.err.trim().split('\n').length, 1, r.err);
+  }
+  const bad = join(dir, 'broken.json');
+  writeFileSync(bad, '{\n  "Role": {\n    "Arn": \n  }\n}\n');
+  const syntax = explain('--role', bad, '--token', tok('b7'));
+  assert.equal(syntax.code, 2);
+  assert.equal(syntax.err, `openirsa: --role ${bad}:4:3: not valid JSON: Unexpected token '}'\n`);
+});
+
+test('a Federated principal written with https://: the fix drops it from the principal, keys unchanged', () => {
+  const doc = JSON.parse(JSON.stringify(TRUST_POLICY).replace(':oidc-provider/', ':oidc-provider/https://'));
+  const r = explain(
+    '--role',
+    roleFile('https.json', getRole(doc)),
+    '--jwks',
+    jwksFile,
+    '--token',
+    tok('https'),
+  );
+  assert.equal(r.code, 3, r.err);
+  assert.match(
+    r.out,
+    /fix: drop "https:\/\/" from the principal: "Federated": "arn:aws:iam::111122223333:oidc-provider\/issuer\.example\.com\/id\/TEST1" \(the condition keys "issuer\.example\.com\/id\/TEST1:…" stay as they are\)/,
+  );
+});
+
+test('--role --json prints one JSON document', () => {
+  const r = explain(
+    '--role',
+    roleFile('json.json', getRole()),
+    '--jwks',
+    jwksFile,
+    '--token',
+    tok('json'),
+    '--json',
+  );
+  assert.equal(r.code, 0, r.err);
+  assert.equal(JSON.parse(r.out).allowed, true);
 });
