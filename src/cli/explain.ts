@@ -94,7 +94,11 @@ export async function run(argv: string[]): Promise<number> {
   const sessionName = str('session-name') ?? 'openirsa-explain';
   if (!/^[\w+=,.@-]{2,64}$/.test(sessionName))
     throw new CliError('--session-name must be 2-64 characters of [\\w+=,.@-]');
-  const keys = new KeyStore(config.providers, { ttlMs: config.jwksCacheSeconds * 1000, minRefetchMs: 0 });
+  const keys = new KeyStore(config.providers, {
+    ttlMs: config.jwksCacheSeconds * 1000,
+    minRefetchMs: 0,
+    onWarning: (w) => console.error(`warning: ${w.message}`),
+  });
   const report = await explainWebIdentity({
     config,
     roleArn: str('role-arn')!,

@@ -5,9 +5,10 @@
 import { terminalSafe, terminalSafeJson } from '../escape.js';
 import { readFileSync } from 'node:fs';
 import { relative, sep } from 'node:path';
-import { LineCounter, parse as parseYaml, parseDocument } from 'yaml';
+import { LineCounter, parseDocument } from 'yaml';
 import type { Log, ReportingDescriptor, Result } from 'sarif';
 import { CliError, messageOf } from './errors.js';
+import { parseStructured, SyntaxPositionError } from './structured-text.js';
 import {
   contextFromConfig,
   IamError,
@@ -104,15 +105,10 @@ function readInput(file: string): string {
 function parseContent(file: string, text: string): unknown {
   if (text.trim() === '') throw new CliError(`${file}: empty file`);
   try {
-    return JSON.parse(text);
-  } catch (jsonErr) {
-    try {
-      const v: unknown = parseYaml(text);
-      if (typeof v === 'object' && v !== null) return v;
-    } catch {
-      // fall through to the JSON message, the likelier intent
-    }
-    throw new CliError(`${file}: neither JSON nor YAML (${messageOf(jsonErr)})`);
+    return parseStructured(file, text);
+  } catch (err) {
+    if (err instanceof SyntaxPositionError) throw new CliError(`${file}:${err.message}`);
+    throw err;
   }
 }
 

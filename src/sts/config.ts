@@ -11,6 +11,7 @@ import type { JWK } from 'jose';
 import { isAccountId, isIamPath, isPartition, isRoleName, oidcProviderArn, roleArn } from '../iam/arn.js';
 import type { ProviderRef } from '../oidc/verify.js';
 import type { ProviderTrust } from '../oidc/keys.js';
+import { jwkProblem } from '../oidc/jwk.js';
 import { decodePolicyText } from '../iam/policy.js';
 import { IamApiConfigError, readIamApiConfig, type IamApiConfig } from '../iam-api/config.js';
 import { checkTrustPolicy, checkPermissionPolicy, type PolicyDoc } from './policy.js';
@@ -223,8 +224,8 @@ function readProvider(
     if (!isObj(jwksRaw) || !Array.isArray(jwksRaw.keys))
       r.fail(`${path}.jwks`, 'must be a JWKS: {"keys": [...]}');
     (jwksRaw.keys as unknown[]).forEach((k, i) => {
-      if (!isObj(k) || typeof k.kty !== 'string') r.fail(`${path}.jwks.keys[${i}]`, 'is not a JWK (no kty)');
-      if ('d' in k) r.fail(`${path}.jwks.keys[${i}]`, 'is a private key; give the public JWKS');
+      const why = jwkProblem(k);
+      if (why) r.fail(`${path}.jwks.keys[${i}]`, `${why}; give the public JWKS`);
     });
     jwks = jwksRaw as { keys: JWK[] };
   }

@@ -1,6 +1,6 @@
 /**
  * The AWS Query protocol of STS: parameter parsing and validation, XML rendering, and the one table of error
- * codes, HTTP statuses and messages (specs/sts.md §1). Everything here is pure.
+ * codes, HTTP statuses and messages (STS API Reference; botocore sts/2011-06-15/service-2.json). Everything here is pure.
  */
 
 import { xmlSafe } from '../escape.js';
@@ -33,7 +33,7 @@ export const ERROR_STATUS = {
 
 export type StsErrorCode = keyof typeof ERROR_STATUS;
 
-/** AWS's own wording (specs/sts.md §1.4). Functions where AWS interpolates values. */
+/** AWS's own wording, as STS returns it (docs/sts.md). Functions where AWS interpolates values. */
 export const MSG = {
   notJwt: 'The ID Token provided is not a valid JWT. (You may see this error if you sent an Access Token)',
   noProvider: (iss: string) => `No OpenIDConnect provider found in your account for ${iss}`,

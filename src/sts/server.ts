@@ -125,6 +125,8 @@ export class StsService {
                 { event: 'jwks_fetch_failed', provider: info.provider, url: info.url, reason: info.error },
                 'fetching provider keys failed',
               ),
+        onWarning: (w) =>
+          logger?.warn({ event: 'jwks_entry_ignored', provider: w.provider, url: w.url }, w.message),
       });
     this.deps = { config, getKey: this.keyStore.getKey, now: options.now ?? Date.now };
   }
