@@ -180,3 +180,53 @@ test('session tokens: the checks before decryption (alphabet, length, version by
   assert.ok(fits.length <= 16384);
   assert.ok(openSession(fits, [KEY]), 'under the limit opens');
 });
+
+test('access key ids: the account decodes whatever the random bits; the random bits make keys differ', async () => {
+  const { temporaryAccessKeyId, accountOfAccessKeyId } = await import('../../../src/sts/credentials.js');
+  const fill = (b: number) => (n: number) => Buffer.alloc(n, b);
+  for (const account of ['000000000001', '111122223333', '999999999999']) {
+    const ids = [0x00, 0x7f, 0x80, 0xff].map((b) => temporaryAccessKeyId(account, fill(b)));
+    for (const id of ids) {
+      assert.match(id, /^ASIA[A-Z2-7]{16}$/);
+      assert.equal(accountOfAccessKeyId(id), account, id);
+    }
+    assert.equal(new Set(ids).size, 4, 'the top random bit and the random tail both show in the id');
+    // Bytes 2..5 of the randomness are the id's tail.
+    const tail = (n: number) => Buffer.from([0, 0, 9, 9, 9, 9, 0, 0, 0, 0, 0].slice(0, n));
+    assert.notEqual(temporaryAccessKeyId(account, tail), temporaryAccessKeyId(account, fill(0)));
+  }
+  assert.equal(accountOfAccessKeyId('ASIA0000000000000000'), undefined, '0 is not base32');
+  assert.equal(accountOfAccessKeyId('ASIA1AAAAAAAAAAAAAAA'), undefined, '1 is not base32');
+});
+
+test('a session holds exactly the facts given (no clock inputs, no undefined members)', () => {
+  const c = issueCredentials(
+    {
+      partition: 'aws',
+      account: '111122223333',
+      roleName: 'r',
+      roleId: 'AROAAAAAAAAAAAAAAAAAA',
+      sessionName: 's',
+      durationSeconds: 900,
+      now: T0 + 1500,
+      sourceIdentity: undefined,
+      tags: { a: 'b' },
+    },
+    KEY,
+  );
+  assert.deepEqual(Object.keys(c.session).sort(), [
+    'accessKeyId',
+    'account',
+    'expiresAt',
+    'issuedAt',
+    'partition',
+    'roleId',
+    'roleName',
+    'secretAccessKey',
+    'sessionName',
+    'tags',
+  ]);
+  assert.equal(c.session.issuedAt, T0 + 1500);
+  assert.equal(c.session.expiresAt, T0 + 1000 + 900_000, 'expiry counted from the whole second');
+  assert.deepEqual(openSession(c.sessionToken, [KEY]), c.session);
+});
