@@ -10,6 +10,7 @@ export const MODULES = {
       'test/unit/oidc/verify.test.ts',
       'test/unit/oidc/keys.test.ts',
       'test/unit/sts/forged-tokens.test.ts',
+      'test/unit/security/verify.test.ts',
     ],
   },
   sigv4: {
@@ -20,7 +21,10 @@ export const MODULES = {
     mutate: 'src/sts/credentials.ts',
     tests: ['test/unit/sts/credentials-sigv4.test.ts', 'test/unit/security/sigv4-credentials.test.ts'],
   },
-  conditions: { mutate: 'src/iam/conditions.ts', tests: ['test/unit/iam/conditions.test.ts'] },
+  conditions: {
+    mutate: 'src/iam/conditions.ts',
+    tests: ['test/unit/iam/conditions.test.ts', 'test/unit/security/iam.test.ts'],
+  },
   evaluate: {
     mutate: 'src/iam/evaluate.ts',
     tests: [
@@ -28,6 +32,7 @@ export const MODULES = {
       'test/unit/iam/trust-matrix.test.ts',
       'test/unit/iam/undetermined.test.ts',
       'test/unit/iam/effective.test.ts',
+      'test/unit/security/iam.test.ts',
     ],
   },
 };
