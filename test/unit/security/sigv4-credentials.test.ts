@@ -191,6 +191,10 @@ test('access key ids: the account decodes whatever the random bits; the random b
       assert.equal(accountOfAccessKeyId(id), account, id);
     }
     assert.equal(new Set(ids).size, 4, 'the top random bit and the random tail both show in the id');
+    // The top random bit alone (byte 1's high bit) changes the id.
+    const topBit = (n: number) => Buffer.from([0, 0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0].slice(0, n));
+    assert.notEqual(temporaryAccessKeyId(account, topBit), temporaryAccessKeyId(account, fill(0)));
+    assert.equal(accountOfAccessKeyId(temporaryAccessKeyId(account, topBit)), account);
     // Bytes 2..5 of the randomness are the id's tail.
     const tail = (n: number) => Buffer.from([0, 0, 9, 9, 9, 9, 0, 0, 0, 0, 0].slice(0, n));
     assert.notEqual(temporaryAccessKeyId(account, tail), temporaryAccessKeyId(account, fill(0)));
