@@ -40,6 +40,8 @@ flags:
   --token FILE           the web identity token (JWT) file, e.g. a pod's projected token
   --action ACTION        also check the role's permission policies for this action (e.g. s3:PutObject)
   --resource ARN         the resource for --action (default *)
+  --policy FILE          a session policy (the call's Policy): --action is checked against role ∩ session
+  --policy-arn ARN       a session managed policy (the call's PolicyArns; repeatable)
   --session-name NAME    RoleSessionName (default openirsa-explain)
   --duration SECONDS     DurationSeconds to check against MaxSessionDuration (default 3600)
   --time ISO8601         evaluate at this time instead of now
@@ -59,6 +61,8 @@ export async function run(argv: string[]): Promise<number> {
     token: { type: 'string' },
     action: { type: 'string' },
     resource: { type: 'string' },
+    policy: { type: 'string' },
+    'policy-arn': { type: 'string', multiple: true },
     'session-name': { type: 'string' },
     duration: { type: 'string' },
     time: { type: 'string' },
@@ -146,6 +150,15 @@ export async function run(argv: string[]): Promise<number> {
     if (!Number.isInteger(duration) || duration < 900 || duration > 43200)
       throw new CliError('--duration must be an integer from 900 to 43200');
   }
+  let sessionPolicy: string | undefined;
+  if (str('policy'))
+    try {
+      sessionPolicy = readFileSync(str('policy')!, 'utf8');
+    } catch (err) {
+      throw new CliError(
+        `cannot read policy file ${str('policy')}: ${(err as NodeJS.ErrnoException).code ?? messageOf(err)}`,
+      );
+    }
   const sessionName = str('session-name') ?? 'openirsa-explain';
   if (!/^[\w+=,.@-]{2,64}$/.test(sessionName))
     throw new CliError('--session-name must be 2-64 characters of [\\w+=,.@-]');
@@ -168,6 +181,8 @@ export async function run(argv: string[]): Promise<number> {
     sourceIp: str('source-ip') ?? '127.0.0.1',
     action: str('action'),
     resource: str('resource'),
+    sessionPolicy,
+    policyArns: values['policy-arn'] as string[] | undefined,
   });
   if (values.json) console.log(terminalSafeJson(JSON.stringify(report, null, 2)));
   else

@@ -4,11 +4,11 @@
  * resource. The denial names the missing permission in AWS's words and carries the per-statement reasons.
  */
 import { roleArn } from '../iam/arn.js';
-import { parsePolicy } from '../iam/policy.js';
+import { effectivePermission } from '../iam/effective.js';
 import type { ConditionValue, Decision } from '../iam/types.js';
 import type { StsConfig } from '../sts/config.js';
 import type { Session } from '../sts/credentials.js';
-import { evaluatePermissions, renderEvaluation } from '../sts/policy.js';
+import { renderEvaluation, roleIdentityPolicies, sessionPolicyDocs } from '../sts/policy.js';
 import { IAM_MSG, IamApiError } from './errors.js';
 
 export type Caller =
@@ -28,10 +28,7 @@ export interface PermissionResult {
   lines: string[];
 }
 
-/**
- * The effective permission of a role session: role identity policies ∩ session policies, explicit deny first.
- * The one adapter to switch to the shared effective-permission function of src/iam once it lands (issue 10).
- */
+/** The effective permission of a role session (src/iam/effective.ts), with per-policy reasons for the denial. */
 export function sessionPermission(
   config: StsConfig,
   session: Session,
@@ -41,36 +38,17 @@ export function sessionPermission(
   const role = config.roles.get(
     roleArn(session.partition, session.account, session.roleName, session.rolePath ?? '/'),
   );
-  const docs = role
-    ? [
-        ...role.inlinePolicies,
-        ...role.managedPolicyArns.flatMap((a) => {
-          const p = config.managedPolicies.get(a);
-          return p ? [{ name: a, document: p.document }] : [];
-        }),
-      ]
-    : [];
-  const identity = evaluatePermissions(docs, ctx);
-  const lines = identity.policies.flatMap((p) => [`policy ${p.name}:`, ...renderEvaluation(p.result, '  ')]);
+  const identity = roleIdentityPolicies(config, role);
+  const r = effectivePermission({ identity, session: sessionPolicyDocs(config, session) }, ctx);
+  const lines = r.identity.policies.flatMap((p) => [
+    `policy ${p.name}:`,
+    ...renderEvaluation(p.result, '  '),
+  ]);
   if (!role) lines.push(`the session's role ${session.roleName} no longer exists: it has no permissions`);
-  else if (docs.length === 0) lines.push(`role ${role.arn} has no permission policies`);
-  const sessionDocs = [
-    ...(session.sessionPolicy
-      ? [{ name: 'session policy', document: parsePolicy(session.sessionPolicy, 'identity', { maxSize: 0 }) }]
-      : []),
-    ...(session.policyArns ?? []).flatMap((a) => {
-      const p = config.managedPolicies.get(a);
-      return p ? [{ name: `session ${a}`, document: p.document }] : [];
-    }),
-  ];
-  const bounded = session.sessionPolicy !== undefined || (session.policyArns?.length ?? 0) > 0;
-  const sess = bounded ? evaluatePermissions(sessionDocs, ctx) : undefined;
-  if (sess) lines.push(...sess.policies.flatMap((p) => [`${p.name}:`, ...renderEvaluation(p.result, '  ')]));
-  if (identity.decision === 'ExplicitDeny') return { decision: 'ExplicitDeny', deniedBy: 'identity', lines };
-  if (sess?.decision === 'ExplicitDeny') return { decision: 'ExplicitDeny', deniedBy: 'session', lines };
-  if (identity.decision !== 'Allow') return { decision: 'ImplicitDeny', deniedBy: 'identity', lines };
-  if (sess && sess.decision !== 'Allow') return { decision: 'ImplicitDeny', deniedBy: 'session', lines };
-  return { decision: 'Allow', lines };
+  else if (identity.length === 0) lines.push(`role ${role.arn} has no permission policies`);
+  if (r.session)
+    lines.push(...r.session.policies.flatMap((p) => [`${p.name}:`, ...renderEvaluation(p.result, '  ')]));
+  return { decision: r.decision, ...(r.deniedBy ? { deniedBy: r.deniedBy } : {}), lines };
 }
 
 /** Throws AWS's AccessDenied when the caller may not do `check`; returns the reasons when it may. */

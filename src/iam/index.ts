@@ -6,5 +6,6 @@ export * from './policy.js';
 export * from './conditions.js';
 export * from './variables.js';
 export * from './evaluate.js';
+export * from './effective.js';
 export * from './explain.js';
 export * from './lint.js';

@@ -103,6 +103,10 @@ export function decodeJwt(raw: string): DecodedJwt {
     );
   if (parts[2]!.length === 0) throw invalid(MSG.notJwt, 'the token has an empty signature');
   if (!/^[A-Za-z0-9_-]+$/.test(parts[2]!)) throw invalid(MSG.notJwt, 'the token signature is not base64url');
+  // Canonical only: the decoder ignores a lone trailing character and unused low bits, so text appended to a
+  // valid signature (or a changed last character) would otherwise still verify.
+  if (Buffer.from(parts[2]!, 'base64url').toString('base64url') !== parts[2])
+    throw invalid(MSG.badSignature, 'the token signature is not canonical base64url');
   if (header.crit !== undefined) throw invalid(MSG.notJwt, 'the token header has a "crit" member');
   const kid = header.kid;
   if (kid !== undefined && typeof kid !== 'string')

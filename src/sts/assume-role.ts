@@ -8,7 +8,16 @@ import { assumedRoleArn, parseRoleArn, roleArn as buildRoleArn } from '../iam/ar
 import type { ConditionValue } from '../iam/types.js';
 import type { RoleConfig } from './config.js';
 import { issueCredentials, sessionArn, type Session } from './credentials.js';
-import { evaluatePermissions, evaluateTrust, renderEvaluation, summarizeEvaluation } from './policy.js';
+import { effectivePermission, type ResourceGrant } from '../iam/effective.js';
+import type { EvaluationResult } from '../iam/types.js';
+import {
+  evaluateTrust,
+  renderEvaluation,
+  roleIdentityPolicies,
+  sessionPolicyDocs,
+  summarizeEvaluation,
+  type PolicyDoc,
+} from './policy.js';
 import {
   MSG,
   PATTERNS,
@@ -153,6 +162,30 @@ export function principalKeys(
   return keys;
 }
 
+const GRANT_TEXT: Record<ResourceGrant, string> = {
+  none: "the trust policy trusts the caller's account, so the caller's own policies must allow it",
+  principal: "the trust policy names the caller's role",
+  session: 'the trust policy names this session',
+};
+
+/** What the applying Allow statements of a trust policy name: the session itself, its role (or everyone), or only its account. */
+export function trustGrant(
+  trust: EvaluationResult,
+  doc: PolicyDoc,
+  callerRoleArn: string,
+  callerSessionArn: string,
+): ResourceGrant {
+  let grant: ResourceGrant = 'none';
+  for (const s of trust.statements) {
+    if (!s.matched || s.effect !== 'Allow') continue;
+    const spec = doc.statements[s.index]?.principal;
+    const values = spec === '*' ? ['*'] : (spec?.AWS ?? []);
+    if (values.includes(callerSessionArn)) return 'session';
+    if (values.some((v) => v === '*' || v === callerRoleArn)) grant = 'principal';
+  }
+  return grant;
+}
+
 export async function assumeRole(
   req: AssumeRoleParams,
   caller: Session,
@@ -225,6 +258,9 @@ export async function assumeRole(
   const actions = [ASSUME_ROLE_ACTION];
   if (Object.keys(req.tags).length) actions.push('sts:TagSession');
   if (req.sourceIdentity !== undefined && !caller.sourceIdentity) actions.push('sts:SetSourceIdentity');
+  const callerRoleArn = String(keys['aws:PrincipalArn']);
+  const identity = roleIdentityPolicies(config, config.roles.get(callerRoleArn));
+  const session = sessionPolicyDocs(config, caller);
   for (const action of actions) {
     const trust = evaluateTrust(role!.trustPolicy, { action, principal, conditionKeys: keys });
     trace.push({
@@ -237,46 +273,36 @@ export async function assumeRole(
       throw denied(
         `trust policy of ${role!.arn} does not allow ${action} for ${callerArn}: ${summarizeEvaluation(trust)}`,
       );
-    if (action !== ASSUME_ROLE_ACTION) continue;
-    // Does an applying Allow name this role or session (not just the account)?
-    const callerRoleArn = String(keys['aws:PrincipalArn']);
-    const direct = trust.statements.some((s) => {
-      if (!s.matched || s.effect !== 'Allow') return false;
-      const st = role!.trustPolicy.statements[s.index];
-      const spec = st?.principal;
-      if (spec === '*') return true;
-      return (spec?.AWS ?? []).some((v) => v === '*' || v === callerRoleArn || v === callerArn);
-    });
-    if (!direct) {
-      const callerRole = config.roles.get(callerRoleArn);
-      const docs = callerRole
-        ? [
-            ...callerRole.inlinePolicies,
-            ...callerRole.managedPolicyArns.flatMap((a) => {
-              const p = config.managedPolicies.get(a);
-              return p ? [p] : [];
-            }),
-          ]
-        : [];
-      const perm = evaluatePermissions(docs, {
-        action: ASSUME_ROLE_ACTION,
-        resource: role!.arn,
-        conditionKeys: keys,
-      });
-      trace.push({
-        step: 'caller permission policies: sts:AssumeRole',
-        ok: perm.decision === 'Allow',
-        detail: `${perm.decision} (the trust policy trusts the caller's account, so the caller's own policies must allow sts:AssumeRole on ${role!.arn})`,
-        lines: perm.policies.flatMap((p) => [
+    // The trust policy is the target's resource-based policy: what it names decides which of the caller's own
+    // policies must also allow (same-account rule), and whether the session policies limit it.
+    const grant = trustGrant(trust, role!.trustPolicy, callerRoleArn, callerArn);
+    const perm = effectivePermission(
+      { identity, session, resourceGrant: grant },
+      { action, resource: role!.arn, conditionKeys: keys },
+    );
+    trace.push({
+      step: `caller's policies: ${action}`,
+      ok: perm.decision === 'Allow',
+      detail: `${perm.decision} (${GRANT_TEXT[grant]}${session ? '; the session policies limit the session' : ''})`,
+      lines: [
+        ...perm.identity.policies.flatMap((p) => [
           `    policy ${p.name}:`,
           ...renderEvaluation(p.result, '      '),
         ]),
-      });
-      if (perm.decision !== 'Allow')
-        throw denied(
-          `the trust policy of ${role!.arn} trusts account ${caller.account} but no permission policy of ${callerRoleArn} allows sts:AssumeRole on it (${perm.decision})`,
-        );
-    }
+        ...(perm.session?.policies ?? []).flatMap((p) => [
+          `    ${p.name}:`,
+          ...renderEvaluation(p.result, '      '),
+        ]),
+      ],
+    });
+    if (perm.decision !== 'Allow')
+      throw denied(
+        perm.decision === 'ExplicitDeny'
+          ? `an explicit Deny in the caller's ${perm.deniedBy === 'session' ? 'session policies' : `policies (${callerRoleArn})`} refuses ${action} on ${role!.arn}`
+          : perm.deniedBy === 'session'
+            ? `the session policies of ${callerArn} do not allow ${action} on ${role!.arn}`
+            : `the trust policy of ${role!.arn} trusts account ${caller.account} but no permission policy of ${callerRoleArn} allows ${action} on it`,
+      );
   }
 
   const duration = req.durationSeconds ?? 3600;

@@ -10,9 +10,10 @@ import type { ConditionValue } from '../iam/types.js';
 import { verifyToken, type KeyLookup, type VerifiedToken } from '../oidc/verify.js';
 import type { StsConfig } from './config.js';
 import { MSG, StsError } from './protocol.js';
-import { globalKeys } from './common.js';
+import { checkSessionPolicies, globalKeys } from './common.js';
 import { principalKeys } from './assume-role.js';
-import { evaluatePermissions } from './policy.js';
+import { roleIdentityPolicies, sessionPolicyDocs } from './policy.js';
+import { effectivePermission } from '../iam/effective.js';
 import { WEB_IDENTITY_ACTION, checkTrust, webIdentityKeys } from './web-identity.js';
 
 export interface ExplainInput {
@@ -30,6 +31,9 @@ export interface ExplainInput {
   sourceIp?: string;
   action?: string;
   resource?: string;
+  /** The session `Policy` (JSON text) and `PolicyArns` of the call: they bound the session's permissions. */
+  sessionPolicy?: string;
+  policyArns?: string[];
 }
 
 export interface ExplainStep {
@@ -46,6 +50,8 @@ export interface ExplainReport {
   steps: ExplainStep[];
   trust: Array<{ action: string; explanation: Explanation }>;
   permissions?: Explanation;
+  /** The session policies' own evaluation, when the call passes Policy or PolicyArns. */
+  sessionPermissions?: Explanation;
   assumedRoleArn?: string;
   signatureVerified: boolean;
 }
@@ -180,6 +186,24 @@ export async function explainWebIdentity(input: ExplainInput): Promise<ExplainRe
     ok: true,
     detail: `${duration} s ≤ MaxSessionDuration ${role.maxSessionDuration} s`,
   });
+  const policyArns = input.policyArns ?? [];
+  let sessionPolicies: ReturnType<typeof checkSessionPolicies>;
+  try {
+    sessionPolicies = checkSessionPolicies(config, input.sessionPolicy, policyArns, token.tags);
+  } catch (err) {
+    if (!(err instanceof StsError)) throw err;
+    return deny(
+      err,
+      'session policies',
+      'give a valid identity policy as Policy, and PolicyArns of declared managed policies',
+    );
+  }
+  if (input.sessionPolicy !== undefined || policyArns.length > 0)
+    steps.push({
+      step: 'session policies',
+      ok: true,
+      detail: `${[input.sessionPolicy !== undefined ? 'Policy' : '', ...policyArns].filter(Boolean).join(', ')} (they bound the session's permissions)`,
+    });
   report.allowed = true;
   report.assumedRoleArn = `arn:${config.partition}:sts::${config.accountId}:assumed-role/${role.name}/${input.sessionName}`;
 
@@ -204,32 +228,49 @@ export async function explainWebIdentity(input: ExplainInput): Promise<ExplainRe
       ...principalKeys(session, role.tags),
       'aws:PrincipalIsAWSService': 'false',
     };
-    const docs = [
-      ...role.inlinePolicies,
-      ...role.managedPolicyArns.flatMap((a) => {
-        const p = config.managedPolicies.get(a);
-        return p ? [p] : [];
-      }),
-    ];
+    const docs = roleIdentityPolicies(config, role);
     const ctx = { action: input.action, resource: input.resource ?? '*', conditionKeys: permKeys };
-    const perm = evaluatePermissions(docs, ctx);
-    const e = explainPolicies(perm, ctx);
+    const perm = effectivePermission(
+      {
+        identity: docs,
+        session: sessionPolicyDocs(config, {
+          sessionPolicy: sessionPolicies.policy,
+          policyArns: sessionPolicies.policyArns,
+        }),
+      },
+      ctx,
+    );
+    const e = explainPolicies(perm.identity, ctx);
     report.permissions = e;
-    const ok = perm.decision === 'Allow';
+    const identityOk = perm.identity.decision === 'Allow';
     const missing = role.managedPolicyArns.filter((a) => !config.managedPolicies.has(a));
     steps.push({
       step: `permissions: ${input.action}${input.resource ? ` on ${input.resource}` : ''}`,
-      ok,
+      ok: identityOk,
       detail:
         docs.length === 0
           ? `the role has no permission policies in the config (implicit deny)${missing.length ? `; AWS managed policies not evaluated: ${missing.join(', ')}` : ''}`
           : e.summary,
-      fix: ok
+      fix: identityOk
         ? undefined
         : e.fixes[0]
           ? `${e.fixes[0].fix} (at ${e.fixes[0].path})`
           : `add a statement allowing ${input.action} on ${input.resource ?? '*'} to a policy of ${role.arn}`,
     });
+    if (perm.session) {
+      const se = explainPolicies(perm.session, ctx);
+      report.sessionPermissions = se;
+      const sessionOk = perm.session.decision === 'Allow';
+      steps.push({
+        step: `session policies: ${input.action}${input.resource ? ` on ${input.resource}` : ''}`,
+        ok: sessionOk,
+        detail: se.summary,
+        fix: sessionOk
+          ? undefined
+          : `the session policies must allow ${input.action} too (the session gets the intersection)`,
+      });
+    }
+    const ok = perm.decision === 'Allow';
     if (!ok) report.allowed = false;
   }
   return report;
@@ -266,6 +307,15 @@ export function formatReport(
         .map((l) => `  ${l}`),
     );
   }
+  if (r.sessionPermissions) {
+    out.push('');
+    out.push('session policies:');
+    out.push(
+      ...formatExplanation(r.sessionPermissions)
+        .split('\n')
+        .map((l) => `  ${l}`),
+    );
+  }
   out.push('');
   if (!r.signatureVerified && r.steps.some((s) => s.step === 'token' && s.ok))
     out.push('note: the token signature was NOT verified (--no-verify-signature); AWS verifies it.');
@@ -277,7 +327,7 @@ export function formatReport(
     out.push(`result: DENIED — AWS would answer ${r.aws.code} (HTTP ${r.aws.status}): ${r.aws.message}`);
   else
     out.push(
-      `result: DENIED — the session would be issued, but ${input.action} is not allowed by the role's permission policies`,
+      `result: DENIED — the session would be issued, but ${input.action} is not allowed by ${r.sessionPermissions ? "the role's permission policies and the session policies together" : "the role's permission policies"}`,
     );
   // Token claims and parameters are in these lines: escape them so they cannot move the cursor or fake a verdict.
   return out.map(terminalSafe).join('\n');

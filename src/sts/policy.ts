@@ -10,6 +10,8 @@ import {
   type ParsedPolicy,
 } from '../iam/index.js';
 import type { EvaluationResult, RequestContext, StatementResult } from '../iam/types.js';
+import type { NamedPolicy } from '../iam/effective.js';
+import type { RoleConfig, StsConfig } from './config.js';
 
 export type PolicyDoc = ParsedPolicy;
 export type { EvaluationResult, RequestContext };
@@ -131,3 +133,38 @@ export function summarizeEvaluation(result: EvaluationResult): string {
     )
     .join(' | ')}`;
 }
+
+/** A role's identity policies: inline, then attached managed ones (named by ARN; undeclared ones are skipped). */
+export function roleIdentityPolicies(config: StsConfig, role: RoleConfig | undefined): NamedPolicy[] {
+  if (!role) return [];
+  return [
+    ...role.inlinePolicies,
+    ...role.managedPolicyArns.flatMap((a) => {
+      const p = config.managedPolicies.get(a);
+      return p ? [{ name: a, document: p.document }] : [];
+    }),
+  ];
+}
+
+/**
+ * A session's policies (`Policy` and `PolicyArns` it was created with), or undefined when it has none. A
+ * PolicyArns entry no longer declared stays in as an empty policy: it allows nothing, so the session stays
+ * limited (fail closed) instead of losing its bound.
+ */
+export function sessionPolicyDocs(
+  config: StsConfig,
+  session: { sessionPolicy?: string; policyArns?: string[] },
+): NamedPolicy[] | undefined {
+  if (session.sessionPolicy === undefined && !session.policyArns?.length) return undefined;
+  return [
+    ...(session.sessionPolicy !== undefined
+      ? [{ name: 'session policy', document: checkSessionPolicy(session.sessionPolicy) }]
+      : []),
+    ...(session.policyArns ?? []).map((a) => ({
+      name: `session policy ${a}`,
+      document: config.managedPolicies.get(a)?.document ?? EMPTY_POLICY,
+    })),
+  ];
+}
+
+const EMPTY_POLICY: PolicyDoc = { kind: 'identity', version: '2012-10-17', statements: [], size: 0 };

@@ -142,6 +142,58 @@ test('--no-verify-signature is stated; a token signed by another key passes only
   assert.match(lax.out, /note: the token signature was NOT verified/);
 });
 
+test('--action with --policy: the session gets the intersection of role and session policies (issue 10 item 2)', () => {
+  const write = (name: string, doc: object) => {
+    const p = join(dir, name);
+    writeFileSync(p, JSON.stringify(doc));
+    return p;
+  };
+  const run = (policy: string, ...extra: string[]) =>
+    explain(
+      '--config',
+      cfg,
+      '--role-arn',
+      ROLE_ARN,
+      '--token',
+      tok(`sp-${extra.length}`),
+      '--action',
+      's3:PutObject',
+      '--resource',
+      'arn:aws:s3:::great-bucket/key',
+      '--policy',
+      policy,
+      ...extra,
+    );
+  const readOnly = write('read-only.json', {
+    Version: '2012-10-17',
+    Statement: [{ Effect: 'Allow', Action: 's3:GetObject', Resource: '*' }],
+  });
+  const r = run(readOnly);
+  assert.equal(r.code, 3, r.err + r.out);
+  assert.match(r.out, /✓ permissions: s3:PutObject on arn:aws:s3:::great-bucket\/key/);
+  assert.match(r.out, /✗ session policies: s3:PutObject/);
+  assert.match(
+    r.out,
+    /result: DENIED — the session would be issued, but s3:PutObject is not allowed by the role's permission policies and the session policies together/,
+  );
+  const deny = write('deny.json', {
+    Version: '2012-10-17',
+    Statement: [{ Effect: 'Deny', Action: 's3:*', Resource: '*' }],
+  });
+  assert.equal(run(deny).code, 3);
+  const putOnly = write('put.json', {
+    Version: '2012-10-17',
+    Statement: [{ Effect: 'Allow', Action: 's3:Put*', Resource: '*' }],
+  });
+  const ok = run(putOnly);
+  assert.equal(ok.code, 0, ok.out);
+  assert.match(ok.out, /✓ session policies: s3:PutObject/);
+  const bad = run(write('bad.json', { Statement: 'nope' }));
+  assert.equal(bad.code, 3);
+  assert.match(bad.out, /✗ session policies: .*\n.*most likely fix/);
+  assert.match(bad.out, /AWS would answer MalformedPolicyDocument \(HTTP 400\)/);
+});
+
 test('--action/--resource evaluates the permission policies', () => {
   const ok = explain(
     '--config',

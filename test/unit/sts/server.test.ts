@@ -337,6 +337,58 @@ test('role chaining: AssumeRole with web-identity credentials when the trust pol
   );
 });
 
+test('session policies bound role chaining: an explicit Deny of sts:* in Policy stops AssumeRole (issue 10 item 2)', async () => {
+  const anon = new STSClient({
+    endpoint: srv.url,
+    region: 'us-east-1',
+    credentials: { accessKeyId: 'x', secretAccessKey: 'y' },
+  });
+  const chain = async (Policy: object | undefined) => {
+    const w = await anon.send(
+      new AssumeRoleWithWebIdentityCommand({
+        RoleArn: ROLE_ARN,
+        RoleSessionName: 'bounded',
+        WebIdentityToken: token(),
+        Policy: Policy && JSON.stringify(Policy),
+      }),
+    );
+    const c = w.Credentials!;
+    const client = new STSClient({
+      endpoint: srv.url,
+      region: 'us-east-1',
+      credentials: {
+        accessKeyId: c.AccessKeyId!,
+        secretAccessKey: c.SecretAccessKey!,
+        sessionToken: c.SessionToken!,
+      },
+    });
+    return client.send(
+      new AssumeRoleCommand({ RoleArn: `arn:aws:iam::${ACCOUNT}:role/chained`, RoleSessionName: 'hop' }),
+    );
+  };
+  const denyAll = { Version: '2012-10-17', Statement: [{ Effect: 'Deny', Action: 'sts:*', Resource: '*' }] };
+  await assert.rejects(chain(denyAll), (e: Error & { name: string }) => {
+    assert.equal(e.name, 'AccessDenied');
+    assert.equal(
+      e.message,
+      `User: arn:aws:sts::${ACCOUNT}:assumed-role/s3-writer/bounded is not authorized to perform: sts:AssumeRole on resource: arn:aws:iam::${ACCOUNT}:role/chained`,
+    );
+    return true;
+  });
+  // The trust policy names the caller's role: the session policy must allow the call too.
+  const s3Only = { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 's3:*', Resource: '*' }] };
+  await assert.rejects(chain(s3Only), (e: Error & { name: string }) => e.name === 'AccessDenied');
+  const allowChain = {
+    Version: '2012-10-17',
+    Statement: [{ Effect: 'Allow', Action: 'sts:AssumeRole', Resource: '*' }],
+  };
+  assert.ok((await chain(allowChain)).Credentials?.AccessKeyId);
+  assert.ok(
+    (await chain(undefined)).Credentials?.AccessKeyId,
+    'no session policy: the trust policy alone decides',
+  );
+});
+
 test('an AssumeRole tag key __proto__ is an ordinary tag, as AWS takes it, never silently dropped (issue 10 item 13)', async () => {
   const c = await webIdentityCreds();
   const creds = {

@@ -1,0 +1,97 @@
+// `npm run test:mutation [-- MODULE ...]`: StrykerJS over the security-critical modules, each against the unit
+// suites that own it (node's test runner through Stryker's command runner), message-text mutants set aside
+// (ignore-message-text.mjs). Prints each module's score; reports go to reports/mutation/<module>.html/.json.
+import { Stryker } from '@stryker-mutator/core';
+
+export const MODULES = {
+  verify: {
+    mutate: 'src/oidc/verify.ts',
+    tests: [
+      'test/unit/oidc/verify.test.ts',
+      'test/unit/oidc/keys.test.ts',
+      'test/unit/sts/forged-tokens.test.ts',
+      'test/unit/security/verify.test.ts',
+    ],
+  },
+  sigv4: {
+    mutate: 'src/sts/sigv4.ts',
+    tests: ['test/unit/sts/credentials-sigv4.test.ts', 'test/unit/security/sigv4-credentials.test.ts'],
+  },
+  credentials: {
+    mutate: 'src/sts/credentials.ts',
+    tests: ['test/unit/sts/credentials-sigv4.test.ts', 'test/unit/security/sigv4-credentials.test.ts'],
+  },
+  conditions: {
+    mutate: 'src/iam/conditions.ts',
+    tests: ['test/unit/iam/conditions.test.ts', 'test/unit/security/iam.test.ts'],
+  },
+  evaluate: {
+    mutate: 'src/iam/evaluate.ts',
+    tests: [
+      'test/unit/iam/evaluate.test.ts',
+      'test/unit/iam/trust-matrix.test.ts',
+      'test/unit/iam/undetermined.test.ts',
+      'test/unit/iam/effective.test.ts',
+      'test/unit/security/iam.test.ts',
+    ],
+  },
+};
+
+const wanted = process.argv.slice(2);
+for (const name of wanted)
+  if (!(name in MODULES)) {
+    console.error(`unknown module ${name}; one of: ${Object.keys(MODULES).join(', ')}`);
+    process.exit(2);
+  }
+const names = wanted.length ? wanted : Object.keys(MODULES);
+const concurrency = Number(process.env.MUTATION_CONCURRENCY ?? 1);
+const rows = [];
+for (const name of names) {
+  const m = MODULES[name];
+  const stryker = new Stryker({
+    mutate: [m.mutate],
+    testRunner: 'command',
+    commandRunner: { command: `node --test --test-reporter=dot --import tsx ${m.tests.join(' ')}` },
+    coverageAnalysis: 'off',
+    plugins: ['./scripts/mutation/ignore-message-text.mjs'],
+    ignorers: ['message-text'],
+    concurrency,
+    timeoutMS: 60_000,
+    reporters: ['clear-text', 'html', 'json', 'progress'],
+    htmlReporter: { fileName: `reports/mutation/${name}.html` },
+    jsonReporter: { fileName: `reports/mutation/${name}.json` },
+    tempDirName: `.stryker-tmp/${name}`,
+    cleanTempDir: 'always',
+    thresholds: { high: 95, low: 90, break: null },
+    disableTypeChecks: true,
+    // The sandbox needs the sources and the unit tests only (node_modules is linked, not copied).
+    ignorePatterns: [
+      '/.cache',
+      '/dist',
+      '/reports',
+      '/.openirsa',
+      '/out',
+      '/deploy',
+      '/bench',
+      '/docs',
+      '/test/e2e',
+      '/test/image',
+    ],
+  });
+  const results = await stryker.runMutationTest();
+  const count = (s) => results.filter((r) => s.includes(r.status)).length;
+  const killed = count(['Killed', 'Timeout']);
+  const survived = count(['Survived', 'NoCoverage']);
+  const ignored = count(['Ignored']);
+  const score = killed + survived ? (100 * killed) / (killed + survived) : 100;
+  rows.push({ name, file: m.mutate, killed, survived, ignored, score });
+  for (const r of results.filter((x) => x.status === 'Survived' || x.status === 'NoCoverage'))
+    console.log(
+      `survived ${name} ${m.mutate}:${r.location.start.line}: ${r.mutatorName} → ${JSON.stringify(r.replacement)}`,
+    );
+}
+console.log('\nmodule       file                     killed survived ignored  score');
+for (const r of rows)
+  console.log(
+    `${r.name.padEnd(12)} ${r.file.padEnd(24)} ${String(r.killed).padStart(6)} ${String(r.survived).padStart(8)} ${String(r.ignored).padStart(7)}  ${r.score.toFixed(1)} %`,
+  );
