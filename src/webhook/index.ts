@@ -209,6 +209,7 @@ export async function startWebhook(f: WebhookFlags, opts: StartOptions): Promise
     metrics,
     logger: log,
     maxRequestBytes: f.maxRequestBytes,
+    maxConnections: f.maxConnections,
     enableDebuggingHandlers: f.enableDebuggingHandlers,
     readiness,
     cacheDump: () => cache.dump(),
