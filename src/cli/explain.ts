@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { terminalSafeJson } from '../escape.js';
 import { parseFlags } from './args.js';
 import { CliError, messageOf } from './errors.js';
 import { ConfigError, loadConfig } from '../sts/config.js';
@@ -100,7 +101,7 @@ export async function run(argv: string[]): Promise<number> {
     action: str('action'),
     resource: str('resource'),
   });
-  if (values.json) console.log(JSON.stringify(report, null, 2));
+  if (values.json) console.log(terminalSafeJson(JSON.stringify(report, null, 2)));
   else
     console.log(
       formatReport(report, { roleArn: str('role-arn')!, action: str('action'), resource: str('resource') }),

@@ -4,8 +4,9 @@ import { readFile } from 'node:fs/promises';
 import { writeSecretFile } from '../secret-file.js';
 import { DEFAULT_LIMITS, parseMaxConnections } from '../net/limits.js';
 import { firstSentence } from './args.js';
-import { CliError } from './errors.js';
+import { CliError, messageOf } from './errors.js';
 import { createLogger } from '../log.js';
+import { kubeGet, loadKubeConfigLikeKubectl } from '../kube/client.js';
 import {
   IssuerError,
   generateSigningKey,
@@ -13,6 +14,8 @@ import {
   loadPublicKeys,
   loadPrivateKey,
   buildIssuerDocuments,
+  documentsFromCluster,
+  type ClusterIssuerDocuments,
   writeDocuments,
   readDocuments,
   publishDocuments,
@@ -61,11 +64,18 @@ and DIR/sa-signer.pub (SPKI PEM) for --service-account-key-file, and prints the 
   --force       replace existing key files (the old key is lost)`,
   documents: `usage: openirsa issuer documents --issuer URL --public-key FILE [--public-key FILE ...] --out DIR
                                   [--jwks-path PATH] [--jwks-uri URL] [--legacy-empty-kid]
+       openirsa issuer documents --from-cluster [--kubeconfig FILE] [--context NAME] [--issuer URL] --out DIR
+                                  [--jwks-path PATH] [--jwks-uri URL]
 
 Writes DIR/.well-known/openid-configuration and DIR/<jwks path>, as kube-apiserver computes them.
 
-  --issuer URL         the issuer, exactly as --service-account-issuer (https, no query or fragment)
+  --issuer URL         the issuer, exactly as --service-account-issuer (https, no query or fragment);
+                       with --from-cluster, the public issuer URL (default: the cluster's current issuer)
   --public-key FILE    PEM public key(s), certificate(s) or private key(s); repeat for a rotation set
+  --from-cluster       use the cluster's own keys: read the API server's /.well-known/openid-configuration
+                       and /openid/v1/jwks (kubeconfig as kubectl finds it); jwks path default openid/v1/jwks
+  --kubeconfig FILE    with --from-cluster: the kubeconfig (default $KUBECONFIG, ~/.kube/config, in-cluster)
+  --context NAME       with --from-cluster: the kubeconfig context (default: its current one)
   --out DIR            folder to write (the issuer's root)
   --jwks-path PATH     JWKS location under the issuer (default ${DEFAULT_JWKS_PATH})
   --jwks-uri URL       a full jwks_uri instead of <issuer>/<jwks path> (kube-apiserver --service-account-jwks-uri)
@@ -224,21 +234,47 @@ async function documents(argv: string[]): Promise<number> {
     'jwks-path': { type: 'string' },
     'jwks-uri': { type: 'string' },
     'legacy-empty-kid': { type: 'boolean' },
+    'from-cluster': { type: 'boolean' },
+    kubeconfig: { type: 'string' },
+    context: { type: 'string' },
   });
   if (values.help) return help('documents');
-  const issuer = need('documents', values, 'issuer');
   const out = need('documents', values, 'out');
   const keyFiles = (values['public-key'] as string[] | undefined) ?? [];
-  if (keyFiles.length === 0) throw new CliError('issuer documents: --public-key is required');
-  const publicKeys = [];
-  for (const f of keyFiles) publicKeys.push(...(await loadPublicKeys(f)));
-  const docs = await buildIssuerDocuments({
-    issuer,
-    publicKeys,
-    jwksPath: values['jwks-path'] as string | undefined,
-    jwksUri: values['jwks-uri'] as string | undefined,
-    legacyEmptyKid: values['legacy-empty-kid'] === true,
-  });
+  const fromCluster = values['from-cluster'] === true;
+  let docs;
+  if (fromCluster) {
+    if (keyFiles.length > 0)
+      throw new CliError('issuer documents: --from-cluster and --public-key exclude each other');
+    if (values['legacy-empty-kid'])
+      throw new CliError('issuer documents: --legacy-empty-kid needs --public-key');
+    const cluster = await readClusterIssuer(
+      values.kubeconfig as string | undefined,
+      values.context as string | undefined,
+    );
+    docs = await documentsFromCluster(cluster, {
+      issuer: values.issuer as string | undefined,
+      jwksPath: values['jwks-path'] as string | undefined,
+      jwksUri: values['jwks-uri'] as string | undefined,
+    });
+    console.log(`read ${docs.jwks.keys.length} key(s) of the cluster's issuer ${docs.clusterIssuer}`);
+  } else {
+    if (values.kubeconfig !== undefined || values.context !== undefined) {
+      throw new CliError('issuer documents: --kubeconfig and --context go with --from-cluster');
+    }
+    const issuer = need('documents', values, 'issuer');
+    if (keyFiles.length === 0)
+      throw new CliError('issuer documents: --public-key (or --from-cluster) is required');
+    const publicKeys = [];
+    for (const f of keyFiles) publicKeys.push(...(await loadPublicKeys(f)));
+    docs = await buildIssuerDocuments({
+      issuer,
+      publicKeys,
+      jwksPath: values['jwks-path'] as string | undefined,
+      jwksUri: values['jwks-uri'] as string | undefined,
+      legacyEmptyKid: values['legacy-empty-kid'] === true,
+    });
+  }
   docs.warnings.forEach(warn);
   for (const path of await writeDocuments(out, docs.files)) console.log(`wrote ${path}`);
   for (const k of docs.jwks.keys) console.log(`key ${k.alg} kid "${k.kid}"`);
@@ -247,6 +283,40 @@ async function documents(argv: string[]): Promise<number> {
     `next: publish ${out} at ${docs.discovery.issuer} ('openirsa issuer publish'), check it ('openirsa issuer check ${docs.discovery.issuer}'), then create the IAM OIDC provider with that exact URL and client id sts.amazonaws.com`,
   );
   return 0;
+}
+
+/** The API server's discovery document and JWKS, read with the kubeconfig's credentials. */
+async function readClusterIssuer(kubeconfig?: string, context?: string): Promise<ClusterIssuerDocuments> {
+  let kc;
+  try {
+    kc = loadKubeConfigLikeKubectl({ kubeconfig, context });
+  } catch (err) {
+    throw new CliError(`issuer documents: ${messageOf(err)}`);
+  }
+  const server = kc.getCurrentCluster()!.server;
+  const get = async (path: string): Promise<unknown> => {
+    let r;
+    try {
+      r = await kubeGet(kc, path);
+    } catch (err) {
+      throw new CliError(`issuer documents: cannot read ${path} from ${server}: ${messageOf(err)}`, 1);
+    }
+    if (r.status !== 200) {
+      const hint =
+        r.status === 401 || r.status === 403
+          ? ' (the kubeconfig user needs the system:service-account-issuer-discovery ClusterRole)'
+          : r.status === 404
+            ? ' (the API server serves no issuer discovery: it needs --service-account-issuer and a signing key)'
+            : '';
+      throw new CliError(`issuer documents: ${server}${path} answered HTTP ${r.status}${hint}`, 1);
+    }
+    try {
+      return JSON.parse(r.body);
+    } catch {
+      throw new CliError(`issuer documents: ${server}${path} is not JSON`, 1);
+    }
+  };
+  return { discovery: await get('/.well-known/openid-configuration'), jwks: await get('/openid/v1/jwks') };
 }
 
 async function publish(argv: string[]): Promise<number> {

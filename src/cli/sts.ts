@@ -5,7 +5,7 @@ import { parseFlags } from './args.js';
 import { CliError, messageOf } from './errors.js';
 import { createLogger } from '../log.js';
 import { ConfigError, loadConfig } from '../sts/config.js';
-import { startServer } from '../sts/server.js';
+import { plainHttpWarning, startServer } from '../sts/server.js';
 import { DEFAULT_LIMITS, parseMaxConnections } from '../net/limits.js';
 import { IamApiService } from '../iam-api/index.js';
 import { liveState } from './iam-state.js';
@@ -135,6 +135,9 @@ export async function run(argv: string[]): Promise<number> {
       } catch (err) {
         throw new CliError((err as Error).message);
       }
+      const host = (values.host as string | undefined) ?? '127.0.0.1';
+      const plain = cluster.isPrimary ? plainHttpWarning(host, tls !== undefined) : undefined;
+      if (plain) console.error(`openirsa: warning: ${plain}`);
       if (workers > 1 && cluster.isPrimary) return runPrimary(workers, seed.sessionKeyGenerated, logger);
       const iam = await liveState(seed, logger);
       const config = iam.config();
@@ -147,7 +150,7 @@ export async function run(argv: string[]): Promise<number> {
           ...(certFile && keyFile ? { tlsFiles: { certFile, keyFile } } : {}),
           limits: { maxConnections },
           port: Number(portText),
-          host: (values.host as string | undefined) ?? '127.0.0.1',
+          host,
           iam: seed.iamApi
             ? new IamApiService({ api: seed.iamApi, store: iam.store, config: iam.config, logger })
             : undefined,

@@ -56,7 +56,13 @@ export function validateJwksPath(path: string): string {
   return p;
 }
 
-export async function buildIssuerDocuments(options: DocumentsOptions): Promise<IssuerDocuments> {
+/** The issuer URL, the JWKS file path and the jwks_uri, validated: what both document builders share. */
+export function issuerLocations(options: Omit<DocumentsOptions, 'publicKeys'>): {
+  url: string;
+  jwksPath: string;
+  jwksUri: string;
+  warnings: string[];
+} {
   const { url, warnings } = validateIssuerUrl(options.issuer, { allowHttp: options.allowHttp });
   const jwksPath = validateJwksPath(options.jwksPath ?? DEFAULT_JWKS_PATH);
   let jwksUri = joinIssuerPath(url, jwksPath);
@@ -75,6 +81,11 @@ export async function buildIssuerDocuments(options: DocumentsOptions): Promise<I
     }
     jwksUri = options.jwksUri;
   }
+  return { url, jwksPath, jwksUri, warnings };
+}
+
+export async function buildIssuerDocuments(options: DocumentsOptions): Promise<IssuerDocuments> {
+  const { url, jwksPath, jwksUri, warnings } = issuerLocations(options);
   const jwks = await buildJwks(options.publicKeys, { legacyEmptyKid: options.legacyEmptyKid });
   options.publicKeys.forEach((key, i) => {
     const bits = key.asymmetricKeyDetails?.modulusLength;
@@ -83,6 +94,17 @@ export async function buildIssuerDocuments(options: DocumentsOptions): Promise<I
         `key ${jwks.keys[i]!.kid} is a ${bits}-bit RSA key: STS rejects tokens signed with RSA keys under ${MIN_RSA_BITS} bits`,
       );
   });
+  return documentsForJwks(url, jwksPath, jwksUri, jwks, warnings);
+}
+
+/** The two files for a JWKS already built (from keys, or read from a cluster). */
+export function documentsForJwks(
+  url: string,
+  jwksPath: string,
+  jwksUri: string,
+  jwks: Jwks,
+  warnings: string[],
+): IssuerDocuments {
   const dups = duplicateKeyIds({ keys: jwks.keys.filter((k) => k.kid !== '') });
   for (const kid of dups)
     warnings.push(`key ${kid} is given more than once (kube-apiserver would also list it twice)`);

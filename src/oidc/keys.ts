@@ -1,6 +1,6 @@
 /**
  * Verification keys of IAM OIDC providers: inline JWKS (offline labs) or discovery + JWKS over HTTPS, cached,
- * refetched (rate-limited) on an unknown kid, with TLS trust by CA bundle and/or thumbprint (specs/sts.md §2.3).
+ * refetched (rate-limited) on an unknown kid, with TLS trust by CA bundle and/or thumbprint (IAM User Guide, "Create an OpenID Connect (OIDC) identity provider"; docs/sts.md).
  */
 import { request } from 'node:https';
 import {

@@ -1,5 +1,5 @@
 /**
- * Web identity token verification as AWS STS does it (specs/sts.md §2), as pure functions: the time and the
+ * Web identity token verification as AWS STS does it (docs/sts.md), as pure functions: the time and the
  * key lookup are passed in. Order follows the distinct AWS messages: parse → provider by iss → aud → key by kid →
  * signature → exp/nbf/iat → required claims → session claims.
  */

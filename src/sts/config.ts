@@ -186,8 +186,11 @@ function readProvider(
   try {
     u = new URL(url);
   } catch {
-    r.fail(`${path}.Url`, `${JSON.stringify(url)} is not a URL`);
+    r.fail(`${path}.Url`, `${JSON.stringify(url.replace(/\/\/[^/]*@/, '//…@'))} is not a URL`);
   }
+  // Refused as IAM refuses it; never echoed, since the password would land in errors and logs.
+  if (u.username || u.password)
+    r.fail(`${path}.Url`, 'must not carry a user name or password (IAM rejects such a provider URL)');
   if (u.protocol !== 'https:') r.fail(`${path}.Url`, 'must start with https://');
   // IAM rejects a port too, but local labs serve issuers on one; allowed here and flagged in docs/sts.md.
   if (u.search || u.hash || url.includes('?') || url.includes('#'))

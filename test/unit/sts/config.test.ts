@@ -79,6 +79,23 @@ test('bad configs name the file, the path and the problem', () => {
   d = base();
   prov0(d).Url = 'http://issuer.example.com';
   assert.equal(err(d), 'c.yaml: oidcProviders[0].Url: must start with https://');
+  for (const url of [
+    'https://user:hunter2@issuer.example.com/id',
+    'https://hunter2@issuer.example.com',
+    'https://:hunter2@issuer.example.com',
+  ]) {
+    d = base();
+    prov0(d).Url = url;
+    const e = err(d);
+    assert.equal(
+      e,
+      'c.yaml: oidcProviders[0].Url: must not carry a user name or password (IAM rejects such a provider URL)',
+    );
+    assert.doesNotMatch(e, /hunter2/, 'the password is never echoed');
+  }
+  d = base();
+  prov0(d).Url = 'https://user:hunter2@exa mple.com';
+  assert.doesNotMatch(err(d), /hunter2/, 'not even when the URL does not parse');
   d = base();
   prov0(d).ClientIDList = [];
   assert.match(err(d), /^c.yaml: oidcProviders\[0\].ClientIDList: must list at least one client id/);
