@@ -155,9 +155,7 @@ export async function run(argv: string[]): Promise<number> {
     try {
       sessionPolicy = readFileSync(str('policy')!, 'utf8');
     } catch (err) {
-      throw new CliError(
-        `cannot read policy file ${str('policy')}: ${(err as NodeJS.ErrnoException).code ?? messageOf(err)}`,
-      );
+      throw new CliError(cannotRead('--policy', str('policy')!, err));
     }
   const sessionName = str('session-name') ?? 'openirsa-explain';
   if (!/^[\w+=,.@-]{2,64}$/.test(sessionName))

@@ -3,6 +3,7 @@ import { cannotRead, cannotWrite } from '../file-errors.js';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { access, constants as fsConstants, readFile } from 'node:fs/promises';
 import { makeDirs, writeSecretFile } from '../secret-file.js';
+import { DEFAULT_LIMITS, parseMaxConnections } from '../net/limits.js';
 import { firstSentence } from './args.js';
 import { CliError, messageOf } from './errors.js';
 import { createLogger } from '../log.js';
@@ -96,7 +97,8 @@ AWS_DEFAULT_REGION (default us-east-1), credentials from the standard AWS enviro
 Serves the discovery document and the JWKS it names (nothing else under DIR; a JWKS holding a
 private or symmetric key is refused) with Cache-Control, ETag and Content-Type application/json;
 404 for anything else. Without a certificate it serves plain HTTP (with a warning: AWS STS requires https).
-SIGHUP re-reads DIR (e.g. after 'documents' wrote a rotation set); SIGINT/SIGTERM stop it.
+SIGHUP re-reads DIR (e.g. after 'documents' wrote a rotation set) and the TLS files (also watched: a
+cert-manager rotation is picked up; an invalid pair keeps the current one); SIGINT/SIGTERM stop it.
 
   --dir DIR        folder written by 'documents'
   --port N         port (default 8443; 0 picks a free one)
@@ -105,7 +107,8 @@ SIGHUP re-reads DIR (e.g. after 'documents' wrote a rotation set); SIGINT/SIGTER
   --tls-key PEM    its private key
   --prefix PATH    URL path to serve under (default: the path of the issuer in the discovery document)
   --max-age S      Cache-Control max-age in seconds (default ${DEFAULT_MAX_AGE_SECONDS})
-  --jwks-path P    the JWKS file under DIR when jwks_uri is outside the issuer (default ${DEFAULT_JWKS_PATH})`,
+  --jwks-path P    the JWKS file under DIR when jwks_uri is outside the issuer (default ${DEFAULT_JWKS_PATH})
+  --max-connections N  open connections at most (default ${DEFAULT_LIMITS.maxConnections}); more are closed on accept`,
   check: `usage: openirsa issuer check URL [--token FILE [--client-id ID ...]] [--ca-file PEM] [--json]
 
 Fetches URL/.well-known/openid-configuration and its jwks_uri the way AWS STS does and prints one line
@@ -352,8 +355,17 @@ async function serve(argv: string[]): Promise<number> {
     prefix: { type: 'string' },
     'max-age': { type: 'string' },
     'jwks-path': { type: 'string' },
+    'max-connections': { type: 'string' },
   });
   if (values.help) return help('serve');
+  let maxConnections: number;
+  try {
+    maxConnections = parseMaxConnections(
+      (values['max-connections'] as string | undefined) ?? String(DEFAULT_LIMITS.maxConnections),
+    );
+  } catch (err) {
+    throw new CliError(`issuer serve: ${(err as Error).message}`);
+  }
   const dir = need('serve', values, 'dir');
   const port = intFlag('serve', values.port, 'port');
   if (port !== undefined && port > 65535) throw new CliError('issuer serve: --port must be 0-65535');
@@ -369,6 +381,10 @@ async function serve(argv: string[]): Promise<number> {
     prefix: values.prefix as string | undefined,
     maxAgeSeconds: intFlag('serve', values['max-age'], 'max-age'),
     jwksPath: values['jwks-path'] as string | undefined,
+    ...(values['tls-cert'] && values['tls-key']
+      ? { tlsFiles: { certFile: values['tls-cert'] as string, keyFile: values['tls-key'] as string } }
+      : {}),
+    limits: { maxConnections },
     logger: createLogger({ name: 'issuer' }),
   }).catch((err: unknown) => {
     if (err instanceof IssuerError && err.code === 'PortInUse')
@@ -381,6 +397,7 @@ async function serve(argv: string[]): Promise<number> {
   console.log(`serving ${server.url}/.well-known/openid-configuration`);
   // SIGHUP re-reads the folder (after 'documents' wrote a rotation set); a bad folder keeps the old one.
   const reload = () => {
+    void server.reloadTls(); // the certificate files are watched too; an invalid pair keeps the current one
     server.reload().then(
       (n) => console.error(`openirsa: reloaded ${n} documents from ${dir}`),
       (err: unknown) =>

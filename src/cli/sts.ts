@@ -7,6 +7,7 @@ import { CliError, messageOf } from './errors.js';
 import { createLogger } from '../log.js';
 import { ConfigError, loadConfig } from '../sts/config.js';
 import { plainHttpWarning, startServer } from '../sts/server.js';
+import { DEFAULT_LIMITS, parseMaxConnections } from '../net/limits.js';
 import { IamApiService } from '../iam-api/index.js';
 import { liveState } from './iam-state.js';
 
@@ -25,7 +26,9 @@ flags:
   --port N         listen port (default 8443 with TLS, 8080 without; 0 = any free port)
   --host ADDR      listen address (default 127.0.0.1)
   --tls-cert FILE  PEM certificate (chain) for HTTPS
-  --tls-key FILE   PEM private key for HTTPS
+  --tls-key FILE   PEM private key for HTTPS (both files are watched and re-read on change and on SIGHUP;
+                   an invalid new pair keeps the current certificate)
+  --max-connections N  open connections at most (default ${DEFAULT_LIMITS.maxConnections}); more are closed on accept
   --workers N      serve from N processes sharing the port (default 1; sessions are stateless, so any
                    worker answers any request)
   --out FILE       (gen-key) where to write the key`;
@@ -61,6 +64,7 @@ export async function run(argv: string[]): Promise<number> {
     host: { type: 'string' },
     'tls-cert': { type: 'string' },
     'tls-key': { type: 'string' },
+    'max-connections': { type: 'string' },
     out: { type: 'string' },
     workers: { type: 'string' },
     help: { type: 'boolean', short: 'h' },
@@ -123,6 +127,14 @@ export async function run(argv: string[]): Promise<number> {
       if (!/^\d{1,2}$/.test(workersText) || Number(workersText) < 1 || Number(workersText) > 64)
         throw new CliError(`--workers must be 1-64, not ${workersText}`);
       const workers = Number(workersText);
+      let maxConnections: number;
+      try {
+        maxConnections = parseMaxConnections(
+          (values['max-connections'] as string | undefined) ?? String(DEFAULT_LIMITS.maxConnections),
+        );
+      } catch (err) {
+        throw new CliError((err as Error).message);
+      }
       const host = (values.host as string | undefined) ?? '127.0.0.1';
       const plain = cluster.isPrimary ? plainHttpWarning(host, tls !== undefined) : undefined;
       if (plain) console.error(`openirsa: warning: ${plain}`);
@@ -135,6 +147,8 @@ export async function run(argv: string[]): Promise<number> {
           config,
           logger,
           tls,
+          ...(certFile && keyFile ? { tlsFiles: { certFile, keyFile } } : {}),
+          limits: { maxConnections },
           port: Number(portText),
           host,
           iam: seed.iamApi
@@ -167,6 +181,8 @@ export async function run(argv: string[]): Promise<number> {
             () => iam.stop().then(resolve, resolve),
           );
         };
+        // SIGHUP re-reads --tls-cert/--tls-key (they are also watched); an invalid pair keeps the current one.
+        process.on('SIGHUP', () => void running.reloadTls());
         process.once('SIGTERM', () => stop('SIGTERM'));
         process.once('SIGINT', () => stop('SIGINT'));
       });

@@ -68,5 +68,7 @@ export async function run(argv: string[]): Promise<number> {
     };
     process.on('SIGTERM', onSignal);
     process.on('SIGINT', onSignal);
+    // The certificate files are watched; SIGHUP re-reads them at once (an invalid pair keeps the current one).
+    process.on('SIGHUP', () => void webhook.reloadTls());
   });
 }

@@ -8,10 +8,8 @@ import { createPublicKey } from 'node:crypto';
 import { IssuerError } from './errors.js';
 import { fetchText, FetchError, type FetchOptions, type FetchResult } from './fetch.js';
 import { keyIdOf } from './key-id.js';
+import { privateMembersOf } from '../oidc/jwk.js';
 import { discoveryUrl, validateIssuerUrl } from './url.js';
-
-/** RFC 7518 §6.2.2 / §6.3.2 private key members (and `k`, a symmetric key's secret). */
-const PRIVATE_JWK_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'k'];
 
 export type Severity = 'ok' | 'warning' | 'error';
 
@@ -214,7 +212,7 @@ export function checkJwks(
       findings.push(error('key-use', `${name} has "use": ${JSON.stringify(jwk.use)}, not "sig"`));
     }
     if (!usable) return;
-    const privateMembers = PRIVATE_JWK_MEMBERS.filter((m) => m in jwk);
+    const privateMembers = privateMembersOf(jwk);
     if (privateMembers.length > 0)
       findings.push(error('key-private', `${name} publishes PRIVATE key material: rotate this key now`));
     // Only the public members are read (Node 26 refuses a JWK with a partial private key; a verifier never needs one).

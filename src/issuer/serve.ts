@@ -11,9 +11,11 @@ import {
   type ServerResponse,
   type Server,
 } from 'node:http';
-import { createServer as createHttpsServer } from 'node:https';
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
+import { applyLimits, DEFAULT_LIMITS, type ConnectionLimits } from '../net/limits.js';
+import { CertificateReloader } from '../webhook/tls.js';
 import type { AddressInfo } from 'node:net';
-import type { Logger } from '../log.js';
+import { createLogger, type Logger } from '../log.js';
 import { IssuerError } from './errors.js';
 import { DISCOVERY_PATH, readDocuments, type DocumentFile } from './documents.js';
 
@@ -121,6 +123,10 @@ export interface ServeOptions extends HandlerOptions {
   /** PEM certificate (chain: leaf first, then intermediates) and key; omit both for plain HTTP. */
   tlsCert?: string;
   tlsKey?: string;
+  /** The files tlsCert/tlsKey came from: watched, and re-read by reloadTls(); an invalid pair keeps the old one. */
+  tlsFiles?: { certFile: string; keyFile: string };
+  /** Connection cap and deadlines (src/net/limits.ts defaults). */
+  limits?: Partial<ConnectionLimits>;
 }
 
 export interface IssuerServer {
@@ -131,6 +137,8 @@ export interface IssuerServer {
   server: Server;
   /** Re-reads the folder (or serves `files`) without dropping connections; for key rotation. */
   reload(files?: DocumentFile[]): Promise<number>;
+  /** Re-reads the TLS files now; true when a new certificate is served. */
+  reloadTls(): Promise<boolean>;
   close(): Promise<void>;
 }
 
@@ -153,14 +161,29 @@ export async function startIssuerServer(options: ServeOptions): Promise<IssuerSe
     handler(req, res);
   };
   const tls = Boolean(options.tlsCert);
+  const limits = { ...DEFAULT_LIMITS, ...options.limits };
   let server: Server;
   try {
     server = tls
-      ? createHttpsServer({ cert: options.tlsCert, key: options.tlsKey }, serve)
+      ? createHttpsServer(
+          { cert: options.tlsCert, key: options.tlsKey, handshakeTimeout: limits.handshakeTimeoutMs },
+          serve,
+        )
       : createHttpServer(serve);
   } catch (err) {
     throw new IssuerError('BadInput', `invalid TLS certificate or key: ${(err as Error).message}`);
   }
+  applyLimits(server, limits);
+  const reloader =
+    tls && options.tlsFiles
+      ? new CertificateReloader(
+          { ...options.tlsFiles, ciphers: undefined, minVersion: 'TLSv1.2' },
+          { cert: Buffer.from(options.tlsCert!), key: Buffer.from(options.tlsKey!) },
+          (o) => (server as HttpsServer).setSecureContext(o),
+          log ?? createLogger({ name: 'issuer', level: 'silent' }),
+        )
+      : undefined;
+  server.once('close', () => reloader?.close());
   const host = options.host ?? '127.0.0.1';
   await new Promise<void>((resolve, reject) => {
     const onError = (err: NodeJS.ErrnoException) =>
@@ -198,8 +221,10 @@ export async function startIssuerServer(options: ServeOptions): Promise<IssuerSe
       handler.replace(files);
       return files.length;
     },
+    reloadTls: () => reloader?.reload() ?? Promise.resolve(false),
     close: () =>
       new Promise<void>((resolve) => {
+        reloader?.close();
         server.close(() => resolve());
         server.closeAllConnections();
       }),

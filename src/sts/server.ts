@@ -8,11 +8,13 @@ import {
   type ServerResponse,
   type Server,
 } from 'node:http';
-import { createServer as createHttpsServer } from 'node:https';
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
+import { applyLimits, DEFAULT_LIMITS, type ConnectionLimits } from '../net/limits.js';
+import { CertificateReloader } from '../webhook/tls.js';
 import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import type { TLSSocket } from 'node:tls';
-import type { Logger } from '../log.js';
+import { createLogger, type Logger } from '../log.js';
 import { KeyStore } from '../oidc/keys.js';
 import type { StsConfig } from './config.js';
 import { assumeRole, readAssumeRoleParams } from './assume-role.js';
@@ -257,13 +259,19 @@ export interface ServeOptions extends ServiceOptions {
   port?: number;
   host?: string;
   tls?: { cert: string; key: string };
+  /** The files `tls` was read from: watched, and re-read on reloadTls() (SIGHUP); a bad pair keeps the old one. */
+  tlsFiles?: { certFile: string; keyFile: string };
   bodyLimit?: number;
+  /** Connection cap and deadlines (src/net/limits.ts defaults). */
+  limits?: Partial<ConnectionLimits>;
 }
 
 export interface RunningServer {
   server: Server;
   url: string;
   service: StsService;
+  /** Re-reads the TLS files now; true when a new certificate is served. */
+  reloadTls(): Promise<boolean>;
   close(graceMs?: number): Promise<void>;
 }
 
@@ -334,12 +342,26 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
         );
     });
   };
+  const limits = { ...DEFAULT_LIMITS, ...options.limits };
   const server: Server = options.tls
-    ? (createHttpsServer({ cert: options.tls.cert, key: options.tls.key }, handler) as unknown as Server)
+    ? (createHttpsServer(
+        { cert: options.tls.cert, key: options.tls.key, handshakeTimeout: limits.handshakeTimeoutMs },
+        handler,
+      ) as unknown as Server)
     : createHttpServer(handler);
-  server.keepAliveTimeout = 65_000;
-  server.headersTimeout = 30_000;
-  server.requestTimeout = 30_000;
+  applyLimits(server, limits);
+  const reloader =
+    options.tls && options.tlsFiles
+      ? new CertificateReloader(
+          { ...options.tlsFiles, ciphers: undefined, minVersion: 'TLSv1.2' },
+          { cert: Buffer.from(options.tls.cert), key: Buffer.from(options.tls.key) },
+          (o) => (server as unknown as HttpsServer).setSecureContext(o),
+          options.logger ?? createLogger({ name: 'sts', level: 'silent' }),
+        )
+      : undefined;
+  server.once('close', () => reloader?.close());
+  // A failed or timed-out TLS handshake: nothing can be answered on it, and ending it politely would keep it open.
+  server.on('tlsClientError', (_err: Error, socket: TLSSocket) => socket.destroy());
   server.on('clientError', (_err, socket) => {
     if (socket.writable)
       socket.end(
@@ -361,6 +383,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     server,
     url,
     service,
+    reloadTls: () => reloader?.reload() ?? Promise.resolve(false),
     close: (graceMs = 10_000) =>
       new Promise<void>((resolve) => {
         const timer = setTimeout(() => server.closeAllConnections(), graceMs);

@@ -3,6 +3,7 @@
  * default, klog's flags (accepted, mostly ignored), and openirsa's few extras. Parsed with spf13/pflag syntax:
  * `--flag=v`, `--flag v`, boolean `--flag` / `--flag=false`, single-dash `-v=2`, and `--` ends the flags.
  */
+import { DEFAULT_LIMITS } from '../net/limits.js';
 import {
   CONTAINER_CREDENTIALS_DEFAULTS,
   DEFAULT_ANNOTATION_PREFIX,
@@ -300,6 +301,13 @@ export const FLAGS: readonly FlagSpec[] = [
     group: 'openirsa',
   },
   {
+    name: 'max-connections',
+    type: 'int',
+    default: String(DEFAULT_LIMITS.maxConnections),
+    usage: 'Open connections at most, per port; more are closed on accept',
+    group: 'openirsa',
+  },
+  {
     name: 'log-format',
     type: 'string',
     default: 'json',
@@ -479,6 +487,7 @@ export interface WebhookFlags {
   verbosity: number;
   serviceAccountsFile: string;
   maxRequestBytes: number;
+  maxConnections: number;
   logFormat: 'json' | 'text';
   bindAddress: string;
   watchPodIdentityAssociations: boolean;
@@ -532,6 +541,9 @@ export function resolveFlags(values: RawValues): WebhookFlags {
   const maxRequestBytes = out.maxRequestBytes as number;
   if (maxRequestBytes < 1024)
     throw new FlagError(`invalid --max-request-bytes ${maxRequestBytes}: must be at least 1024`);
+  const maxConnections = out.maxConnections as number;
+  if (maxConnections < 1 || maxConnections > 1_000_000)
+    throw new FlagError(`invalid --max-connections ${maxConnections}: must be 1-1000000`);
   const cipherRaw = out.tlsCipherSuites as string;
   return {
     port: port(out.port, 'port'),
@@ -571,6 +583,7 @@ export function resolveFlags(values: RawValues): WebhookFlags {
     verbosity: out.v as number,
     serviceAccountsFile: out.serviceAccountsFile as string,
     maxRequestBytes,
+    maxConnections,
     logFormat,
     bindAddress: out.bindAddress as string,
     watchPodIdentityAssociations: out.watchPodIdentityAssociations as boolean,

@@ -72,6 +72,8 @@ export interface RunningWebhook {
   readiness: () => Readiness;
   /** Resolves once every enabled source has synced. */
   synced: Promise<void>;
+  /** Re-reads --tls-cert/--tls-key now (SIGHUP); true when a new certificate is served. */
+  reloadTls: () => Promise<boolean>;
   /** Graceful stop: servers drained (true) or force-closed (false), then the sources stopped. */
   stop: () => Promise<boolean>;
 }
@@ -240,6 +242,7 @@ export async function startWebhook(f: WebhookFlags, opts: StartOptions): Promise
     metrics,
     logger: log,
     maxRequestBytes: f.maxRequestBytes,
+    maxConnections: f.maxConnections,
     enableDebuggingHandlers: f.enableDebuggingHandlers,
     readiness,
     cacheDump: () => cache.dump(),
@@ -278,6 +281,7 @@ export async function startWebhook(f: WebhookFlags, opts: StartOptions): Promise
     metrics,
     readiness,
     synced,
+    reloadTls: () => reloader.reload(),
     async stop() {
       const graceful = await server.shutdown();
       for (const s of stops) s();

@@ -12,6 +12,7 @@ import {
 } from 'node:http';
 import type { SecureContextOptions } from 'node:tls';
 import type { Socket } from 'node:net';
+import { applyLimits, DEFAULT_LIMITS } from '../net/limits.js';
 import type { WebhookMetrics } from './metrics.js';
 import type { AdmissionInput, AdmissionOutput } from './admission.js';
 import type { IdentityLookup, MutationConfig } from './types.js';
@@ -34,6 +35,8 @@ export interface ServerOptions {
   metrics: WebhookMetrics;
   logger: Logger;
   maxRequestBytes: number;
+  /** Open connections at most, per port (src/net/limits.ts). */
+  maxConnections?: number;
   enableDebuggingHandlers: boolean;
   readiness: () => Readiness;
   /** Debug handlers on the metrics port. */
@@ -77,19 +80,27 @@ export class WebhookServer {
   constructor(o: ServerOptions) {
     this.o = o;
     this.random = o.random ?? Math.random;
-    this.https = createHttpsServer({ ...o.tls }, (req, res) => this.handle(req, res));
-    // The API server gives a webhook 10 s by default (30 s max); a client that stalls longer is dropped.
-    this.https.requestTimeout = 60_000;
-    this.https.headersTimeout = 30_000;
-    this.https.on('tlsClientError', (err) =>
-      this.o.logger.debug({ err: err.message }, 'TLS handshake failed'),
+    this.https = createHttpsServer(
+      { ...o.tls, handshakeTimeout: DEFAULT_LIMITS.handshakeTimeoutMs },
+      (req, res) => this.handle(req, res),
     );
+    // The API server gives a webhook 10 s by default (30 s max); a client that stalls longer is dropped.
+    const limits = {
+      requestTimeoutMs: 60_000,
+      maxConnections: o.maxConnections ?? DEFAULT_LIMITS.maxConnections,
+    };
+    applyLimits(this.https, limits);
+    this.https.on('tlsClientError', (err, socket) => {
+      this.o.logger.debug({ err: err.message }, 'TLS handshake failed');
+      socket.destroy(); // the 400 that 'clientError' writes cannot be sent on it, and would keep it open
+    });
     this.https.on('clientError', (err, socket) => {
       this.o.logger.debug({ err: err.message }, 'bad HTTP request');
       if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
       else socket.destroy();
     });
     this.metricsServer = createHttpServer((req, res) => this.handleMetrics(req, res));
+    applyLimits(this.metricsServer, limits);
     for (const s of [this.https, this.metricsServer] as Array<HttpServer | HttpsServer>) {
       s.on('connection', (sock: Socket) => {
         this.sockets.add(sock);

@@ -271,3 +271,43 @@ test('readDocuments: the JWKS path comes from jwks_uri under the issuer, else --
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+test('serve: hostile request paths, methods and headers get exact answers, never a file outside the two', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'issuer-hostile-'));
+  try {
+    const d = await docs('https://oidc.example.com/a');
+    await writeDocuments(dir, d.files);
+    await writeFile(join(dir, 'secret.json'), '{"k":"c2VjcmV0"}');
+    const s = await startIssuerServer({ dir, port: 0 });
+    const origin = s.url.replace(/\/a$/, '');
+    try {
+      const table: Array<[string, string, number]> = [
+        ['GET', '/a/keys.json', 200],
+        ['GET', '/a/keys.json?x=1', 200],
+        ['GET', '/a/../a/keys.json', 200], // normalised by the client, still one of the two documents
+        ['GET', '/a/secret.json', 404],
+        ['GET', '/a/%2e%2e/secret.json', 404],
+        ['GET', '/a//keys.json', 404],
+        ['GET', '/a/keys.json/', 404],
+        ['GET', '/a/KEYS.JSON', 404],
+        ['GET', '/a/keys.json%00', 404],
+        ['GET', '/keys.json', 404],
+        ['GET', `/a/${'x'.repeat(8000)}`, 404],
+        ['POST', '/a/keys.json', 405],
+        ['DELETE', '/a/.well-known/openid-configuration', 405],
+        ['PUT', '/a/secret.json', 404],
+      ];
+      for (const [method, path, status] of table) {
+        const r = await fetch(`${origin}${path}`, { method });
+        assert.equal(r.status, status, `${method} ${path}`);
+        assert.doesNotMatch(await r.text(), /c2VjcmV0/);
+      }
+      const bad = await fetch(`${origin}/a/keys.json`, { headers: { 'if-none-match': '\u00ff'.repeat(3) } });
+      assert.equal(bad.status, 200, 'an odd If-None-Match is just not a match');
+    } finally {
+      await s.close();
+    }
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
