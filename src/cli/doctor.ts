@@ -20,6 +20,12 @@ flags:
   --issuer-ca-file PEM     extra CA to trust for the issuer's HTTPS (a private lab CA)
   --sts-config FILE        an openirsa sts config: evaluate the role's trust policy on the token
   --annotation-prefix P    the webhook's --annotation-prefix (default eks.amazonaws.com)
+  --aws                    also check IAM as AWS sees it, with the standard AWS credentials
+                           (AWS_ENDPOINT_URL_IAM/_STS, AWS_CA_BUNDLE honoured): the provider lists the
+                           token's audience (GetOpenIDConnectProvider), the role's trust policy admits the
+                           ServiceAccount (GetRole, evaluated by openirsa's engine)
+  --aws-exchange           with --aws: trade a TokenRequest token at STS (AssumeRoleWithWebIdentity) and
+                           check GetCallerIdentity names the role
   --format text|json       output format (default text)
 
 exit status: 0 no broken link, 1 a link is broken, 2 bad input`;
@@ -33,6 +39,8 @@ export async function run(argv: string[]): Promise<number> {
     'issuer-ca-file': { type: 'string' },
     'sts-config': { type: 'string' },
     'annotation-prefix': { type: 'string' },
+    aws: { type: 'boolean' },
+    'aws-exchange': { type: 'boolean' },
     format: { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   });
@@ -44,6 +52,7 @@ export async function run(argv: string[]): Promise<number> {
     typeof values[k] === 'string' ? (values[k] as string) : undefined;
   const namespace = s('namespace');
   if (!namespace) throw new CliError('--namespace is required');
+  if (values['aws-exchange'] && !values.aws) throw new CliError('--aws-exchange goes with --aws');
   const format = s('format') ?? 'text';
   if (format !== 'text' && format !== 'json') throw new CliError('--format must be text or json');
   const kubeconfig = s('kubeconfig') ?? process.env.KUBECONFIG;
@@ -69,6 +78,7 @@ export async function run(argv: string[]): Promise<number> {
     issuerCa,
     stsConfigFile: s('sts-config'),
     annotationPrefix: s('annotation-prefix'),
+    aws: values.aws === true ? { exchange: values['aws-exchange'] === true } : undefined,
   });
   const broken = firstBroken(checks);
   if (format === 'json')
