@@ -1,10 +1,12 @@
 /** `openirsa issuer <subcommand>`: flags → src/issuer library → printed result. No logic here. */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
+import { writeSecretFile } from '../secret-file.js';
 import { firstSentence } from './args.js';
 import { CliError, messageOf } from './errors.js';
 import { createLogger } from '../log.js';
-import { kubeGet, loadKubeConfigLikeKubectl } from '../kube/client.js';
+import { kubeGet } from '../kube/client.js';
+import { loadKubectlConfig } from '../kube/kubectl-config.js';
 import {
   IssuerError,
   generateSigningKey,
@@ -78,19 +80,22 @@ Writes DIR/.well-known/openid-configuration and DIR/<jwks path>, as kube-apiserv
   --jwks-path PATH     JWKS location under the issuer (default ${DEFAULT_JWKS_PATH})
   --jwks-uri URL       a full jwks_uri instead of <issuer>/<jwks path> (kube-apiserver --service-account-jwks-uri)
   --legacy-empty-kid   also publish the first key with "kid": "" (API servers older than 1.16)`,
-  publish: `usage: openirsa issuer publish --from DIR --to DIR2|s3://bucket/prefix
+  publish: `usage: openirsa issuer publish --from DIR --to DIR2|s3://bucket/prefix [--jwks-path PATH]
 
-Copies every document under DIR with Content-Type application/json and reads each back to verify.
+Copies the discovery document and the JWKS it names (nothing else under DIR) with Content-Type
+application/json and reads each back to verify. A JWKS holding a private or symmetric key is refused.
 S3: endpoint from AWS_ENDPOINT_URL_S3 or AWS_ENDPOINT_URL (path-style), region from AWS_REGION or
 AWS_DEFAULT_REGION (default us-east-1), credentials from the standard AWS environment.
 
   --from DIR     folder written by 'documents'
-  --to DEST      a folder, or s3://bucket[/prefix] (the prefix is the issuer URL's path)`,
+  --to DEST      a folder, or s3://bucket[/prefix] (the prefix is the issuer URL's path)
+  --jwks-path P  the JWKS file under DIR when jwks_uri is outside the issuer (default ${DEFAULT_JWKS_PATH})`,
   serve: `usage: openirsa issuer serve --dir DIR [--port N] [--host H] [--tls-cert PEM --tls-key PEM] [--prefix PATH]
                               [--max-age S]
 
-Serves the documents with Cache-Control, ETag and Content-Type application/json; 404 for anything
-else. Without a certificate it serves plain HTTP (with a warning: AWS STS requires https).
+Serves the discovery document and the JWKS it names (nothing else under DIR; a JWKS holding a
+private or symmetric key is refused) with Cache-Control, ETag and Content-Type application/json;
+404 for anything else. Without a certificate it serves plain HTTP (with a warning: AWS STS requires https).
 SIGHUP re-reads DIR (e.g. after 'documents' wrote a rotation set); SIGINT/SIGTERM stop it.
 
   --dir DIR        folder written by 'documents'
@@ -99,7 +104,8 @@ SIGHUP re-reads DIR (e.g. after 'documents' wrote a rotation set); SIGINT/SIGTER
   --tls-cert PEM   certificate chain, leaf first
   --tls-key PEM    its private key
   --prefix PATH    URL path to serve under (default: the path of the issuer in the discovery document)
-  --max-age S      Cache-Control max-age in seconds (default ${DEFAULT_MAX_AGE_SECONDS})`,
+  --max-age S      Cache-Control max-age in seconds (default ${DEFAULT_MAX_AGE_SECONDS})
+  --jwks-path P    the JWKS file under DIR when jwks_uri is outside the issuer (default ${DEFAULT_JWKS_PATH})`,
   check: `usage: openirsa issuer check URL [--token FILE] [--ca-file PEM] [--json]
 
 Fetches URL/.well-known/openid-configuration and its jwks_uri the way AWS STS does and prints one line
@@ -281,7 +287,7 @@ async function documents(argv: string[]): Promise<number> {
 async function readClusterIssuer(kubeconfig?: string, context?: string): Promise<ClusterIssuerDocuments> {
   let kc;
   try {
-    kc = loadKubeConfigLikeKubectl({ kubeconfig, context });
+    kc = loadKubectlConfig({ kubeconfig, context }).kubeConfig;
   } catch (err) {
     throw new CliError(`issuer documents: ${messageOf(err)}`);
   }
@@ -312,11 +318,15 @@ async function readClusterIssuer(kubeconfig?: string, context?: string): Promise
 }
 
 async function publish(argv: string[]): Promise<number> {
-  const { values } = parse('publish', argv, { from: { type: 'string' }, to: { type: 'string' } });
+  const { values } = parse('publish', argv, {
+    from: { type: 'string' },
+    to: { type: 'string' },
+    'jwks-path': { type: 'string' },
+  });
   if (values.help) return help('publish');
   const from = need('publish', values, 'from');
   const target = parsePublishTarget(need('publish', values, 'to'));
-  const files = await readDocuments(from);
+  const files = await readDocuments(from, { jwksPath: values['jwks-path'] as string | undefined });
   // The SDK's Node 20 end-of-support notice would turn a one-line error into ten lines.
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   for (const o of await publishDocuments(files, target)) {
@@ -334,6 +344,7 @@ async function serve(argv: string[]): Promise<number> {
     'tls-key': { type: 'string' },
     prefix: { type: 'string' },
     'max-age': { type: 'string' },
+    'jwks-path': { type: 'string' },
   });
   if (values.help) return help('serve');
   const dir = need('serve', values, 'dir');
@@ -350,6 +361,7 @@ async function serve(argv: string[]): Promise<number> {
     tlsKey,
     prefix: values.prefix as string | undefined,
     maxAgeSeconds: intFlag('serve', values['max-age'], 'max-age'),
+    jwksPath: values['jwks-path'] as string | undefined,
     logger: createLogger({ name: 'issuer' }),
   });
   console.log(`serving ${server.url}/.well-known/openid-configuration`);
@@ -470,7 +482,7 @@ async function mint(argv: string[]): Promise<number> {
   const out = values.out as string | undefined;
   if (out) {
     try {
-      await writeFile(out, token + '\n', { mode: 0o600 });
+      await writeSecretFile(out, token + '\n', { mode: 0o600 });
     } catch (err) {
       throw new CliError(
         `issuer mint: cannot write ${out}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`,

@@ -5,7 +5,8 @@ import { IAMClient } from '@aws-sdk/client-iam';
 import { STSClient, GetCallerIdentityCommand } from '@aws-sdk/client-sts';
 import { parseFlags, type FlagValues } from './args.js';
 import { CliError, messageOf } from './errors.js';
-import { kubeGet, loadKubeConfigLikeKubectl } from '../kube/client.js';
+import { kubeGet } from '../kube/client.js';
+import { loadKubectlConfig } from '../kube/kubectl-config.js';
 import { awsClientConfig } from '../aws/sdk.js';
 import { firstBroken, formatChecklist } from '../doctor/checks.js';
 import { verifySetup } from '../setup/verify.js';
@@ -266,7 +267,7 @@ async function issuerPhase(v: FlagValues, spec: SetupSpec, out: Printer, dryRun:
   } else {
     let kc;
     try {
-      kc = loadKubeConfigLikeKubectl({ kubeconfig: str(v, 'kubeconfig'), context: str(v, 'context') });
+      kc = loadKubectlConfig({ kubeconfig: str(v, 'kubeconfig'), context: str(v, 'context') }).kubeConfig;
     } catch (err) {
       throw new CliError(`setup: ${messageOf(err)}`);
     }
@@ -336,7 +337,7 @@ async function verify(argv: string[]): Promise<number> {
   let core;
   try {
     core = makeKubeClient(
-      loadKubeConfigLikeKubectl({ kubeconfig: str(v, 'kubeconfig'), context: str(v, 'context') }),
+      loadKubectlConfig({ kubeconfig: str(v, 'kubeconfig'), context: str(v, 'context') }).kubeConfig,
     );
   } catch (err) {
     throw new CliError(`setup verify: ${messageOf(err)}`);
@@ -390,7 +391,7 @@ export async function run(argv: string[]): Promise<number> {
     if (phases.includes('serviceaccount')) {
       try {
         clients.core = makeKubeClient(
-          loadKubeConfigLikeKubectl({ kubeconfig: str(v, 'kubeconfig'), context: str(v, 'context') }),
+          loadKubectlConfig({ kubeconfig: str(v, 'kubeconfig'), context: str(v, 'context') }).kubeConfig,
         );
       } catch (err) {
         throw new CliError(`setup: ${messageOf(err)}`);

@@ -14,6 +14,7 @@ import { kubeGet } from '../kube/client.js';
 import { runAwsChecks } from './aws.js';
 import { DEFAULT_ANNOTATION_PREFIX, DEFAULT_TOKEN_AUDIENCE, ANNOTATION } from '../webhook/constants.js';
 import {
+  checkApiServer,
   checkIssuerConsistency,
   checkKeysPublished,
   checkPodMutated,
@@ -27,6 +28,8 @@ import {
 
 export interface DoctorOptions {
   kubeConfig: KubeConfig;
+  /** Which configuration was used ("context NAME from SOURCE"), for the first link's line. */
+  via?: string;
   namespace: string;
   serviceAccount?: string;
   pod?: string;
@@ -79,6 +82,11 @@ export async function runDoctor(o: DoctorOptions): Promise<Check[]> {
   const core = o.kubeConfig.makeApiClient(CoreV1Api);
   const admission = o.kubeConfig.makeApiClient(AdmissionregistrationV1Api);
   const checks: Check[] = [];
+
+  // 0. The API server answers at all; when it does not, every later link would fail for that one reason.
+  const api = await probeApiServer(o.kubeConfig, o.via ?? `context ${o.kubeConfig.getCurrentContext()}`);
+  checks.push(api);
+  if (api.status === 'fail') return checks;
 
   // 1. The webhook is registered, and answers when it is reachable from here.
   try {
@@ -240,6 +248,23 @@ export async function runDoctor(o: DoctorOptions): Promise<Check[]> {
     );
   }
   return checks;
+}
+
+async function probeApiServer(kc: KubeConfig, via: string): Promise<Check> {
+  const server = kc.getCurrentCluster()?.server ?? '(no server)';
+  try {
+    const r = await kubeGet(kc, '/version');
+    let gitVersion: string | undefined;
+    try {
+      gitVersion = r.status === 200 ? (JSON.parse(r.body) as { gitVersion?: string }).gitVersion : undefined;
+    } catch {
+      gitVersion = undefined;
+    }
+    return checkApiServer({ server, via, status: r.status, gitVersion });
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    return checkApiServer({ server, via, error: { code: e.code, message: e.message ?? String(err) } });
+  }
 }
 
 async function probeWebhook(webhook: {
