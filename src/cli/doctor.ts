@@ -24,6 +24,12 @@ flags:
   --issuer-ca-file PEM     extra CA to trust for the issuer's HTTPS (a private lab CA)
   --sts-config FILE        an openirsa sts config: evaluate the role's trust policy on the token
   --annotation-prefix P    the webhook's --annotation-prefix (default eks.amazonaws.com)
+  --aws                    also check IAM as AWS sees it, with the standard AWS credentials
+                           (AWS_ENDPOINT_URL_IAM/_STS, AWS_CA_BUNDLE honoured): the provider lists the
+                           token's audience (GetOpenIDConnectProvider), the role's trust policy admits the
+                           ServiceAccount (GetRole, evaluated by openirsa's engine)
+  --aws-exchange           with --aws: trade a TokenRequest token at STS (AssumeRoleWithWebIdentity) and
+                           check GetCallerIdentity names the role
   --format text|json       output format (default text)
 
 exit status: 0 no broken link, 1 a link is broken, 2 bad input`;
@@ -38,6 +44,8 @@ export async function run(argv: string[]): Promise<number> {
     'issuer-ca-file': { type: 'string' },
     'sts-config': { type: 'string' },
     'annotation-prefix': { type: 'string' },
+    aws: { type: 'boolean' },
+    'aws-exchange': { type: 'boolean' },
     format: { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   });
@@ -47,6 +55,7 @@ export async function run(argv: string[]): Promise<number> {
   }
   const s = (k: string): string | undefined =>
     typeof values[k] === 'string' ? (values[k] as string) : undefined;
+  if (values['aws-exchange'] && !values.aws) throw new CliError('--aws-exchange goes with --aws');
   const format = s('format') ?? 'text';
   if (format !== 'text' && format !== 'json') throw new CliError('--format must be text or json');
   if (values.namespace === '') throw new CliError('--namespace needs a value');
@@ -72,6 +81,7 @@ export async function run(argv: string[]): Promise<number> {
     issuerCa,
     stsConfigFile: s('sts-config'),
     annotationPrefix: s('annotation-prefix'),
+    aws: values.aws === true ? { exchange: values['aws-exchange'] === true } : undefined,
   });
   const broken = firstBroken(checks);
   if (format === 'json')

@@ -7,7 +7,8 @@ import { DEFAULT_LIMITS, parseMaxConnections } from '../net/limits.js';
 import { firstSentence } from './args.js';
 import { CliError, messageOf } from './errors.js';
 import { createLogger } from '../log.js';
-import { kubeGet, loadKubeConfigLikeKubectl } from '../kube/client.js';
+import { kubeGet } from '../kube/client.js';
+import { loadKubectlConfig } from '../kube/kubectl-config.js';
 import {
   IssuerError,
   generateSigningKey,
@@ -297,7 +298,7 @@ async function documents(argv: string[]): Promise<number> {
 async function readClusterIssuer(kubeconfig?: string, context?: string): Promise<ClusterIssuerDocuments> {
   let kc;
   try {
-    kc = loadKubeConfigLikeKubectl({ kubeconfig, context });
+    kc = loadKubectlConfig({ kubeconfig, context }).kubeConfig;
   } catch (err) {
     throw new CliError(`issuer documents: ${messageOf(err)}`);
   }

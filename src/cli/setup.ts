@@ -1,12 +1,15 @@
 /** `openirsa setup`: flags → a spec; read what exists; plan (src/setup/plan.ts); print, render or execute. */
 import { readFile } from 'node:fs/promises';
-import { Agent } from 'node:https';
 import { basename, extname } from 'node:path';
 import { IAMClient } from '@aws-sdk/client-iam';
 import { STSClient, GetCallerIdentityCommand } from '@aws-sdk/client-sts';
 import { parseFlags, type FlagValues } from './args.js';
 import { CliError, messageOf } from './errors.js';
-import { kubeGet, loadKubeConfigLikeKubectl } from '../kube/client.js';
+import { kubeGet } from '../kube/client.js';
+import { loadKubectlConfig } from '../kube/kubectl-config.js';
+import { awsClientConfig } from '../aws/sdk.js';
+import { firstBroken, formatChecklist } from '../doctor/checks.js';
+import { verifySetup } from '../setup/verify.js';
 import {
   buildIssuerDocuments,
   checkIssuer,
@@ -42,6 +45,7 @@ import {
 } from '../setup/run.js';
 
 const USAGE = `usage: openirsa setup [delete] --issuer URL -n NS --service-account NAME --role-name NAME [flags]
+       openirsa setup verify -n NS --service-account NAME   (see 'openirsa setup verify --help')
 
 Wires a cluster to AWS IAM for one ServiceAccount, phase by phase, touching only what differs:
   issuer          (with --publish-to) documents from the cluster's keys (or --public-key), published and
@@ -132,16 +136,12 @@ async function readText(file: string, what: string): Promise<string> {
   }
 }
 
-/** AWS SDK v3 clients from the standard environment; AWS_CA_BUNDLE is honoured as the AWS CLI does. */
 async function awsConfig(): Promise<Record<string, unknown>> {
-  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
-  const config: Record<string, unknown> = {
-    region: process.env.AWS_REGION || process.env.AWS_DEFAULT_REGION || 'us-east-1',
-  };
-  const bundle = process.env.AWS_CA_BUNDLE;
-  if (bundle)
-    config.requestHandler = { httpsAgent: new Agent({ ca: await readText(bundle, 'AWS_CA_BUNDLE') }) };
-  return config;
+  try {
+    return await awsClientConfig();
+  } catch (err) {
+    throw new CliError(`setup: ${messageOf(err)}`);
+  }
 }
 
 const NAME = /^[\w+=,.@-]{1,64}$/;
@@ -267,7 +267,7 @@ async function issuerPhase(v: FlagValues, spec: SetupSpec, out: Printer, dryRun:
   } else {
     let kc;
     try {
-      kc = loadKubeConfigLikeKubectl({ kubeconfig: str(v, 'kubeconfig'), context: str(v, 'context') });
+      kc = loadKubectlConfig({ kubeconfig: str(v, 'kubeconfig'), context: str(v, 'context') }).kubeConfig;
     } catch (err) {
       throw new CliError(`setup: ${messageOf(err)}`);
     }
@@ -310,7 +310,54 @@ async function issuerCheck(spec: SetupSpec, ca: string | undefined, out: Printer
   out.line(`${'issuer'.padEnd(14)} ${spec.issuer}: issuer check passed`);
 }
 
+const VERIFY_USAGE = `usage: openirsa setup verify -n NS --service-account NAME [--role-arn ARN] [--audience AUD]
+                             [--kubeconfig FILE] [--context NAME] [--annotation-prefix P] [--json]
+
+Proves the chain for a ServiceAccount: a TokenRequest token (audience from the ServiceAccount's annotation, default
+sts.amazonaws.com), the IAM OIDC provider lists that audience, the role's trust policy in IAM admits the
+ServiceAccount, and a real AssumeRoleWithWebIdentity at STS gives credentials whose GetCallerIdentity is the role
+(the standard AWS environment: AWS_ENDPOINT_URL_IAM / _STS, AWS_CA_BUNDLE). Exit 1 when a link is broken.`;
+
+async function verify(argv: string[]): Promise<number> {
+  const { values: v } = parseFlags('setup verify', argv, {
+    namespace: { type: 'string', short: 'n' },
+    'service-account': { type: 'string' },
+    'role-arn': { type: 'string' },
+    audience: { type: 'string' },
+    kubeconfig: { type: 'string' },
+    context: { type: 'string' },
+    'annotation-prefix': { type: 'string' },
+    json: { type: 'boolean' },
+    help: { type: 'boolean', short: 'h' },
+  });
+  if (v.help) {
+    console.log(VERIFY_USAGE);
+    return 0;
+  }
+  let core;
+  try {
+    core = makeKubeClient(
+      loadKubectlConfig({ kubeconfig: str(v, 'kubeconfig'), context: str(v, 'context') }).kubeConfig,
+    );
+  } catch (err) {
+    throw new CliError(`setup verify: ${messageOf(err)}`);
+  }
+  const checks = await verifySetup({
+    core,
+    namespace: need(v, 'namespace'),
+    serviceAccount: need(v, 'service-account'),
+    roleArn: str(v, 'role-arn'),
+    audience: str(v, 'audience'),
+    annotationPrefix: str(v, 'annotation-prefix') ?? DEFAULT_ANNOTATION_PREFIX,
+  });
+  const broken = firstBroken(checks);
+  if (v.json) console.log(JSON.stringify({ ok: !broken, firstBroken: broken?.id ?? null, checks }, null, 2));
+  else console.log(formatChecklist(checks));
+  return broken ? 1 : 0;
+}
+
 export async function run(argv: string[]): Promise<number> {
+  if (argv[0] === 'verify') return verify(argv.slice(1));
   const deleting = argv[0] === 'delete';
   const { values: v, positionals } = parseFlags('setup', deleting ? argv.slice(1) : argv, FLAGS, true);
   if (v.help) {
@@ -344,7 +391,7 @@ export async function run(argv: string[]): Promise<number> {
     if (phases.includes('serviceaccount')) {
       try {
         clients.core = makeKubeClient(
-          loadKubeConfigLikeKubectl({ kubeconfig: str(v, 'kubeconfig'), context: str(v, 'context') }),
+          loadKubectlConfig({ kubeconfig: str(v, 'kubeconfig'), context: str(v, 'context') }).kubeConfig,
         );
       } catch (err) {
         throw new CliError(`setup: ${messageOf(err)}`);

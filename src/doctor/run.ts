@@ -11,6 +11,7 @@ import { loadConfig } from '../sts/config.js';
 import { explainWebIdentity } from '../sts/explain.js';
 import { KeyStore } from '../oidc/keys.js';
 import { kubeGet } from '../kube/client.js';
+import { runAwsChecks } from './aws.js';
 import { DEFAULT_ANNOTATION_PREFIX, DEFAULT_TOKEN_AUDIENCE, ANNOTATION } from '../webhook/constants.js';
 import {
   checkApiServer,
@@ -36,6 +37,8 @@ export interface DoctorOptions {
   issuerCa?: string;
   stsConfigFile?: string;
   annotationPrefix?: string;
+  /** Check the IAM side with the standard AWS credentials; `exchange`: a real AssumeRoleWithWebIdentity. */
+  aws?: { exchange: boolean };
   now?: () => number;
 }
 
@@ -230,6 +233,20 @@ export async function runDoctor(o: DoctorOptions): Promise<Check[]> {
 
   // 7. The trust policy, evaluated on this very token (offline, with the STS config).
   if (o.stsConfigFile) checks.push(await trustCheck(o.stsConfigFile, roleArn, token, now()));
+
+  // 8. The IAM side as AWS sees it (GetOpenIDConnectProvider, GetRole), and a real exchange when asked.
+  if (o.aws && roleArn && claims.iss && claims.sub) {
+    checks.push(
+      ...(await runAwsChecks({
+        token,
+        issuer: claims.iss,
+        sub: claims.sub,
+        audience,
+        roleArn,
+        exchange: o.aws.exchange,
+      })),
+    );
+  }
   return checks;
 }
 

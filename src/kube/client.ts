@@ -55,35 +55,6 @@ export function loadKubeConfig(options: KubeClientOptions): KubeConfig {
   return kc;
 }
 
-/**
- * The kubeconfig as kubectl finds it: --kubeconfig, else $KUBECONFIG (a list of files, merged), else
- * ~/.kube/config, else the in-cluster ServiceAccount; `context` picks a context as kubectl --context does.
- */
-export function loadKubeConfigLikeKubectl(
-  options: { kubeconfig?: string; context?: string } = {},
-): KubeConfig {
-  const kc = new KubeConfig();
-  try {
-    if (options.kubeconfig) kc.loadFromFile(options.kubeconfig);
-    else kc.loadFromDefault();
-  } catch (err) {
-    throw new KubeConfigError(`cannot load the Kubernetes client configuration: ${(err as Error).message}`);
-  }
-  if (options.context !== undefined) {
-    if (!kc.contexts.some((c) => c.name === options.context)) {
-      throw new KubeConfigError(`the kubeconfig has no context "${options.context}"`);
-    }
-    kc.setCurrentContext(options.context);
-  }
-  const cluster = kc.getCurrentCluster();
-  if (!cluster || !cluster.server) {
-    throw new KubeConfigError(
-      'no Kubernetes API configured: no kubeconfig found (pass --kubeconfig, set KUBECONFIG, or write ~/.kube/config) and not in a cluster',
-    );
-  }
-  return kc;
-}
-
 /** Largest body kubeGet reads: discovery and JWKS documents are a few KiB. */
 const MAX_RAW_BODY = 1024 * 1024;
 

@@ -336,7 +336,7 @@ function planRole(spec: SetupSpec, r: Observed['role']): Step {
       action: 'UpdateAssumeRolePolicy',
       input: { RoleName: spec.roleName, PolicyDocument: trustText },
     });
-    changes.push(`trust statement for ${subjectOf(spec)} added (other statements kept)`);
+    changes.push(`trust statement for ${subjectOf(spec)} added, other statements kept`);
   }
   for (const PolicyArn of spec.policyArns.filter((a) => !r.attachedPolicyArns.includes(a))) {
     actions.push({ api: 'iam', action: 'AttachRolePolicy', input: { RoleName: spec.roleName, PolicyArn } });
@@ -421,7 +421,7 @@ function planServiceAccount(spec: SetupSpec, sa: Observed['serviceAccount']): St
     phase: 'serviceaccount',
     resource,
     status: 'update',
-    detail: `annotate ${key}=${arn}${before ? ` (was ${before})` : ''}`,
+    detail: `annotate ${key}=${arn}${before ? `, was ${before}` : ''}`,
     existed: true,
     actions: [
       {
@@ -512,7 +512,7 @@ export function planDelete(spec: SetupSpec, observed: Observed, phases: readonly
         phase: 'serviceaccount',
         resource,
         status: 'update',
-        detail: `remove annotation ${key} (the ServiceAccount existed before setup: kept)`,
+        detail: `remove annotation ${key}; the ServiceAccount existed before setup: kept`,
         existed: true,
         actions: [
           {
@@ -534,7 +534,7 @@ export function planDelete(spec: SetupSpec, observed: Observed, phases: readonly
         phase: 'role',
         resource,
         status: 'delete',
-        detail: 'created by setup (its policies are detached first)',
+        detail: 'created by setup; its policies detached first',
         existed: true,
         actions: [
           ...r.attachedPolicyArns.map((PolicyArn): Action => ({
@@ -570,7 +570,7 @@ export function planDelete(spec: SetupSpec, observed: Observed, phases: readonly
           phase: 'role',
           resource,
           status: 'update',
-          detail: `remove trust statement ${sid} (the role existed before setup: other statements and policies kept)`,
+          detail: `remove trust statement ${sid}; the role existed before setup: other statements and policies kept`,
           existed: true,
           actions: [
             {

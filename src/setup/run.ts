@@ -35,6 +35,9 @@ import {
   type Step,
   type TrustPolicy,
 } from './plan.js';
+import { awsErrorText, isNoSuchEntity } from '../aws/sdk.js';
+
+export { awsErrorText };
 
 export class SetupError extends Error {
   constructor(
@@ -46,14 +49,6 @@ export class SetupError extends Error {
   }
 }
 
-/** AWS's error code and message, never a stack or a credential. */
-export function awsErrorText(err: unknown): string {
-  const e = err as { name?: string; Code?: string; message?: string };
-  return `${e.Code ?? e.name ?? 'Error'}: ${e.message ?? String(err)}`;
-}
-const isNoSuchEntity = (err: unknown): boolean =>
-  (err as { name?: string }).name === 'NoSuchEntityException' ||
-  (err as { Code?: string }).Code === 'NoSuchEntity';
 /** The Kubernetes API's status and reason. */
 export function kubeErrorText(err: unknown): string {
   const e = err as { code?: number; body?: unknown; message?: string };
