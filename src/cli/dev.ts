@@ -28,6 +28,7 @@ flags:
   --sts-port N            STS HTTPS port (default ${DEFAULT_PORTS.sts})
   --webhook-port N        webhook HTTPS port (default ${DEFAULT_PORTS.webhook})
   --metrics-port N        webhook metrics HTTP port (default ${DEFAULT_PORTS.metrics})
+  --agent-port N          EKS Pod Identity agent HTTP port (default ${DEFAULT_PORTS.agent})
   --account-id ID         AWS account of the sample (default ${DEFAULT_IDENTITY.accountId})
   --role-name NAME        role name (default ${DEFAULT_IDENTITY.roleName})
   --namespace NS          ServiceAccount namespace (default ${DEFAULT_IDENTITY.namespace})
@@ -47,6 +48,7 @@ const OPTIONS = {
   'sts-port': { type: 'string' },
   'webhook-port': { type: 'string' },
   'metrics-port': { type: 'string' },
+  'agent-port': { type: 'string' },
   'account-id': { type: 'string' },
   'role-name': { type: 'string' },
   namespace: { type: 'string' },
@@ -106,6 +108,7 @@ export function devOptions(values: Values): DevOptions {
     sts: int(values['sts-port'], 'sts-port', DEFAULT_PORTS.sts, 0, 65535),
     webhook: int(values['webhook-port'], 'webhook-port', DEFAULT_PORTS.webhook, 0, 65535),
     metrics: int(values['metrics-port'], 'metrics-port', DEFAULT_PORTS.metrics, 0, 65535),
+    agent: int(values['agent-port'], 'agent-port', DEFAULT_PORTS.agent, 0, 65535),
   };
   const identity: DevIdentity = {
     ...DEFAULT_IDENTITY,
@@ -134,6 +137,7 @@ const FLAG_OF_PORT: Record<keyof DevPorts, string> = {
   sts: '--sts-port',
   webhook: '--webhook-port',
   metrics: '--metrics-port',
+  agent: '--agent-port',
 };
 
 function summary(dev: RunningDev): string {
@@ -150,6 +154,7 @@ function summary(dev: RunningDev): string {
   sts      ${dev.stsUrl}   (account ${dev.env.AWS_ROLE_ARN.split(':')[4]}, config ${dev.stsConfigFile})
   webhook  ${dev.webhookUrl}/mutate   (metrics ${dev.metricsUrl})
   token    ${dev.tokenFile}   (renewed before it expires)
+  agent    ${dev.agentUrl}   (EKS Pod Identity, associations in ${dev.podIdentityEnvFile.replace(/pod-identity-env\.sh$/, 'pod-identity-associations.yaml')})
 
 The webhook's mutation of a sample pod of that ServiceAccount (${m.allowed ? 'allowed' : 'DENIED'}, ${m.patch.length} patch operations):
 ${injected || '    (no environment injected)'}
@@ -158,6 +163,10 @@ ${injected || '    (no environment injected)'}
 Use the role from another shell (the same lines are in ${dev.envFile}):
 ${env}
   aws sts get-caller-identity
+
+The same ServiceAccount through EKS Pod Identity (the agent assumes the associated role with session tags;
+the container-credentials environment is in ${dev.podIdentityEnvFile}):
+  (. ${dev.podIdentityEnvFile} && aws sts get-caller-identity)
 
 The IAM API is on the STS's port (changes take effect at once and persist beside the config); its administrator
 is the separate profile ${dev.admin.profile} (access key ${dev.admin.accessKeyId}) in ${dev.admin.credentialsFile} (mode 0600),
@@ -204,6 +213,9 @@ export async function run(argv: string[]): Promise<number> {
         tokenFile: dev.tokenFile,
         stsConfigFile: dev.stsConfigFile,
         env: dev.env,
+        agentUrl: dev.agentUrl,
+        podIdentityEnvFile: dev.podIdentityEnvFile,
+        podIdentityEnv: dev.podIdentityEnv,
         admin: {
           profile: dev.admin.profile,
           accessKeyId: dev.admin.accessKeyId,
