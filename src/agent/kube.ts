@@ -5,6 +5,7 @@
  */
 import { AuthenticationV1Api, CoreV1Api, CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
 import { Reflector, type ListPage } from '../kube/reflector.js';
+import { clientNodeWatch } from '../kube/client.js';
 import type { Logger } from '../log.js';
 import {
   ASSOCIATION_API_PATH,
@@ -89,7 +90,7 @@ export class AssociationApiSource {
     };
     this.reflector = new Reflector({
       name: ASSOCIATION_PLURAL,
-      kubeConfig: kc,
+      watch: clientNodeWatch(kc),
       path: ASSOCIATION_API_PATH,
       list: (o) =>
         custom.listClusterCustomObject({

@@ -156,14 +156,14 @@ export async function startWebhook(f: WebhookFlags, opts: StartOptions): Promise
           : `ServiceAccounts file ${f.serviceAccountsFile} not loaded since the cache was cleared`,
       );
     } else {
-      // Loaded only here: @kubernetes/client-node costs ~80 MiB of RSS, which file-based runs do not need.
-      const [{ loadKubeConfig }, { ConfigMapApiSource, ServiceAccountApiSource }] = await Promise.all([
-        import('../kube/client.js'),
+      // The lean transport, not @kubernetes/client-node (~80 MiB of RSS to load): see src/kube/lean.ts.
+      const [{ loadKubeConnection }, { ConfigMapApiSource, ServiceAccountApiSource }] = await Promise.all([
+        import('../kube/lean.js'),
         import('./service-account-sources.js'),
       ]);
-      const kubeConfig = loadKubeConfig({ kubeconfig: f.kubeconfig, kubeApi: f.kubeApi });
+      const kube = loadKubeConnection({ kubeconfig: f.kubeconfig, kubeApi: f.kubeApi });
       apiSource = new ServiceAccountApiSource({
-        kubeConfig,
+        kube,
         cache,
         annotationPrefix: f.annotationPrefix,
         logger: log,
@@ -180,7 +180,12 @@ export async function startWebhook(f: WebhookFlags, opts: StartOptions): Promise
           : `ServiceAccount cache not synced${sa.reflector.lastError ? ` (last error: ${sa.reflector.lastError})` : ''}`,
       );
       if (associations) {
-        const { AssociationApiSource } = await import('../agent/kube.js');
+        // Associations are custom objects read through client-node, loaded only when this mode is on.
+        const [{ AssociationApiSource }, { loadKubeConfig }] = await Promise.all([
+          import('../agent/kube.js'),
+          import('../kube/client.js'),
+        ]);
+        const kubeConfig = loadKubeConfig({ kubeconfig: f.kubeconfig, kubeApi: f.kubeApi });
         const pia = new AssociationApiSource(kubeConfig, associations, log);
         void pia.start();
         stops.push(() => pia.stop());
@@ -193,7 +198,7 @@ export async function startWebhook(f: WebhookFlags, opts: StartOptions): Promise
       }
       if (f.watchConfigMap) {
         const cm = new ConfigMapApiSource({
-          kubeConfig,
+          kube,
           cache,
           logger: log,
           resyncPeriodMs: f.resyncPeriodMs,
@@ -209,6 +214,7 @@ export async function startWebhook(f: WebhookFlags, opts: StartOptions): Promise
             : `ConfigMap ${f.namespace}/pod-identity-webhook not synced${cm.reflector.lastError ? ` (last error: ${cm.reflector.lastError})` : ''}`,
         );
       }
+      stops.push(() => kube.close()); // after the sources' stops, so their watches end as aborts
     }
   } catch (err) {
     for (const s of stops) s();
