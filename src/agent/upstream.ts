@@ -12,7 +12,10 @@ import {
   STSServiceException,
   type Credentials,
   type AssumedRoleUser,
+  type STSClientConfig,
 } from '@aws-sdk/client-sts';
+import { Agent as HttpsAgent } from 'node:https';
+import { rootCertificates } from 'node:tls';
 import { AgentError, internalError, upstreamError } from './errors.js';
 import type { CredentialsPlan } from './plan.js';
 import type { IssuedCredentials } from './response.js';
@@ -29,6 +32,10 @@ export interface StsUpstreamOptions {
   durationSeconds?: number;
   /** Per-call timeout (ms). */
   timeoutMs?: number;
+  /** The agent's own credentials (default: the SDK's default chain, e.g. IRSA's env). */
+  credentials?: STSClientConfig['credentials'];
+  /** PEM CA certificates trusted for the STS endpoint in addition to Node's (a local `sts serve`). */
+  caBundle?: string;
 }
 
 const ACCOUNT_OF_ARN = /^arn:[^:]+:sts::(\d{12}):/;
@@ -77,7 +84,14 @@ export class StsUpstream implements Upstream {
       region: this.o.region,
       ...(this.o.endpoint !== undefined && { endpoint: this.o.endpoint }),
       maxAttempts: 2,
-      requestHandler: { requestTimeout: this.o.timeoutMs ?? 5000, connectionTimeout: 2000 },
+      requestHandler: {
+        requestTimeout: this.o.timeoutMs ?? 5000,
+        connectionTimeout: 2000,
+        ...(this.o.caBundle !== undefined && {
+          httpsAgent: new HttpsAgent({ keepAlive: true, ca: [...rootCertificates, this.o.caBundle] }),
+        }),
+      },
+      ...(!credentials && this.o.credentials !== undefined && { credentials: this.o.credentials }),
       ...(credentials && {
         credentials: {
           accessKeyId: credentials.accessKeyId,

@@ -2,7 +2,7 @@
 import { parseFlags } from './args.js';
 import { CliError, messageOf } from './errors.js';
 import { createLogger } from '../log.js';
-import { loadKubeConfig } from '../kube/client.js';
+import { KubeConfigError, loadKubeConfig } from '../kube/client.js';
 import { AgentConfigError, startAgent, type AgentAuth, type AgentOptions } from '../agent/index.js';
 import { CLUSTER_NAME, CREDENTIALS_MODELS, type CredentialsModel } from '../agent/plan.js';
 import { DEFAULT_BIND_HOSTS } from '../agent/server.js';
@@ -104,6 +104,20 @@ export function agentOptionsFromFlags(
     };
   } else throw new CliError(`--auth must be token-review or jwks, not "${authMode}"`);
   const associationsFile = s('associations-file');
+  let probe: AgentOptions['probe'];
+  const probeAddress = s('probe-address') ?? '127.0.0.1:2703';
+  if (probeAddress !== 'none') {
+    const m = /^(\[[^\]]+\]|[^:]+):(\d+)$/.exec(probeAddress);
+    if (!m) throw new CliError(`--probe-address must be HOST:PORT or none, not "${probeAddress}"`);
+    probe = { host: m[1]!.replace(/^\[|\]$/g, ''), port: int('probe-address', m[2], 0, 0, 65535) };
+  }
+  const stsEndpoint = s('sts-endpoint');
+  const port = int('port', s('port'), 80, 0, 65535);
+  const durationSeconds = int('session-duration', s('session-duration'), 3600, 900, 43200);
+  const refreshBeforeMs = int('refresh-before', s('refresh-before'), 1200, 0, 43200) * 1000;
+  const maxEntries = int('max-cache-size', s('max-cache-size'), 2000, 1, 1_000_000);
+  const authCacheTtlMs = int('auth-cache-ttl', s('auth-cache-ttl'), 5, 0, 300) * 1000;
+  // The API server last: every flag is checked before the environment is.
   const needsKube = auth.kind === 'token-review' || auth.podCheck || associationsFile === undefined;
   let kubeConfig;
   if (needsKube) {
@@ -114,23 +128,20 @@ export function agentOptionsFromFlags(
         env,
       });
     } catch (err) {
-      throw new CliError(messageOf(err));
+      if (!(err instanceof KubeConfigError)) throw err;
+      throw new CliError(
+        /no Kubernetes API configured/.test(err.message)
+          ? 'no Kubernetes API configured: not running in a cluster (KUBERNETES_SERVICE_HOST is unset); pass --kubeconfig or --kube-api, or run without one: --auth jwks --issuer URL --no-pod-check --associations-file FILE'
+          : err.message,
+      );
     }
   }
-  let probe: AgentOptions['probe'];
-  const probeAddress = s('probe-address') ?? '127.0.0.1:2703';
-  if (probeAddress !== 'none') {
-    const m = /^(\[[^\]]+\]|[^:]+):(\d+)$/.exec(probeAddress);
-    if (!m) throw new CliError(`--probe-address must be HOST:PORT or none, not "${probeAddress}"`);
-    probe = { host: m[1]!.replace(/^\[|\]$/g, ''), port: int('probe-address', m[2], 0, 0, 65535) };
-  }
-  const stsEndpoint = s('sts-endpoint');
   return {
     clusterName,
     ...(s('cluster-arn') !== undefined && { clusterArn: s('cluster-arn')! }),
     model,
     bindHosts: list('bind-host') ?? DEFAULT_BIND_HOSTS,
-    port: int('port', s('port'), 80, 0, 65535),
+    port,
     ...(list('allowed-host') !== undefined && { allowedHosts: list('allowed-host')! }),
     ...(probe && { probe }),
     audiences: list('audience') ?? [POD_IDENTITY_AUDIENCE],
@@ -141,13 +152,13 @@ export function agentOptionsFromFlags(
     sts: {
       region: s('region') ?? env.AWS_REGION ?? env.AWS_DEFAULT_REGION ?? 'us-east-1',
       ...(stsEndpoint !== undefined && { endpoint: stsEndpoint }),
-      durationSeconds: int('session-duration', s('session-duration'), 3600, 900, 43200),
+      durationSeconds,
     },
     cache: {
-      refreshBeforeMs: int('refresh-before', s('refresh-before'), 1200, 0, 43200) * 1000,
-      maxEntries: int('max-cache-size', s('max-cache-size'), 2000, 1, 1_000_000),
+      refreshBeforeMs,
+      maxEntries,
     },
-    authCacheTtlMs: int('auth-cache-ttl', s('auth-cache-ttl'), 5, 0, 300) * 1000,
+    authCacheTtlMs,
   };
 }
 

@@ -31,6 +31,7 @@ flags:
   --sts-port N            STS HTTPS port (default ${DEFAULT_PORTS.sts})
   --webhook-port N        webhook HTTPS port (default ${DEFAULT_PORTS.webhook})
   --metrics-port N        webhook metrics HTTP port (default ${DEFAULT_PORTS.metrics})
+  --agent-port N          EKS Pod Identity agent HTTP port (default ${DEFAULT_PORTS.agent})
   --account-id ID         AWS account of the sample (default ${DEFAULT_IDENTITY.accountId})
   --role-name NAME        role name (default ${DEFAULT_IDENTITY.roleName})
   --namespace NS          ServiceAccount namespace (default ${DEFAULT_IDENTITY.namespace})
@@ -50,6 +51,7 @@ const OPTIONS = {
   'sts-port': { type: 'string' },
   'webhook-port': { type: 'string' },
   'metrics-port': { type: 'string' },
+  'agent-port': { type: 'string' },
   'account-id': { type: 'string' },
   'role-name': { type: 'string' },
   namespace: { type: 'string' },
@@ -126,6 +128,7 @@ export function devOptions(values: Values, name: SettingName = asFlag): DevOptio
     sts: int(values['sts-port'], 'sts-port', name, DEFAULT_PORTS.sts, 0, 65535),
     webhook: int(values['webhook-port'], 'webhook-port', name, DEFAULT_PORTS.webhook, 0, 65535),
     metrics: int(values['metrics-port'], 'metrics-port', name, DEFAULT_PORTS.metrics, 0, 65535),
+    agent: int(values['agent-port'], 'agent-port', name, DEFAULT_PORTS.agent, 0, 65535),
   };
   const identity: DevIdentity = {
     ...DEFAULT_IDENTITY,
@@ -154,6 +157,7 @@ const FLAG_OF_PORT: Record<keyof DevPorts, keyof typeof OPTIONS> = {
   sts: 'sts-port',
   webhook: 'webhook-port',
   metrics: 'metrics-port',
+  agent: 'agent-port',
 };
 
 /** One line for every busy port, each with the setting to change as the user wrote it (or would write it). */
@@ -185,6 +189,7 @@ export function summary(dev: RunningDev, mode: 'serve' | 'check', prog = program
   sts      ${dev.stsUrl}   (account ${dev.env.AWS_ROLE_ARN.split(':')[4]}, config ${dev.stsConfigFile})
   webhook  ${dev.webhookUrl}/mutate   (metrics ${dev.metricsUrl})
   token    ${dev.tokenFile}   (${mode === 'check' ? 'minted for the check' : 'renewed before it expires'})
+  agent    ${dev.agentUrl}   (EKS Pod Identity, associations in ${dev.podIdentityEnvFile.replace(/pod-identity-env\.sh$/, 'pod-identity-associations.yaml')})
 
 The webhook's mutation of a sample pod of that ServiceAccount (${m.allowed ? 'allowed' : 'DENIED'}, ${m.patch.length} patch operations):
 ${injected || '    (no environment injected)'}
@@ -204,6 +209,10 @@ Try next (reads only the files in ${dev.state.dir}; explain also needs the issue
 Use the role from another shell (the same lines are in ${dev.envFile}, so you can source it instead):
 ${env}
   aws sts get-caller-identity
+
+The same ServiceAccount through EKS Pod Identity (the agent assumes the associated role with session tags;
+the container-credentials environment is in ${dev.podIdentityEnvFile}):
+  (. ${dev.podIdentityEnvFile} && aws sts get-caller-identity)
 
 The IAM API is on the STS's port (changes take effect at once and persist beside the config); its administrator
 is the separate profile ${dev.admin.profile} (access key ${dev.admin.accessKeyId}) in ${dev.admin.credentialsFile} (mode 0600),
@@ -254,6 +263,9 @@ export async function run(argv: string[]): Promise<number> {
         tokenFile: dev.tokenFile,
         stsConfigFile: dev.stsConfigFile,
         env: dev.env,
+        agentUrl: dev.agentUrl,
+        podIdentityEnvFile: dev.podIdentityEnvFile,
+        podIdentityEnv: dev.podIdentityEnv,
         admin: {
           profile: dev.admin.profile,
           accessKeyId: dev.admin.accessKeyId,

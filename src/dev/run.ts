@@ -23,8 +23,14 @@ import {
   type RunningWebhook,
 } from '../webhook/index.js';
 import { createLogger, type Logger } from '../log.js';
+import { AssumeRoleWithWebIdentityCommand, STSClient } from '@aws-sdk/client-sts';
+import { Agent as HttpsAgent } from 'node:https';
+import { startAgent } from '../agent/index.js';
+import { POD_IDENTITY_AUDIENCE } from '../agent/token.js';
 import { loadOrCreateState, type DevState } from './state.js';
 import {
+  DEV_AGENT,
+  associationDocument,
   devRoleArn,
   samplePod,
   serviceAccountsDocument,
@@ -38,6 +44,7 @@ export interface DevPorts {
   sts: number;
   webhook: number;
   metrics: number;
+  agent: number;
 }
 
 export interface DevOptions {
@@ -50,7 +57,7 @@ export interface DevOptions {
   logLevel: string;
 }
 
-export const DEFAULT_PORTS: DevPorts = { issuer: 8441, sts: 8442, webhook: 8443, metrics: 8444 };
+export const DEFAULT_PORTS: DevPorts = { issuer: 8441, sts: 8442, webhook: 8443, metrics: 8444, agent: 8445 };
 
 /** Raised when ports are taken, all of them at once: the CLI turns it into one line naming each setting. */
 export class PortInUseError extends Error {
@@ -98,8 +105,22 @@ export interface DevAdmin {
   env: { AWS_ENDPOINT_URL_IAM: string; AWS_SHARED_CREDENTIALS_FILE: string };
 }
 
+/** What a pod set up in container-credentials mode sees, pointed at the dev agent (EKS Pod Identity). */
+export interface PodIdentityEnvironment {
+  AWS_CONTAINER_CREDENTIALS_FULL_URI: string;
+  AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE: string;
+  AWS_ENDPOINT_URL_STS: string;
+  AWS_CA_BUNDLE: string;
+  NODE_EXTRA_CA_CERTS: string;
+  AWS_REGION: string;
+  AWS_DEFAULT_REGION: string;
+}
+
 export interface RunningDev {
   admin: DevAdmin;
+  agentUrl: string;
+  podIdentityEnv: PodIdentityEnvironment;
+  podIdentityEnvFile: string;
   state: DevState;
   issuerUrl: string;
   stsUrl: string;
@@ -311,10 +332,56 @@ export async function startDev(options: DevOptions): Promise<RunningDev> {
       });
       await writeAtomically(tokenFile, token, 0o600);
     };
-    await refreshToken();
+    // EKS Pod Identity: the sample pod's token for the agent, and the agent's own (IRSA) token.
+    const podTokenFile = join(stateDir, 'pod-identity-token');
+    const podUid = randomUUID();
+    let agentToken = '';
+    const refreshPodIdentityTokens = async (): Promise<void> => {
+      const now = new Date();
+      const common = { privateKey: state.signingKey, issuer: issuerUrl, now, ttl: options.tokenTtlSeconds };
+      const podToken = await mintServiceAccountToken({
+        ...common,
+        namespace: id.namespace,
+        serviceAccount: id.serviceAccount,
+        audiences: [POD_IDENTITY_AUDIENCE],
+        pod: { name: 's3-uploader', uid: podUid },
+      });
+      await writeAtomically(podTokenFile, podToken, 0o600);
+      agentToken = await mintServiceAccountToken({
+        ...common,
+        namespace: DEV_AGENT.namespace,
+        serviceAccount: DEV_AGENT.serviceAccount,
+        audiences: [id.audience],
+      });
+    };
+    const refreshAll = async (): Promise<void> => {
+      await refreshToken();
+      await refreshPodIdentityTokens();
+    };
+    await refreshAll();
+    const associationsFile = join(stateDir, 'pod-identity-associations.yaml');
+    await writeFile(associationsFile, toYaml(associationDocument(id)), { mode: 0o644 });
+    const agent = await startAgent({
+      clusterName: DEV_AGENT.clusterName,
+      model: 'agent-identity',
+      bindHosts: [host],
+      port: ports.agent,
+      audiences: [POD_IDENTITY_AUDIENCE],
+      auth: { kind: 'jwks', issuer: issuerUrl, caBundleFile: state.caFile, podCheck: false },
+      associations: { kind: 'file', path: associationsFile },
+      sts: {
+        region: id.region,
+        endpoint: stsUrl,
+        caBundle: state.ca.cert,
+        credentials: agentCredentials(stsUrl, state.ca.cert, id.region, roleArnOf(id), () => agentToken),
+      },
+      logger: createLogger({ name: 'agent', level: options.logLevel }),
+    });
+    stopFns.push(() => agent.stop());
+    const agentUrl = `http://${agent.addresses[0]}/v1/credentials`;
     const timer = setInterval(
       () => {
-        refreshToken().catch((err: unknown) =>
+        refreshAll().catch((err: unknown) =>
           logger.error({ err: (err as Error).message }, 'token refresh failed'),
         );
       },
@@ -349,8 +416,30 @@ export async function startDev(options: DevOptions): Promise<RunningDev> {
       { mode: 0o644 },
     );
 
+    const podIdentityEnv: PodIdentityEnvironment = {
+      AWS_CONTAINER_CREDENTIALS_FULL_URI: agentUrl,
+      AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE: podTokenFile,
+      AWS_ENDPOINT_URL_STS: stsUrl,
+      AWS_CA_BUNDLE: state.caFile,
+      NODE_EXTRA_CA_CERTS: state.caFile,
+      AWS_REGION: id.region,
+      AWS_DEFAULT_REGION: id.region,
+    };
+    const podIdentityEnvFile = join(stateDir, 'pod-identity-env.sh');
+    await writeFile(
+      podIdentityEnvFile,
+      `# EKS Pod Identity: what the webhook's container-credentials mode injects, pointed at the dev agent.\n` +
+        Object.entries(podIdentityEnv)
+          .map(([k, v]) => `export ${k}=${shellQuote(v)}\n`)
+          .join(''),
+      { mode: 0o644 },
+    );
+
     return {
       admin,
+      agentUrl,
+      podIdentityEnv,
+      podIdentityEnvFile,
       state,
       issuerUrl,
       stsUrl,
@@ -376,6 +465,44 @@ export async function startDev(options: DevOptions): Promise<RunningDev> {
     await stopAll();
     throw err;
   }
+}
+
+const roleArnOf = (id: DevIdentity): string =>
+  `arn:${id.partition}:iam::${id.accountId}:role/${DEV_AGENT.roleName}`;
+
+/** The dev agent's own identity: its ServiceAccount token traded at the dev STS, renewed 5 minutes before expiry. */
+function agentCredentials(
+  stsUrl: string,
+  ca: string,
+  region: string,
+  roleArn: string,
+  token: () => string,
+): () => Promise<{ accessKeyId: string; secretAccessKey: string; sessionToken: string; expiration: Date }> {
+  const client = new STSClient({
+    region,
+    endpoint: stsUrl,
+    requestHandler: { httpsAgent: new HttpsAgent({ ca }) },
+  });
+  let current:
+    { accessKeyId: string; secretAccessKey: string; sessionToken: string; expiration: Date } | undefined;
+  return async () => {
+    if (current && current.expiration.getTime() - Date.now() > 300_000) return current;
+    const out = await client.send(
+      new AssumeRoleWithWebIdentityCommand({
+        RoleArn: roleArn,
+        RoleSessionName: 'openirsa-dev-agent',
+        WebIdentityToken: token(),
+      }),
+    );
+    const c = out.Credentials!;
+    current = {
+      accessKeyId: c.AccessKeyId!,
+      secretAccessKey: c.SecretAccessKey!,
+      sessionToken: c.SessionToken!,
+      expiration: c.Expiration!,
+    };
+    return current;
+  };
 }
 
 export const ADMIN_PROFILE = 'openirsa-admin';

@@ -66,23 +66,91 @@ export function stsConfigDocument(
         Path: '/',
         MaxSessionDuration: 3600,
         AssumeRolePolicyDocument: trustPolicy(id, issuerUrl),
-        RolePolicyList: [
+        RolePolicyList: [writeObjects(id)],
+      },
+      ...podIdentityRoles(id, issuerUrl),
+    ],
+  };
+}
+
+/**
+ * EKS Pod Identity in `openirsa dev`: the agent's own ServiceAccount and role (IRSA), and the role the sample
+ * ServiceAccount gets through the agent (trusts the agent's role once, ABAC on the namespace session tag).
+ */
+export const DEV_AGENT = {
+  namespace: 'openirsa-system',
+  serviceAccount: 'openirsa-agent',
+  roleName: 'openirsa-agent',
+  clusterName: 'dev',
+};
+export const podIdentityRoleName = (id: DevIdentity): string => `${id.roleName}-pod-identity`;
+
+function podIdentityRoles(id: DevIdentity, issuerUrl: string): object[] {
+  const host = issuerUrl.replace(/^https:\/\//, '');
+  return [
+    {
+      RoleName: DEV_AGENT.roleName,
+      Path: '/',
+      AssumeRolePolicyDocument: {
+        Version: '2012-10-17',
+        Statement: [
           {
-            PolicyName: 'write-objects',
-            PolicyDocument: {
-              Version: '2012-10-17',
-              Statement: [
-                {
-                  Effect: 'Allow',
-                  Action: 's3:PutObject',
-                  Resource: `arn:${id.partition}:s3:::${id.bucket}/*`,
-                },
-              ],
+            Effect: 'Allow',
+            Principal: { Federated: oidcProviderArn(id.partition, id.accountId, issuerUrl) },
+            Action: 'sts:AssumeRoleWithWebIdentity',
+            Condition: {
+              StringEquals: {
+                [`${host}:sub`]: `system:serviceaccount:${DEV_AGENT.namespace}:${DEV_AGENT.serviceAccount}`,
+                [`${host}:aud`]: id.audience,
+              },
             },
           },
         ],
       },
-    ],
+    },
+    {
+      RoleName: podIdentityRoleName(id),
+      Path: '/',
+      MaxSessionDuration: 3600,
+      AssumeRolePolicyDocument: {
+        Version: '2012-10-17',
+        Statement: [
+          {
+            Effect: 'Allow',
+            Principal: { AWS: roleArn(id.partition, id.accountId, DEV_AGENT.roleName, '/') },
+            Action: ['sts:AssumeRole', 'sts:TagSession'],
+            Condition: { StringEquals: { 'aws:RequestTag/kubernetes-namespace': id.namespace } },
+          },
+        ],
+      },
+      RolePolicyList: [writeObjects(id)],
+    },
+  ];
+}
+
+function writeObjects(id: DevIdentity): object {
+  return {
+    PolicyName: 'write-objects',
+    PolicyDocument: {
+      Version: '2012-10-17',
+      Statement: [
+        { Effect: 'Allow', Action: 's3:PutObject', Resource: `arn:${id.partition}:s3:::${id.bucket}/*` },
+      ],
+    },
+  };
+}
+
+/** The association the dev agent serves: the sample ServiceAccount → the pod identity role. */
+export function associationDocument(id: DevIdentity): object {
+  return {
+    apiVersion: 'openirsa.io/v1alpha1',
+    kind: 'PodIdentityAssociation',
+    metadata: { name: `${id.namespace}-${id.serviceAccount}` },
+    spec: {
+      namespace: id.namespace,
+      serviceAccount: id.serviceAccount,
+      roleArn: roleArn(id.partition, id.accountId, podIdentityRoleName(id), '/'),
+    },
   };
 }
 

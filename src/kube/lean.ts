@@ -131,7 +131,8 @@ function fromKubeconfig(path: string, serverOverride: string | undefined): KubeC
     const header = `Basic ${Buffer.from(`${user.username}:${user.password}`).toString('base64')}`;
     creds.authorization = async () => header;
   }
-  return new KubeConnection(serverOverride ?? cluster.server, creds);
+  // --kube-api's default is '' (unset): only a non-empty value overrides the kubeconfig's server.
+  return new KubeConnection(serverOverride || cluster.server, creds);
 }
 
 /** exec / auth-provider users: client-node runs the plugin (and caches its token); loaded only for them. */

@@ -17,6 +17,8 @@ interface DevJson {
   tokenFile: string;
   stsConfigFile: string;
   env: Record<string, string>;
+  podIdentityEnv: Record<string, string>;
+  podIdentityEnvFile: string;
   mutation: { allowed: boolean; env: Record<string, string>; patch: unknown[] };
 }
 
@@ -40,7 +42,13 @@ function startDev(args: string[]): Promise<{ child: ChildProcess; summary: DevJs
   });
 }
 
-const FREE_PORTS = ['--issuer-port=0', '--sts-port=0', '--webhook-port=0', '--metrics-port=0'];
+const FREE_PORTS = [
+  '--issuer-port=0',
+  '--sts-port=0',
+  '--webhook-port=0',
+  '--metrics-port=0',
+  '--agent-port=0',
+];
 
 before(async () => {
   dir = await mkdtemp(join(tmpdir(), 'openirsa-dev-'));
@@ -89,6 +97,35 @@ test('AWS SDK for JavaScript v3 with only the printed environment gets the s3-wr
     env: cleanEnv(dev.env),
   });
   assert.match(stdout.trim(), ARN);
+});
+
+test('EKS Pod Identity: the SDK and the AWS CLI with the container-credentials environment get the associated role', async () => {
+  const POD_ARN =
+    /^arn:aws:sts::111122223333:assumed-role\/s3-writer-pod-identity\/eks-dev-s3-uploader-[0-9a-f]{8}$/;
+  assert.match(
+    dev.podIdentityEnv.AWS_CONTAINER_CREDENTIALS_FULL_URI!,
+    /^http:\/\/127\.0\.0\.1:\d+\/v1\/credentials$/,
+  );
+  const mode = (await stat(dev.podIdentityEnv.AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE!)).mode & 0o777;
+  assert.equal(mode, 0o600);
+  const script = `
+    import { STSClient, GetCallerIdentityCommand } from '@aws-sdk/client-sts';
+    console.log((await new STSClient({}).send(new GetCallerIdentityCommand({}))).Arn);
+  `;
+  const { stdout } = await run(process.execPath, ['--input-type=module', '-e', script], {
+    cwd: ROOT,
+    env: cleanEnv(dev.podIdentityEnv),
+  });
+  assert.match(stdout.trim(), POD_ARN);
+  const aws = venvTool('aws');
+  const cli = await run(
+    'bash',
+    ['-c', `. "${dev.podIdentityEnvFile}" && "${aws}" sts get-caller-identity --query Arn --output text`],
+    {
+      env: cleanEnv({}),
+    },
+  );
+  assert.match(cli.stdout.trim(), POD_ARN);
 });
 
 test('the AWS CLI as the README shows it: source env.sh, then aws sts get-caller-identity', async () => {

@@ -87,7 +87,8 @@ test('kubeconfig with CA and client certificate data: verified TLS, client certi
         contexts: [{ name: 'c', context: { cluster: 'k', user: 'u' } }],
       }),
     );
-    const kube = loadKubeConnection({ kubeconfig });
+    // kubeApi '' is what `openirsa webhook --kubeconfig` passes when --kube-api is not given.
+    const kube = loadKubeConnection({ kubeconfig, kubeApi: '' });
     const list = await kube.get<{ items: unknown[] }>('/api/v1/serviceaccounts', {
       limit: 500,
       continue: undefined,
