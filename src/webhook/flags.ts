@@ -1,5 +1,5 @@
 /**
- * The webhook's command-line flags: every flag of the reference (specs/webhook.md §3.1) with the same name and
+ * The webhook's command-line flags: every flag of the reference (main.go @3bf80a34) with the same name and
  * default, klog's flags (accepted, mostly ignored), and openirsa's few extras. Parsed with spf13/pflag syntax:
  * `--flag=v`, `--flag v`, boolean `--flag` / `--flag=false`, single-dash `-v=2`, and `--` ends the flags.
  */
@@ -313,6 +313,14 @@ export const FLAGS: readonly FlagSpec[] = [
     usage: 'Address both servers listen on (default: all interfaces)',
     group: 'openirsa',
   },
+  {
+    name: 'watch-pod-identity-associations',
+    type: 'bool',
+    default: 'false',
+    usage:
+      'Also use container credentials for the ServiceAccounts named by PodIdentityAssociation objects (openirsa.io/v1alpha1, the same objects openirsa agent reads); needs the Kubernetes API',
+    group: 'openirsa',
+  },
 ];
 
 const BY_NAME = new Map(FLAGS.map((f) => [f.name, f]));
@@ -473,6 +481,7 @@ export interface WebhookFlags {
   maxRequestBytes: number;
   logFormat: 'json' | 'text';
   bindAddress: string;
+  watchPodIdentityAssociations: boolean;
 }
 
 function typed(spec: FlagSpec, raw: string): string | number | bigint | boolean {
@@ -564,6 +573,7 @@ export function resolveFlags(values: RawValues): WebhookFlags {
     maxRequestBytes,
     logFormat,
     bindAddress: out.bindAddress as string,
+    watchPodIdentityAssociations: out.watchPodIdentityAssociations as boolean,
   };
 }
 

@@ -3,7 +3,8 @@
  * `openirsa webhook`, `openirsa dev` and the benchmark.
  */
 import { reviewAdmission } from './admission.js';
-import { IdentityCache, type ComposeRoleArn } from './cache.js';
+import { IdentityCache, type ComposeRoleArn, type ContainerCredentialsLookup } from './cache.js';
+import { AssociationIndex } from '../agent/association.js';
 import { ContainerCredentialsConfig } from './container-credentials.js';
 import type { WebhookFlags } from './flags.js';
 import { composeRoleArnFromImds } from './imds.js';
@@ -98,9 +99,21 @@ export async function startWebhook(f: WebhookFlags, opts: StartOptions): Promise
     );
 
   const metrics = opts.metrics ?? createMetrics();
+  if (f.watchPodIdentityAssociations && f.serviceAccountsFile) {
+    throw new WebhookStartError(
+      '--watch-pod-identity-associations needs the Kubernetes API and cannot be combined with --service-accounts-file',
+    );
+  }
   const cc = f.watchContainerCredentialsConfig
     ? new ContainerCredentialsConfig(f.watchContainerCredentialsConfig, log)
     : undefined;
+  // The agent's associations are a second source of container-credentials ServiceAccounts (one source of truth
+  // for agent and webhook); the identities file keeps working beside it.
+  const associations = f.watchPodIdentityAssociations ? new AssociationIndex() : undefined;
+  const containerCredentials: ContainerCredentialsLookup | undefined =
+    cc && associations
+      ? { has: (ns, sa) => cc.has(ns, sa) || associations.has(ns, sa) }
+      : (cc ?? associations);
 
   let apiSource: ServiceAccountApiSource | undefined;
   const cache = new IdentityCache({
@@ -113,12 +126,14 @@ export async function startWebhook(f: WebhookFlags, opts: StartOptions): Promise
     gracePeriodMs: f.serviceAccountLookupGracePeriodMs,
     fetchServiceAccount: (ns, name) => (apiSource ? apiSource.fetch(ns, name) : Promise.resolve(undefined)),
     onUsed: () => metrics.used.set(1),
-    containerCredentials: cc,
+    containerCredentials,
   });
 
   const stops: Array<() => void> = [];
   const syncs: Array<Promise<void>> = [];
   const notReady: Array<() => string | undefined> = [];
+  /** Fill the cache again after the debug handler emptied it; readiness follows until each source has. */
+  const refills: Array<() => void> = [];
   try {
     if (cc) {
       try {
@@ -134,6 +149,12 @@ export async function startWebhook(f: WebhookFlags, opts: StartOptions): Promise
       const file = new StaticServiceAccountSource(f.serviceAccountsFile, cache, f.annotationPrefix, log);
       await file.start();
       stops.push(() => file.stop());
+      refills.push(() => void file.refill());
+      notReady.push(() =>
+        file.synced
+          ? undefined
+          : `ServiceAccounts file ${f.serviceAccountsFile} not loaded since the cache was cleared`,
+      );
     } else {
       // The lean transport, not @kubernetes/client-node (~80 MiB of RSS to load): see src/kube/lean.ts.
       const [{ loadKubeConnection }, { ConfigMapApiSource, ServiceAccountApiSource }] = await Promise.all([
@@ -152,11 +173,29 @@ export async function startWebhook(f: WebhookFlags, opts: StartOptions): Promise
       sa.start();
       stops.push(() => sa.stop());
       syncs.push(sa.reflector.synced);
+      refills.push(() => sa.reflector.relist());
       notReady.push(() =>
         sa.reflector.hasSynced
           ? undefined
           : `ServiceAccount cache not synced${sa.reflector.lastError ? ` (last error: ${sa.reflector.lastError})` : ''}`,
       );
+      if (associations) {
+        // Associations are custom objects read through client-node, loaded only when this mode is on.
+        const [{ AssociationApiSource }, { loadKubeConfig }] = await Promise.all([
+          import('../agent/kube.js'),
+          import('../kube/client.js'),
+        ]);
+        const kubeConfig = loadKubeConfig({ kubeconfig: f.kubeconfig, kubeApi: f.kubeApi });
+        const pia = new AssociationApiSource(kubeConfig, associations, log);
+        void pia.start();
+        stops.push(() => pia.stop());
+        syncs.push(pia.reflector.synced);
+        notReady.push(() =>
+          pia.reflector.hasSynced
+            ? undefined
+            : `PodIdentityAssociation cache not synced${pia.reflector.lastError ? ` (last error: ${pia.reflector.lastError})` : ''}`,
+        );
+      }
       if (f.watchConfigMap) {
         const cm = new ConfigMapApiSource({
           kube,
@@ -168,6 +207,7 @@ export async function startWebhook(f: WebhookFlags, opts: StartOptions): Promise
         cm.start();
         stops.push(() => cm.stop());
         syncs.push(cm.reflector.synced);
+        refills.push(() => cm.reflector.relist());
         notReady.push(() =>
           cm.reflector.hasSynced
             ? undefined
@@ -203,7 +243,11 @@ export async function startWebhook(f: WebhookFlags, opts: StartOptions): Promise
     enableDebuggingHandlers: f.enableDebuggingHandlers,
     readiness,
     cacheDump: () => cache.dump(),
-    cacheClear: () => cache.clear(),
+    cacheClear: () => {
+      cache.clear();
+      log.warn({ sources: refills.length }, 'identity cache cleared by /debug/alpha/cache/clear; reloading');
+      for (const refill of refills) refill();
+    },
     shutdownTimeoutMs: opts.shutdownTimeoutMs,
   });
   const reloader = new CertificateReloader(tlsSettings, pair, (o) => server.setSecureContext(o), log);
