@@ -12,6 +12,8 @@
  * rounds (the spread), and the ratios of the medians. Exit status 1 when a reply was wrong or a side failed.
  */
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createCa, issueCertificate } from '../src/pki/index.js';
+import { startFakeApi } from './fake-api.js';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -40,16 +42,38 @@ async function compareWebhooks(
   rounds: number,
   seconds: number,
   dir: string,
+  fake: boolean,
+  baseline: string | undefined,
 ): Promise<boolean> {
   const refBin = referenceBinary(refArg);
   console.log(`webhook: reference ${refBin}`);
-  const cp: ControlPlane = await startControlPlane();
+  let cp: ControlPlane | undefined;
+  let fakeApi: { url: string; close(): Promise<void> } | undefined;
   const procs: CliProcess[] = [];
   try {
     const ns = 'great-namespace';
-    await createNamespace(cp, ns);
-    await createServiceAccount(cp, ns, 'great-serviceaccount', { 'eks.amazonaws.com/role-arn': ROLE });
-    const tls = await servingCertificate(cp, dir);
+    const annotations = { 'eks.amazonaws.com/role-arn': ROLE };
+    let tls: { certFile: string; keyFile: string };
+    let caPem: string;
+    let api: string;
+    if (fake) {
+      // The fallback without a built control plane: the same ServiceAccount from bench/fake-api.ts.
+      fakeApi = await startFakeApi([{ namespace: ns, name: 'great-serviceaccount', annotations }]);
+      const ca = await createCa('bench:compare CA');
+      const pair = await issueCertificate(ca, { commonName: '127.0.0.1' });
+      tls = { certFile: join(dir, 'tls.crt'), keyFile: join(dir, 'tls.key') };
+      writeFileSync(tls.certFile, pair.cert);
+      writeFileSync(tls.keyFile, pair.key, { mode: 0o600 });
+      caPem = ca.cert;
+      api = `--kube-api=${fakeApi.url}`;
+    } else {
+      cp = await startControlPlane();
+      await createNamespace(cp, ns);
+      await createServiceAccount(cp, ns, 'great-serviceaccount', annotations);
+      tls = await servingCertificate(cp, dir);
+      caPem = cp.caPem;
+      api = `--kubeconfig=${cp.kubeconfigPath}`;
+    }
     const [refPort, refMetrics, ourPort, ourMetrics] = await Promise.all([
       freePort(),
       freePort(),
@@ -58,7 +82,7 @@ async function compareWebhooks(
     ]);
     const common = [
       '--in-cluster=false',
-      `--kubeconfig=${cp.kubeconfigPath}`,
+      api,
       `--tls-cert=${tls.certFile}`,
       `--tls-key=${tls.keyFile}`,
       '--aws-default-region=eu-west-1',
@@ -73,9 +97,22 @@ async function compareWebhooks(
       '--bind-address=127.0.0.1',
     ]);
     procs.push(ref, ours);
+    const basePorts = baseline ? await Promise.all([freePort(), freePort()]) : undefined;
+    const base =
+      baseline && basePorts
+        ? spawnProcess(process.execPath, [
+            baseline,
+            'webhook',
+            ...common,
+            `--port=${basePorts[0]}`,
+            `--metrics-port=${basePorts[1]}`,
+            '--bind-address=127.0.0.1',
+          ])
+        : undefined;
+    if (base) procs.push(base);
     const body = admissionReview('admission.k8s.io/v1', '6a1c4c39-0b7e-4d5e-9a7c-2f3d4e5f6a7b', samplePod());
     const spec: Omit<LoadSpec, 'url'> = {
-      ca: cp.caPem,
+      ca: caPem,
       servername: 'localhost',
       connections: 64,
       warmupSeconds: 2,
@@ -88,26 +125,36 @@ async function compareWebhooks(
       { name: 'reference', pid: ref.child.pid!, url: `https://127.0.0.1:${refPort}/mutate` },
       { name: 'openirsa', pid: ours.child.pid!, url: `https://127.0.0.1:${ourPort}/mutate` },
     ];
-    // Both caches have synced when both answer the review with a patch (a short round that must not fail).
-    for (const [side, proc] of [
+    const launched: Array<[Side, CliProcess]> = [
       [sides[0]!, ref],
       [sides[1]!, ours],
-    ] as const)
+    ];
+    if (base && basePorts) {
+      sides.push({ name: 'baseline', pid: base.child.pid!, url: `https://127.0.0.1:${basePorts[0]}/mutate` });
+      launched.push([sides[2]!, base]);
+    }
+    // Every cache has synced when every side answers the review with a patch (a short round that must not fail).
+    for (const [side, proc] of launched)
       await waitFor(side.name, proc, async () => {
         const r = await round(side, { ...spec, connections: 1, warmupSeconds: 0, seconds: 2 }, dir);
         return r.errors === 0 && r.requests > 0;
       });
-    const idle = new Map(sides.map((s) => [s.name, rssOf(s.pid).now]));
+    const idle = sides.map((s) => `${s.name} ${rssOf(s.pid).now.toFixed(0)} MiB`).join(', ');
     console.log(
-      `webhook: idle RSS reference ${idle.get('reference')!.toFixed(0)} MiB, openirsa ${idle.get('openirsa')!.toFixed(0)} MiB; review ${Buffer.byteLength(body)} bytes, 64 connections, ${seconds} s rounds after 2 s warm-up`,
+      `webhook: idle RSS ${idle}; review ${Buffer.byteLength(body)} bytes, 64 connections, ${seconds} s rounds after 2 s warm-up`,
     );
     const results = await alternate(sides, rounds, spec, dir);
     const rss = new Map(sides.map((s) => [s.name, rssOf(s.pid)]));
     console.log(`\n${summary('webhook POST /mutate', results, rss, 'openirsa', 'reference')}\n`);
+    if (base)
+      console.log(
+        `${summary('webhook POST /mutate, this build vs --baseline', results, rss, 'openirsa', 'baseline')}\n`,
+      );
     return [...results.values()].flat().every((r) => r.errors === 0);
   } finally {
     for (const p of procs) await p.stop();
-    await cp.stop();
+    await cp?.stop();
+    await fakeApi?.close();
   }
 }
 
@@ -177,13 +224,15 @@ async function main(): Promise<void> {
       rounds: { type: 'string', default: '3' },
       seconds: { type: 'string', default: '8' },
       only: { type: 'string' },
+      'fake-api': { type: 'boolean', default: false },
+      baseline: { type: 'string' },
     },
   });
   const rounds = Number(values.rounds);
   const seconds = Number(values.seconds);
   const only = values.only;
   const usage =
-    'usage: npm run bench:compare -- <reference source folder | built binary> [--rounds N] [--seconds S] [--only webhook|sts]';
+    'usage: npm run bench:compare -- <reference source folder | built binary> [--rounds N] [--seconds S] [--only webhook|sts] [--fake-api] [--baseline OTHER_CLI_JS]';
   if (!Number.isSafeInteger(rounds) || rounds < 1 || !(seconds > 0))
     throw new ReferenceError(`bad --rounds or --seconds; ${usage}`);
   if (only !== undefined && only !== 'webhook' && only !== 'sts')
@@ -193,7 +242,16 @@ async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'openirsa-bench-compare-'));
   let ok = true;
   try {
-    if (only !== 'sts') ok = (await compareWebhooks(positionals[0]!, rounds, seconds, dir)) && ok;
+    if (only !== 'sts')
+      ok =
+        (await compareWebhooks(
+          positionals[0]!,
+          rounds,
+          seconds,
+          dir,
+          values['fake-api'],
+          values.baseline ? resolve(values.baseline) : undefined,
+        )) && ok;
     if (only !== 'webhook') ok = (await compareSts(rounds, seconds, dir)) && ok;
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -6,12 +6,18 @@
  * with a role ARN, an audience and an unrelated annotation. RSS is read once both have synced (each mutates a pod of
  * the last ServiceAccount created), then again after 10 s idle. `--baseline` adds another build of openirsa
  * (its dist/src/cli/bin.js) as a third side, for before/after figures.
+ *
+ * `--fake-api`: the documented fallback when the control plane is not built: the same ServiceAccounts served by
+ * bench/fake-api.ts (list, silent watch, GET over plain HTTP, `--kube-api=http://…`). Without it, a missing
+ * control plane fails with the one line saying how to build it.
  */
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { CLI, freePort, startControlPlane } from '../test/helpers/control-plane.js';
+import { CLI, freePort, startControlPlane, type ControlPlane } from '../test/helpers/control-plane.js';
+import { createCa, issueCertificate } from '../src/pki/index.js';
+import { startFakeApi } from './fake-api.js';
 import {
   createNamespace,
   servingCertificate,
@@ -28,58 +34,87 @@ const NAMESPACES = 100;
 async function main(): Promise<void> {
   const { values, positionals } = parseArgs({
     allowPositionals: true,
-    options: { count: { type: 'string', default: '10000' }, baseline: { type: 'string' } },
+    options: {
+      count: { type: 'string', default: '10000' },
+      baseline: { type: 'string' },
+      'fake-api': { type: 'boolean', default: false },
+    },
   });
   const count = Number(values.count);
   if (positionals.length !== 1 || !Number.isSafeInteger(count) || count < NAMESPACES)
     throw new ReferenceError(
-      'usage: npm run bench:memory -- <reference source folder | built binary> [--count N (>= 100)] [--baseline OTHER_CLI_JS]',
+      'usage: npm run bench:memory -- <reference source folder | built binary> [--count N (>= 100)] [--baseline OTHER_CLI_JS] [--fake-api]',
     );
   if (!existsSync(CLI)) throw new ReferenceError(`${CLI} is missing: run \`npm run build\` first`);
   const baseline = values.baseline ? resolve(values.baseline) : undefined;
   if (baseline && !existsSync(baseline)) throw new ReferenceError(`--baseline ${baseline} does not exist`);
   const refBin = referenceBinary(positionals[0]!);
   const dir = mkdtempSync(join(tmpdir(), 'openirsa-bench-memory-'));
-  const cp = await startControlPlane();
+  const fake = values['fake-api'];
+  let cp: ControlPlane | undefined;
+  let fakeApi: { url: string; close(): Promise<void> } | undefined;
   const procs: Array<{ side: Side; proc: CliProcess }> = [];
   try {
     const perNs = Math.ceil(count / NAMESPACES);
-    for (let n = 0; n < NAMESPACES; n++) await createNamespace(cp, `team-${n}`);
-    const t0 = Date.now();
     const names: Array<[string, string]> = [];
     for (let i = 0; i < count; i++)
       names.push([`team-${i % NAMESPACES}`, `app-${Math.floor(i / NAMESPACES)}`]);
-    let next = 0;
-    await Promise.all(
-      Array.from({ length: 16 }, async () => {
-        while (next < names.length) {
-          const [ns, name] = names[next++]!;
-          await cp.call('POST', `/api/v1/namespaces/${ns}/serviceaccounts`, {
-            apiVersion: 'v1',
-            kind: 'ServiceAccount',
-            metadata: {
-              name,
-              labels: { app: name },
-              annotations: {
-                'eks.amazonaws.com/role-arn': `arn:aws:iam::111122223333:role/${ns}-${name}`,
-                'eks.amazonaws.com/audience': 'sts.amazonaws.com',
-                'example.com/owner': `${ns}@example.com`,
-              },
-            },
-          });
-        }
-      }),
-    );
-    console.log(
-      `${count} ServiceAccounts in ${NAMESPACES} namespaces created in ${((Date.now() - t0) / 1000).toFixed(0)} s (${perNs} per namespace)`,
-    );
-    const tls = await servingCertificate(cp, dir);
-    const common = [
-      '--in-cluster=false',
-      `--kubeconfig=${cp.kubeconfigPath}`,
-      `--tls-cert=${tls.certFile}`,
-      `--tls-key=${tls.keyFile}`,
-    ];
+    const annotations = (ns: string, name: string): Record<string, string> => ({
+      'eks.amazonaws.com/role-arn': `arn:aws:iam::111122223333:role/${ns}-${name}`,
+      'eks.amazonaws.com/audience': 'sts.amazonaws.com',
+      'example.com/owner': `${ns}@example.com`,
+    });
+    let common: string[];
+    let caPem: string;
+    if (fake) {
+      const served = await startFakeApi(
+        names.map(([namespace, name]) => ({ namespace, name, annotations: annotations(namespace, name) })),
+      );
+      fakeApi = served;
+      const ca = await createCa('bench:memory CA');
+      const pair = await issueCertificate(ca, { commonName: '127.0.0.1' });
+      writeFileSync(join(dir, 'tls.crt'), pair.cert);
+      writeFileSync(join(dir, 'tls.key'), pair.key, { mode: 0o600 });
+      caPem = ca.cert;
+      common = [
+        '--in-cluster=false',
+        `--kube-api=${served.url}`,
+        `--tls-cert=${join(dir, 'tls.crt')}`,
+        `--tls-key=${join(dir, 'tls.key')}`,
+      ];
+      console.log(
+        `${count} ServiceAccounts in ${NAMESPACES} namespaces served by the stand-in API at ${served.url} (--fake-api)`,
+      );
+    } else {
+      cp = await startControlPlane();
+      const api = cp;
+      for (let n = 0; n < NAMESPACES; n++) await createNamespace(api, `team-${n}`);
+      const t0 = Date.now();
+      let next = 0;
+      await Promise.all(
+        Array.from({ length: 16 }, async () => {
+          while (next < names.length) {
+            const [ns, name] = names[next++]!;
+            await api.call('POST', `/api/v1/namespaces/${ns}/serviceaccounts`, {
+              apiVersion: 'v1',
+              kind: 'ServiceAccount',
+              metadata: { name, labels: { app: name }, annotations: annotations(ns, name) },
+            });
+          }
+        }),
+      );
+      console.log(
+        `${count} ServiceAccounts in ${NAMESPACES} namespaces created in ${((Date.now() - t0) / 1000).toFixed(0)} s (${perNs} per namespace)`,
+      );
+      const tls = await servingCertificate(api, dir);
+      caPem = api.caPem;
+      common = [
+        '--in-cluster=false',
+        `--kubeconfig=${api.kubeconfigPath}`,
+        `--tls-cert=${tls.certFile}`,
+        `--tls-key=${tls.keyFile}`,
+      ];
+    }
     const start = async (name: string, cmd: string, args: string[]): Promise<void> => {
       const [port, metrics] = await Promise.all([freePort(), freePort()]);
       const proc = spawnProcess(cmd, [...args, ...common, `--port=${port}`, `--metrics-port=${metrics}`]);
@@ -96,14 +131,14 @@ async function main(): Promise<void> {
       JSON.stringify(lastNs),
     );
     const probe = {
-      ca: cp.caPem,
+      ca: caPem,
       servername: 'localhost',
       connections: 1,
       warmupSeconds: 0,
       seconds: 1,
       contentType: 'application/json',
       bodies: [review],
-      expect: `role/${lastNs}-${lastName}`,
+      expect: `"patch":"`, // only a ServiceAccount in the cache gets a patch
     };
     for (const { side, proc } of procs)
       await waitFor(side.name, proc, async () => {
@@ -126,7 +161,8 @@ async function main(): Promise<void> {
     }
   } finally {
     for (const { proc } of procs) await proc.stop();
-    await cp.stop();
+    await cp?.stop();
+    await fakeApi?.close();
     rmSync(dir, { recursive: true, force: true });
   }
 }

@@ -76,7 +76,8 @@ export function loadKubeConnection(options: KubeClientOptions): KubeConnection {
   const env = options.env ?? process.env;
   try {
     if (options.kubeconfig) return fromKubeconfig(options.kubeconfig, options.kubeApi);
-    if (options.kubeApi) return new KubeConnection(options.kubeApi, { rejectUnauthorized: false });
+    // An https --kube-api alone is verified against the system's CAs (as client-node does); http has no TLS.
+    if (options.kubeApi) return new KubeConnection(options.kubeApi, { rejectUnauthorized: true });
     if (env.KUBERNETES_SERVICE_HOST && env.KUBERNETES_SERVICE_PORT) {
       const host = env.KUBERNETES_SERVICE_HOST.includes(':')
         ? `[${env.KUBERNETES_SERVICE_HOST}]`

@@ -164,6 +164,10 @@ test('kubeconfig with a CA file (relative to the kubeconfig) and a token; --kube
       /self-signed|unable to verify|certificate/,
     );
     untrusted.close();
+    // An https --kube-api alone is verified too (against the system's CAs, which do not hold the test CA).
+    const bare = loadKubeConnection({ kubeApi: api.url, env: {} });
+    await assert.rejects(bare.get('/api/v1/serviceaccounts'), /self-signed|unable to verify|certificate/);
+    bare.close();
   } finally {
     api.server.close();
     rmSync(dir, { recursive: true, force: true });
