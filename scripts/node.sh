@@ -257,6 +257,22 @@ build() {
   check
 }
 
+# PID 1 of the sandbox. /run is a tmpfs of its own (containerd's shim sockets, runc's state and ctr's fifos go to
+# /run/containerd whatever the config says). The kubelet sets machine-wide sysctls (vm.*, kernel.*: not per network
+# namespace) to its preferred values, e.g. kernel.panic_on_oops=1: each file is shadowed by a private copy so the
+# kubelet changes the copy, never the machine.
+SANDBOX_INIT='set -e
+ip link set lo up
+mount -t tmpfs -o mode=0755,size=64m openirsa-run /run
+mkdir /run/openirsa-sysctl
+for f in vm/overcommit_memory vm/panic_on_oom kernel/panic kernel/panic_on_oops kernel/keys/root_maxkeys kernel/keys/root_maxbytes; do
+  cp "/proc/sys/$f" "/run/openirsa-sysctl/${f//\//.}"
+  mount --bind "/run/openirsa-sysctl/${f//\//.}" "/proc/sys/$f"
+done
+set +e
+"$@"
+exit $?'
+
 case "${1:-}" in
   build) build ;;
   check) check ;;
@@ -273,7 +289,7 @@ case "${1:-}" in
     for c in unshare ip; do command -v $c >/dev/null || die "'$c' is missing (util-linux, iproute2)"; done
     # bash stays PID 1 of the namespace (it reaps orphans; not exec'd away), and its end kills everything left.
     exec unshare --pid --fork --kill-child --mount-proc --net --mount --propagation private -- \
-      env OPENIRSA_NODE_SANDBOX=1 bash -c 'ip link set lo up && "$@"; rc=$?; exit $rc' node-sandbox "$@"
+      env OPENIRSA_NODE_SANDBOX=1 bash -c "$SANDBOX_INIT" node-sandbox "$@"
     ;;
   *)
     sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//' >&2

@@ -1,6 +1,6 @@
 /**
  * The configuration files of the test node (test/helpers/node.ts), as pure functions of their inputs: containerd's
- * config (version 3, containerd 2.x), the CNI network list, the kubelet's KubeletConfiguration and its kubeconfig.
+ * config (version 4, containerd 2.4), the CNI network list, the kubelet's KubeletConfiguration and its kubeconfig.
  * Every path comes in; nothing here reads the machine.
  */
 
@@ -26,10 +26,10 @@ export interface ContainerdPaths {
 
 const toml = (s: string) => JSON.stringify(s); // a TOML basic string is a JSON string for these characters
 
-/** containerd 2.x config (version 3): the CRI plugin with runc (cgroupfs driver: no systemd here) and CNI. */
+/** containerd 2.4 config (version 4): the CRI plugin with runc (cgroupfs driver: no systemd here) and CNI. */
 export function containerdConfig(p: ContainerdPaths): string {
   return [
-    'version = 3',
+    'version = 4',
     `root = ${toml(p.root)}`,
     `state = ${toml(p.state)}`,
     // Snapshotters needing cgo or block devices are not built in; tracing and NRI are unused.
@@ -59,6 +59,8 @@ export function containerdConfig(p: ContainerdPaths): string {
     '',
     "[plugins.'io.containerd.cri.v1.runtime'.containerd.runtimes.runc.options]",
     `  BinaryName = ${toml(p.runc)}`,
+    // runc's own state, beside containerd's (its default is the machine's /run/containerd/runc).
+    `  Root = ${toml(`${p.state}/runc`)}`,
     '  SystemdCgroup = false',
     '',
     "[plugins.'io.containerd.cri.v1.runtime'.cni]",

@@ -23,15 +23,16 @@ const paths = {
   sandboxImage: 'registry.k8s.io/pause:3.10.2',
 };
 
-test('containerd: version 3, every path from the inputs, runc with cgroupfs, netns under its state folder', () => {
+test('containerd: version 4, every path from the inputs, runc with cgroupfs, netns under its state folder', () => {
   const toml = containerdConfig(paths);
-  assert.match(toml, /^version = 3$/m);
+  assert.match(toml, /^version = 4$/m);
   assert.match(toml, /^root = "\/t\/containerd\/root"$/m);
   assert.match(toml, /^state = "\/t\/containerd\/state"$/m);
   assert.match(toml, /^\[grpc\]\n {2}address = "\/t\/containerd\/containerd.sock"$/m);
   assert.match(toml, /^ {2}sandbox = "registry.k8s.io\/pause:3.10.2"$/m);
   assert.match(toml, /^ {2}BinaryName = "\/cache\/bin\/runc"$/m);
   assert.match(toml, /^ {2}SystemdCgroup = false$/m);
+  assert.match(toml, /^ {2}Root = "\/t\/containerd\/state\/runc"$/m);
   assert.match(toml, /^ {2}netns_mounts_under_state_dir = true$/m);
   assert.match(toml, /^ {2}bin_dirs = \["\/cache\/bin\/cni"\]$/m);
   assert.match(toml, /^ {2}conf_dir = "\/t\/cni\/net.d"$/m);
