@@ -10,8 +10,8 @@ export const POD_SUBNET = '198.51.100.0/24';
 export const NODE_IP = '198.51.100.1';
 export const BRIDGE = 'cni0';
 export const NODE_NAME = 'openirsa-node';
-/** The cgroup parent of everything the kubelet creates (its own subtree in every v1 hierarchy). */
-export const CGROUP_ROOT = '/openirsa-node';
+/** The prefix of the cgroup parent of everything a test node's kubelet creates (one subtree per run). */
+export const CGROUP_ROOT_PREFIX = '/openirsa-node-';
 
 export interface ContainerdPaths {
   /** containerd's persistent root (images, snapshots) and its state folder (sockets, mounts). */
@@ -35,10 +35,11 @@ export function containerdConfig(p: ContainerdPaths): string {
     // Snapshotters needing cgo or block devices are not built in; tracing and NRI are unused.
     "disabled_plugins = ['io.containerd.tracing.processor.v1.otlp', 'io.containerd.internal.v1.tracing', 'io.containerd.nri.v1.nri']",
     '',
-    '[grpc]',
+    // Version 4 moved the servers into plugins; a top-level [grpc] would be ignored silently.
+    "[plugins.'io.containerd.server.v1.grpc']",
     `  address = ${toml(p.socket)}`,
     '',
-    '[ttrpc]',
+    "[plugins.'io.containerd.server.v1.ttrpc']",
     `  address = ${toml(`${p.socket}.ttrpc`)}`,
     '',
     "[plugins.'io.containerd.cri.v1.images']",
@@ -102,6 +103,8 @@ export interface KubeletInputs {
   podLogsDir: string;
   port: number;
   healthzPort: number;
+  /** This run's own cgroup parent (CGROUP_ROOT_PREFIX + a random suffix), in every v1 hierarchy. */
+  cgroupRoot: string;
 }
 
 /**
@@ -115,7 +118,7 @@ export function kubeletConfig(k: KubeletInputs): object {
     // Kubernetes >= 1.35 refuses cgroup v1 by default (KEP-5573); this machine has only v1 controllers.
     failCgroupV1: false,
     cgroupDriver: 'cgroupfs',
-    cgroupRoot: CGROUP_ROOT,
+    cgroupRoot: k.cgroupRoot,
     containerRuntimeEndpoint: `unix://${k.containerdSocket}`,
     address: '127.0.0.1',
     port: k.port,

@@ -3,7 +3,6 @@ import assert from 'node:assert/strict';
 import { BlockList } from 'node:net';
 import { test } from 'node:test';
 import {
-  CGROUP_ROOT,
   NODE_IP,
   NODE_NAME,
   POD_SUBNET,
@@ -28,7 +27,14 @@ test('containerd: version 4, every path from the inputs, runc with cgroupfs, net
   assert.match(toml, /^version = 4$/m);
   assert.match(toml, /^root = "\/t\/containerd\/root"$/m);
   assert.match(toml, /^state = "\/t\/containerd\/state"$/m);
-  assert.match(toml, /^\[grpc\]\n {2}address = "\/t\/containerd\/containerd.sock"$/m);
+  assert.match(
+    toml,
+    /^\[plugins\.'io\.containerd\.server\.v1\.grpc'\]\n {2}address = "\/t\/containerd\/containerd.sock"$/m,
+  );
+  assert.match(
+    toml,
+    /^\[plugins\.'io\.containerd\.server\.v1\.ttrpc'\]\n {2}address = "\/t\/containerd\/containerd.sock.ttrpc"$/m,
+  );
   assert.match(toml, /^ {2}sandbox = "registry.k8s.io\/pause:3.10.2"$/m);
   assert.match(toml, /^ {2}BinaryName = "\/cache\/bin\/runc"$/m);
   assert.match(toml, /^ {2}SystemdCgroup = false$/m);
@@ -77,11 +83,12 @@ test('kubelet: accepts cgroup v1 explicitly, cgroupfs under its own root, no ano
     podLogsDir: '/t/pod-logs',
     port: 41001,
     healthzPort: 41002,
+    cgroupRoot: '/openirsa-node-0a1b2c3d',
   }) as Record<string, unknown>;
   assert.equal(c.kind, 'KubeletConfiguration');
   assert.equal(c.failCgroupV1, false);
   assert.equal(c.cgroupDriver, 'cgroupfs');
-  assert.equal(c.cgroupRoot, CGROUP_ROOT);
+  assert.equal(c.cgroupRoot, '/openirsa-node-0a1b2c3d');
   assert.equal(c.containerRuntimeEndpoint, 'unix:///t/containerd/containerd.sock');
   assert.deepEqual([c.port, c.healthzPort, c.readOnlyPort], [41001, 41002, 0]);
   assert.deepEqual(c.authentication, {
