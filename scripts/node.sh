@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds (from the Go module proxy) the parts of a real Kubernetes node for `npm run test:node`: kubelet (the same
-# k8s.io/kubernetes version and wrapper module as scripts/control-plane.sh, so the Go build cache is shared),
+# k8s.io/kubernetes version and module versions as scripts/control-plane.sh, so the Go build cache is shared),
 # containerd + its runc shim + ctr, runc, the CNI reference plugins the node uses, and a pause image built from
 # Kubernetes' own pause.c. Cached OUTSIDE the repository, beside the control plane's binaries.
 #
@@ -99,10 +99,20 @@ wrapper() {
   go get "$module"
 }
 
-# kubelet from the control plane's wrapper module (created by its build; same ldflags), under its build lock.
+# A copy of the control plane's wrapper module for k8s.io/kubernetes (the same versions of every module, so the same
+# Go build cache entries as kube-apiserver's build; a copy, so this never writes into the control plane's folder).
+k8s_module() {
+  [ -f "$CP_BUILD/kubernetes/go.mod" ] ||
+    die "run \`bash scripts/control-plane.sh build\` first (the kubelet and pause.c come from its k8s.io/kubernetes module)"
+  mkdir -p "$BUILD/kubernetes"
+  cp "$CP_BUILD/kubernetes/go.mod" "$CP_BUILD/kubernetes/go.sum" "$BUILD/kubernetes/"
+  echo "$BUILD/kubernetes"
+}
+
+# kubelet with the control plane's flags (version ldflags, CGO_ENABLED=0, -trimpath).
 build_kubelet() {
-  [ -f "$CP_BUILD/kubernetes/go.mod" ] || die "run \`bash scripts/control-plane.sh build\` first (kubelet reuses its module and build cache)"
-  local minor ld p
+  local dir minor ld p
+  dir=$(k8s_module)
   minor=$(echo "$K8S_VERSION" | cut -d. -f2)
   ld="-s -w"
   for p in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
@@ -110,10 +120,8 @@ build_kubelet() {
     ld="$ld -X $p.gitTreeState=clean -X $p.buildDate=1970-01-01T00:00:00Z"
   done
   (
-    exec 9>"$CP_BUILD/.lock"
-    flock 9
-    cd "$CP_BUILD/kubernetes"
-    log "building kubelet v$K8S_VERSION (cold: many minutes)"
+    cd "$dir"
+    log "building kubelet v$K8S_VERSION (cold: many minutes; after kube-apiserver: mostly its cached packages)"
     CGO_ENABLED=0 timed kubelet "$BIN/.kubelet.new" go build -trimpath -ldflags "$ld" -o "$BIN/.kubelet.new" \
       k8s.io/kubernetes/cmd/kubelet
     mv -f "$BIN/.kubelet.new" "$BIN/kubelet"
@@ -170,9 +178,9 @@ build_cni() {
 # for `ctr images import`.
 build_pause() {
   command -v gcc >/dev/null || die "gcc is missing (the pause image is built from pause.c): apt-get install -y gcc"
-  [ -f "$CP_BUILD/kubernetes/go.mod" ] || die "run \`bash scripts/control-plane.sh build\` first (pause.c comes from its k8s.io/kubernetes module)"
-  local src dir="$BUILD/pause" layout
-  src=$(cd "$CP_BUILD/kubernetes" && go mod download -json "k8s.io/kubernetes@v$K8S_VERSION" | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')
+  local src dir="$BUILD/pause" layout mod
+  mod=$(k8s_module)
+  src=$(cd "$mod" && go mod download -json "k8s.io/kubernetes@v$K8S_VERSION" | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')
   [ -f "$src/build/pause/linux/pause.c" ] || die "pause.c not found in k8s.io/kubernetes@v$K8S_VERSION"
   rm -rf "$dir" && mkdir -p "$dir/rootfs" "$dir/oci/blobs/sha256"
   log "building pause $PAUSE_VERSION (static)"
