@@ -25,6 +25,16 @@ if (files.length === 0) {
   console.error(`no test files under test/{${suites.join(',')}}`);
   process.exit(1);
 }
+// The integration suite drives the AWS CLI, boto3 and moto: provision them (pinned, into .cache/venv; a no-op
+// when already there) so that a fresh clone's `npm test` needs nothing else, and stop at once if that fails.
+if (suites.includes('integration')) {
+  const tools = spawnSync('bash', ['scripts/python-tools.sh'], { stdio: 'inherit' });
+  if (tools.error) {
+    console.error(`test: cannot run bash scripts/python-tools.sh (${tools.error.message}): install bash`);
+    process.exit(1);
+  }
+  if (tools.status !== 0) process.exit(tools.status ?? 1);
+}
 const concurrency = process.env.TEST_CONCURRENCY ?? '2';
 const result = spawnSync(
   process.execPath,

@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { existsSync, readFileSync } from 'node:fs';
+import { terminalSafe } from '../escape.js';
 import { main } from './main.js';
 import { CliError, messageOf } from './errors.js';
 import { unsupportedNode } from './node-version.js';
@@ -26,7 +27,8 @@ main(process.argv.slice(2)).then(
     process.exitCode = code;
   },
   (err: unknown) => {
-    console.error(`openirsa: ${messageOf(err)}`);
+    // A message may quote input (a flag's value, a file's content): no line of it reaches the terminal raw.
+    console.error(`openirsa: ${messageOf(err).split('\n').map(terminalSafe).join('\n')}`);
     if (process.env.OPENIRSA_DEBUG && err instanceof Error) console.error(err.stack);
     process.exitCode = err instanceof CliError ? err.exitCode : 1;
   },

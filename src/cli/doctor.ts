@@ -1,20 +1,23 @@
+import { terminalSafe, terminalSafeJson } from '../escape.js';
 import { parseFlags } from './args.js';
 import { CliError, messageOf } from './errors.js';
-import { loadKubeConfig } from '../kube/client.js';
+import { loadKubectlConfig } from '../kube/kubectl-config.js';
 import { firstBroken, formatChecklist } from '../doctor/checks.js';
 import { readCa, runDoctor } from '../doctor/run.js';
 
-const USAGE = `usage: openirsa doctor --namespace NS (--service-account NAME | --pod NAME) [flags]
+const USAGE = `usage: openirsa doctor [-n NS] (--service-account NAME | --pod NAME) [flags]
 
 Checks an IRSA setup link by link and prints a checklist with the first broken link marked '>>':
-webhook registered and answering, ServiceAccount annotation, pod mutated (the given pod, or a new pod
+the API server answers, webhook registered and answering, ServiceAccount annotation, pod mutated (the given pod, or a new pod
 in a server-side dry run), a TokenRequest token's audience and expiry, the API server's issuer vs the
 tokens', the issuer's discovery + JWKS as STS fetches them, the token's kid published, and with
 --sts-config the trust-policy decision on that token.
 
 flags:
-  --kubeconfig FILE        kubeconfig (default $KUBECONFIG, else in-cluster)
-  -n, --namespace NS       namespace (required)
+  --kubeconfig FILE        kubeconfig file; else as kubectl: $KUBECONFIG (files merged), ~/.kube/config,
+                           in-cluster
+  --context NAME           the kubeconfig context to use (default: its current-context)
+  -n, --namespace NS       namespace (default: the context's, else "default")
   --service-account NAME   the ServiceAccount to check (default: the pod's, else "default")
   --pod NAME               a running pod to check (was it mutated?)
   --issuer-ca-file PEM     extra CA to trust for the issuer's HTTPS (a private lab CA)
@@ -27,6 +30,7 @@ exit status: 0 no broken link, 1 a link is broken, 2 bad input`;
 export async function run(argv: string[]): Promise<number> {
   const { values } = parseFlags('doctor', argv, {
     kubeconfig: { type: 'string' },
+    context: { type: 'string' },
     namespace: { type: 'string', short: 'n' },
     'service-account': { type: 'string' },
     pod: { type: 'string' },
@@ -42,17 +46,16 @@ export async function run(argv: string[]): Promise<number> {
   }
   const s = (k: string): string | undefined =>
     typeof values[k] === 'string' ? (values[k] as string) : undefined;
-  const namespace = s('namespace');
-  if (!namespace) throw new CliError('--namespace is required');
   const format = s('format') ?? 'text';
   if (format !== 'text' && format !== 'json') throw new CliError('--format must be text or json');
-  const kubeconfig = s('kubeconfig') ?? process.env.KUBECONFIG;
-  let kubeConfig;
+  if (values.namespace === '') throw new CliError('--namespace needs a value');
+  let loaded;
   try {
-    kubeConfig = loadKubeConfig({ kubeconfig });
+    loaded = loadKubectlConfig({ kubeconfig: s('kubeconfig'), context: s('context') });
   } catch (err) {
     throw new CliError(messageOf(err));
   }
+  const namespace = s('namespace') ?? loaded.namespace;
   let issuerCa: string | undefined;
   try {
     issuerCa = await readCa(s('issuer-ca-file'));
@@ -62,7 +65,8 @@ export async function run(argv: string[]): Promise<number> {
     );
   }
   const checks = await runDoctor({
-    kubeConfig,
+    kubeConfig: loaded.kubeConfig,
+    via: `context ${loaded.context} from ${loaded.source}`,
     namespace,
     serviceAccount: s('service-account'),
     pod: s('pod'),
@@ -72,7 +76,9 @@ export async function run(argv: string[]): Promise<number> {
   });
   const broken = firstBroken(checks);
   if (format === 'json')
-    console.log(JSON.stringify({ ok: !broken, firstBroken: broken?.id ?? null, checks }, null, 2));
-  else console.log(formatChecklist(checks));
+    console.log(
+      terminalSafeJson(JSON.stringify({ ok: !broken, firstBroken: broken?.id ?? null, checks }, null, 2)),
+    );
+  else console.log(formatChecklist(checks).split('\n').map(terminalSafe).join('\n'));
   return broken ? 1 : 0;
 }

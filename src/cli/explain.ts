@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { terminalSafeJson } from '../escape.js';
 import { parseFlags } from './args.js';
 import { CliError, messageOf } from './errors.js';
 import { ConfigError, loadConfig } from '../sts/config.js';
@@ -80,7 +81,11 @@ export async function run(argv: string[]): Promise<number> {
   const sessionName = str('session-name') ?? 'openirsa-explain';
   if (!/^[\w+=,.@-]{2,64}$/.test(sessionName))
     throw new CliError('--session-name must be 2-64 characters of [\\w+=,.@-]');
-  const keys = new KeyStore(config.providers, { ttlMs: config.jwksCacheSeconds * 1000, minRefetchMs: 0 });
+  const keys = new KeyStore(config.providers, {
+    ttlMs: config.jwksCacheSeconds * 1000,
+    minRefetchMs: 0,
+    onWarning: (w) => console.error(`warning: ${w.message}`),
+  });
   const report = await explainWebIdentity({
     config,
     roleArn: str('role-arn')!,
@@ -96,7 +101,7 @@ export async function run(argv: string[]): Promise<number> {
     action: str('action'),
     resource: str('resource'),
   });
-  if (values.json) console.log(JSON.stringify(report, null, 2));
+  if (values.json) console.log(terminalSafeJson(JSON.stringify(report, null, 2)));
   else
     console.log(
       formatReport(report, { roleArn: str('role-arn')!, action: str('action'), resource: str('resource') }),

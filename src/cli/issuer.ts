@@ -1,9 +1,11 @@
 /** `openirsa issuer <subcommand>`: flags → src/issuer library → printed result. No logic here. */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
+import { writeSecretFile } from '../secret-file.js';
 import { firstSentence } from './args.js';
-import { CliError } from './errors.js';
+import { CliError, messageOf } from './errors.js';
 import { createLogger } from '../log.js';
+import { kubeGet, loadKubeConfigLikeKubectl } from '../kube/client.js';
 import {
   IssuerError,
   generateSigningKey,
@@ -11,6 +13,8 @@ import {
   loadPublicKeys,
   loadPrivateKey,
   buildIssuerDocuments,
+  documentsFromCluster,
+  type ClusterIssuerDocuments,
   writeDocuments,
   readDocuments,
   publishDocuments,
@@ -59,28 +63,38 @@ and DIR/sa-signer.pub (SPKI PEM) for --service-account-key-file, and prints the 
   --force       replace existing key files (the old key is lost)`,
   documents: `usage: openirsa issuer documents --issuer URL --public-key FILE [--public-key FILE ...] --out DIR
                                   [--jwks-path PATH] [--jwks-uri URL] [--legacy-empty-kid]
+       openirsa issuer documents --from-cluster [--kubeconfig FILE] [--context NAME] [--issuer URL] --out DIR
+                                  [--jwks-path PATH] [--jwks-uri URL]
 
 Writes DIR/.well-known/openid-configuration and DIR/<jwks path>, as kube-apiserver computes them.
 
-  --issuer URL         the issuer, exactly as --service-account-issuer (https, no query or fragment)
+  --issuer URL         the issuer, exactly as --service-account-issuer (https, no query or fragment);
+                       with --from-cluster, the public issuer URL (default: the cluster's current issuer)
   --public-key FILE    PEM public key(s), certificate(s) or private key(s); repeat for a rotation set
+  --from-cluster       use the cluster's own keys: read the API server's /.well-known/openid-configuration
+                       and /openid/v1/jwks (kubeconfig as kubectl finds it); jwks path default openid/v1/jwks
+  --kubeconfig FILE    with --from-cluster: the kubeconfig (default $KUBECONFIG, ~/.kube/config, in-cluster)
+  --context NAME       with --from-cluster: the kubeconfig context (default: its current one)
   --out DIR            folder to write (the issuer's root)
   --jwks-path PATH     JWKS location under the issuer (default ${DEFAULT_JWKS_PATH})
   --jwks-uri URL       a full jwks_uri instead of <issuer>/<jwks path> (kube-apiserver --service-account-jwks-uri)
   --legacy-empty-kid   also publish the first key with "kid": "" (API servers older than 1.16)`,
-  publish: `usage: openirsa issuer publish --from DIR --to DIR2|s3://bucket/prefix
+  publish: `usage: openirsa issuer publish --from DIR --to DIR2|s3://bucket/prefix [--jwks-path PATH]
 
-Copies every document under DIR with Content-Type application/json and reads each back to verify.
+Copies the discovery document and the JWKS it names (nothing else under DIR) with Content-Type
+application/json and reads each back to verify. A JWKS holding a private or symmetric key is refused.
 S3: endpoint from AWS_ENDPOINT_URL_S3 or AWS_ENDPOINT_URL (path-style), region from AWS_REGION or
 AWS_DEFAULT_REGION (default us-east-1), credentials from the standard AWS environment.
 
   --from DIR     folder written by 'documents'
-  --to DEST      a folder, or s3://bucket[/prefix] (the prefix is the issuer URL's path)`,
+  --to DEST      a folder, or s3://bucket[/prefix] (the prefix is the issuer URL's path)
+  --jwks-path P  the JWKS file under DIR when jwks_uri is outside the issuer (default ${DEFAULT_JWKS_PATH})`,
   serve: `usage: openirsa issuer serve --dir DIR [--port N] [--host H] [--tls-cert PEM --tls-key PEM] [--prefix PATH]
                               [--max-age S]
 
-Serves the documents with Cache-Control, ETag and Content-Type application/json; 404 for anything
-else. Without a certificate it serves plain HTTP (with a warning: AWS STS requires https).
+Serves the discovery document and the JWKS it names (nothing else under DIR; a JWKS holding a
+private or symmetric key is refused) with Cache-Control, ETag and Content-Type application/json;
+404 for anything else. Without a certificate it serves plain HTTP (with a warning: AWS STS requires https).
 SIGHUP re-reads DIR (e.g. after 'documents' wrote a rotation set); SIGINT/SIGTERM stop it.
 
   --dir DIR        folder written by 'documents'
@@ -89,7 +103,8 @@ SIGHUP re-reads DIR (e.g. after 'documents' wrote a rotation set); SIGINT/SIGTER
   --tls-cert PEM   certificate chain, leaf first
   --tls-key PEM    its private key
   --prefix PATH    URL path to serve under (default: the path of the issuer in the discovery document)
-  --max-age S      Cache-Control max-age in seconds (default ${DEFAULT_MAX_AGE_SECONDS})`,
+  --max-age S      Cache-Control max-age in seconds (default ${DEFAULT_MAX_AGE_SECONDS})
+  --jwks-path P    the JWKS file under DIR when jwks_uri is outside the issuer (default ${DEFAULT_JWKS_PATH})`,
   check: `usage: openirsa issuer check URL [--token FILE] [--ca-file PEM] [--json]
 
 Fetches URL/.well-known/openid-configuration and its jwks_uri the way AWS STS does and prints one line
@@ -216,21 +231,47 @@ async function documents(argv: string[]): Promise<number> {
     'jwks-path': { type: 'string' },
     'jwks-uri': { type: 'string' },
     'legacy-empty-kid': { type: 'boolean' },
+    'from-cluster': { type: 'boolean' },
+    kubeconfig: { type: 'string' },
+    context: { type: 'string' },
   });
   if (values.help) return help('documents');
-  const issuer = need('documents', values, 'issuer');
   const out = need('documents', values, 'out');
   const keyFiles = (values['public-key'] as string[] | undefined) ?? [];
-  if (keyFiles.length === 0) throw new CliError('issuer documents: --public-key is required');
-  const publicKeys = [];
-  for (const f of keyFiles) publicKeys.push(...(await loadPublicKeys(f)));
-  const docs = await buildIssuerDocuments({
-    issuer,
-    publicKeys,
-    jwksPath: values['jwks-path'] as string | undefined,
-    jwksUri: values['jwks-uri'] as string | undefined,
-    legacyEmptyKid: values['legacy-empty-kid'] === true,
-  });
+  const fromCluster = values['from-cluster'] === true;
+  let docs;
+  if (fromCluster) {
+    if (keyFiles.length > 0)
+      throw new CliError('issuer documents: --from-cluster and --public-key exclude each other');
+    if (values['legacy-empty-kid'])
+      throw new CliError('issuer documents: --legacy-empty-kid needs --public-key');
+    const cluster = await readClusterIssuer(
+      values.kubeconfig as string | undefined,
+      values.context as string | undefined,
+    );
+    docs = await documentsFromCluster(cluster, {
+      issuer: values.issuer as string | undefined,
+      jwksPath: values['jwks-path'] as string | undefined,
+      jwksUri: values['jwks-uri'] as string | undefined,
+    });
+    console.log(`read ${docs.jwks.keys.length} key(s) of the cluster's issuer ${docs.clusterIssuer}`);
+  } else {
+    if (values.kubeconfig !== undefined || values.context !== undefined) {
+      throw new CliError('issuer documents: --kubeconfig and --context go with --from-cluster');
+    }
+    const issuer = need('documents', values, 'issuer');
+    if (keyFiles.length === 0)
+      throw new CliError('issuer documents: --public-key (or --from-cluster) is required');
+    const publicKeys = [];
+    for (const f of keyFiles) publicKeys.push(...(await loadPublicKeys(f)));
+    docs = await buildIssuerDocuments({
+      issuer,
+      publicKeys,
+      jwksPath: values['jwks-path'] as string | undefined,
+      jwksUri: values['jwks-uri'] as string | undefined,
+      legacyEmptyKid: values['legacy-empty-kid'] === true,
+    });
+  }
   docs.warnings.forEach(warn);
   for (const path of await writeDocuments(out, docs.files)) console.log(`wrote ${path}`);
   for (const k of docs.jwks.keys) console.log(`key ${k.alg} kid "${k.kid}"`);
@@ -241,12 +282,50 @@ async function documents(argv: string[]): Promise<number> {
   return 0;
 }
 
+/** The API server's discovery document and JWKS, read with the kubeconfig's credentials. */
+async function readClusterIssuer(kubeconfig?: string, context?: string): Promise<ClusterIssuerDocuments> {
+  let kc;
+  try {
+    kc = loadKubeConfigLikeKubectl({ kubeconfig, context });
+  } catch (err) {
+    throw new CliError(`issuer documents: ${messageOf(err)}`);
+  }
+  const server = kc.getCurrentCluster()!.server;
+  const get = async (path: string): Promise<unknown> => {
+    let r;
+    try {
+      r = await kubeGet(kc, path);
+    } catch (err) {
+      throw new CliError(`issuer documents: cannot read ${path} from ${server}: ${messageOf(err)}`, 1);
+    }
+    if (r.status !== 200) {
+      const hint =
+        r.status === 401 || r.status === 403
+          ? ' (the kubeconfig user needs the system:service-account-issuer-discovery ClusterRole)'
+          : r.status === 404
+            ? ' (the API server serves no issuer discovery: it needs --service-account-issuer and a signing key)'
+            : '';
+      throw new CliError(`issuer documents: ${server}${path} answered HTTP ${r.status}${hint}`, 1);
+    }
+    try {
+      return JSON.parse(r.body);
+    } catch {
+      throw new CliError(`issuer documents: ${server}${path} is not JSON`, 1);
+    }
+  };
+  return { discovery: await get('/.well-known/openid-configuration'), jwks: await get('/openid/v1/jwks') };
+}
+
 async function publish(argv: string[]): Promise<number> {
-  const { values } = parse('publish', argv, { from: { type: 'string' }, to: { type: 'string' } });
+  const { values } = parse('publish', argv, {
+    from: { type: 'string' },
+    to: { type: 'string' },
+    'jwks-path': { type: 'string' },
+  });
   if (values.help) return help('publish');
   const from = need('publish', values, 'from');
   const target = parsePublishTarget(need('publish', values, 'to'));
-  const files = await readDocuments(from);
+  const files = await readDocuments(from, { jwksPath: values['jwks-path'] as string | undefined });
   // The SDK's Node 20 end-of-support notice would turn a one-line error into ten lines.
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   for (const o of await publishDocuments(files, target)) {
@@ -264,6 +343,7 @@ async function serve(argv: string[]): Promise<number> {
     'tls-key': { type: 'string' },
     prefix: { type: 'string' },
     'max-age': { type: 'string' },
+    'jwks-path': { type: 'string' },
   });
   if (values.help) return help('serve');
   const dir = need('serve', values, 'dir');
@@ -280,6 +360,7 @@ async function serve(argv: string[]): Promise<number> {
     tlsKey,
     prefix: values.prefix as string | undefined,
     maxAgeSeconds: intFlag('serve', values['max-age'], 'max-age'),
+    jwksPath: values['jwks-path'] as string | undefined,
     logger: createLogger({ name: 'issuer' }),
   });
   console.log(`serving ${server.url}/.well-known/openid-configuration`);
@@ -400,7 +481,7 @@ async function mint(argv: string[]): Promise<number> {
   const out = values.out as string | undefined;
   if (out) {
     try {
-      await writeFile(out, token + '\n', { mode: 0o600 });
+      await writeSecretFile(out, token + '\n', { mode: 0o600 });
     } catch (err) {
       throw new CliError(
         `issuer mint: cannot write ${out}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`,

@@ -2,11 +2,13 @@
  * `openirsa lint FILE... | --config STS-CONFIG [--format text|json|sarif] [--max-size N]`
  * Exit 0: no error findings; 1: at least one error finding; 2: bad input (unreadable file, not JSON/YAML, unknown shape).
  */
+import { terminalSafe, terminalSafeJson } from '../escape.js';
 import { readFileSync } from 'node:fs';
 import { relative, sep } from 'node:path';
-import { LineCounter, parse as parseYaml, parseDocument } from 'yaml';
+import { LineCounter, parseDocument } from 'yaml';
 import type { Log, ReportingDescriptor, Result } from 'sarif';
 import { CliError, messageOf } from './errors.js';
+import { parseStructured, SyntaxPositionError } from './structured-text.js';
 import {
   contextFromConfig,
   IamError,
@@ -103,15 +105,10 @@ function readInput(file: string): string {
 function parseContent(file: string, text: string): unknown {
   if (text.trim() === '') throw new CliError(`${file}: empty file`);
   try {
-    return JSON.parse(text);
-  } catch (jsonErr) {
-    try {
-      const v: unknown = parseYaml(text);
-      if (typeof v === 'object' && v !== null) return v;
-    } catch {
-      // fall through to the JSON message, the likelier intent
-    }
-    throw new CliError(`${file}: neither JSON nor YAML (${messageOf(jsonErr)})`);
+    return parseStructured(file, text);
+  } catch (err) {
+    if (err instanceof SyntaxPositionError) throw new CliError(`${file}:${err.message}`);
+    throw err;
   }
 }
 
@@ -310,11 +307,15 @@ export async function run(argv: string[]): Promise<number> {
   for (const f of args.files) findings.push(...lintFile(f, false, args.options));
   const fileCount = args.configs.length + args.files.length;
   if (args.format === 'json') {
-    console.log(JSON.stringify({ findings, summary: { files: fileCount, ...counts(findings) } }, null, 2));
+    console.log(
+      terminalSafeJson(
+        JSON.stringify({ findings, summary: { files: fileCount, ...counts(findings) } }, null, 2),
+      ),
+    );
   } else if (args.format === 'sarif') {
-    console.log(JSON.stringify(toSarif(findings), null, 2));
+    console.log(terminalSafeJson(JSON.stringify(toSarif(findings), null, 2)));
   } else {
-    console.log(formatText(findings, fileCount));
+    console.log(formatText(findings, fileCount).split('\n').map(terminalSafe).join('\n'));
   }
   return findings.some((f) => f.severity === 'error') ? 1 : 0;
 }

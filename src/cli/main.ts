@@ -17,6 +17,10 @@ const commands: Record<string, { summary: string; load: () => Promise<{ run: Com
   },
   lint: { summary: 'static checks on IRSA role trust policies', load: () => import('./lint.js') },
   doctor: { summary: 'check an IRSA setup link by link on a cluster', load: () => import('./doctor.js') },
+  setup: {
+    summary: 'wire a cluster to AWS IAM: issuer, OIDC provider, role, ServiceAccount',
+    load: () => import('./setup.js'),
+  },
   dev: { summary: 'run issuer, STS and webhook on one machine', load: () => import('./dev.js') },
 };
 

@@ -5,7 +5,7 @@ import { parseFlags } from './args.js';
 import { CliError, messageOf } from './errors.js';
 import { createLogger } from '../log.js';
 import { ConfigError, loadConfig } from '../sts/config.js';
-import { startServer } from '../sts/server.js';
+import { plainHttpWarning, startServer } from '../sts/server.js';
 import { IamApiService } from '../iam-api/index.js';
 import { liveState } from './iam-state.js';
 
@@ -123,6 +123,9 @@ export async function run(argv: string[]): Promise<number> {
       if (!/^\d{1,2}$/.test(workersText) || Number(workersText) < 1 || Number(workersText) > 64)
         throw new CliError(`--workers must be 1-64, not ${workersText}`);
       const workers = Number(workersText);
+      const host = (values.host as string | undefined) ?? '127.0.0.1';
+      const plain = cluster.isPrimary ? plainHttpWarning(host, tls !== undefined) : undefined;
+      if (plain) console.error(`openirsa: warning: ${plain}`);
       if (workers > 1 && cluster.isPrimary) return runPrimary(workers, seed.sessionKeyGenerated, logger);
       const iam = await liveState(seed, logger);
       const config = iam.config();
@@ -133,7 +136,7 @@ export async function run(argv: string[]): Promise<number> {
           logger,
           tls,
           port: Number(portText),
-          host: (values.host as string | undefined) ?? '127.0.0.1',
+          host,
           iam: seed.iamApi
             ? new IamApiService({ api: seed.iamApi, store: iam.store, config: iam.config, logger })
             : undefined,

@@ -6,7 +6,8 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { request } from 'node:https';
 import { createServer } from 'node:net';
-import { readFile, rename, writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
+import { writeSecretFile } from '../secret-file.js';
 import { join, resolve } from 'node:path';
 import { stringify as toYaml } from 'yaml';
 import { buildIssuerDocuments, mintServiceAccountToken } from '../issuer/index.js';
@@ -141,9 +142,7 @@ async function resolvePorts(host: string, ports: DevPorts): Promise<DevPorts> {
 }
 
 async function writeAtomically(file: string, data: string, mode: number): Promise<void> {
-  const tmp = `${file}.${process.pid}.tmp`;
-  await writeFile(tmp, data, { mode });
-  await rename(tmp, file); // a reader never sees a half-written token
+  await writeSecretFile(file, data, { mode }); // a reader never sees a half-written token
 }
 
 /** One real AdmissionReview over HTTPS to the webhook, as kube-apiserver would send it. */
@@ -406,7 +405,7 @@ async function ensureSessionKey(file: string): Promise<void> {
   try {
     await readFile(file, 'utf8');
   } catch {
-    await writeFile(file, randomBytes(32).toString('base64') + '\n', { mode: 0o600 });
+    await writeSecretFile(file, randomBytes(32).toString('base64') + '\n', { mode: 0o600, replace: false });
   }
 }
 

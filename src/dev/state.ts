@@ -3,7 +3,8 @@
  * key. Created on the first run and reused after, so tokens, trust (AWS_CA_BUNDLE) and key ids stay
  * stable between runs. Secrets are written 0600.
  */
-import { mkdir, readFile, writeFile, chmod } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
+import { makeDirs, writeSecretFile } from '../secret-file.js';
 import { X509Certificate, type KeyObject } from 'node:crypto';
 import { join } from 'node:path';
 import { createCa, issueCertificate, loadCa, type PemPair } from '../pki/index.js';
@@ -37,8 +38,7 @@ async function readIfExists(file: string): Promise<string | undefined> {
 }
 
 async function writeSecret(file: string, data: string): Promise<void> {
-  await writeFile(file, data, { mode: 0o600 });
-  await chmod(file, 0o600); // an existing file keeps its old mode otherwise
+  await writeSecretFile(file, data, { mode: 0o600 }); // a new file: never an old mode, never through a link
 }
 
 /** A leaf is renewed when it expires within a week (dev state may live for years). */
@@ -51,7 +51,7 @@ function stillValid(certPem: string): boolean {
 }
 
 export async function loadOrCreateState(dir: string): Promise<DevState> {
-  await mkdir(dir, { recursive: true, mode: 0o700 });
+  await makeDirs(dir, 0o700);
   const caFile = join(dir, 'ca.pem');
   const caKeyFile = join(dir, 'ca-key.pem');
   const tlsFile = join(dir, 'tls.crt');

@@ -14,7 +14,7 @@ export interface Check {
   fix?: string;
 }
 
-/** The role ARN the reference webhook accepts without a warning (specs/webhook.md §1.2). */
+/** The role ARN the reference webhook accepts without a warning (reference pkg/handler/handler.go @3bf80a34). */
 const ROLE_ARN = /^arn:aws[a-z0-9-]*:iam::\d{12}:role\/[\w-/.@+=,]+$/;
 
 interface WebhookRule {
@@ -92,6 +92,63 @@ export function checkWebhookRegistered(configs: WebhookConfiguration[]): {
         )
         .join('; '),
     },
+  };
+}
+
+/** What came back from GET /version on the configured API server. */
+export interface ApiServerProbe {
+  server: string;
+  /** "context NAME from SOURCE", to say which configuration was used. */
+  via: string;
+  status?: number;
+  gitVersion?: string;
+  /** A network or TLS failure: the error code (ECONNREFUSED, …) and message. */
+  error?: { code?: string; message: string };
+}
+
+const NETWORK_CAUSE: Record<string, string> = {
+  ECONNREFUSED: 'connection refused (nothing listens there)',
+  ENOTFOUND: 'host not found (DNS)',
+  EAI_AGAIN: 'host name lookup failed (DNS)',
+  EHOSTUNREACH: 'host unreachable',
+  ENETUNREACH: 'network unreachable',
+  ECONNRESET: 'connection reset',
+  ETIMEDOUT: 'connection timed out',
+  DEPTH_ZERO_SELF_SIGNED_CERT:
+    "TLS: its certificate is self-signed and not the kubeconfig's certificate-authority",
+  SELF_SIGNED_CERT_IN_CHAIN: 'TLS: its certificate chain ends at a CA the kubeconfig does not trust',
+  UNABLE_TO_VERIFY_LEAF_SIGNATURE:
+    "TLS: its certificate is not signed by the kubeconfig's certificate-authority",
+  UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
+    "TLS: its certificate is not signed by the kubeconfig's certificate-authority",
+  ERR_TLS_CERT_ALTNAME_INVALID: 'TLS: its certificate does not name this host',
+  CERT_HAS_EXPIRED: 'TLS: its certificate has expired',
+  EPROTO: 'TLS handshake failed (is it plain http?)',
+};
+
+/** The first link: the API server the configuration names answers (every later link reads through it). */
+export function checkApiServer(p: ApiServerProbe): Check {
+  const base = { id: 'api-server', title: 'Kubernetes API server reachable' };
+  if (p.error) {
+    const cause = (p.error.code && NETWORK_CAUSE[p.error.code]) || p.error.message;
+    return {
+      ...base,
+      status: 'fail',
+      detail: `cannot reach ${p.server} (${p.via}): ${cause}${p.error.code && !cause.includes(p.error.code) ? ` [${p.error.code}]` : ''}`,
+      fix: 'start the cluster or fix its address, or choose another with --context / --kubeconfig / KUBECONFIG (as for kubectl)',
+    };
+  }
+  if (p.status === 401)
+    return {
+      ...base,
+      status: 'fail',
+      detail: `${p.server} (${p.via}) answered 401 Unauthorized: it rejects the kubeconfig user's credentials`,
+      fix: "renew the user's credentials (token, client certificate) in the kubeconfig, or choose another --context",
+    };
+  return {
+    ...base,
+    status: 'pass',
+    detail: `${p.server} (${p.via})${p.gitVersion ? ` runs Kubernetes ${p.gitVersion}` : ` answers (HTTP ${p.status})`}`,
   };
 }
 
@@ -232,7 +289,7 @@ export function checkToken(t: TokenFacts, expectedSubject: string, audience: str
       ...base,
       status: 'fail',
       detail: `aud ${JSON.stringify(aud)} does not contain ${audience}`,
-      fix: 'the API server must accept the audience (--api-audiences) and the webhook must project it',
+      fix: 'TokenRequest returns exactly the audiences asked for: check the webhook projects this audience (kube-apiserver needs no --api-audiences entry for it)',
     };
   if (t.claims.sub !== expectedSubject)
     return { ...base, status: 'fail', detail: `sub ${t.claims.sub} is not ${expectedSubject}` };

@@ -2,7 +2,7 @@
  * `openirsa doctor`: reads the cluster, the issuer and (optionally) the STS configuration, link by link, and
  * hands what it read to the pure analysers in checks.ts. Every failure to read is itself a finding.
  */
-import { request as httpsRequest, type RequestOptions } from 'node:https';
+import { request as httpsRequest } from 'node:https';
 import { readFile } from 'node:fs/promises';
 import { decodeJwt, decodeProtectedHeader } from 'jose';
 import { AdmissionregistrationV1Api, CoreV1Api, type KubeConfig, type V1Pod } from '@kubernetes/client-node';
@@ -10,8 +10,10 @@ import { checkIssuer, formatFinding } from '../issuer/check.js';
 import { loadConfig } from '../sts/config.js';
 import { explainWebIdentity } from '../sts/explain.js';
 import { KeyStore } from '../oidc/keys.js';
+import { kubeGet } from '../kube/client.js';
 import { DEFAULT_ANNOTATION_PREFIX, DEFAULT_TOKEN_AUDIENCE, ANNOTATION } from '../webhook/constants.js';
 import {
+  checkApiServer,
   checkIssuerConsistency,
   checkKeysPublished,
   checkPodMutated,
@@ -25,6 +27,8 @@ import {
 
 export interface DoctorOptions {
   kubeConfig: KubeConfig;
+  /** Which configuration was used ("context NAME from SOURCE"), for the first link's line. */
+  via?: string;
   namespace: string;
   serviceAccount?: string;
   pod?: string;
@@ -56,26 +60,6 @@ function apiError(err: unknown): string {
 
 const isNotFound = (err: unknown): boolean => (err as { code?: number }).code === 404;
 
-/** GET a non-resource path (discovery, JWKS) with the kubeconfig's credentials. */
-async function rawGet(kc: KubeConfig, path: string): Promise<{ status: number; body: string }> {
-  const cluster = kc.getCurrentCluster();
-  if (!cluster) throw new Error('the kubeconfig has no current cluster');
-  const url = new URL(path, cluster.server);
-  const options: RequestOptions = {};
-  await kc.applyToHTTPSOptions(options);
-  return new Promise((resolve, reject) => {
-    const req = httpsRequest(url, { ...options, method: 'GET' }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => (body += c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-    });
-    req.on('error', reject);
-    req.setTimeout(10_000, () => req.destroy(new Error(`${url.origin} did not answer within 10 s`)));
-    req.end();
-  });
-}
-
 async function jwksKids(
   fetchJwks: () => Promise<{ status: number; body: string }>,
 ): Promise<string[] | undefined> {
@@ -95,6 +79,11 @@ export async function runDoctor(o: DoctorOptions): Promise<Check[]> {
   const core = o.kubeConfig.makeApiClient(CoreV1Api);
   const admission = o.kubeConfig.makeApiClient(AdmissionregistrationV1Api);
   const checks: Check[] = [];
+
+  // 0. The API server answers at all; when it does not, every later link would fail for that one reason.
+  const api = await probeApiServer(o.kubeConfig, o.via ?? `context ${o.kubeConfig.getCurrentContext()}`);
+  checks.push(api);
+  if (api.status === 'fail') return checks;
 
   // 1. The webhook is registered, and answers when it is reachable from here.
   try {
@@ -211,9 +200,9 @@ export async function runDoctor(o: DoctorOptions): Promise<Check[]> {
   let apiIssuer: string | undefined;
   let apiKids: string[] | undefined;
   try {
-    const d = await rawGet(o.kubeConfig, '/.well-known/openid-configuration');
+    const d = await kubeGet(o.kubeConfig, '/.well-known/openid-configuration');
     if (d.status === 200) apiIssuer = (JSON.parse(d.body) as { issuer?: string }).issuer;
-    apiKids = await jwksKids(() => rawGet(o.kubeConfig, '/openid/v1/jwks'));
+    apiKids = await jwksKids(() => kubeGet(o.kubeConfig, '/openid/v1/jwks'));
   } catch {
     apiIssuer = undefined;
   }
@@ -242,6 +231,23 @@ export async function runDoctor(o: DoctorOptions): Promise<Check[]> {
   // 7. The trust policy, evaluated on this very token (offline, with the STS config).
   if (o.stsConfigFile) checks.push(await trustCheck(o.stsConfigFile, roleArn, token, now()));
   return checks;
+}
+
+async function probeApiServer(kc: KubeConfig, via: string): Promise<Check> {
+  const server = kc.getCurrentCluster()?.server ?? '(no server)';
+  try {
+    const r = await kubeGet(kc, '/version');
+    let gitVersion: string | undefined;
+    try {
+      gitVersion = r.status === 200 ? (JSON.parse(r.body) as { gitVersion?: string }).gitVersion : undefined;
+    } catch {
+      gitVersion = undefined;
+    }
+    return checkApiServer({ server, via, status: r.status, gitVersion });
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    return checkApiServer({ server, via, error: { code: e.code, message: e.message ?? String(err) } });
+  }
 }
 
 async function probeWebhook(webhook: {

@@ -61,6 +61,7 @@ export class IamApiService {
         now: this.now(),
         keys: config.sessionKeys,
         service: 'iam',
+        partition: config.partition,
         staticKeys: (id) => (admin && id === admin.accessKeyId ? admin.secretAccessKey : undefined),
       });
       if (!v.session)

@@ -18,6 +18,27 @@ export const PARTITIONS: Readonly<Record<string, string>> = {
 
 export type Partition = keyof typeof PARTITIONS;
 
+/**
+ * The region names of each partition: `regionRegex` of the AWS SDKs' partitions.json
+ * (aws-sdk-js-v3 packages/util-endpoints/src/lib/aws/partitions.json, Apache-2.0).
+ */
+export const PARTITION_REGIONS: Readonly<Record<string, RegExp>> = {
+  aws: /^(us|eu|ap|sa|ca|me|af|il|mx)-\w+-\d+$/,
+  'aws-cn': /^cn-\w+-\d+$/,
+  'aws-us-gov': /^us-gov-\w+-\d+$/,
+  'aws-iso': /^us-iso-\w+-\d+$/,
+  'aws-iso-b': /^us-isob-\w+-\d+$/,
+  'aws-iso-e': /^eu-isoe-\w+-\d+$/,
+  'aws-iso-f': /^us-isof-\w+-\d+$/,
+  'aws-eusc': /^eusc-(de)-\w+-\d+$/,
+};
+
+/** The partition a region name belongs to, or undefined when it is no region's name. */
+export function partitionOfRegion(region: string): string | undefined {
+  for (const [partition, re] of Object.entries(PARTITION_REGIONS)) if (re.test(region)) return partition;
+  return undefined;
+}
+
 export function isPartition(p: string): boolean {
   return Object.prototype.hasOwnProperty.call(PARTITIONS, p);
 }

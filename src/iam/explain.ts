@@ -2,6 +2,7 @@
  * Explanations: turn an evaluation into what `openirsa explain` prints (text) or returns (JSON): the decision,
  * every statement's elements with reasons, and the fix a user most likely needs for the usual IRSA mistakes.
  */
+import { terminalSafe } from '../escape.js';
 import type {
   ConditionResult,
   Decision,
@@ -382,5 +383,6 @@ export function formatExplanation(e: Explanation): string {
       out.push(`    fix: ${f.fix}`);
     }
   }
-  return out.join('\n');
+  // Values from tokens and requests are in these lines: nothing in them may reach a terminal as a control.
+  return out.map(terminalSafe).join('\n');
 }

@@ -1,11 +1,11 @@
 /**
  * `openirsa lint`: static checks on role trust policies for the IRSA mistakes that let the wrong workload in
- * or keep the right one out (specs/sts.md §6). Works on the raw JSON so that it can still point at mistakes in
+ * or keep the right one out (docs/iam.md). Works on the raw JSON so that it can still point at mistakes in
  * a document IAM would reject.
  */
 import { parseOidcProviderArn } from './arn.js';
 import { parseOperator, type ParsedOperator } from './conditions.js';
-import { IamError, MalformedPolicyError } from './errors.js';
+import { IamError, MalformedPolicyError, PolicySizeError } from './errors.js';
 import { checkPolicy, childPath, decodePolicyText } from './policy.js';
 import { globMatch } from './variables.js';
 
@@ -18,7 +18,12 @@ export interface LintRule {
   why: string;
 }
 
-/** Every rule, its default severity, and why it matters. */
+/**
+ * Every rule, its severity, and why it matters. One rule sets the severity: `error` when the role cannot be
+ * assumed by the ServiceAccount it is meant for, or can be by others too (IAM rejects the document, or a
+ * condition can never match the intended ServiceAccount, or matches more than one); `warning` when it works
+ * but is weaker than AWS recommends (no :aud pin, ForAllValues); `info` for what is worth knowing.
+ */
 export const LINT_RULES: Readonly<Record<string, LintRule>> = Object.fromEntries(
   (
     [
@@ -83,6 +88,18 @@ export const LINT_RULES: Readonly<Record<string, LintRule>> = Object.fromEntries
         'An IAM OIDC provider ARN is a Federated principal; under "AWS" or "Service" IAM rejects it and no token can match.',
       ],
       [
+        'provider-url-scheme',
+        'error',
+        'URL scheme in the OIDC provider ARN',
+        'An IAM OIDC provider ARN names the provider by its URL without https:// (arn:aws:iam::<account>:oidc-provider/<host>/<path>); with the scheme it names a provider that cannot exist, so no token matches.',
+      ],
+      [
+        'federated-not-provider-arn',
+        'error',
+        'Federated principal is a host, not a provider ARN',
+        'Apart from accounts.google.com, cognito-identity.amazonaws.com, graph.facebook.com and www.amazon.com, a Federated principal must be the ARN of an IAM OIDC provider (arn:aws:iam::<account>:oidc-provider/<host>/<path>); a bare host name matches no token.',
+      ],
+      [
         'principal-wildcard',
         'error',
         'Principal "*" for web identity',
@@ -90,25 +107,25 @@ export const LINT_RULES: Readonly<Record<string, LintRule>> = Object.fromEntries
       ],
       [
         'malformed-sub',
-        'warning',
+        'error',
         ':sub value is not a ServiceAccount subject',
         'ServiceAccount tokens have sub "system:serviceaccount:<namespace>:<name>"; any other shape never matches a pod\'s token.',
       ],
       [
         'aud-typo',
-        'warning',
+        'error',
         ':aud looks like a typo of sts.amazonaws.com',
         'The webhook requests tokens for "sts.amazonaws.com" by default; a near miss such as "sts.amazon.com" never matches.',
       ],
       [
         'unsupported-claim',
-        'warning',
+        'error',
         'condition on a claim IAM does not expose',
         'For a generic OIDC provider IAM exposes only aud, sub, amr and azp as condition keys; other claims are missing, so the condition fails.',
       ],
       [
         'variables-need-2012',
-        'warning',
+        'error',
         'policy variable in a pre-2012 policy',
         'Policy variables are only substituted when Version is "2012-10-17"; otherwise "${...}" is literal text.',
       ],
@@ -240,6 +257,102 @@ function statementsOf(doc: Record<string, unknown>): Stmt[] {
   return out;
 }
 
+const WEB_IDENTITY_STATEMENT =
+  '{"Effect": "Allow", "Principal": {"Federated": "arn:aws:iam::<account>:oidc-provider/<issuer host/path>"}, "Action": "sts:AssumeRoleWithWebIdentity", "Condition": {"StringEquals": {"<issuer host/path>:sub": "system:serviceaccount:<namespace>:<serviceaccount>", "<issuer host/path>:aud": "sts.amazonaws.com"}}}';
+
+/** What to change for each way IAM rejects a trust policy (policy.ts's messages), naming the element. */
+function invalidPolicyFix(p: IamError, doc: unknown): string {
+  if (p instanceof PolicySizeError)
+    return `shorten the document to at most ${p.limit} characters without whitespace (it has ${p.size}): merge statements, list values in one array; or ask AWS to raise ACLSizePerRole and lint with --max-size 4096`;
+  const m = p.message;
+  const d = (p instanceof MalformedPolicyError ? p.detail : undefined) ?? '';
+  const field = /^Has prohibited field (\w+)\./.exec(m)?.[1];
+  if (field === 'NotPrincipal')
+    return 'replace "NotPrincipal" by "Principal": {"Federated": "<provider ARN>"}: trust policies name who may assume the role';
+  if (field)
+    return `remove "${field}" from the statement: a trust policy has no resources (the role itself is the resource)`;
+  if (m.startsWith('Missing required field Principal'))
+    return 'add "Principal": {"Federated": "arn:aws:iam::<account>:oidc-provider/<issuer host/path>"}';
+  if (m.startsWith('Policy statement must contain actions'))
+    return 'add "Action": "sts:AssumeRoleWithWebIdentity"';
+  if (
+    m.startsWith('Actions/Conditions must be prefaced') ||
+    m.startsWith('Actions/Condition can contain only one colon')
+  )
+    return d.startsWith('condition key')
+      ? 'name the key with its issuer: "<issuer host/path>:sub" or "<issuer host/path>:aud" (or a global key such as "aws:SourceIp")'
+      : 'write the action as service:Action, e.g. "sts:AssumeRoleWithWebIdentity"';
+  if (m.startsWith('Vendor ')) return 'use the sts service: "sts:AssumeRoleWithWebIdentity"';
+  if (m.startsWith('Federated principals must be valid domain names')) {
+    const value = d.replace(/^"|"$/g, '');
+    const id = value.replace(/^[a-z]+:\/\//i, '').replace(/^arn:[^:]*:iam::[^:]*:oidc-provider\//, '');
+    return `use the IAM OIDC provider's ARN: "Federated": "arn:aws:iam::<account>:oidc-provider/${id || '<issuer host/path>'}"`;
+  }
+  if (m.startsWith('Invalid principal in policy'))
+    return /OIDC provider belongs under "Federated"/.test(d)
+      ? 'move the provider ARN to "Principal": {"Federated": …}'
+      : /unknown principal type/.test(d)
+        ? 'use "Federated" for an OIDC provider (the other types are AWS, Service and CanonicalUser)'
+        : 'for IRSA trust the provider: "Principal": {"Federated": "arn:aws:iam::<account>:oidc-provider/<issuer host/path>"}; an AWS principal is a 12-digit account id or an IAM role/user ARN';
+  if (m.startsWith('Invalid Condition type'))
+    return 'use a condition operator IAM knows: "StringEquals" for exact values, "StringLike" for wildcards';
+  if (m.startsWith('Statement IDs (SID)')) return 'give each statement its own Sid, or remove the Sids';
+  if (m.startsWith('The policy failed legacy parsing'))
+    return 'write "Effect": "Allow" or "Deny" exactly (case-sensitive)';
+  if (m.startsWith('Policy document should not specify a principal'))
+    return "this is a permission policy element: a trust policy is the role's AssumeRolePolicyDocument";
+  const name = /^(?:unknown (?:top-level|statement) element) "([^"]+)"/.exec(d)?.[1];
+  if (name)
+    return `remove "${name}" (or fix its spelling: Version, Statement, Sid, Effect, Principal, Action, Condition)`;
+  if (/^Version must be/.test(d)) return 'set "Version": "2012-10-17"';
+  if (/^Id must be/.test(d)) return 'make "Id" a string, or remove it';
+  if (/^Sid must be/.test(d)) return 'make "Sid" a string, or remove it';
+  if (/^missing Statement|^Statement is empty|^Statement must be/.test(d))
+    return `write "Statement": [${WEB_IDENTITY_STATEMENT}]`;
+  if (/^a statement must be a JSON object/.test(d))
+    return `make the statement an object: ${WEB_IDENTITY_STATEMENT}`;
+  if (/^missing Effect|^Effect must be/.test(d)) return 'set "Effect": "Allow" (or "Deny")';
+  if (/both Principal and NotPrincipal/.test(d)) return 'remove "NotPrincipal"';
+  if (/both Action and NotAction/.test(d))
+    return 'remove "NotAction"; keep "Action": "sts:AssumeRoleWithWebIdentity"';
+  if (/^Principal must be|^Principal is empty/.test(d))
+    return 'write "Principal": {"Federated": "arn:aws:iam::<account>:oidc-provider/<issuer host/path>"}';
+  const list = /^([\w.]+) must be a string or an array of strings/.exec(d)?.[1];
+  if (list)
+    return `write ${list} as a string or an array of strings, e.g. ${list.startsWith('Principal') ? '"arn:aws:iam::<account>:oidc-provider/<issuer host/path>"' : '"sts:AssumeRoleWithWebIdentity"'}`;
+  if (/^Condition must be|must map condition keys to values/.test(d))
+    return 'write "Condition": {"StringEquals": {"<issuer host/path>:sub": "system:serviceaccount:<namespace>:<serviceaccount>"}}';
+  if (/^condition values must be/.test(d))
+    return 'write each condition value as a string, or an array of strings';
+  if (/^Null takes|^Bool takes/.test(d)) return 'use the string "true" or "false"';
+  if (/^the policy must be a JSON object/.test(d))
+    return 'write the trust policy as one JSON object: {"Version": "2012-10-17", "Statement": [...]}';
+  if (/^not valid JSON/.test(d)) return 'correct the JSON syntax at the position given';
+  return `change ${p.path ?? 'the document'} as the message says${isObject(doc) ? '' : '; a trust policy is a JSON object'}`;
+}
+
+/** The fix for a :sub value that is not a ServiceAccount subject, with the namespace it names when it names one. */
+function subFix(v: string): string {
+  const plural = /^system:serviceaccounts:([^:]+):(.+)$/.exec(v);
+  if (plural)
+    return `use "system:serviceaccount:${plural[1]}:${plural[2]}" (singular: "system:serviceaccounts:" names groups)`;
+  const group = /^system:serviceaccounts:([^:]+)$/.exec(v);
+  if (group)
+    return `"system:serviceaccounts:${group[1]}" is the group of every ServiceAccount of ${group[1]}, never a token's sub: use "system:serviceaccount:${group[1]}:<serviceaccount>" (singular), or "system:serviceaccount:${group[1]}:*" with StringLike for all of them`;
+  if (v === 'system:serviceaccounts')
+    return 'name one ServiceAccount: "system:serviceaccount:<namespace>:<serviceaccount>" (the group of all of them is never a token\'s sub)';
+  return 'use "system:serviceaccount:<namespace>:<serviceaccount>"';
+}
+
+/** A provider id as IAM writes it: the issuer URL without its scheme. */
+const withoutScheme = (providerId: string): string => providerId.replace(/^[a-z]+:\/\//i, '');
+
+function federatedPath(st: Stmt, arn: string): string {
+  return st.federated.length > 1
+    ? `${st.path}.Principal.Federated[${st.federated.indexOf(arn)}]`
+    : `${st.path}.Principal.Federated`;
+}
+
 function allows(st: Stmt, action: string): boolean {
   if (st.actions) return st.actions.some((a) => globMatch(a, action, true));
   if (st.notActions) return !st.notActions.some((a) => globMatch(a, action, true));
@@ -288,7 +401,7 @@ export function lintTrustPolicy(input: unknown, options: LintOptions = {}): Lint
         'invalid-policy',
         '$',
         `Syntax errors in policy. (not valid JSON: ${err instanceof Error ? err.message : String(err)})`,
-        'write the trust policy as a JSON object',
+        'write the trust policy as one JSON object: {"Version": "2012-10-17", "Statement": [...]}',
       );
       return findings;
     }
@@ -297,12 +410,7 @@ export function lintTrustPolicy(input: unknown, options: LintOptions = {}): Lint
   const checkOptions = options.maxSize === undefined ? {} : { maxSize: options.maxSize };
   for (const p of checkPolicy(doc, 'trust', checkOptions).problems) {
     const detail = p instanceof MalformedPolicyError && p.detail ? ` (${p.detail})` : '';
-    add(
-      'invalid-policy',
-      p.path ?? '$',
-      `${p.code}: ${p.message}${detail}`,
-      'fix the document so that IAM accepts it',
-    );
+    add('invalid-policy', p.path ?? '$', `${p.code}: ${p.message}${detail}`, invalidPolicyFix(p, doc));
   }
   if (!isObject(doc)) return findings;
 
@@ -315,7 +423,8 @@ export function lintTrustPolicy(input: unknown, options: LintOptions = {}): Lint
     const providers = st.federated
       .map((f) => ({ arn: f, parsed: parseOidcProviderArn(f) }))
       .filter((p) => p.parsed);
-    const providerIds = providers.map((p) => p.parsed!.providerId);
+    // The provider as IAM names it: a principal written with https:// is flagged below and judged without it.
+    const providerIds = providers.map((p) => withoutScheme(p.parsed!.providerId));
     // Providers IAM knows without an IAM OIDC provider (accounts.google.com, cognito-identity.amazonaws.com...).
     const builtins = st.federated.filter((f) => BUILTIN_PROVIDERS.has(f.toLowerCase()));
     const isWebIdentity = allow && providers.length + builtins.length > 0 && allows(st, WEB_IDENTITY);
@@ -339,6 +448,35 @@ export function lintTrustPolicy(input: unknown, options: LintOptions = {}): Lint
         }
       });
     }
+
+    // A bare issuer host (or URL) where the provider's ARN belongs.
+    if (allow && allows(st, WEB_IDENTITY)) {
+      for (const f of st.federated) {
+        if (
+          f.startsWith('arn:') ||
+          BUILTIN_PROVIDERS.has(f.toLowerCase()) ||
+          !/^([a-z]+:\/\/)?[\w.-]+\.[a-z]{2,}/i.test(f)
+        )
+          continue;
+        add(
+          'federated-not-provider-arn',
+          federatedPath(st, f),
+          `the Federated principal ${JSON.stringify(f)} is an issuer, not the ARN of its IAM OIDC provider`,
+          `use "Federated": "arn:aws:iam::<account>:oidc-provider/${withoutScheme(f)}"`,
+        );
+      }
+    }
+
+    // oidc-provider/https://host/path: the principal is wrong, not the condition keys.
+    providers.forEach((p) => {
+      if (withoutScheme(p.parsed!.providerId) === p.parsed!.providerId) return;
+      add(
+        'provider-url-scheme',
+        federatedPath(st, p.arn),
+        `the Federated principal ${JSON.stringify(p.arn)} includes the URL scheme`,
+        `drop ${JSON.stringify(/^[a-z]+:\/\//i.exec(p.parsed!.providerId)![0])} from the principal: "Federated": ${JSON.stringify(p.arn.replace(/oidc-provider\/[a-z]+:\/\//i, 'oidc-provider/'))}`,
+      );
+    });
 
     // Principal "*" with web identity.
     if (allow && st.principalStar && allows(st, WEB_IDENTITY)) {
@@ -412,7 +550,7 @@ export function lintTrustPolicy(input: unknown, options: LintOptions = {}): Lint
         }
       }
       for (const p of providers) {
-        const id = p.parsed!.providerId;
+        const id = withoutScheme(p.parsed!.providerId);
         const hasClaim = (claim: string): boolean =>
           st.conditions.some(
             (c) => c.claim.toLowerCase() === claim && c.op && !c.op.negated && issuerLike(c.prefix),
@@ -448,7 +586,6 @@ export function lintTrustPolicy(input: unknown, options: LintOptions = {}): Lint
           base === 'StringNotEqualsIgnoreCase') &&
         c.values.some((v) => v.includes('*'))
       ) {
-        const severity: Severity = allow && !c.op!.negated ? 'error' : 'warning';
         c.values.forEach((v, i) => {
           if (v.includes('*')) {
             add(
@@ -456,7 +593,6 @@ export function lintTrustPolicy(input: unknown, options: LintOptions = {}): Lint
               valuePath(i),
               `${c.operator} ${JSON.stringify(c.key)} has the wildcard value ${JSON.stringify(v)}, which ${base} compares literally`,
               `use "${c.operator.replace('StringNotEquals', 'StringNotLike').replace('StringEquals', 'StringLike').replace('IgnoreCase', '')}"`,
-              severity,
             );
           }
         });
@@ -484,8 +620,7 @@ export function lintTrustPolicy(input: unknown, options: LintOptions = {}): Lint
                 'sub-wildcard-too-wide',
                 valuePath(i),
                 `${JSON.stringify(v)} has a wildcard in the namespace part, so it matches ServiceAccounts of several namespaces`,
-                'name the namespace exactly',
-                'warning',
+                `name one namespace: ${JSON.stringify(v.replace(/^system:serviceaccount:[^:]*/, 'system:serviceaccount:<namespace>'))}, one value per namespace if the role serves several`,
               );
               return;
             }
@@ -494,8 +629,7 @@ export function lintTrustPolicy(input: unknown, options: LintOptions = {}): Lint
                 'sub-wildcard-too-wide',
                 valuePath(i),
                 `${JSON.stringify(v)} has no ServiceAccount name`,
-                'use "system:serviceaccount:<namespace>:<serviceaccount>"',
-                'warning',
+                `add the name: "${v}:<serviceaccount>" (or "${v}:*" for every ServiceAccount of ${m[1]})`,
               );
               return;
             }
@@ -507,16 +641,14 @@ export function lintTrustPolicy(input: unknown, options: LintOptions = {}): Lint
               'malformed-sub',
               valuePath(i),
               `${JSON.stringify(v)} is not of the form system:serviceaccount:<namespace>:<name>`,
-              /^system:serviceaccounts:/.test(v)
-                ? 'the subject is "system:serviceaccount:" (singular); "system:serviceaccounts:" is a group'
-                : 'use "system:serviceaccount:<namespace>:<serviceaccount>"',
+              subFix(v),
             );
           } else if (shape.startsWith('system:serviceaccount:') && /[/]/.test(shape)) {
             add(
               'malformed-sub',
               valuePath(i),
               `${JSON.stringify(v)} uses "/"; the subject separates namespace and name with ":"`,
-              'use "system:serviceaccount:<namespace>:<serviceaccount>"',
+              `use ${JSON.stringify(v.replace(/^system:serviceaccount:([^/:]+)\//, 'system:serviceaccount:$1:'))}`,
             );
           }
         });
@@ -576,11 +708,9 @@ export function lintTrustPolicy(input: unknown, options: LintOptions = {}): Lint
     const ctx = options.context;
     if (ctx && allow) {
       providers.forEach((p) => {
-        const path =
-          st.federated.length > 1
-            ? `${st.path}.Principal.Federated[${st.federated.indexOf(p.arn)}]`
-            : `${st.path}.Principal.Federated`;
+        const path = federatedPath(st, p.arn);
         const id = p.parsed!.providerId;
+        if (withoutScheme(id) !== id) return; // provider-url-scheme says what to change
         if (ctx.accountId && p.parsed!.account !== ctx.accountId) {
           add(
             'unknown-provider',
@@ -660,7 +790,7 @@ export function lintTrustPolicy(input: unknown, options: LintOptions = {}): Lint
   const mentionsOidc = stmts.some(
     (st) =>
       st.principalStar ||
-      st.federated.some((f) => BUILTIN_PROVIDERS.has(f.toLowerCase())) ||
+      st.federated.some((f) => BUILTIN_PROVIDERS.has(f.toLowerCase()) || !f.startsWith('arn:')) ||
       [...st.federated, ...st.aws, ...st.service].some((v) => parseOidcProviderArn(v)),
   );
   if (webIdentityStatements === 0 && !mentionsOidc && stmts.length > 0) {

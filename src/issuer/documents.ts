@@ -3,8 +3,10 @@
  * folder laid out as the issuer's URL space (DIR/.well-known/openid-configuration, DIR/<jwks path>).
  */
 import type { KeyObject } from 'node:crypto';
-import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
-import { dirname, join, relative, sep } from 'node:path';
+import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { checkJwks } from '../oidc/jwk.js';
+import { MIN_RSA_BITS } from '../oidc/verify.js';
 import { IssuerError } from './errors.js';
 import { buildDiscovery, type DiscoveryDocument } from './discovery.js';
 import { buildJwks, duplicateKeyIds, type Jwks } from './jwks.js';
@@ -54,7 +56,13 @@ export function validateJwksPath(path: string): string {
   return p;
 }
 
-export async function buildIssuerDocuments(options: DocumentsOptions): Promise<IssuerDocuments> {
+/** The issuer URL, the JWKS file path and the jwks_uri, validated: what both document builders share. */
+export function issuerLocations(options: Omit<DocumentsOptions, 'publicKeys'>): {
+  url: string;
+  jwksPath: string;
+  jwksUri: string;
+  warnings: string[];
+} {
   const { url, warnings } = validateIssuerUrl(options.issuer, { allowHttp: options.allowHttp });
   const jwksPath = validateJwksPath(options.jwksPath ?? DEFAULT_JWKS_PATH);
   let jwksUri = joinIssuerPath(url, jwksPath);
@@ -73,7 +81,30 @@ export async function buildIssuerDocuments(options: DocumentsOptions): Promise<I
     }
     jwksUri = options.jwksUri;
   }
+  return { url, jwksPath, jwksUri, warnings };
+}
+
+export async function buildIssuerDocuments(options: DocumentsOptions): Promise<IssuerDocuments> {
+  const { url, jwksPath, jwksUri, warnings } = issuerLocations(options);
   const jwks = await buildJwks(options.publicKeys, { legacyEmptyKid: options.legacyEmptyKid });
+  options.publicKeys.forEach((key, i) => {
+    const bits = key.asymmetricKeyDetails?.modulusLength;
+    if (key.asymmetricKeyType === 'rsa' && bits !== undefined && bits < MIN_RSA_BITS)
+      warnings.push(
+        `key ${jwks.keys[i]!.kid} is a ${bits}-bit RSA key: STS rejects tokens signed with RSA keys under ${MIN_RSA_BITS} bits`,
+      );
+  });
+  return documentsForJwks(url, jwksPath, jwksUri, jwks, warnings);
+}
+
+/** The two files for a JWKS already built (from keys, or read from a cluster). */
+export function documentsForJwks(
+  url: string,
+  jwksPath: string,
+  jwksUri: string,
+  jwks: Jwks,
+  warnings: string[],
+): IssuerDocuments {
   const dups = duplicateKeyIds({ keys: jwks.keys.filter((k) => k.kid !== '') });
   for (const kid of dups)
     warnings.push(`key ${kid} is given more than once (kube-apiserver would also list it twice)`);
@@ -106,37 +137,100 @@ export async function writeDocuments(dir: string, files: DocumentFile[]): Promis
   return written;
 }
 
-/**
- * Reads an issuer folder back: every regular file (hidden folders included, as .well-known is one),
- * sorted by path. The discovery document must be there and be JSON.
- */
-export async function readDocuments(dir: string): Promise<DocumentFile[]> {
-  let entries: string[];
+export interface ReadDocumentsOptions {
+  /**
+   * Where the JWKS file is under the folder when the discovery's jwks_uri lies outside the issuer's URL space
+   * (`documents --jwks-uri`); default keys.json.
+   */
+  jwksPath?: string;
+}
+
+/** The JWKS's path under the issuer root from the discovery's jwks_uri; undefined when it lies elsewhere. */
+export function jwksPathFromDiscovery(issuer: string, jwksUri: string): string | undefined {
+  let i: URL;
+  let j: URL;
   try {
-    entries = (await readdir(dir, { recursive: true, withFileTypes: true }))
-      .filter((e) => e.isFile())
-      .map((e) => join(e.parentPath ?? (e as unknown as { path: string }).path, e.name));
+    i = new URL(issuer);
+    j = new URL(jwksUri);
+  } catch {
+    return undefined;
+  }
+  if (i.origin !== j.origin || j.search || j.hash) return undefined;
+  const base = i.pathname.replace(/\/+$/, '') + '/';
+  if (!j.pathname.startsWith(base)) return undefined;
+  try {
+    return validateJwksPath(decodeURIComponent(j.pathname.slice(base.length)));
+  } catch {
+    return undefined;
+  }
+}
+
+async function readDocument(dir: string, path: string): Promise<string> {
+  const full = join(dir, ...path.split('/'));
+  try {
+    return await readFile(full, 'utf8');
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code ?? 'error';
+    throw new IssuerError('DocumentInvalid', `cannot read ${full}: ${code}`);
+  }
+}
+
+function parseJsonObject(text: string, where: string): Record<string, unknown> {
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch {
+    throw new IssuerError('DocumentInvalid', `${where} is not JSON`);
+  }
+  if (v === null || typeof v !== 'object' || Array.isArray(v))
+    throw new IssuerError('DocumentInvalid', `${where} is not a JSON object`);
+  return v as Record<string, unknown>;
+}
+
+/**
+ * Reads an issuer folder back for `serve` and `publish`: the discovery document and the JWKS it names, nothing
+ * else — a private key or a credentials file left in the folder is never exposed. A JWKS holding a private or
+ * symmetric key is refused with the reason.
+ */
+export async function readDocuments(
+  dir: string,
+  options: ReadDocumentsOptions = {},
+): Promise<DocumentFile[]> {
+  const discoveryFile = join(dir, ...DISCOVERY_PATH.split('/'));
+  let discoveryBody: string;
+  try {
+    discoveryBody = await readFile(discoveryFile, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? 'error';
+    const folderCode = await stat(dir).then(
+      (st) => (st.isDirectory() ? undefined : 'ENOTDIR'),
+      (e: NodeJS.ErrnoException) => e.code ?? 'error',
+    );
+    if (folderCode) throw new IssuerError('BadInput', `cannot read issuer folder ${dir}: ${folderCode}`);
+    if (code === 'ENOENT' || code === 'ENOTDIR')
+      throw new IssuerError(
+        'DocumentInvalid',
+        `${dir} has no ${DISCOVERY_PATH}; run 'openirsa issuer documents' first`,
+      );
     throw new IssuerError('BadInput', `cannot read issuer folder ${dir}: ${code}`);
   }
-  const files: DocumentFile[] = [];
-  for (const full of entries.sort()) {
-    const path = relative(dir, full).split(sep).join('/');
-    files.push({ path, body: await readFile(full, 'utf8'), contentType: JSON_CONTENT_TYPE });
-  }
-  const discovery = files.find((f) => f.path === DISCOVERY_PATH);
-  if (!discovery)
+  const discovery = parseJsonObject(discoveryBody, discoveryFile);
+  if (typeof discovery.issuer !== 'string' || typeof discovery.jwks_uri !== 'string')
+    throw new IssuerError('DocumentInvalid', `${discoveryFile} has no issuer or jwks_uri`);
+  const jwksPath =
+    jwksPathFromDiscovery(discovery.issuer, discovery.jwks_uri) ??
+    validateJwksPath(options.jwksPath ?? DEFAULT_JWKS_PATH);
+  const jwksFile = join(dir, ...jwksPath.split('/'));
+  const jwksBody = await readDocument(dir, jwksPath);
+  const checked = checkJwks(parseJsonObject(jwksBody, jwksFile));
+  if (!checked) throw new IssuerError('DocumentInvalid', `${jwksFile} is not a JWKS: {"keys": [...]}`);
+  if (checked.skipped.length > 0)
     throw new IssuerError(
       'DocumentInvalid',
-      `${dir} has no ${DISCOVERY_PATH}; run 'openirsa issuer documents' first`,
+      `${jwksFile} is not a public JWKS, refusing to expose it: ${checked.skipped.join('; ')}`,
     );
-  for (const f of files) {
-    try {
-      JSON.parse(f.body);
-    } catch {
-      throw new IssuerError('DocumentInvalid', `${join(dir, f.path)} is not JSON`);
-    }
-  }
-  return files;
+  return [
+    { path: DISCOVERY_PATH, body: discoveryBody, contentType: JSON_CONTENT_TYPE },
+    { path: jwksPath, body: jwksBody, contentType: JSON_CONTENT_TYPE },
+  ];
 }

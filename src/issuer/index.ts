@@ -13,3 +13,4 @@ export * from './publish.js';
 export * from './fetch.js';
 export * from './check.js';
 export * from './thumbprint.js';
+export * from './from-cluster.js';

@@ -9,7 +9,8 @@ import {
   X509Certificate,
   type KeyObject,
 } from 'node:crypto';
-import { mkdir, open, readFile, stat } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
+import { makeDirs, writeSecretFile } from '../secret-file.js';
 import { join } from 'node:path';
 import { IssuerError } from './errors.js';
 
@@ -245,25 +246,16 @@ export async function writeKeyPair(
     }
   }
   try {
-    await mkdir(dir, { recursive: true });
-    await writeFileMode(privateKeyFile, pair.privatePem, 0o600, options.force ?? false);
-    await writeFileMode(publicKeyFile, pair.publicPem, 0o644, options.force ?? false);
+    await makeDirs(dir, 0o755);
+    const replace = options.force ?? false;
+    await writeSecretFile(privateKeyFile, pair.privatePem, { mode: 0o600, replace });
+    await writeSecretFile(publicKeyFile, pair.publicPem, { mode: 0o644, replace });
   } catch (err) {
     if (err instanceof IssuerError) throw err;
     const code = (err as NodeJS.ErrnoException).code ?? 'error';
+    if (code === 'EEXIST')
+      throw new IssuerError('KeyExists', `a key file appeared in ${dir}; pass --force to replace it`);
     throw new IssuerError('KeyUnreadable', `cannot write keys to ${dir}: ${code}`);
   }
   return { privateKeyFile, publicKeyFile };
-}
-
-async function writeFileMode(file: string, data: string, mode: number, force: boolean): Promise<void> {
-  // 'wx' fails if the file appeared since the check; an overwritten file keeps its old mode, so
-  // chmod before any byte of the key is written.
-  const fh = await open(file, force ? 'w' : 'wx', mode);
-  try {
-    await fh.chmod(mode);
-    await fh.writeFile(data);
-  } finally {
-    await fh.close();
-  }
 }

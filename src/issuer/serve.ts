@@ -1,8 +1,8 @@
 /**
  * Serves an issuer folder over HTTPS (plain HTTP only when no certificate is given) with the caching
  * headers kube-apiserver sends: Cache-Control public max-age, an ETag and 304 on If-None-Match.
- * Files are read once at start, so a request never touches the disk and nothing outside the folder
- * can be reached; anything that is not a document is a 404.
+ * Only the discovery document and the JWKS it names are read (readDocuments), once at start and on reload, so a
+ * request never touches the disk and nothing else in the folder can be reached; anything else is a 404.
  */
 import { createHash } from 'node:crypto';
 import {
@@ -113,6 +113,8 @@ export interface ServeOptions extends HandlerOptions {
   logger?: Logger;
   /** The issuer folder (written by `documents`), or the files themselves. */
   dir?: string;
+  /** The JWKS file under `dir` when the discovery's jwks_uri is outside the issuer (readDocuments). */
+  jwksPath?: string;
   files?: DocumentFile[];
   port?: number;
   host?: string;
@@ -133,7 +135,8 @@ export interface IssuerServer {
 }
 
 export async function startIssuerServer(options: ServeOptions): Promise<IssuerServer> {
-  const files = options.files ?? (options.dir ? await readDocuments(options.dir) : undefined);
+  const read = (dir: string) => readDocuments(dir, { jwksPath: options.jwksPath });
+  const files = options.files ?? (options.dir ? await read(options.dir) : undefined);
   if (!files) throw new IssuerError('BadInput', 'nothing to serve: give a folder or files');
   if (Boolean(options.tlsCert) !== Boolean(options.tlsKey)) {
     throw new IssuerError('BadInput', 'give both a TLS certificate and its key, or neither');
@@ -184,7 +187,7 @@ export async function startIssuerServer(options: ServeOptions): Promise<IssuerSe
     tls,
     server,
     reload: async (next?: DocumentFile[]) => {
-      const files = next ?? (options.dir ? await readDocuments(options.dir) : undefined);
+      const files = next ?? (options.dir ? await read(options.dir) : undefined);
       if (!files)
         throw new IssuerError(
           'BadInput',

@@ -39,6 +39,11 @@ export function validateIssuerUrl(raw: string, options: IssuerUrlOptions = {}): 
   if (u.hash || raw.includes('#')) fail('must not have a fragment');
   if (u.username || u.password) fail('must not contain credentials');
   if (!u.hostname) fail('has no host');
+  // URL() resolves "/a/../b" to "/b", but STS compares `iss` byte for byte with the text as given: a dot segment
+  // (or its percent-encoded form) makes the issuer differ from where its documents are really served.
+  const rawPath = raw.slice(raw.indexOf('//') + 2).replace(/^[^/]*/, '');
+  if (rawPath.split('/').some((seg) => /^(\.|%2e){1,2}$/i.test(seg)))
+    fail('must not contain "." or ".." path segments');
   if (raw.length > 255) fail('is longer than 255 characters (the AWS IAM limit)');
   const warnings: string[] = [];
   if (scheme === 'http') warnings.push(`issuer URL "${raw}" uses http: AWS STS will not accept it`);

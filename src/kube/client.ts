@@ -2,6 +2,8 @@
  * Kubernetes client configuration the way the reference builds it (clientcmd.BuildConfigFromFlags): `--kube-api`
  * overrides the server, `--kubeconfig` names the file, and with neither the in-cluster service account is used.
  */
+import { request as httpRequest } from 'node:http';
+import { request as httpsRequest, type RequestOptions } from 'node:https';
 import { KubeConfig } from '@kubernetes/client-node';
 
 export class KubeConfigError extends Error {
@@ -60,4 +62,65 @@ export function loadKubeConfig(options: KubeClientOptions): KubeConfig {
     });
   }
   return kc;
+}
+
+/**
+ * The kubeconfig as kubectl finds it: --kubeconfig, else $KUBECONFIG (a list of files, merged), else
+ * ~/.kube/config, else the in-cluster ServiceAccount; `context` picks a context as kubectl --context does.
+ */
+export function loadKubeConfigLikeKubectl(
+  options: { kubeconfig?: string; context?: string } = {},
+): KubeConfig {
+  const kc = new KubeConfig();
+  try {
+    if (options.kubeconfig) kc.loadFromFile(options.kubeconfig);
+    else kc.loadFromDefault();
+  } catch (err) {
+    throw new KubeConfigError(`cannot load the Kubernetes client configuration: ${(err as Error).message}`);
+  }
+  if (options.context !== undefined) {
+    if (!kc.contexts.some((c) => c.name === options.context)) {
+      throw new KubeConfigError(`the kubeconfig has no context "${options.context}"`);
+    }
+    kc.setCurrentContext(options.context);
+  }
+  const cluster = kc.getCurrentCluster();
+  if (!cluster || !cluster.server) {
+    throw new KubeConfigError(
+      'no Kubernetes API configured: no kubeconfig found (pass --kubeconfig, set KUBECONFIG, or write ~/.kube/config) and not in a cluster',
+    );
+  }
+  return kc;
+}
+
+/** Largest body kubeGet reads: discovery and JWKS documents are a few KiB. */
+const MAX_RAW_BODY = 1024 * 1024;
+
+/** GET a non-resource path (discovery, JWKS) with the kubeconfig's credentials. */
+export async function kubeGet(kc: KubeConfig, path: string): Promise<{ status: number; body: string }> {
+  const cluster = kc.getCurrentCluster();
+  if (!cluster) throw new KubeConfigError('the kubeconfig has no current cluster');
+  // Keep a path prefix of the server URL (API servers behind a proxy), as client-go does.
+  const url = new URL(`${cluster.server.replace(/\/$/, '')}${path}`);
+  const options: RequestOptions = {};
+  await kc.applyToHTTPSOptions(options);
+  const request = url.protocol === 'http:' ? httpRequest : httpsRequest;
+  return new Promise((resolve, reject) => {
+    const req = request(url, { ...options, method: 'GET' }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => {
+        body += c;
+        if (body.length > MAX_RAW_BODY) req.destroy(new Error(`${url.href} answered more than 1 MiB`));
+      });
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.on('error', reject);
+    req.setTimeout(10_000, () =>
+      req.destroy(
+        Object.assign(new Error(`${url.origin} did not answer within 10 s`), { code: 'ETIMEDOUT' }),
+      ),
+    );
+    req.end();
+  });
 }

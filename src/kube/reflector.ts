@@ -62,6 +62,8 @@ export class Reflector {
   private controller: AbortController | undefined;
   private sleepTimer: { timer: NodeJS.Timeout; resolve: () => void } | undefined;
   private backoffMs: number;
+  private relistRequested = false;
+  private endWatch: (() => void) | undefined;
   private resolveSynced!: () => void;
   /** Resolves once the first list has been applied. */
   readonly synced: Promise<void>;
@@ -87,6 +89,21 @@ export class Reflector {
     void this.loop();
   }
 
+  /**
+   * Lists again from scratch (the cache it fills was emptied): not synced until that list is applied, so a
+   * readiness check that follows `hasSynced` follows the cache.
+   */
+  relist(): void {
+    if (this.stopped) return;
+    this.hasSynced = false;
+    this.relistRequested = true;
+    this.endWatch?.(); // ends the watch under way (an abort we make ourselves is not always reported back)
+    if (this.sleepTimer) {
+      clearTimeout(this.sleepTimer.timer);
+      this.sleepTimer.resolve();
+    }
+  }
+
   stop(): void {
     this.stopped = true;
     this.controller?.abort();
@@ -104,13 +121,20 @@ export class Reflector {
           await this.listAll();
           needList = false;
         }
+        if (this.relistRequested) {
+          this.relistRequested = false;
+          needList = true;
+          continue;
+        }
         const started = Date.now();
         const events = await this.watchOnce();
+        if (this.relistRequested) continue;
         // A watch the server ends at once, again and again, must not become a request storm.
         if (events === 0 && Date.now() - started < 1000) await this.sleep(this.nextBackoff());
         else this.resetBackoff();
       } catch (err) {
         if (this.stopped) break;
+        if (this.relistRequested) continue;
         if (err instanceof GoneError || statusOf(err) === 410) {
           this.o.logger.info(
             { reflector: this.o.name },
@@ -192,6 +216,7 @@ export class Reflector {
       const finish = (err: unknown): void => {
         if (settled) return;
         settled = true;
+        this.endWatch = undefined;
         if (watchdog) clearTimeout(watchdog);
         this.controller?.abort();
         this.controller = undefined;
@@ -207,6 +232,7 @@ export class Reflector {
         } else if (err && !(err as Error).name?.includes('Abort') && !this.stopped) reject(err);
         else resolve(events);
       };
+      this.endWatch = () => finish(null);
       const query: Record<string, string | number | boolean> = {
         allowWatchBookmarks: true,
         timeoutSeconds,

@@ -1,6 +1,6 @@
 /**
  * Verification keys of IAM OIDC providers: inline JWKS (offline labs) or discovery + JWKS over HTTPS, cached,
- * refetched (rate-limited) on an unknown kid, with TLS trust by CA bundle and/or thumbprint (specs/sts.md §2.3).
+ * refetched (rate-limited) on an unknown kid, with TLS trust by CA bundle and/or thumbprint (IAM User Guide, "Create an OpenID Connect (OIDC) identity provider"; docs/sts.md).
  */
 import { request } from 'node:https';
 import {
@@ -15,6 +15,7 @@ import type { JWK } from 'jose';
 import type { JsonWebKey } from 'node:crypto';
 import { MSG, StsError } from '../sts/protocol.js';
 import { keyFitsAlg, type Alg, type KeyLookup, type ProviderRef } from './verify.js';
+import { checkJwks } from './jwk.js';
 
 export interface ProviderTrust {
   /** Issuer URL as registered (`https://...`). */
@@ -34,13 +35,20 @@ export interface KeyCacheOptions {
   ttlMs?: number;
   /** Minimum time between two fetches triggered by an unknown kid (ms). */
   minRefetchMs?: number;
-  /** Per-request timeout (ms). */
+  /** Per-request idle timeout (ms): no byte for this long ends the request. */
   timeoutMs?: number;
+  /** Whole-fetch deadline (ms), discovery and JWKS together: an issuer trickling bytes cannot hold a caller longer. */
+  deadlineMs?: number;
   /** Injected clock (ms) and HTTP GET, for tests. */
   now?: () => number;
-  get?: (url: string, trust: ProviderTrust) => Promise<string>;
+  get?: (url: string, trust: ProviderTrust, signal?: AbortSignal) => Promise<string>;
+  /** Once per fetch (fetches are rate-limited, failed ones too): a repeated failure is reported once per interval. */
   onFetch?: (info: { provider: string; url: string; ok: boolean; error?: string }) => void;
+  /** A fetched JWKS entry left out (null, private key, symmetric key, missing members): never silent. */
+  onWarning?: (info: { provider: string; url: string; message: string }) => void;
 }
+
+export const DEFAULT_FETCH_DEADLINE_MS = 10_000;
 
 const MAX_DOC_BYTES = 1 << 20;
 export const MAX_JWKS_KEYS = 100;
@@ -78,7 +86,12 @@ function checkThumbprint(socket: TLSSocket, host: string, trust: ProviderTrust):
 }
 
 /** GET over HTTPS with the provider's trust settings; errors are StsErrors with AWS's messages. */
-export function httpsGet(url: string, trust: ProviderTrust, timeoutMs = 5000): Promise<string> {
+export function httpsGet(
+  url: string,
+  trust: ProviderTrust,
+  timeoutMs = 5000,
+  signal?: AbortSignal,
+): Promise<string> {
   return new Promise((resolve, reject) => {
     let u: URL;
     try {
@@ -96,6 +109,7 @@ export function httpsGet(url: string, trust: ProviderTrust, timeoutMs = 5000): P
         ca,
         rejectUnauthorized: false,
         timeout: timeoutMs,
+        ...(signal ? { signal } : {}),
         // kube-apiserver answers 406 to its JWKS unless application/jwk-set+json is acceptable.
         headers: { accept: 'application/json, application/jwk-set+json, */*;q=0.1' },
       },
@@ -179,6 +193,10 @@ export class ProviderKeys {
   private keysJson = '';
   private fetchedAt = -Infinity;
   private attemptedAt = -Infinity;
+  /** The last fetch's failure, answered again until the refetch interval has passed (negative cache). */
+  private lastFailure: StsError | undefined;
+  /** Why entries of the current JWKS were left out, for explanations. */
+  private skipped: string[] = [];
   private inflight: Promise<void> | undefined;
   private imported = new Map<string, KeyObject>();
   private readonly now: () => number;
@@ -192,7 +210,8 @@ export class ProviderKeys {
     this.now = opts.now ?? Date.now;
     this.ttlMs = opts.ttlMs ?? 3_600_000;
     this.minRefetchMs = opts.minRefetchMs ?? 10_000;
-    if (trust.jwks) this.setKeys(trust.jwks.keys);
+    // Inline JWKS are checked strictly by the config reader; this keeps an unusable entry from ever being selected.
+    if (trust.jwks) this.setKeys(checkJwks<JWK>(trust.jwks)?.keys ?? []);
   }
 
   get offline(): boolean {
@@ -211,28 +230,56 @@ export class ProviderKeys {
     this.keysJson = json;
   }
 
-  private async fetchOnce(): Promise<void> {
-    const get = this.opts.get ?? ((url, trust) => httpsGet(url, trust, this.opts.timeoutMs));
-    this.attemptedAt = this.now();
+  private async fetchDocuments(signal: AbortSignal): Promise<string> {
+    const get = this.opts.get ?? ((url, trust, sig) => httpsGet(url, trust, this.opts.timeoutMs, sig));
     let jwksUri = this.trust.discovery?.jwks_uri;
-    const base = this.trust.url.replace(/\/+$/, '');
-    let url = `${base}/.well-known/openid-configuration`;
+    if (!jwksUri) {
+      const url = `${this.trust.url.replace(/\/+$/, '')}/.well-known/openid-configuration`;
+      const doc = parseJson(await get(url, this.trust, signal), `discovery document ${url}`);
+      if (typeof doc.jwks_uri !== 'string') throw keyError(`discovery document ${url} has no jwks_uri`);
+      jwksUri = doc.jwks_uri;
+    }
+    const checked = checkJwks<JWK>(parseJson(await get(jwksUri, this.trust, signal), `JWKS ${jwksUri}`));
+    if (!checked) throw keyError(`JWKS ${jwksUri} has no keys array`);
+    // Validated as strictly as an inline JWKS: an unusable entry is left out loudly, never a 500 later.
+    for (const message of checked.skipped)
+      this.opts.onWarning?.({
+        provider: this.trust.url,
+        url: jwksUri,
+        message: `JWKS ${jwksUri}: ${message}; entry ignored`,
+      });
+    this.skipped = checked.skipped;
+    this.setKeys(checked.keys);
+    return jwksUri;
+  }
+
+  private async fetchOnce(): Promise<void> {
+    this.attemptedAt = this.now();
+    const deadlineMs = this.opts.deadlineMs ?? DEFAULT_FETCH_DEADLINE_MS;
+    const abort = new AbortController();
+    let timer: NodeJS.Timeout | undefined;
+    const expired = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        abort.abort();
+        reject(keyError(`no complete answer from ${this.trust.url} within ${deadlineMs} ms`));
+      }, deadlineMs);
+      timer.unref();
+    });
+    const work = this.fetchDocuments(abort.signal);
+    work.catch(() => undefined); // settled through the race; a late rejection is not unhandled
+    let url = this.trust.url;
     try {
-      if (!jwksUri) {
-        const doc = parseJson(await get(url, this.trust), `discovery document ${url}`);
-        if (typeof doc.jwks_uri !== 'string') throw keyError(`discovery document ${url} has no jwks_uri`);
-        jwksUri = doc.jwks_uri;
-      }
-      url = jwksUri;
-      const jwks = parseJson(await get(jwksUri, this.trust), `JWKS ${jwksUri}`);
-      if (!Array.isArray(jwks.keys)) throw keyError(`JWKS ${jwksUri} has no keys array`);
-      this.setKeys(jwks.keys as JWK[]);
+      url = await Promise.race([work, expired]);
       this.fetchedAt = this.now();
+      this.lastFailure = undefined;
       this.opts.onFetch?.({ provider: this.trust.url, url, ok: true });
     } catch (err) {
       const e = err instanceof StsError ? err : keyError(`fetching ${url}: ${(err as Error).message}`);
+      this.lastFailure = e;
       this.opts.onFetch?.({ provider: this.trust.url, url, ok: false, error: e.explanation ?? e.message });
       throw e;
+    } finally {
+      clearTimeout(timer);
     }
   }
 
@@ -241,17 +288,22 @@ export class ProviderKeys {
     return this.inflight;
   }
 
+  /** A fetch may start: the minimum interval has passed since the last attempt, failed or not. */
+  private mayFetch(): boolean {
+    return this.now() - this.attemptedAt >= this.minRefetchMs;
+  }
+
   async getKey(kid: string | undefined, alg: Alg): Promise<KeyObject> {
     let lastError: StsError | undefined;
     if (!this.offline) {
-      const stale = this.now() - this.fetchedAt > this.ttlMs;
-      if (this.keys === undefined || (stale && this.now() - this.attemptedAt >= this.minRefetchMs)) {
-        try {
-          await this.fetch();
-        } catch (err) {
-          lastError = err as StsError;
-          if (this.keys === undefined) throw err; // nothing cached to fall back on
-        }
+      if (this.keys === undefined) {
+        // Nothing cached to fall back on: join the fetch under way, start one, or answer the last failure.
+        if (this.inflight) await this.inflight;
+        else if (this.mayFetch()) await this.fetch();
+        else throw this.lastFailure ?? keyError(`the keys of ${this.trust.url} are not loaded yet`);
+      } else if (this.now() - this.fetchedAt > this.ttlMs && this.mayFetch()) {
+        // Stale keys answer now; the refresh runs in the background (its failure is reported by onFetch).
+        this.fetch().catch(() => undefined);
       }
     }
     // AWS reportedly cannot use a JWKS of more than 100 keys (spiffe/spire#4699): fail the same way.
@@ -260,10 +312,11 @@ export class ProviderKeys {
         `the JWKS of ${this.trust.url} has ${this.keys!.length} keys; AWS accepts at most ${MAX_JWKS_KEYS}`,
       );
     let jwk = selectJwk(this.keys ?? [], kid, alg);
-    if (!jwk && !this.offline && !lastError && this.now() - this.attemptedAt >= this.minRefetchMs) {
+    if (!jwk && !this.offline) {
       // Unknown kid: the issuer may have rotated keys. Rate-limited so forged kids cannot make us hammer it.
       try {
-        await this.fetch();
+        if (this.inflight) await this.inflight;
+        else if (this.mayFetch()) await this.fetch();
       } catch (err) {
         lastError = err as StsError;
       }
@@ -271,8 +324,9 @@ export class ProviderKeys {
     }
     if (!jwk) {
       if (lastError) throw lastError;
+      const skipped = this.skipped.length ? `; entries ignored: ${this.skipped.join('; ')}` : '';
       throw keyError(
-        `no ${alg} key with kid ${JSON.stringify(kid)} in the JWKS of ${this.trust.url} (known kids: ${this.knownKids().join(', ') || 'none'})`,
+        `no ${alg} key with kid ${JSON.stringify(kid)} in the JWKS of ${this.trust.url} (known kids: ${this.knownKids().join(', ') || 'none'})${skipped}`,
       );
     }
     // Imported once per JWK and algorithm: parsing a JWK costs more than verifying a signature.

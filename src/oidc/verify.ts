@@ -1,5 +1,5 @@
 /**
- * Web identity token verification as AWS STS does it (specs/sts.md §2), as pure functions: the time and the
+ * Web identity token verification as AWS STS does it (docs/sts.md), as pure functions: the time and the
  * key lookup are passed in. Order follows the distinct AWS messages: parse → provider by iss → aud → key by kid →
  * signature → exp/nbf/iat → required claims → session claims.
  */
@@ -278,11 +278,14 @@ const HASH: Record<Alg, string> = {
 };
 const CURVE: Partial<Record<Alg, string>> = { ES256: 'prime256v1', ES384: 'secp384r1', ES512: 'secp521r1' };
 
+/** The smallest RSA modulus STS verifies with (RSA keys for RS* must be at least 2048 bits, IAM OIDC docs). */
+export const MIN_RSA_BITS = 2048;
+
 /** Is this key usable for this algorithm? (RSA ≥ 2048 bits for RS*, the matching curve for ES*.) */
 export function keyFitsAlg(key: KeyObject, alg: Alg): boolean {
   const d = key.asymmetricKeyDetails;
   if (key.type !== 'public') return false;
-  if (alg.startsWith('RS')) return key.asymmetricKeyType === 'rsa' && (d?.modulusLength ?? 0) >= 2048;
+  if (alg.startsWith('RS')) return key.asymmetricKeyType === 'rsa' && (d?.modulusLength ?? 0) >= MIN_RSA_BITS;
   return key.asymmetricKeyType === 'ec' && d?.namedCurve === CURVE[alg];
 }
 

@@ -70,7 +70,9 @@ export function readAssumeRoleParams(params: Params): AssumeRoleParams {
     },
     out,
   );
-  const tags: Record<string, string> = {};
+  // Collected in a Map: `__proto__` is a valid tag key (it matches AWS's pattern) and must stay an ordinary tag,
+  // which assigning it into an object literal would silently drop.
+  const tagEntries = new Map<string, string>();
   for (let i = 1; ; i++) {
     const k = params.get(`Tags.member.${i}.Key`);
     if (k === undefined) break;
@@ -101,9 +103,10 @@ export function readAssumeRoleParams(params: Params): AssumeRoleParams {
       },
       out,
     );
-    tags[k] = kv.get('v')!;
+    tagEntries.set(k, kv.get('v')!);
   }
-  if (Object.keys(tags).length > 50)
+  const tags: Record<string, string> = Object.fromEntries(tagEntries);
+  if (tagEntries.size > 50)
     out.push({
       field: 'tags',
       value: undefined,
@@ -171,9 +174,12 @@ export async function assumeRole(
   if (!role) fail('role', denied(`role ${req.roleArn} does not exist in this STS's config`));
 
   // Session tags: transitive tags of the caller carry over and cannot be overridden.
-  const inherited: Record<string, string> = {};
-  for (const k of caller.transitiveTagKeys ?? [])
-    if (caller.tags?.[k] !== undefined) inherited[k] = caller.tags[k]!;
+  // Own properties only, built with fromEntries: a `__proto__` tag is data here, never the prototype.
+  const inherited: Record<string, string> = Object.fromEntries(
+    (caller.transitiveTagKeys ?? []).flatMap((k) =>
+      caller.tags && Object.hasOwn(caller.tags, k) ? [[k, caller.tags[k]!]] : [],
+    ),
+  );
   for (const k of Object.keys(req.tags))
     if (Object.keys(inherited).some((t) => t.toLowerCase() === k.toLowerCase()))
       fail(
@@ -186,7 +192,7 @@ export async function assumeRole(
   const tags = { ...inherited, ...req.tags };
   const transitive = [...new Set([...(caller.transitiveTagKeys ?? []), ...req.transitiveTagKeys])];
   for (const k of req.transitiveTagKeys)
-    if (req.tags[k] === undefined)
+    if (!Object.hasOwn(req.tags, k))
       fail(
         'tags',
         new StsError('InvalidParameterValue', `Transitive tag key ${k} is not one of the session tags`),

@@ -11,6 +11,7 @@ import type { JWK } from 'jose';
 import { isAccountId, isIamPath, isPartition, isRoleName, oidcProviderArn, roleArn } from '../iam/arn.js';
 import type { ProviderRef } from '../oidc/verify.js';
 import type { ProviderTrust } from '../oidc/keys.js';
+import { jwkProblem } from '../oidc/jwk.js';
 import { decodePolicyText } from '../iam/policy.js';
 import { IamApiConfigError, readIamApiConfig, type IamApiConfig } from '../iam-api/config.js';
 import { checkTrustPolicy, checkPermissionPolicy, type PolicyDoc } from './policy.js';
@@ -185,8 +186,11 @@ function readProvider(
   try {
     u = new URL(url);
   } catch {
-    r.fail(`${path}.Url`, `${JSON.stringify(url)} is not a URL`);
+    r.fail(`${path}.Url`, `${JSON.stringify(url.replace(/\/\/[^/]*@/, '//…@'))} is not a URL`);
   }
+  // Refused as IAM refuses it; never echoed, since the password would land in errors and logs.
+  if (u.username || u.password)
+    r.fail(`${path}.Url`, 'must not carry a user name or password (IAM rejects such a provider URL)');
   if (u.protocol !== 'https:') r.fail(`${path}.Url`, 'must start with https://');
   // IAM rejects a port too, but local labs serve issuers on one; allowed here and flagged in docs/sts.md.
   if (u.search || u.hash || url.includes('?') || url.includes('#'))
@@ -220,8 +224,8 @@ function readProvider(
     if (!isObj(jwksRaw) || !Array.isArray(jwksRaw.keys))
       r.fail(`${path}.jwks`, 'must be a JWKS: {"keys": [...]}');
     (jwksRaw.keys as unknown[]).forEach((k, i) => {
-      if (!isObj(k) || typeof k.kty !== 'string') r.fail(`${path}.jwks.keys[${i}]`, 'is not a JWK (no kty)');
-      if ('d' in k) r.fail(`${path}.jwks.keys[${i}]`, 'is a private key; give the public JWKS');
+      const why = jwkProblem(k);
+      if (why) r.fail(`${path}.jwks.keys[${i}]`, `${why}; give the public JWKS`);
     });
     jwks = jwksRaw as { keys: JWK[] };
   }

@@ -3,6 +3,7 @@
  * server runs (token verification, trust policy, duration), plus the role's permission policies for an
  * action/resource. Returns a structured report; the CLI prints it.
  */
+import { terminalSafe } from '../escape.js';
 import { explain, explainPolicies, formatExplanation, type Explanation } from '../iam/explain.js';
 import { parseRoleArn } from '../iam/arn.js';
 import type { ConditionValue } from '../iam/types.js';
@@ -278,5 +279,6 @@ export function formatReport(
     out.push(
       `result: DENIED — the session would be issued, but ${input.action} is not allowed by the role's permission policies`,
     );
-  return out.join('\n');
+  // Token claims and parameters are in these lines: escape them so they cannot move the cursor or fake a verdict.
+  return out.map(terminalSafe).join('\n');
 }

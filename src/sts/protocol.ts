@@ -1,7 +1,9 @@
 /**
  * The AWS Query protocol of STS: parameter parsing and validation, XML rendering, and the one table of error
- * codes, HTTP statuses and messages (specs/sts.md §1). Everything here is pure.
+ * codes, HTTP statuses and messages (STS API Reference; botocore sts/2011-06-15/service-2.json). Everything here is pure.
  */
+
+import { xmlSafe } from '../escape.js';
 
 export const API_VERSION = '2011-06-15';
 export const XML_NS = 'https://sts.amazonaws.com/doc/2011-06-15/';
@@ -31,7 +33,7 @@ export const ERROR_STATUS = {
 
 export type StsErrorCode = keyof typeof ERROR_STATUS;
 
-/** AWS's own wording (specs/sts.md §1.4). Functions where AWS interpolates values. */
+/** AWS's own wording, as STS returns it (docs/sts.md). Functions where AWS interpolates values. */
 export const MSG = {
   notJwt: 'The ID Token provided is not a valid JWT. (You may see this error if you sent an Access Token)',
   noProvider: (iss: string) => `No OpenIDConnect provider found in your account for ${iss}`,
@@ -266,11 +268,16 @@ export function listParam(params: Params, prefix: string, field: string): string
 // ---------------------------------------------------------------------------------------------------------------
 // XML
 
-const XML_ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;' };
+const XML_ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '\r': '&#xD;' };
 
-/** Escapes element text (we write no attributes from data, so quotes stay as they are, like AWS's bodies). */
+/**
+ * Escapes element text (we write no attributes from data, so quotes stay as they are, like AWS's bodies).
+ * Characters XML cannot carry (a NUL from a parameter) are written as `\uXXXX` so the body stays well-formed;
+ * CR as a reference, which parsers keep (a literal CR is read as LF).
+ */
 export function xmlEscape(s: string): string {
-  return /[&<>]/.test(s) ? s.replace(/[&<>]/g, (c) => XML_ESCAPES[c]!) : s;
+  const text = xmlSafe(s);
+  return /[&<>\r]/.test(text) ? text.replace(/[&<>\r]/g, (c) => XML_ESCAPES[c]!) : text;
 }
 
 function el(name: string, value: string | number | undefined): string {

@@ -36,6 +36,20 @@ import { assumeRoleWithWebIdentity, readWebIdentityParams } from './web-identity
 
 export const DEFAULT_BODY_LIMIT = 64 * 1024;
 
+/** True for addresses only this machine can reach (127.0.0.0/8, ::1, localhost). */
+export function isLoopbackHost(host: string): boolean {
+  const h = host.replace(/^\[|\]$/g, '').toLowerCase();
+  return (
+    h === 'localhost' || h === '::1' || /^127(\.\d{1,3}){3}$/.test(h) || /^::ffff:127(\.\d{1,3}){3}$/.test(h)
+  );
+}
+
+/** The warning `sts serve` prints when it would hand out credentials in clear text to other machines. */
+export function plainHttpWarning(host: string, tls: boolean): string | undefined {
+  if (tls || isLoopbackHost(host)) return undefined;
+  return `no --tls-cert/--tls-key: serving plain HTTP on ${host}, reachable from other machines — credentials (secret keys, session tokens) and web identity tokens cross the network in clear text; give a certificate, or listen on 127.0.0.1`;
+}
+
 /** The parameters of an empty query string, shared (only read). */
 const NO_QUERY = new URLSearchParams();
 
@@ -111,6 +125,8 @@ export class StsService {
                 { event: 'jwks_fetch_failed', provider: info.provider, url: info.url, reason: info.error },
                 'fetching provider keys failed',
               ),
+        onWarning: (w) =>
+          logger?.warn({ event: 'jwks_entry_ignored', provider: w.provider, url: w.url }, w.message),
       });
     this.deps = { config, getKey: this.keyStore.getKey, now: options.now ?? Date.now };
   }
@@ -142,7 +158,11 @@ export class StsService {
         userAgent: typeof input.headers['user-agent'] === 'string' ? input.headers['user-agent'] : undefined,
       };
       const verifyCaller = () =>
-        verifySigV4(input, { now: this.deps.now(), keys: this.deps.config.sessionKeys });
+        verifySigV4(input, {
+          now: this.deps.now(),
+          keys: this.deps.config.sessionKeys,
+          partition: this.deps.config.partition,
+        });
       switch (action) {
         case 'AssumeRoleWithWebIdentity': {
           const req = readWebIdentityParams(params);
@@ -247,11 +267,13 @@ export interface RunningServer {
   close(graceMs?: number): Promise<void>;
 }
 
-function send(res: ServerResponse, out: HttpOutput): void {
+/** `close`: the socket is dropped after this answer, so say so (a keep-alive client would otherwise reuse it). */
+function send(res: ServerResponse, out: HttpOutput, close = false): void {
   res.writeHead(out.status, {
     'content-type': out.contentType,
     'content-length': Buffer.byteLength(out.body),
     'x-amzn-requestid': out.requestId,
+    ...(close ? { connection: 'close' } : {}),
   });
   res.end(out.body);
 }
@@ -276,7 +298,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     }
     const declared = Number(req.headers['content-length'] ?? 0);
     if (declared > limit) {
-      send(res, errorOut(new StsError('RequestEntityTooLarge', MSG.bodyTooLarge(limit))));
+      send(res, errorOut(new StsError('RequestEntityTooLarge', MSG.bodyTooLarge(limit))), true);
       req.resume();
       res.on('finish', () => req.socket.destroy());
       return;
@@ -289,7 +311,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
       size += c.length;
       if (size > limit) {
         tooLarge = true;
-        send(res, errorOut(new StsError('RequestEntityTooLarge', MSG.bodyTooLarge(limit))));
+        send(res, errorOut(new StsError('RequestEntityTooLarge', MSG.bodyTooLarge(limit))), true);
         res.on('finish', () => req.socket.destroy());
       } else chunks.push(c);
     });

@@ -6,6 +6,7 @@
 import { createHash, createHmac, timingSafeEqual, type Hash, type Hmac } from 'node:crypto';
 import { SignatureV4 } from '@smithy/signature-v4';
 import type { HttpRequest, SourceData } from '@smithy/types';
+import { partitionOfRegion } from '../iam/arn.js';
 import { openSession, type Session } from './credentials.js';
 import { MSG, StsError } from './protocol.js';
 
@@ -61,6 +62,8 @@ export interface VerifyOptions {
   keys: readonly Buffer[];
   /** The service the credential scope must name (default `sts`; the IAM API verifies `iam`). */
   service?: string;
+  /** The partition whose regions the credential scope may name (default `aws`). */
+  partition?: string;
   /** Long-term keys (no session token), e.g. the IAM API's admin key: access key id → secret. */
   staticKeys?: (accessKeyId: string) => string | undefined;
 }
@@ -173,9 +176,13 @@ function fromQuery(q: URLSearchParams): AuthParts {
 /** Verify a SigV4-signed request made with STS-issued credentials. Throws StsError with AWS's codes. */
 export async function verifySigV4(
   req: SignedRequest,
-  opts: { now: number; keys: readonly Buffer[] },
+  opts: { now: number; keys: readonly Buffer[]; partition?: string },
 ): Promise<VerifiedCaller> {
-  return (await verifySigV4Any(req, { now: opts.now, keys: opts.keys })) as VerifiedCaller;
+  return (await verifySigV4Any(req, {
+    now: opts.now,
+    keys: opts.keys,
+    partition: opts.partition,
+  })) as VerifiedCaller;
 }
 
 /** verifySigV4 for a given service, also accepting long-term `staticKeys` (then `session` is undefined). */
@@ -233,6 +240,11 @@ export async function verifySigV4Any(req: SignedRequest, opts: VerifyOptions): P
       `Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: '${a.scopeDate}' != '${a.date.slice(0, 8)}', from '${a.date}'.`,
     );
   if (a.service !== service) throw mismatch(`Credential should be scoped to correct service: '${service}'. `);
+  // AWS's two wordings: no region at all, or another partition's region (e.g. cn-north-1 at an aws endpoint).
+  const regionPartition = partitionOfRegion(a.region);
+  if (regionPartition === undefined) throw mismatch('Credential should be scoped to a valid region. ');
+  if (regionPartition !== (opts.partition ?? 'aws'))
+    throw mismatch(`Credential should be scoped to a valid region, not '${a.region}'. `);
   const now = amzDate(opts.now);
   if (presigned) {
     if (signedAt > opts.now + SKEW_MS)
@@ -276,7 +288,7 @@ export async function verifySigV4Any(req: SignedRequest, opts: VerifyOptions): P
   }
   // smithy trusts a signed x-amz-content-sha256 as the payload hash, so check it against the body we got.
   const declaredHash = headers['x-amz-content-sha256'];
-  if (declaredHash !== undefined && !presigned) {
+  if (declaredHash !== undefined) {
     const actual = createHash('sha256').update(req.body, 'utf8').digest('hex');
     if (declaredHash !== actual)
       throw mismatch(
@@ -305,7 +317,10 @@ export async function verifySigV4Any(req: SignedRequest, opts: VerifyOptions): P
     path: req.path,
     query,
     headers,
-    body: presigned ? undefined : req.body,
+    // A presigned request's canonical request holds the hash of its body too (only S3 uses UNSIGNED-PAYLOAD;
+    // botocore's SigV4QueryAuth moves the body into the query and signs the empty payload). So a body added
+    // to a presigned URL is refused as AWS refuses it, and cannot smuggle in unsigned parameters.
+    body: req.body,
   };
   const signingDate = new Date(signedAt);
   const signableHeaders = new Set(a.signedHeaders);

@@ -1,5 +1,5 @@
 /**
- * AssumeRoleWithWebIdentity (specs/sts.md §1–§3): parameters → token → role → trust policy (with sts:TagSession /
+ * AssumeRoleWithWebIdentity (STS API Reference; docs/sts.md): parameters → token → role → trust policy (with sts:TagSession /
  * sts:SetSourceIdentity) → DurationSeconds → session policies → credentials. Every failure is an StsError whose
  * `explanation` names the exact cause; `trace` records each step for `openirsa explain`.
  */
@@ -69,7 +69,7 @@ export function readWebIdentityParams(params: Params): WebIdentityParams {
 }
 
 /**
- * Issuer-specific claims AWS also exposes as condition keys (specs/sts.md §2.5). GitHub Actions: the claims seen in
+ * Issuer-specific claims AWS also exposes as condition keys (IAM User Guide, "Available keys for AWS web identity federation"). GitHub Actions: the claims seen in
  * AWS-documented trust policies; `workflow_ref` is deliberately absent (AWS does not map it).
  */
 export const ISSUER_EXTRA_CLAIMS: Readonly<Record<string, readonly string[]>> = {
@@ -117,7 +117,7 @@ function providerKeyNames(provider: VerifiedToken['provider']): ProviderKeyNames
   return names;
 }
 
-/** The condition keys a web-identity request carries (specs/sts.md §3.2). */
+/** The condition keys a web-identity request carries (IAM User Guide, IAM and AWS STS condition context keys). */
 export function webIdentityKeys(
   token: VerifiedToken,
   sessionName: string,

@@ -1,5 +1,5 @@
 /**
- * `POST /mutate` semantics (specs/webhook.md §3.4, §1.1): AdmissionReview in (v1 or v1beta1, one wire shape),
+ * `POST /mutate` semantics (reference pkg/handler/handler.go `Handle`, `MutatePod`): AdmissionReview in (v1 or v1beta1, one wire shape),
  * AdmissionReview out with the request's TypeMeta and uid echoed, the reference's exact error texts, and the
  * JSON patch base64-encoded. Pure apart from the `lookup` call; never throws.
  */

@@ -1,5 +1,5 @@
 /**
- * The identity cache (reference pkg/cache, specs/webhook.md §2): ServiceAccount entries built from annotations or
+ * The identity cache (reference pkg/cache @3bf80a34): ServiceAccount entries built from annotations or
  * the flag defaults, ConfigMap entries, the grace-period wait with a single-object GET fallback, and the resolution
  * of an IdentityLookup for the mutation (§1.3). Sources (API watch, ConfigMap, static file) feed it; it does no I/O
  * itself except through the injected `fetchServiceAccount`.

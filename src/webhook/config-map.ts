@@ -1,5 +1,5 @@
 /**
- * ConfigMap mode (`--watch-config-map`, specs/webhook.md §2.4): the `config` key of ConfigMap
+ * ConfigMap mode (`--watch-config-map`, reference pkg/cache/cache.go): the `config` key of ConfigMap
  * `<--namespace>/pod-identity-webhook` maps `"<ns|*>/<sa>"` to `{RoleARN, Audience, UseRegionalSTS, TokenExpiration}`.
  */
 import { CONFIG_MAP_KEY, CONFIG_MAP_NAME } from './constants.js';

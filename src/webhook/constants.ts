@@ -1,6 +1,6 @@
 /**
  * The one source of truth for the pod identity webhook's names and defaults (reference:
- * pkg/constants.go, pkg/annotations.go, main.go flag defaults; specs/webhook.md §1.2, §1.4, §3.1).
+ * pkg/constants.go, pkg/annotations.go, main.go flag defaults, pkg/handler/handler.go; @3bf80a34).
  */
 
 export const DEFAULT_ANNOTATION_PREFIX = 'eks.amazonaws.com';

@@ -1,6 +1,6 @@
 /**
  * The container-credentials (EKS Pod Identity) identities file (`--watch-container-credentials-config`,
- * specs/webhook.md §2.5): `{"identities":[{"namespace":"foo","serviceAccount":"bar"}]}`, keys matched
+ * reference pkg/containercredentials): `{"identities":[{"namespace":"foo","serviceAccount":"bar"}]}`, keys matched
  * case-insensitively, exact (namespace, serviceAccount) matching. Reloaded when the file changes; a missing or empty
  * file clears the set; an invalid file keeps the previous set and is retried with backoff.
  */

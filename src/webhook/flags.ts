@@ -1,5 +1,5 @@
 /**
- * The webhook's command-line flags: every flag of the reference (specs/webhook.md §3.1) with the same name and
+ * The webhook's command-line flags: every flag of the reference (main.go @3bf80a34) with the same name and
  * default, klog's flags (accepted, mostly ignored), and openirsa's few extras. Parsed with spf13/pflag syntax:
  * `--flag=v`, `--flag v`, boolean `--flag` / `--flag=false`, single-dash `-v=2`, and `--` ends the flags.
  */

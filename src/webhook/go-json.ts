@@ -1,5 +1,5 @@
 /**
- * Go-compatible JSON for the parts of a core/v1 Pod the webhook reads or re-serialises (specs/webhook.md §1.7).
+ * Go-compatible JSON for the parts of a core/v1 Pod the webhook reads or re-serialises (as Go's encoding/json and k8s.io/api/core/v1 write it).
  *
  * The reference round-trips containers through typed `corev1.Container` structs, so its output has Go struct
  * field order, Go omitempty semantics, sorted map keys, canonical Quantities and Go string escaping. We do the

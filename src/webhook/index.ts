@@ -119,6 +119,8 @@ export async function startWebhook(f: WebhookFlags, opts: StartOptions): Promise
   const stops: Array<() => void> = [];
   const syncs: Array<Promise<void>> = [];
   const notReady: Array<() => string | undefined> = [];
+  /** Fill the cache again after the debug handler emptied it; readiness follows until each source has. */
+  const refills: Array<() => void> = [];
   try {
     if (cc) {
       try {
@@ -134,6 +136,12 @@ export async function startWebhook(f: WebhookFlags, opts: StartOptions): Promise
       const file = new StaticServiceAccountSource(f.serviceAccountsFile, cache, f.annotationPrefix, log);
       await file.start();
       stops.push(() => file.stop());
+      refills.push(() => void file.refill());
+      notReady.push(() =>
+        file.synced
+          ? undefined
+          : `ServiceAccounts file ${f.serviceAccountsFile} not loaded since the cache was cleared`,
+      );
     } else {
       // Loaded only here: @kubernetes/client-node costs ~80 MiB of RSS, which file-based runs do not need.
       const [{ loadKubeConfig }, { ConfigMapApiSource, ServiceAccountApiSource }] = await Promise.all([
@@ -152,6 +160,7 @@ export async function startWebhook(f: WebhookFlags, opts: StartOptions): Promise
       sa.start();
       stops.push(() => sa.stop());
       syncs.push(sa.reflector.synced);
+      refills.push(() => sa.reflector.relist());
       notReady.push(() =>
         sa.reflector.hasSynced
           ? undefined
@@ -168,6 +177,7 @@ export async function startWebhook(f: WebhookFlags, opts: StartOptions): Promise
         cm.start();
         stops.push(() => cm.stop());
         syncs.push(cm.reflector.synced);
+        refills.push(() => cm.reflector.relist());
         notReady.push(() =>
           cm.reflector.hasSynced
             ? undefined
@@ -202,7 +212,11 @@ export async function startWebhook(f: WebhookFlags, opts: StartOptions): Promise
     enableDebuggingHandlers: f.enableDebuggingHandlers,
     readiness,
     cacheDump: () => cache.dump(),
-    cacheClear: () => cache.clear(),
+    cacheClear: () => {
+      cache.clear();
+      log.warn({ sources: refills.length }, 'identity cache cleared by /debug/alpha/cache/clear; reloading');
+      for (const refill of refills) refill();
+    },
     shutdownTimeoutMs: opts.shutdownTimeoutMs,
   });
   const reloader = new CertificateReloader(tlsSettings, pair, (o) => server.setSecureContext(o), log);

@@ -1,5 +1,5 @@
 /**
- * Prometheus metrics with exactly the reference's names, labels and buckets (specs/webhook.md §3.5), in a registry
+ * Prometheus metrics with exactly the reference's names, labels and buckets (reference pkg/handler/middleware.go, pkg/cache/cache.go), in a registry
  * of their own (one per webhook instance, so tests and `openirsa dev` can run several) plus Node's process metrics.
  */
 import client from 'prom-client';

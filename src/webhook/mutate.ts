@@ -1,6 +1,6 @@
 /**
  * The pod mutation: a pure function from (pod, namespace, identity lookup, flags, random source) to the
- * reference webhook's JSON patch (specs/webhook.md §1.2–§1.7), serialised once, Go-compatibly.
+ * reference webhook's JSON patch (reference pkg/handler/handler.go `getPodSpecPatch` @3bf80a34), serialised once, Go-compatibly.
  *
  * Beyond the reference: unknown container fields survive, `spec.os.name: windows` selects the Windows token
  * path, admission warnings explain malformed or clamped inputs, and a second run on a mutated pod changes

@@ -1,5 +1,5 @@
 /**
- * The webhook's HTTP shells (specs/webhook.md §3.3-§3.6): HTTPS `/mutate` (any method), `/healthz`, `/readyz`, the
+ * The webhook's HTTP shells (reference main.go, pkg/handler/shutdown.go): HTTPS `/mutate` (any method), `/healthz`, `/readyz`, the
  * debug handlers, 404 for the rest; the plain-HTTP metrics server; graceful shutdown. The admission logic itself is
  * the injected `review` (admission.ts); this file only adapts it to HTTP, metrics and logs.
  */

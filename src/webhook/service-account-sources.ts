@@ -1,5 +1,5 @@
 /**
- * The Kubernetes API sources (specs/webhook.md §2.1, §2.3, §2.4): a list/watch of ServiceAccounts in all
+ * The Kubernetes API sources (reference pkg/cache/cache.go): a list/watch of ServiceAccounts in all
  * namespaces (only the prefix's annotations are kept), the single-object GET for the grace-period fallback, and the
  * namespaced watch of the `pod-identity-webhook` ConfigMap.
  */

@@ -103,6 +103,13 @@ export class StaticServiceAccountSource {
     return true;
   }
 
+  /** The cache was emptied (debug handler): read the file again even if it did not change. */
+  async refill(): Promise<boolean> {
+    this.lastContent = undefined;
+    this.synced = false;
+    return this.load(false);
+  }
+
   stop(): void {
     this.watcher?.close();
   }

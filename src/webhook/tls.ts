@@ -1,5 +1,5 @@
 /**
- * TLS settings with the reference's Go names (specs/webhook.md §3.1, §3.2) mapped to OpenSSL's, and the serving
+ * TLS settings with the reference's Go names (reference main.go) mapped to OpenSSL's, and the serving
  * certificate loaded from --tls-cert/--tls-key and hot-reloaded when the files change.
  */
 import { createSecureContext, type SecureContextOptions, type SecureVersion } from 'node:tls';

@@ -1,4 +1,4 @@
-/** The reference's fixtures, one subtest per `*.pod.yaml` found in the shared folder (specs/webhook.md §4). */
+/** The reference's fixtures, one subtest per `*.pod.yaml` in test/fixtures/pod-identity-webhook (see its README). */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';

@@ -1,5 +1,5 @@
 /**
- * The reference's fixture harness (specs/webhook.md §4, conformance README): every `*.pod.yaml` under a folder
+ * The reference's fixture harness (upstream `TestUpdatePodSpec`, test/fixtures/pod-identity-webhook/README.md): every `*.pod.yaml` under a folder
  * is one Pod whose `testing.eks.amazonaws.com/*` annotations configure the webhook and carry the reference's
  * patch. A fixture passes when both patches give the same pod after API-server normalisation; byte identity is
  * reported separately, with the reason when the bytes differ.
@@ -21,7 +21,7 @@ import type { IdentityLookup, MutationConfig } from '../../src/webhook/types.js'
 
 const T = 'testing.eks.amazonaws.com/';
 export const REPO_ROOT = resolve(fileURLToPath(new URL('.', import.meta.url)), '../..');
-export const DEFAULT_FIXTURE_DIR = resolve(REPO_ROOT, '../shared/conformance/pod-identity-webhook');
+export const DEFAULT_FIXTURE_DIR = resolve(REPO_ROOT, 'test/fixtures/pod-identity-webhook');
 
 export interface FixtureResult {
   file: string;

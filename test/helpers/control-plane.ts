@@ -1,6 +1,6 @@
 /**
  * A real Kubernetes control plane for the e2e tests: etcd + kube-apiserver built by `scripts/control-plane.sh build`,
- * started on free loopback ports the way controller-runtime's envtest does (specs/kubernetes.md §1, §2.4), with
+ * started on free loopback ports the way controller-runtime's envtest does (sigs.k8s.io/controller-runtime pkg/internal/testing/controlplane), with
  *  - a test CA (src/pki) for the serving certificate and an admin client certificate (O=system:masters),
  *  - RBAC authorization, the service-account issuer flags and an explicit --service-account-jwks-uri,
  *  - discovery (/.well-known/openid-configuration, /openid/v1/jwks) open to anonymous callers,

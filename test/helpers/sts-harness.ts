@@ -251,7 +251,7 @@ export function venvTool(name: string): string {
   const p = join(VENV_BIN, name);
   if (!existsSync(p))
     throw new Error(
-      `${p} is missing: run "bash scripts/python-tools.sh" to install the AWS CLI and boto3 into .cache/venv`,
+      `${p} is missing: npm test installs the AWS CLI, boto3 and moto into .cache/venv (bash scripts/python-tools.sh)`,
     );
   return p;
 }

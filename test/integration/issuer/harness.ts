@@ -92,7 +92,8 @@ export function stop(child: ChildProcess | undefined): Promise<number | null> {
 /** moto's S3-compatible server (a real HTTP server). Fails loudly when the Python tools are missing. */
 export async function startMoto(): Promise<{ child: ChildProcess; endpoint: string }> {
   const bin = join(ROOT, '.cache/venv/bin/moto_server');
-  if (!existsSync(bin)) throw new Error(`${bin} not found: run scripts/python-tools.sh`);
+  if (!existsSync(bin))
+    throw new Error(`${bin} not found: npm test installs it (bash scripts/python-tools.sh)`);
   const port = await freePort();
   const child = spawn(bin, ['-H', '127.0.0.1', '-p', String(port)], { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';

@@ -26,8 +26,21 @@ describe('openirsa lint (process)', () => {
     assert.equal(missing.stderr, 'openirsa: does-not-exist.json: cannot read (no such file)\n');
     const garbage = openirsa(['-'], '{"Version": ');
     assert.equal(garbage.status, 2);
-    assert.match(garbage.stderr, /^openirsa: -: neither JSON nor YAML/);
-    assert.equal(garbage.stderr.trim().split('\n').length, 1);
+    assert.equal(garbage.stderr, 'openirsa: -:1:13: not valid JSON: Unexpected end of JSON input\n');
+  });
+  it('a parse error is one line with file:line:col, for JSON and for YAML', () => {
+    const json = openirsa(
+      ['-'],
+      '{\n  "Version": "2012-10-17",\n  "Statement": [\n    {"Effect": "Allow",}\n  ]\n}\n',
+    );
+    assert.equal(json.status, 2);
+    assert.equal(json.stderr, 'openirsa: -:4:24: not valid JSON: Expected double-quoted property name\n');
+    const yaml = openirsa(
+      [join(DIR, 'sts-config.yaml'), '-'],
+      'Version: "2012-10-17"\nStatement:\n  - Effect: Allow\n    Principal: {Federated: x\n',
+    );
+    assert.equal(yaml.status, 2);
+    assert.match(yaml.stderr, /^openirsa: -:5:1: not valid YAML: [^\n]+\n$/);
   });
   it('reads a policy from stdin', () => {
     const r = openirsa(

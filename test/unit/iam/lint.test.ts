@@ -199,7 +199,7 @@ describe('lint library', () => {
       );
     }
   });
-  it('StringEquals wildcard in a Deny is a warning, in an Allow an error', () => {
+  it('StringEquals wildcard in a Deny is an error too: the Deny then refuses the intended ServiceAccounts', () => {
     const ID = 'oidc.example.com';
     const doc = {
       Version: '2012-10-17',
@@ -213,10 +213,10 @@ describe('lint library', () => {
       ],
     };
     const f = lintTrustPolicy(doc).find((x) => x.ruleId === 'stringequals-wildcard')!;
-    assert.equal(f.severity, 'warning');
+    assert.equal(f.severity, 'error');
     assert.match(f.fix, /StringNotLike/);
   });
-  it('sub wildcard: namespace-scoped is fine, cluster-wide is an error, missing name a warning', () => {
+  it('sub wildcard: namespace-scoped is fine; several namespaces, all of them, or no name at all is an error', () => {
     const ID = 'oidc.example.com';
     const mk = (v: string): unknown => ({
       Version: '2012-10-17',
@@ -238,8 +238,113 @@ describe('lint library', () => {
     assert.deepEqual(sev('*'), ['sub-wildcard-too-wide/error']);
     assert.deepEqual(sev('system:*'), ['sub-wildcard-too-wide/error']);
     assert.deepEqual(sev('system:serviceaccount:*:app'), ['sub-wildcard-too-wide/error']);
-    assert.deepEqual(sev('system:serviceaccount:ns-*:app'), ['sub-wildcard-too-wide/warning']);
-    assert.deepEqual(sev('system:serviceaccount:ns'), ['sub-wildcard-too-wide/warning']);
-    assert.deepEqual(sev('system:serviceaccount:ns/app'), ['malformed-sub/warning']);
+    assert.deepEqual(sev('system:serviceaccount:ns-*:app'), ['sub-wildcard-too-wide/error']);
+    assert.deepEqual(sev('system:serviceaccount:ns'), ['sub-wildcard-too-wide/error']);
+    // A group is never a token's sub: it can never match the intended ServiceAccount.
+    assert.deepEqual(sev('system:serviceaccounts:ns'), ['malformed-sub/error']);
+    assert.deepEqual(sev('system:serviceaccount:ns/app'), ['malformed-sub/error']);
+  });
+});
+
+describe('every finding carries a concrete fix', () => {
+  const P = 'arn:aws:iam::111122223333:oidc-provider/oidc.example.com/cluster-a';
+  const ok = {
+    Effect: 'Allow',
+    Principal: { Federated: P },
+    Action: 'sts:AssumeRoleWithWebIdentity',
+    Condition: {
+      StringEquals: {
+        'oidc.example.com/cluster-a:sub': 'system:serviceaccount:ns:app',
+        'oidc.example.com/cluster-a:aud': 'sts.amazonaws.com',
+      },
+    },
+  };
+  const doc = (st: Record<string, unknown>, top: Record<string, unknown> = {}): unknown => ({
+    Version: '2012-10-17',
+    Statement: [Object.fromEntries(Object.entries(st).filter(([, v]) => v !== undefined))],
+    ...top,
+  });
+  // One document per way IAM rejects a trust policy (and the fix the user should see for it).
+  const cases: Array<[string, unknown, RegExp]> = [
+    ['Resource', doc({ ...ok, Resource: '*' }), /^remove "Resource" from the statement/],
+    ['NotResource', doc({ ...ok, NotResource: '*' }), /^remove "NotResource"/],
+    [
+      'NotPrincipal',
+      doc({ ...ok, Principal: undefined, NotPrincipal: { AWS: '*' } }),
+      /replace "NotPrincipal"/,
+    ],
+    ['no Principal', doc({ ...ok, Principal: undefined }), /^add "Principal": \{"Federated"/],
+    ['no Action', doc({ ...ok, Action: undefined }), /^add "Action": "sts:AssumeRoleWithWebIdentity"/],
+    ['action without vendor', doc({ ...ok, Action: 'AssumeRoleWithWebIdentity' }), /service:Action/],
+    [
+      'host/path as Federated',
+      doc({ ...ok, Principal: { Federated: 'oidc.example.com/cluster-a' } }),
+      /"Federated": "arn:aws:iam::<account>:oidc-provider\/oidc\.example\.com\/cluster-a"/,
+    ],
+    [
+      'URL as Federated',
+      doc({ ...ok, Principal: { Federated: 'https://oidc.example.com/cluster-a' } }),
+      /oidc-provider\/oidc\.example\.com\/cluster-a"/,
+    ],
+    ['provider under AWS', doc({ ...ok, Principal: { AWS: P } }), /Federated/],
+    ['unknown principal type', doc({ ...ok, Principal: { Oidc: P } }), /use "Federated"/],
+    [
+      'bad operator',
+      doc({ ...ok, Condition: { StringEqual: { 'oidc.example.com/cluster-a:sub': 'x' } } }),
+      /StringEquals/,
+    ],
+    [
+      'duplicate Sid',
+      {
+        Version: '2012-10-17',
+        Statement: [
+          { ...ok, Sid: 'a' },
+          { ...ok, Sid: 'a' },
+        ],
+      },
+      /Sid/,
+    ],
+    ['Effect case', doc({ ...ok, Effect: 'allow' }), /"Allow"/],
+    ['unknown element', doc({ ...ok, Actions: 'x' }), /^remove "Actions"/],
+    ['unknown top-level', doc(ok, { Statements: [] }), /^remove "Statements"/],
+    ['Version', doc(ok, { Version: '2012-10-18' }), /"Version": "2012-10-17"/],
+    ['no Statement', { Version: '2012-10-17' }, /"Statement": \[/],
+    ['empty Statement', { Version: '2012-10-17', Statement: [] }, /"Statement": \[/],
+    ['statement not an object', { Version: '2012-10-17', Statement: [5] }, /make the statement an object/],
+    ['no Effect', doc({ ...ok, Effect: undefined }), /"Effect": "Allow"/],
+    ['Action and NotAction', doc({ ...ok, NotAction: 'iam:*' }), /remove "NotAction"/],
+    ['Principal string', doc({ ...ok, Principal: 'oidc' }), /"Principal": \{"Federated"/],
+    ['Principal empty', doc({ ...ok, Principal: {} }), /"Principal": \{"Federated"/],
+    ['Action number', doc({ ...ok, Action: 5 }), /string or an array of strings/],
+    ['Condition not an object', doc({ ...ok, Condition: 'x' }), /"Condition": \{"StringEquals"/],
+    [
+      'condition key without issuer',
+      doc({ ...ok, Condition: { StringEquals: { sub: 'x' } } }),
+      /<issuer host\/path>:sub/,
+    ],
+    [
+      'Null value',
+      doc({ ...ok, Condition: { Null: { 'oidc.example.com/cluster-a:sub': 'yes' } } }),
+      /"true" or "false"/,
+    ],
+    ['not an object', '[1]', /one JSON object/],
+    ['size', doc({ ...ok, Sid: 'x'.repeat(3000) }), /at most 2048 characters/],
+  ];
+  for (const [name, input, fix] of cases) {
+    it(`invalid-policy: ${name}`, () => {
+      const found = lintTrustPolicy(input).filter((f) => f.ruleId === 'invalid-policy');
+      assert.ok(found.length > 0, `IAM rejects it: ${JSON.stringify(lintTrustPolicy(input))}`);
+      assert.ok(
+        found.some((f) => fix.test(f.fix)),
+        found.map((f) => `${f.message} → ${f.fix}`).join('\n'),
+      );
+      for (const f of found) assert.doesNotMatch(f.fix, /fix the document|as the message says/, f.message);
+    });
+  }
+  it('no fix of any fixture is generic', () => {
+    for (const file of fixtures.filter((f) => f.endsWith('.json') && f !== 'expected.json')) {
+      for (const f of lintTrustPolicy(readFileSync(join(DIR, file), 'utf8')))
+        assert.doesNotMatch(f.fix, /fix the document|as the message says/, `${file}: ${f.message}`);
+    }
   });
 });

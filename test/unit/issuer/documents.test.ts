@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createPublicKey } from 'node:crypto';
+import { createPublicKey, generateKeyPairSync } from 'node:crypto';
 import {
   keyIdOf,
   parsePublicKeys,
@@ -133,7 +133,18 @@ test('url: validated as AWS and kube-apiserver validate it, never rewritten', ()
     ['https://oidc.example.com/ a', /whitespace/],
     [`https://oidc.example.com/${'a'.repeat(250)}`, /255/],
     ['ftp://oidc.example.com', /https/],
+    // URL() would resolve these away; STS compares the text as given, so the issuer would not match its documents.
+    ['https://oidc.example.com/a/../b', /"\." or "\.\." path segments/],
+    ['https://oidc.example.com/..', /path segments/],
+    ['https://oidc.example.com/a/./b', /path segments/],
+    ['https://oidc.example.com/a/%2E%2e/b', /path segments/],
+    ['https://oidc.example.com/a/.%2e', /path segments/],
   ];
+  // Dots inside a segment are an ordinary name.
+  assert.equal(
+    validateIssuerUrl('https://oidc.example.com/a..b/.well/c.').url,
+    'https://oidc.example.com/a..b/.well/c.',
+  );
   for (const [u, re] of bad) {
     assert.throws(
       () => validateIssuerUrl(u),
@@ -242,4 +253,19 @@ test('golden: JWKS, discovery and token equal go-jose v2 output byte for byte (f
   });
   // RS256 (PKCS#1 v1.5) is deterministic, so the whole token, signature included, must match.
   assert.equal(token, goToken);
+});
+
+test('documents: an RSA key under 2048 bits is published with a warning (STS rejects its tokens)', async () => {
+  const { publicKey } = generateKeyPairSync('rsa', { modulusLength: 1024 });
+  const d = await buildIssuerDocuments({ issuer: 'https://oidc.example.com', publicKeys: [publicKey] });
+  assert.equal(d.warnings.length, 1);
+  assert.match(
+    d.warnings[0]!,
+    /^key \S+ is a 1024-bit RSA key: STS rejects tokens signed with RSA keys under 2048 bits$/,
+  );
+  const ok = await buildIssuerDocuments({
+    issuer: 'https://oidc.example.com',
+    publicKeys: [generateKeyPairSync('rsa', { modulusLength: 2048 }).publicKey],
+  });
+  assert.deepEqual(ok.warnings, []);
 });

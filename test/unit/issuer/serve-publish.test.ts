@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { mkdtemp, rm, readFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -17,6 +17,7 @@ import {
   fetchText,
   type ChainCertificate,
 } from '../../../src/issuer/index.js';
+import { jwksPathFromDiscovery, readDocuments, writeDocuments } from '../../../src/issuer/documents.js';
 
 const fx = (f: string) => readFileSync(new URL(`./fixtures/${f}`, import.meta.url), 'utf8');
 
@@ -165,4 +166,106 @@ test('thumbprint: the last presented certificate, with a warning when it is the 
   assert.equal(leafOnly.thumbprint, 'aa');
   assert.match(leafOnly.warnings[0]!, /only its own certificate/);
   assert.throws(() => thumbprintFromChain([]), /no certificate/);
+});
+
+test('serve and publish expose only the discovery and the JWKS it names, never other files in the folder', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'issuer-leak-'));
+  try {
+    const d = await docs('https://oidc.example.com/team/a');
+    await writeDocuments(dir, d.files);
+    // What an operator may leave next to the documents: a private JWK, a credentials file, a hidden folder.
+    await writeFile(
+      join(dir, 'signing-key.json'),
+      JSON.stringify({ kty: 'EC', d: 'c2VjcmV0', x: 'a', y: 'b' }),
+    );
+    await mkdir(join(dir, '.aws'), { recursive: true });
+    await writeFile(join(dir, '.aws', 'credentials.json'), '{"SecretAccessKey":"wJalr"}');
+    await mkdir(join(dir, '.well-known', 'more'), { recursive: true });
+    await writeFile(join(dir, '.well-known', 'more', 'x.json'), '{}');
+    const files = await readDocuments(dir);
+    assert.deepEqual(
+      files.map((f) => f.path),
+      ['.well-known/openid-configuration', 'keys.json'],
+    );
+    const s = await startIssuerServer({ dir, port: 0 });
+    try {
+      for (const p of ['/signing-key.json', '/.aws/credentials.json', '/.well-known/more/x.json'])
+        assert.equal((await fetch(`${s.url}${p}`)).status, 404, p);
+      assert.equal((await fetch(`${s.url}/keys.json`)).status, 200);
+    } finally {
+      await s.close();
+    }
+    const out = await publishDocuments(files, join(dir, 'site'));
+    assert.deepEqual(
+      out.map((o) => o.location.slice(dir.length)),
+      ['/site/.well-known/openid-configuration', '/site/keys.json'],
+    );
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('serve and publish refuse a JWKS holding a private or symmetric key, with one line saying why', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'issuer-priv-'));
+  try {
+    const d = await docs('https://oidc.example.com');
+    await writeDocuments(dir, d.files);
+    const pub = JSON.parse(d.files[1]!.body) as { keys: Array<Record<string, unknown>> };
+    const cases: Array<[unknown, RegExp]> = [
+      [{ keys: [{ ...pub.keys[0], d: 'c2VjcmV0' }] }, /keys\[0\] holds private key members \(d\)/],
+      [
+        { keys: [pub.keys[0], { kty: 'RSA', n: 'x', e: 'AQAB', p: 'a', q: 'b' }] },
+        /keys\[1\] holds private key members \(p, q\)/,
+      ],
+      [{ keys: [{ kty: 'oct', k: 'c2VjcmV0' }] }, /keys\[0\] is a symmetric key/],
+      [{ keys: [null] }, /keys\[0\] is null/],
+      [{ nokeys: [] }, /is not a JWKS/],
+      [[1], /is not a JSON object/],
+    ];
+    for (const [jwks, why] of cases) {
+      await writeFile(join(dir, 'keys.json'), JSON.stringify(jwks));
+      const e = await readDocuments(dir).then(
+        () => assert.fail(`accepted ${JSON.stringify(jwks)}`),
+        (err: Error) => err,
+      );
+      assert.match(e.message, why);
+      assert.doesNotMatch(e.message, /c2VjcmV0/, 'the key material is never echoed');
+      assert.equal(e.message.split('\n').length, 1);
+      await assert.rejects(startIssuerServer({ dir, port: 0 }), why);
+    }
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('readDocuments: the JWKS path comes from jwks_uri under the issuer, else --jwks-path', async () => {
+  assert.equal(jwksPathFromDiscovery('https://h/a', 'https://h/a/openid/v1/jwks'), 'openid/v1/jwks');
+  assert.equal(jwksPathFromDiscovery('https://h/a/', 'https://h/a/keys.json'), 'keys.json');
+  for (const outside of [
+    'https://other/a/keys.json',
+    'https://h/b/keys.json',
+    'https://h/a/../x',
+    'https://h/a/k?x=1',
+    'https://h/a/%2e%2e/x',
+  ])
+    assert.equal(jwksPathFromDiscovery('https://h/a', outside), undefined, outside);
+  const dir = await mkdtemp(join(tmpdir(), 'issuer-jwkspath-'));
+  try {
+    const d = await buildIssuerDocuments({
+      issuer: 'https://oidc.example.com',
+      publicKeys: parsePublicKeys(fx('ec.pub')),
+      jwksUri: 'https://keys.example.net/jwks',
+      jwksPath: 'pub/jwks.json',
+    });
+    await writeDocuments(dir, d.files);
+    await assert.rejects(readDocuments(dir), /cannot read .*keys.json: ENOENT/);
+    const files = await readDocuments(dir, { jwksPath: 'pub/jwks.json' });
+    assert.deepEqual(
+      files.map((f) => f.path),
+      ['.well-known/openid-configuration', 'pub/jwks.json'],
+    );
+    await assert.rejects(readDocuments(dir, { jwksPath: '../x' }), /must be a relative file path/);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 });

@@ -27,6 +27,12 @@ const server: Server = createServer({ cert: leaf.cert + ca.cert, key: leaf.key }
   } else if (req.url === '/keys') {
     hits.jwks++;
     res.end(JSON.stringify({ keys: served }));
+  } else if (req.url === '/trickle') {
+    // One byte every 100 ms, forever: each byte resets an idle timeout, only a total deadline ends it.
+    hits.jwks++;
+    res.write('{');
+    const t = setInterval(() => (res.destroyed ? clearInterval(t) : res.write(' ')), 100);
+    res.on('close', () => clearInterval(t));
   } else {
     res.statusCode = 404;
     res.end();
@@ -175,4 +181,93 @@ test('KeyStore routes by provider URL', async () => {
       'RS256',
     ),
   );
+});
+
+test('a fetched JWKS entry that is null, private or symmetric is left out with a warning, never a 500', async () => {
+  reset();
+  const warnings: string[] = [];
+  served = [
+    null as never,
+    { ...k2.jwk, d: 'c2VjcmV0' },
+    { kty: 'oct', kid: 'h', k: 'c2VjcmV0' } as never,
+    k1.jwk,
+  ];
+  const keys = new ProviderKeys(
+    { url: base, caBundle: ca.cert, thumbprints: [] },
+    { onWarning: (w) => warnings.push(w.message) },
+  );
+  assert.ok(await keys.getKey('k1', 'RS256'), 'the usable entry still verifies');
+  assert.equal(warnings.length, 3);
+  assert.match(warnings[0]!, /keys\[0\] is null, not a JWK object; entry ignored/);
+  assert.match(warnings[1]!, /keys\[1\] holds private key members \(d\)/);
+  assert.match(warnings[2]!, /keys\[2\] is a symmetric key/);
+  // The key published with its private half is never trusted: its tokens fail, and the reason says why.
+  const e = await err(keys.getKey('k2', 'RS256'));
+  assert.equal(e.message, MSG.keyRetrieval);
+  assert.match(e.explanation!, /entries ignored: .*private key members/);
+  assert.deepEqual(keys.knownKids(), ['"k1"']);
+});
+
+test('failed fetches are rate-limited too (negative cache): 20 requests, one fetch, one failure report', async () => {
+  reset();
+  failDiscovery = true;
+  let clock = 0;
+  const reports: string[] = [];
+  const keys = new ProviderKeys(
+    { url: base, caBundle: ca.cert, thumbprints: [] },
+    { now: () => clock, minRefetchMs: 10_000, onFetch: (f) => reports.push(f.error ?? 'ok') },
+  );
+  const errors = await Promise.all(Array.from({ length: 20 }, () => err(keys.getKey('k1', 'RS256'))));
+  for (const e of errors) assert.match(e.explanation!, /HTTP 503/);
+  for (let i = 0; i < 5; i++)
+    assert.match((await err(keys.getKey(`k${i}`, 'RS256'))).explanation!, /HTTP 503/);
+  assert.equal(hits.discovery, 1, 'one outbound fetch for 25 requests');
+  assert.equal(reports.length, 1, 'the failure is reported once per interval');
+  clock += 10_000;
+  failDiscovery = false;
+  assert.ok(await keys.getKey('k1', 'RS256'), 'after the interval the next request fetches again');
+  assert.equal(hits.discovery, 2);
+});
+
+test('a fetch has a total deadline: an issuer trickling one byte at a time cannot hold verification', async () => {
+  reset();
+  const keys = new ProviderKeys(
+    { url: base, caBundle: ca.cert, thumbprints: [], discovery: { jwks_uri: `${base}/trickle` } },
+    { deadlineMs: 400, timeoutMs: 5000 },
+  );
+  const t0 = Date.now();
+  const e = await err(keys.getKey('k1', 'RS256'));
+  const took = Date.now() - t0;
+  assert.equal(e.message, MSG.keyRetrieval);
+  assert.match(e.explanation!, /no complete answer from .* within 400 ms/);
+  assert.ok(took < 3000, `answered after ${took} ms`);
+});
+
+test('stale keys answer at once while the refresh runs in the background', async () => {
+  reset();
+  let clock = 0;
+  let release: () => void = () => undefined;
+  let gets = 0;
+  const keys = new ProviderKeys(
+    { url: 'https://issuer.test', thumbprints: [], discovery: { jwks_uri: 'https://issuer.test/keys' } },
+    {
+      now: () => clock,
+      ttlMs: 1000,
+      minRefetchMs: 0,
+      get: async () => {
+        gets++;
+        if (gets > 1) await new Promise<void>((r) => (release = r)); // the refresh hangs
+        return JSON.stringify({ keys: gets > 1 ? [k1.jwk, k2.jwk] : [k1.jwk] });
+      },
+    },
+  );
+  await keys.getKey('k1', 'RS256');
+  clock += 5000;
+  assert.ok(await keys.getKey('k1', 'RS256'), 'stale key answered while the refresh hangs');
+  assert.equal(gets, 2, 'a refresh was started');
+  // An unknown kid joins the refresh under way instead of failing or starting another.
+  const k2Key = keys.getKey('k2', 'RS256');
+  release();
+  assert.ok(await k2Key);
+  assert.equal(gets, 2);
 });

@@ -79,6 +79,23 @@ test('bad configs name the file, the path and the problem', () => {
   d = base();
   prov0(d).Url = 'http://issuer.example.com';
   assert.equal(err(d), 'c.yaml: oidcProviders[0].Url: must start with https://');
+  for (const url of [
+    'https://user:hunter2@issuer.example.com/id',
+    'https://hunter2@issuer.example.com',
+    'https://:hunter2@issuer.example.com',
+  ]) {
+    d = base();
+    prov0(d).Url = url;
+    const e = err(d);
+    assert.equal(
+      e,
+      'c.yaml: oidcProviders[0].Url: must not carry a user name or password (IAM rejects such a provider URL)',
+    );
+    assert.doesNotMatch(e, /hunter2/, 'the password is never echoed');
+  }
+  d = base();
+  prov0(d).Url = 'https://user:hunter2@exa mple.com';
+  assert.doesNotMatch(err(d), /hunter2/, 'not even when the URL does not parse');
   d = base();
   prov0(d).ClientIDList = [];
   assert.match(err(d), /^c.yaml: oidcProviders\[0\].ClientIDList: must list at least one client id/);
@@ -90,7 +107,14 @@ test('bad configs name the file, the path and the problem', () => {
   assert.match(err(d), /^c.yaml: oidcProviders\[0\].caBundle: cannot read \/nonexistent\/ca.pem: ENOENT/);
   d = base();
   prov0(d).jwks = { keys: [{ ...key.jwk, d: 'secret' }] };
-  assert.match(err(d), /^c.yaml: oidcProviders\[0\].jwks.keys\[0\]: is a private key/);
+  assert.match(err(d), /^c.yaml: oidcProviders\[0\].jwks.keys\[0\]: holds private key members \(d\)/);
+  // A symmetric key can sign as well as verify: never a public key (it has no `d`, which the old check missed).
+  d = base();
+  prov0(d).jwks = { keys: [key.jwk, { kty: 'oct', kid: 'h', k: 'c2VjcmV0' }] };
+  assert.match(err(d), /^c.yaml: oidcProviders\[0\].jwks.keys\[1\]: is a symmetric key \(kty "oct"\)/);
+  d = base();
+  prov0(d).jwks = { keys: [null] };
+  assert.match(err(d), /^c.yaml: oidcProviders\[0\].jwks.keys\[0\]: is null, not a JWK object/);
   d = base();
   delete role0(d).RoleName;
   assert.equal(err(d), 'c.yaml: roles[0].RoleName: is required');

@@ -11,7 +11,7 @@ import {
   type IssuedCredentials,
 } from '../../../src/sts/credentials.js';
 import { NodeSha256, verifySigV4, type SignedRequest } from '../../../src/sts/sigv4.js';
-import { StsError } from '../../../src/sts/protocol.js';
+import { MSG, StsError } from '../../../src/sts/protocol.js';
 
 const KEY = Buffer.alloc(32, 1);
 const OTHER = Buffer.alloc(32, 2);
@@ -65,11 +65,11 @@ test('session token round trip; secret only recoverable with the key; tampering 
 async function signed(
   c: { accessKeyId: string; secretAccessKey: string; sessionToken?: string },
   at: number,
-  opts: { presign?: boolean; body?: string; service?: string; expiresIn?: number } = {},
+  opts: { presign?: boolean; body?: string; service?: string; expiresIn?: number; region?: string } = {},
 ): Promise<SignedRequest> {
   const signer = new SignatureV4({
     service: opts.service ?? 'sts',
-    region: 'us-east-1',
+    region: opts.region ?? 'us-east-1',
     credentials: c,
     sha256: NodeSha256,
   });
@@ -188,4 +188,76 @@ test('SigV4 presigned GET (aws-iam-authenticator style): valid, expired, tampere
     await code(v({ ...p, query: p.query.replace('GetCallerIdentity', 'AssumeRole') }, T0)),
     /^SignatureDoesNotMatch/,
   );
+});
+
+test('SigV4 presigned: a body is covered by the signature (its hash), so unsigned parameters cannot ride in it', async () => {
+  const c = issue();
+  const v = (r: SignedRequest) => verifySigV4(r, { now: T0 + 1000, keys: [KEY] });
+  const signer = new SignatureV4({ service: 'sts', region: 'us-east-1', credentials: c, sha256: NodeSha256 });
+  const presign = async (
+    method: string,
+    query: Record<string, string>,
+    body?: string,
+    headers: Record<string, string> = {},
+  ): Promise<SignedRequest> => {
+    const pre = await signer.presign(
+      {
+        method,
+        protocol: 'https:',
+        hostname: 'sts.local',
+        path: '/',
+        headers: { host: 'sts.local', ...headers },
+        query,
+        body,
+      },
+      { signingDate: new Date(T0), expiresIn: 60 },
+    );
+    const qs = new URLSearchParams(pre.query as Record<string, string>).toString().replace(/\+/g, '%20');
+    return { method, path: '/', query: qs, headers: pre.headers, body: body ?? '' };
+  };
+  const gci = { Action: 'GetCallerIdentity', Version: '2011-06-15' };
+  const smuggled = 'Action=AssumeRole&RoleArn=arn:aws:iam::111122223333:role/admin&RoleSessionName=x';
+  for (const method of ['POST', 'GET']) {
+    const p = await presign(method, gci);
+    assert.equal((await v(p)).presigned, true, `${method}: the empty body is what was signed`);
+    assert.equal(
+      await code(v({ ...p, body: smuggled })),
+      `SignatureDoesNotMatch: ${MSG.signatureMismatch}`,
+      `${method}: a body added to a presigned URL`,
+    );
+  }
+  // A client that presigns a request with a body (the hash of that body signed) is verified as AWS does.
+  const body = 'Action=GetCallerIdentity&Version=2011-06-15';
+  const withBody = await presign('POST', {}, body);
+  assert.equal((await v(withBody)).presigned, true);
+  assert.match(await code(v({ ...withBody, body: body + '&RoleArn=x' })), /^SignatureDoesNotMatch/);
+  // A signed x-amz-content-sha256 on a presigned URL must match the body (UNSIGNED-PAYLOAD is refused).
+  const unsigned = await presign('POST', gci, smuggled, { 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD' });
+  assert.match(await code(v(unsigned)), /^SignatureDoesNotMatch/);
+});
+
+test("SigV4: the credential scope's region must be one of the endpoint partition's regions, as AWS checks it", async () => {
+  const c = issue();
+  const v = (r: SignedRequest, partition?: string) =>
+    verifySigV4(r, { now: T0 + 1000, keys: [KEY], partition });
+  for (const presign of [false, true]) {
+    for (const region of ['us-east-1', 'eu-west-3', 'ap-southeast-2', 'il-central-1'])
+      assert.equal(await code(v(await signed(c, T0, { presign, region }))), 'ok', region);
+    for (const region of ['', 'not-a-region', 'us-east', 'US-EAST-1', 'us-east-1 ', 'local', 'aws-global'])
+      assert.equal(
+        await code(v(await signed(c, T0, { presign, region }))),
+        'SignatureDoesNotMatch: Credential should be scoped to a valid region. ',
+        JSON.stringify(region),
+      );
+    for (const region of ['cn-north-1', 'us-gov-west-1', 'us-iso-east-1'])
+      assert.equal(
+        await code(v(await signed(c, T0, { presign, region }))),
+        `SignatureDoesNotMatch: Credential should be scoped to a valid region, not '${region}'. `,
+      );
+    assert.equal(await code(v(await signed(c, T0, { presign, region: 'cn-north-1' }), 'aws-cn')), 'ok');
+    assert.equal(
+      await code(v(await signed(c, T0, { presign, region: 'us-east-1' }), 'aws-cn')),
+      "SignatureDoesNotMatch: Credential should be scoped to a valid region, not 'us-east-1'. ",
+    );
+  }
 });

@@ -1,3 +1,4 @@
+/* eslint-disable no-control-regex -- these tests look for control characters */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -59,6 +60,36 @@ test('denied by the trust policy: exit 3, the failing condition with both values
     r.out,
     /result: DENIED — AWS would answer AccessDenied \(HTTP 403\): Not authorized to perform sts:AssumeRoleWithWebIdentity/,
   );
+});
+
+test('control characters in a token are escaped: they cannot move the cursor or fake the verdict (issue 10 item 8)', () => {
+  const forged = `x\u001b[2K\r\u001b[1Aresult: ALLOWED \u009b0m\u202e\nresult: ALLOWED`;
+  const hostile: Array<[string, Record<string, unknown>]> = [
+    ['sub', { sub: `system:serviceaccount:ns:${forged}` }],
+    ['iss', { iss: `https://evil.example/${forged}` }],
+  ];
+  for (const [claim, over] of hostile)
+    for (const json of [false, true]) {
+      const r = explain(
+        '--config',
+        cfg,
+        '--role-arn',
+        ROLE_ARN,
+        '--token',
+        tok(`ctl-${claim}-${json}`, over),
+        ...(json ? ['--json'] : []),
+      );
+      assert.equal(r.code, 3, r.err);
+      assert.doesNotMatch(
+        r.out,
+        /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u202a-\u202e]/,
+        'no control reaches stdout',
+      );
+      if (json) continue;
+      assert.equal(r.out.match(/^result:/gm)?.length, 1, 'one verdict line');
+      assert.match(r.out, /^result: DENIED/m);
+      assert.match(r.out, /\\u001B\[2K/i, 'the escape code is shown, not sent');
+    }
 });
 
 test('token problems: wrong audience names the ClientIDList fix; expired names ExpiredTokenException', () => {

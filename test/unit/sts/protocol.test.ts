@@ -1,3 +1,4 @@
+/* eslint-disable no-control-regex -- these tests look for control characters */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
@@ -79,6 +80,22 @@ test('error XML, byte for byte, with AWS double-spaced key-retrieval message', (
       '  </Error>\n  <RequestId>00000000-0000-0000-0000-000000000000</RequestId>\n</ErrorResponse>\n',
   );
   assert.match(renderError(new StsError('InternalFailure', MSG.internal), 'r'), /<Type>Receiver<\/Type>/);
+});
+
+test('error XML stays well-formed when the message quotes control characters from a parameter (issue 10 item 8)', () => {
+  const err = validationError([
+    {
+      field: 'roleSessionName',
+      value: 'a\u0000b\u001b[31m\r<x>',
+      constraint: 'Member must satisfy regular expression pattern: [\\w+=,.@-]*',
+    },
+  ]);
+  const xml = renderError(err, 'r1');
+  assert.match(
+    xml,
+    /<Message>1 validation error detected: Value 'a\\u0000b\\u001B\[31m&#xD;&lt;x&gt;' at 'roleSessionName'/,
+  );
+  assert.match(xml, /^[\u0009\u000a\u0020-\ud7ff\ue000-\ufffd]*$/u, 'only XML 1.0 characters');
 });
 
 test('status of every code', () => {

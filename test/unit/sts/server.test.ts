@@ -1,3 +1,4 @@
+/* eslint-disable no-control-regex -- these tests look for control characters */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
@@ -6,9 +7,12 @@ import {
   GetCallerIdentityCommand,
   AssumeRoleWithWebIdentityCommand,
 } from '@aws-sdk/client-sts';
+import { Agent as HttpAgent, request as httpRequest } from 'node:http';
 import { SignatureV4 } from '@smithy/signature-v4';
 import { startServer, type RunningServer } from '../../../src/sts/server.js';
 import { NodeSha256 } from '../../../src/sts/sigv4.js';
+import { openSession } from '../../../src/sts/credentials.js';
+import { plainHttpWarning } from '../../../src/sts/server.js';
 import {
   ACCOUNT,
   PROVIDER_ARN,
@@ -159,6 +163,29 @@ test('malformed requests of every kind get AWS error XML, never a 500', async ()
   assert.equal(JSON.parse(j.body).Error.Code, 'InvalidAction');
 });
 
+test('a NUL or escape code in a parameter comes back escaped in well-formed error XML (issue 10 item 8)', async () => {
+  const r = await http('POST', '/', webIdentityForm(token(), { RoleSessionName: 'a\u0000b\u001b[2J' }));
+  assert.equal(r.status, 400);
+  assert.equal(r.code, 'ValidationError');
+  assert.match(r.body, /^[\u0009\u000a\u0020-\ud7ff\ue000-\ufffd]*$/u, 'only XML 1.0 characters');
+  assert.match(r.message!, /Value 'a\\u0000b\\u001B\[2J' at 'roleSessionName'/);
+  const client = new STSClient({
+    endpoint: srv.url,
+    region: 'us-east-1',
+    credentials: { accessKeyId: 'x', secretAccessKey: 'y' },
+  });
+  await assert.rejects(
+    client.send(
+      new AssumeRoleWithWebIdentityCommand({
+        RoleArn: ROLE_ARN,
+        RoleSessionName: 'a\u0000b',
+        WebIdentityToken: token(),
+      }),
+    ),
+    (e: Error & { name: string }) => e.name === 'ValidationError' && e.message.includes('a\\u0000b'),
+  );
+});
+
 test('stale credentials attached to AssumeRoleWithWebIdentity are rejected as AWS does', async () => {
   const r = await http('POST', '/', webIdentityForm(token()), { 'x-amz-security-token': 'stale' });
   assert.equal(r.status, 403);
@@ -219,6 +246,43 @@ test('GetCallerIdentity via the SDK, and the presigned GET + Accept: application
   );
 });
 
+test('a presigned GetCallerIdentity URL cannot be turned into AssumeRole by a body (issue 10 item 1)', async () => {
+  const c = await webIdentityCreds();
+  const creds = {
+    accessKeyId: c.AccessKeyId!,
+    secretAccessKey: c.SecretAccessKey!,
+    sessionToken: c.SessionToken!,
+  };
+  const u = new URL(srv.url);
+  const signer = new SignatureV4({
+    service: 'sts',
+    region: 'us-east-1',
+    credentials: creds,
+    sha256: NodeSha256,
+  });
+  const pre = await signer.presign(
+    {
+      method: 'POST',
+      protocol: 'http:',
+      hostname: u.hostname,
+      port: Number(u.port),
+      path: '/',
+      headers: { host: u.host },
+      query: { Action: 'GetCallerIdentity', Version: '2011-06-15' },
+    },
+    { expiresIn: 60 },
+  );
+  const qs = new URLSearchParams(pre.query as Record<string, string>).toString().replace(/\+/g, '%20');
+  const ok = await http('POST', `/?${qs}`);
+  assert.equal(ok.status, 200, ok.body);
+  assert.match(ok.body, /<GetCallerIdentityResult>/);
+  const smuggled = `Action=AssumeRole&Version=2011-06-15&RoleArn=${encodeURIComponent(`arn:aws:iam::${ACCOUNT}:role/chained`)}&RoleSessionName=stolen`;
+  const r = await http('POST', `/?${qs}`, smuggled);
+  assert.equal(r.status, 403);
+  assert.equal(r.code, 'SignatureDoesNotMatch');
+  assert.doesNotMatch(r.body, /SecretAccessKey/);
+});
+
 test('role chaining: AssumeRole with web-identity credentials when the trust policy names the role', async () => {
   const c = await webIdentityCreds();
   const creds = {
@@ -273,7 +337,84 @@ test('role chaining: AssumeRole with web-identity credentials when the trust pol
   );
 });
 
+test('an AssumeRole tag key __proto__ is an ordinary tag, as AWS takes it, never silently dropped (issue 10 item 13)', async () => {
+  const c = await webIdentityCreds();
+  const creds = {
+    accessKeyId: c.AccessKeyId!,
+    secretAccessKey: c.SecretAccessKey!,
+    sessionToken: c.SessionToken!,
+  };
+  const client = new STSClient({ endpoint: srv.url, region: 'us-east-1', credentials: creds });
+  const r = await client.send(
+    new AssumeRoleCommand({
+      RoleArn: `arn:aws:iam::${ACCOUNT}:role/chained`,
+      RoleSessionName: 'proto',
+      Tags: [{ Key: '__proto__', Value: 'x' }],
+      TransitiveTagKeys: ['__proto__'],
+    }),
+  );
+  assert.ok(r.PackedPolicySize! > 0, 'the tag is counted in the packed policy size');
+  const session = openSession(r.Credentials!.SessionToken!, srv.service.deps.config.sessionKeys)!;
+  assert.ok(Object.hasOwn(session.tags!, '__proto__'));
+  assert.equal(session.tags!['__proto__'], 'x');
+  assert.deepEqual(session.transitiveTagKeys, ['__proto__']);
+  // A transitive key that is not a session tag is refused, __proto__ included (not found on the prototype).
+  await assert.rejects(
+    client.send(
+      new AssumeRoleCommand({
+        RoleArn: `arn:aws:iam::${ACCOUNT}:role/chained`,
+        RoleSessionName: 'proto2',
+        Tags: [{ Key: 'team', Value: 'a' }],
+        TransitiveTagKeys: ['__proto__'],
+      }),
+    ),
+    (e: Error & { name: string }) => e.name === 'InvalidParameterValue',
+  );
+});
+
+test('a 413 says Connection: close, so a keep-alive client does not reuse the dropped socket (issue 10 item 10)', async () => {
+  const agent = new HttpAgent({ keepAlive: true, maxSockets: 1 });
+  const send = (body: string, chunked: boolean) =>
+    new Promise<{ status: number; connection: string | undefined }>((resolve, reject) => {
+      const req = httpRequest(
+        srv.url,
+        {
+          method: 'POST',
+          agent,
+          headers: {
+            'content-type': 'application/x-www-form-urlencoded',
+            ...(chunked ? { 'transfer-encoding': 'chunked' } : { 'content-length': Buffer.byteLength(body) }),
+          },
+        },
+        (res) => {
+          res.resume();
+          res.on('end', () => resolve({ status: res.statusCode!, connection: res.headers.connection }));
+        },
+      );
+      req.on('error', reject);
+      req.end(body);
+    });
+  try {
+    for (const chunked of [false, true]) {
+      const big = await send('x='.padEnd(40 * 1024, 'a'), chunked);
+      assert.deepEqual(big, { status: 413, connection: 'close' }, `chunked: ${chunked}`);
+      const next = await send('Action=GetCallerIdentity&Version=2011-06-15', false);
+      assert.equal(next.status, 403, 'the next request of the same client gets an answer, not ECONNRESET');
+    }
+  } finally {
+    agent.destroy();
+  }
+});
+
 test('graceful close: in-flight keep-alive clients are let go', async () => {
   const r = await http('POST', '/', webIdentityForm(token()));
   assert.equal(r.status, 200);
+});
+
+test('plain HTTP on an address other machines reach is warned about; loopback and TLS are not (issue 10 item 13)', () => {
+  for (const host of ['0.0.0.0', '::', '10.0.0.5', '[::]', 'sts.example.com', '128.0.0.1'])
+    assert.match(plainHttpWarning(host, false) ?? '', /serving plain HTTP on .* clear text/, host);
+  for (const host of ['127.0.0.1', '127.1.2.3', 'localhost', '::1', '[::1]', 'LOCALHOST'])
+    assert.equal(plainHttpWarning(host, false), undefined, host);
+  assert.equal(plainHttpWarning('0.0.0.0', true), undefined);
 });

@@ -211,11 +211,80 @@ test('debug handlers and metrics names', async () => {
   assert.match(m, /^pod_identity_webhook_used 1/m);
   assert.match(m, /^process_cpu_user_seconds_total /m);
   assert.doesNotMatch(m, /path="\/healthz"/, 'healthz is not instrumented');
+  // Clearing reads the sources again (the file here): the cache refills by itself and readiness follows it.
   assert.equal((await call(metricsBase + '/debug/alpha/cache/clear')).status, 200);
-  assert.equal((await call(metricsBase + '/debug/alpha/cache')).body, '{}');
-  // Restore the SAs for the other tests (the file source reloads only on change).
-  writeFileSync(files.saFile, readFileSync(files.saFile, 'utf8') + '\n# touched\n');
-  await until(() => wh.cache.get('great-namespace', 'great-serviceaccount').found, 15_000, 'reload');
+  await until(() => wh.cache.get('great-namespace', 'great-serviceaccount').found, 15_000, 'refill');
+  assert.equal((await call(base + '/readyz', { ca })).status, 200);
+});
+
+async function untilAsync(cond: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!(await cond())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await sleep(50);
+  }
+}
+
+test('debug cache clear: /readyz answers 503 until the cache is filled again (file and API sources)', async () => {
+  // File source: a file that no longer parses cannot refill the cache, so the webhook stays not ready.
+  const saFile = `${files.saFile}.clear.yaml`;
+  writeFileSync(saFile, readFileSync(files.saFile, 'utf8'));
+  const fw = await startWebhook(
+    flagsFor([`--service-accounts-file=${saFile}`, '--enable-debugging-handlers']),
+    {
+      logger: memoryLogger().logger,
+    },
+  );
+  try {
+    const ready = () => call(`https://127.0.0.1:${fw.port}/readyz`, { ca });
+    assert.equal((await ready()).status, 200);
+    writeFileSync(saFile, 'kind: [unclosed\n');
+    await sleep(200); // the watcher sees the bad file and keeps the previous ServiceAccounts
+    assert.equal((await call(`http://127.0.0.1:${fw.metricsPort}/debug/alpha/cache/clear`)).status, 200);
+    await untilAsync(async () => (await ready()).status === 503, 5000, 'not ready after clear');
+    assert.match((await ready()).body, /not loaded since the cache was cleared/);
+    writeFileSync(saFile, readFileSync(files.saFile, 'utf8'));
+    await untilAsync(async () => (await ready()).status === 200, 15_000, 'ready once the file loads');
+    assert.ok(fw.cache.get('great-namespace', 'great-serviceaccount').found);
+  } finally {
+    await fw.stop();
+    rmSync(saFile, { force: true });
+  }
+  // API source: the relist after the clear fails twice, so readiness waits for the third list.
+  const down = { status: 500, body: '{"kind":"Status","code":500,"message":"down"}' };
+  const api = new KubeReplay()
+    .on(
+      'list /api/v1/serviceaccounts',
+      { status: 200, body: fixture('serviceaccounts-list-page2.json') },
+      down,
+      down,
+      {
+        status: 200,
+        body: fixture('serviceaccounts-list-page2.json'),
+      },
+    )
+    .on('watch /api/v1/serviceaccounts', { watch: [], end: false });
+  await api.start();
+  const aw = await startWebhook(flagsFor([`--kube-api=${api.url}`, '--enable-debugging-handlers']), {
+    logger: memoryLogger().logger,
+  });
+  try {
+    await aw.synced;
+    const ready = () => call(`https://127.0.0.1:${aw.port}/readyz`, { ca });
+    assert.equal((await ready()).status, 200);
+    assert.equal((await call(`http://127.0.0.1:${aw.metricsPort}/debug/alpha/cache/clear`)).status, 200);
+    const r = await ready();
+    assert.equal(r.status, 503, 'not ready as soon as the cache is empty');
+    assert.match(r.body, /ServiceAccount cache not synced/);
+    await untilAsync(async () => (await ready()).status === 200, 20_000, 'ready after the relist');
+    assert.equal(
+      api.count((q) => q.path === '/api/v1/serviceaccounts' && q.query.get('watch') !== 'true'),
+      4,
+    );
+  } finally {
+    await aw.stop();
+    await api.stop();
+  }
 });
 
 test('TLS hot reload: a new pair is served to new connections; a bad pair keeps the old one', async () => {
