@@ -51,6 +51,9 @@ export function containerdConfig(p: ContainerdPaths): string {
     "[plugins.'io.containerd.cri.v1.runtime']",
     // Pod network namespaces are bind-mounted under the state folder, not the machine's /var/run/netns.
     '  netns_mounts_under_state_dir = true',
+    // root here lacks CAP_SYS_RESOURCE, so no process may lower its oom_score_adj (the pause container asks for
+    // -998): keep every container's at or above containerd's own, as for rootless containerd.
+    '  restrict_oom_score_adj = true',
     '',
     "[plugins.'io.containerd.cri.v1.runtime'.containerd]",
     "  default_runtime_name = 'runc'",

@@ -40,6 +40,7 @@ test('containerd: version 4, every path from the inputs, runc with cgroupfs, net
   assert.match(toml, /^ {2}SystemdCgroup = false$/m);
   assert.match(toml, /^ {2}Root = "\/t\/containerd\/state\/runc"$/m);
   assert.match(toml, /^ {2}netns_mounts_under_state_dir = true$/m);
+  assert.match(toml, /^ {2}restrict_oom_score_adj = true$/m);
   assert.match(toml, /^ {2}bin_dirs = \["\/cache\/bin\/cni"\]$/m);
   assert.match(toml, /^ {2}conf_dir = "\/t\/cni\/net.d"$/m);
   // Nothing of the machine's own containerd (/run/containerd, /var/lib/containerd).
