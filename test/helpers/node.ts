@@ -166,12 +166,15 @@ function run(cmd: string, args: string[], env?: NodeJS.ProcessEnv): string {
   return out.stdout;
 }
 
-/** The cgroup v1 hierarchies mounted on this machine (named ones too), from /proc/self/mountinfo. */
-function cgroupV1Mounts(): string[] {
+/**
+ * The cgroup hierarchies mounted on this machine, from /proc/self/mountinfo: every v1 one (named ones too) and the
+ * hybrid layout's v2 one, where runc creates the same path.
+ */
+function cgroupMounts(): string[] {
   return readFileSync('/proc/self/mountinfo', 'utf8')
     .split('\n')
     .map((l) => l.split(' '))
-    .filter((f) => f[f.indexOf('-') + 1] === 'cgroup')
+    .filter((f) => ['cgroup', 'cgroup2'].includes(f[f.indexOf('-') + 1] ?? ''))
     .map((f) => f[4]!);
 }
 
@@ -240,7 +243,7 @@ export async function startNode(cp: ControlPlane, dir: string, options: NodeOpti
     run(join(bin, 'ctr'), ['--address', socket, '--namespace', 'k8s.io', ...args], env);
   // Its own cgroup subtree per run, so two nodes on one machine never touch each other's containers.
   const cgroupRoot = `${CGROUP_ROOT_PREFIX}${randomBytes(4).toString('hex')}`;
-  const cgroupDirs = cgroupV1Mounts().map((m) => join(m, cgroupRoot));
+  const cgroupDirs = cgroupMounts().map((m) => join(m, cgroupRoot));
   let stopped = false;
 
   const stop = async () => {
