@@ -43,9 +43,9 @@ const SCRIPT = join(ROOT, 'scripts/node.sh');
 /** Set by `scripts/node.sh sandbox`; the suite refuses to touch the machine's own network without it. */
 export const SANDBOX_ENV = 'OPENIRSA_NODE_SANDBOX';
 
-/** kube-apiserver flags a node needs: the Node authorizer and NodeRestriction for the kubelet's identity. */
+/** kube-apiserver flags a node needs: the Node authorizer (a list flag, added to the helper's RBAC) and NodeRestriction. */
 export const NODE_API_SERVER_ARGS = [
-  '--authorization-mode=Node,RBAC',
+  '--authorization-mode=Node',
   '--enable-admission-plugins=NodeRestriction',
 ];
 
@@ -178,6 +178,18 @@ function cgroupMounts(): string[] {
     .map((f) => f[4]!);
 }
 
+/** Unmounts everything mounted under `dir` (overlay rootfs, token tmpfs, netns binds), deepest first. */
+function unmountUnder(dir: string): void {
+  const decode = (p: string) =>
+    p.replace(/\\(\d{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
+  const points = readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
+    .map((l) => decode(l.split(' ')[4] ?? ''))
+    .filter((m) => m.startsWith(`${dir}/`))
+    .sort((a, b) => b.length - a.length);
+  for (const m of points) spawnSync('umount', ['-l', m]);
+}
+
 /** The processes in a cgroup subtree (the containers the node ran: ours by construction). */
 function pidsInCgroupTree(path: string): number[] {
   if (!existsSync(path)) return [];
@@ -272,6 +284,7 @@ export async function startNode(cp: ControlPlane, dir: string, options: NodeOpti
       }
       await sleep(250);
     }
+    unmountUnder(dir);
     const left = cgroupDirs.flatMap((c) => removeCgroupTree(c));
     if (left.length > 0) console.error(`node: cgroups left behind:\n${left.join('\n')}`);
   };
