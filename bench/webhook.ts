@@ -15,6 +15,7 @@ import { readFileSync, rmSync, existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { admissionReview, samplePod, webhookFiles } from '../test/unit/webhook/https-helpers.js';
+import { parseReply } from './http-client.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const seconds = Number(process.env.BENCH_SECONDS ?? 10);
@@ -28,41 +29,6 @@ function checkReply(status: number, body: Buffer): string | undefined {
   if (body.indexOf('"allowed":true') < 0 || body.indexOf('"patch":"') < 0)
     return `unexpected reply: ${body.toString('utf8', 0, 200)}`;
   return undefined;
-}
-
-const CRLF2 = Buffer.from('\r\n\r\n');
-
-/**
- * One HTTP/1.1 response at the start of `buf`: undefined while incomplete, else its status and body (or why it
- * cannot be read) and how many bytes it used. Handles Content-Length and chunked framing (no trailers).
- */
-function parseReply(
-  buf: Buffer,
-): { reply: { status: number; body: Buffer } | string; consumed: number } | undefined {
-  const end = buf.indexOf(CRLF2);
-  if (end < 0) return undefined;
-  const head = buf.toString('latin1', 0, end);
-  const status = Number(head.slice(9, 12));
-  let at = end + 4;
-  const cl = /\r\ncontent-length: *(\d+)/i.exec(head);
-  if (cl) {
-    const n = Number(cl[1]);
-    if (buf.length < at + n) return undefined;
-    return { reply: { status, body: buf.subarray(at, at + n) }, consumed: at + n };
-  }
-  if (!/\r\ntransfer-encoding: *chunked/i.test(head))
-    return { reply: `no framing in ${JSON.stringify(head)}`, consumed: buf.length };
-  const parts: Buffer[] = [];
-  for (;;) {
-    const eol = buf.indexOf('\r\n', at);
-    if (eol < 0) return undefined;
-    const size = parseInt(buf.toString('latin1', at, eol), 16);
-    if (!Number.isFinite(size)) return { reply: 'bad chunk size', consumed: buf.length };
-    if (buf.length < eol + 2 + size + 2) return undefined;
-    if (size === 0) return { reply: { status, body: Buffer.concat(parts) }, consumed: eol + 4 };
-    parts.push(buf.subarray(eol + 2, eol + 2 + size));
-    at = eol + 2 + size + 2;
-  }
 }
 
 /** CPU seconds (user + system) the process has used so far. */

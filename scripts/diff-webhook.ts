@@ -9,12 +9,10 @@
  * and counted apart; anything else is reported, and makes the exit status 1. Needs Go (to build the reference)
  * and the control-plane binaries; never part of `npm test`.
  */
-import { execFileSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { Agent, request } from 'node:https';
-import { homedir, tmpdir } from 'node:os';
-import { join, relative, resolve } from 'node:path';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { CLI, freePort, startControlPlane, type ControlPlane } from '../test/helpers/control-plane.js';
 import {
@@ -26,6 +24,7 @@ import {
   type CliProcess,
 } from '../test/e2e/support.js';
 import { prng } from '../test/helpers/iam-differential.js';
+import { referenceBinary, ReferenceError } from './reference-webhook.js';
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
@@ -45,45 +44,6 @@ const total = Number(values.reviews);
 const seed = Number(values.seed);
 if (!Number.isSafeInteger(total) || total < 3 || !Number.isSafeInteger(seed)) die('bad --reviews or --seed');
 if (!existsSync(CLI)) die(`${CLI} is missing: run \`npm run build\` first`);
-
-// ------------------------------------------------------------------------------------------ the reference binary
-
-function sourceHash(dir: string): string {
-  const h = createHash('sha256');
-  const walk = (d: string): void => {
-    for (const name of readdirSync(d).sort()) {
-      if (name === '.git') continue;
-      const full = join(d, name);
-      if (statSync(full).isDirectory()) walk(full);
-      else if (/\.(go|mod|sum)$/.test(name))
-        h.update(relative(dir, full)).update('\0').update(readFileSync(full));
-    }
-  };
-  walk(dir);
-  return h.digest('hex').slice(0, 16);
-}
-
-function referenceBinary(arg: string): string {
-  const path = resolve(arg);
-  if (!existsSync(path)) die(`${path} does not exist`);
-  if (statSync(path).isFile()) return path;
-  if (!existsSync(join(path, 'go.mod')))
-    die(`${path} has no go.mod: give the reference's source folder or binary`);
-  const cache = join(
-    process.env.OPENIRSA_CACHE ?? join(homedir(), '.cache/openirsa'),
-    `reference-${sourceHash(path)}`,
-  );
-  const bin = join(cache, 'amazon-eks-pod-identity-webhook');
-  if (existsSync(bin)) return bin;
-  mkdirSync(cache, { recursive: true });
-  console.log(`building the reference from ${path} into ${cache} (go build, a few minutes on 2 cores)…`);
-  execFileSync('nice', ['-n', '10', 'go', 'build', '-o', bin, '.'], {
-    cwd: path,
-    stdio: 'inherit',
-    env: { ...process.env, CGO_ENABLED: '0' },
-  });
-  return bin;
-}
 
 // ------------------------------------------------------------------------------------------ processes
 
@@ -282,7 +242,13 @@ const FLAG_SETS: Array<{ name: string; prefix: string; args: string[] }> = [
 ];
 
 async function main(): Promise<void> {
-  const refBin = referenceBinary(positionals[0]!);
+  let refBin: string;
+  try {
+    refBin = referenceBinary(positionals[0]!);
+  } catch (err) {
+    if (err instanceof ReferenceError) die(err.message);
+    throw err;
+  }
   console.log(`reference: ${refBin}`);
   const work = mkdtempSync(join(tmpdir(), 'openirsa-diff-webhook-'));
   const cp: ControlPlane = await startControlPlane();

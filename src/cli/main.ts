@@ -21,6 +21,10 @@ const commands: Record<string, { summary: string; load: () => Promise<{ run: Com
     summary: 'wire a cluster to AWS IAM: issuer, OIDC provider, role, ServiceAccount',
     load: () => import('./setup.js'),
   },
+  agent: {
+    summary: 'EKS Pod Identity agent: container credentials for pods on any cluster',
+    load: () => import('./agent.js'),
+  },
   dev: { summary: 'run issuer, STS and webhook on one machine', load: () => import('./dev.js') },
 };
 

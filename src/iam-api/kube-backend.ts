@@ -8,7 +8,7 @@
 import { createHash } from 'node:crypto';
 import { CoreV1Api, type KubeConfig, type V1ConfigMap } from '@kubernetes/client-node';
 import type { Logger } from '../log.js';
-import { loadKubeConfig } from '../kube/client.js';
+import { clientNodeWatch, loadKubeConfig } from '../kube/client.js';
 import { Reflector, type ListPage } from '../kube/reflector.js';
 import type { OverlayEntry } from './model.js';
 import { ConflictError, entryKey, type StateBackend, type StoredEntry } from './store.js';
@@ -72,7 +72,7 @@ export class KubeBackend implements StateBackend {
     const quiet = { info() {}, warn() {}, error() {}, debug() {} } as unknown as Logger;
     this.reflector = new Reflector({
       name: 'iam-state',
-      kubeConfig: kc,
+      watch: clientNodeWatch(kc),
       path: `/api/v1/namespaces/${namespace}/configmaps`,
       labelSelector: SELECTOR,
       list: (opts) => this.core.listNamespacedConfigMap({ namespace, ...opts }) as Promise<ListPage>,

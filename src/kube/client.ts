@@ -4,21 +4,12 @@
  */
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest, type RequestOptions } from 'node:https';
-import { KubeConfig } from '@kubernetes/client-node';
+import { KubeConfig, Watch } from '@kubernetes/client-node';
+import type { WatchFn } from './reflector.js';
 
-export class KubeConfigError extends Error {
-  readonly code = 'KUBECONFIG_INVALID';
-  constructor(message: string) {
-    super(message);
-    this.name = 'KubeConfigError';
-  }
-}
+import { KubeConfigError, type KubeClientOptions } from './client-errors.js';
 
-export interface KubeClientOptions {
-  kubeconfig?: string;
-  kubeApi?: string;
-  env?: NodeJS.ProcessEnv;
-}
+export { KubeConfigError, type KubeClientOptions };
 
 export function loadKubeConfig(options: KubeClientOptions): KubeConfig {
   const env = options.env ?? process.env;
@@ -123,4 +114,15 @@ export async function kubeGet(kc: KubeConfig, path: string): Promise<{ status: n
     );
     req.end();
   });
+}
+
+/** The Reflector's watch on client-node's Watch. */
+export function clientNodeWatch(kc: KubeConfig): WatchFn {
+  return (path, query, onEvent, onDone, idleTimeoutMs) => {
+    const w = new Watch(kc);
+    // client-node 2.x aborts a watch after `requestTimeoutMs` (30 s) without data, far shorter than kube-apiserver's
+    // silence on a quiet resource; the field is not in its typings, so it is set where it exists.
+    if ('requestTimeoutMs' in w) Object.assign(w, { requestTimeoutMs: idleTimeoutMs });
+    return w.watch(path, query, onEvent, onDone);
+  };
 }

@@ -1,5 +1,6 @@
 /**
- * A list/watch loop (client-go's Reflector) on @kubernetes/client-node's Watch. client-node 2.x's informer
+ * A list/watch loop (client-go's Reflector) over an injected list and watch (the lean transport of lean.ts for the
+ * webhook, @kubernetes/client-node's Watch through client.ts's clientNodeWatch elsewhere). client-node 2.x's informer
  * (ListWatch) still stops for good after any error other than 410 and a client timeout, lists without pagination and
  * keeps every whole object in its own map; this one:
  * - lists (paginated), hands the full set to `onReplace` (so vanished objects are removed; callers keep only the
@@ -8,8 +9,20 @@
  *   received nothing for `watchIdleTimeoutMs` (client-node's inactivity timer; a stalled connection cannot last);
  * - relists on 410 Gone (HTTP or an ERROR event), and retries any other error with capped exponential backoff.
  */
-import { Watch, type KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from '../log.js';
+
+/**
+ * Start one watch request on a collection (client-node's Watch.watch shape, plus the idle timeout): events go to
+ * `onEvent`; `onDone` is called once when it ends (null: the server closed it; an error named TimeoutError: nothing
+ * arrived for `idleTimeoutMs`; an AbortError after abort()).
+ */
+export type WatchFn = (
+  path: string,
+  query: Record<string, string | number | boolean>,
+  onEvent: (type: string, obj: unknown) => void,
+  onDone: (err: unknown) => void,
+  idleTimeoutMs: number,
+) => Promise<{ abort(): void }>;
 
 export interface ListPage {
   items?: unknown[];
@@ -18,7 +31,7 @@ export interface ListPage {
 
 export interface ReflectorOptions {
   name: string;
-  kubeConfig: KubeConfig;
+  watch: WatchFn;
   /** The collection path, e.g. `/api/v1/serviceaccounts`. */
   path: string;
   fieldSelector?: string;
@@ -56,10 +69,10 @@ const statusOf = (err: unknown): number | undefined => {
 };
 
 export class Reflector {
-  private readonly watcher: Watch;
+  private readonly idleTimeoutMs: number;
   private resourceVersion = '';
   private stopped = false;
-  private controller: AbortController | undefined;
+  private controller: { abort(): void } | undefined;
   private sleepTimer: { timer: NodeJS.Timeout; resolve: () => void } | undefined;
   private backoffMs: number;
   private relistRequested = false;
@@ -73,14 +86,7 @@ export class Reflector {
   watches = 0;
 
   constructor(private readonly o: ReflectorOptions) {
-    this.watcher = new Watch(o.kubeConfig);
-    // client-node 2.x aborts a watch after `requestTimeoutMs` (30 s) without data, far shorter than kube-apiserver's
-    // silence on a quiet resource; the field is not in its typings, so it is set where it exists.
-    if ('requestTimeoutMs' in this.watcher) {
-      Object.assign(this.watcher, {
-        requestTimeoutMs: o.watchIdleTimeoutMs ?? ((o.watchTimeoutSeconds ?? 300) + 30) * 1000,
-      });
-    }
+    this.idleTimeoutMs = o.watchIdleTimeoutMs ?? ((o.watchTimeoutSeconds ?? 300) + 30) * 1000;
     this.backoffMs = o.initialBackoffMs ?? 1000;
     this.synced = new Promise((r) => (this.resolveSynced = r));
   }
@@ -241,7 +247,7 @@ export class Reflector {
       if (this.o.fieldSelector) query.fieldSelector = this.o.fieldSelector;
       if (this.o.labelSelector) query.labelSelector = this.o.labelSelector;
       this.watches++;
-      this.watcher
+      this.o
         .watch(
           this.o.path,
           query,
@@ -274,6 +280,7 @@ export class Reflector {
             if (rv) this.resourceVersion = rv;
           },
           (err: unknown) => finish(err),
+          this.idleTimeoutMs,
         )
         .then(
           (controller) => {

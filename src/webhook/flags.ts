@@ -313,6 +313,14 @@ export const FLAGS: readonly FlagSpec[] = [
     usage: 'Address both servers listen on (default: all interfaces)',
     group: 'openirsa',
   },
+  {
+    name: 'watch-pod-identity-associations',
+    type: 'bool',
+    default: 'false',
+    usage:
+      'Also use container credentials for the ServiceAccounts named by PodIdentityAssociation objects (openirsa.io/v1alpha1, the same objects openirsa agent reads); needs the Kubernetes API',
+    group: 'openirsa',
+  },
 ];
 
 const BY_NAME = new Map(FLAGS.map((f) => [f.name, f]));
@@ -473,6 +481,7 @@ export interface WebhookFlags {
   maxRequestBytes: number;
   logFormat: 'json' | 'text';
   bindAddress: string;
+  watchPodIdentityAssociations: boolean;
 }
 
 function typed(spec: FlagSpec, raw: string): string | number | bigint | boolean {
@@ -564,6 +573,7 @@ export function resolveFlags(values: RawValues): WebhookFlags {
     maxRequestBytes,
     logFormat,
     bindAddress: out.bindAddress as string,
+    watchPodIdentityAssociations: out.watchPodIdentityAssociations as boolean,
   };
 }
 

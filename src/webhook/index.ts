@@ -3,7 +3,8 @@
  * `openirsa webhook`, `openirsa dev` and the benchmark.
  */
 import { reviewAdmission } from './admission.js';
-import { IdentityCache, type ComposeRoleArn } from './cache.js';
+import { IdentityCache, type ComposeRoleArn, type ContainerCredentialsLookup } from './cache.js';
+import { AssociationIndex } from '../agent/association.js';
 import { ContainerCredentialsConfig } from './container-credentials.js';
 import type { WebhookFlags } from './flags.js';
 import { composeRoleArnFromImds } from './imds.js';
@@ -98,9 +99,21 @@ export async function startWebhook(f: WebhookFlags, opts: StartOptions): Promise
     );
 
   const metrics = opts.metrics ?? createMetrics();
+  if (f.watchPodIdentityAssociations && f.serviceAccountsFile) {
+    throw new WebhookStartError(
+      '--watch-pod-identity-associations needs the Kubernetes API and cannot be combined with --service-accounts-file',
+    );
+  }
   const cc = f.watchContainerCredentialsConfig
     ? new ContainerCredentialsConfig(f.watchContainerCredentialsConfig, log)
     : undefined;
+  // The agent's associations are a second source of container-credentials ServiceAccounts (one source of truth
+  // for agent and webhook); the identities file keeps working beside it.
+  const associations = f.watchPodIdentityAssociations ? new AssociationIndex() : undefined;
+  const containerCredentials: ContainerCredentialsLookup | undefined =
+    cc && associations
+      ? { has: (ns, sa) => cc.has(ns, sa) || associations.has(ns, sa) }
+      : (cc ?? associations);
 
   let apiSource: ServiceAccountApiSource | undefined;
   const cache = new IdentityCache({
@@ -113,7 +126,7 @@ export async function startWebhook(f: WebhookFlags, opts: StartOptions): Promise
     gracePeriodMs: f.serviceAccountLookupGracePeriodMs,
     fetchServiceAccount: (ns, name) => (apiSource ? apiSource.fetch(ns, name) : Promise.resolve(undefined)),
     onUsed: () => metrics.used.set(1),
-    containerCredentials: cc,
+    containerCredentials,
   });
 
   const stops: Array<() => void> = [];
@@ -143,14 +156,14 @@ export async function startWebhook(f: WebhookFlags, opts: StartOptions): Promise
           : `ServiceAccounts file ${f.serviceAccountsFile} not loaded since the cache was cleared`,
       );
     } else {
-      // Loaded only here: @kubernetes/client-node costs ~80 MiB of RSS, which file-based runs do not need.
-      const [{ loadKubeConfig }, { ConfigMapApiSource, ServiceAccountApiSource }] = await Promise.all([
-        import('../kube/client.js'),
+      // The lean transport, not @kubernetes/client-node (~80 MiB of RSS to load): see src/kube/lean.ts.
+      const [{ loadKubeConnection }, { ConfigMapApiSource, ServiceAccountApiSource }] = await Promise.all([
+        import('../kube/lean.js'),
         import('./service-account-sources.js'),
       ]);
-      const kubeConfig = loadKubeConfig({ kubeconfig: f.kubeconfig, kubeApi: f.kubeApi });
+      const kube = loadKubeConnection({ kubeconfig: f.kubeconfig, kubeApi: f.kubeApi });
       apiSource = new ServiceAccountApiSource({
-        kubeConfig,
+        kube,
         cache,
         annotationPrefix: f.annotationPrefix,
         logger: log,
@@ -166,9 +179,26 @@ export async function startWebhook(f: WebhookFlags, opts: StartOptions): Promise
           ? undefined
           : `ServiceAccount cache not synced${sa.reflector.lastError ? ` (last error: ${sa.reflector.lastError})` : ''}`,
       );
+      if (associations) {
+        // Associations are custom objects read through client-node, loaded only when this mode is on.
+        const [{ AssociationApiSource }, { loadKubeConfig }] = await Promise.all([
+          import('../agent/kube.js'),
+          import('../kube/client.js'),
+        ]);
+        const kubeConfig = loadKubeConfig({ kubeconfig: f.kubeconfig, kubeApi: f.kubeApi });
+        const pia = new AssociationApiSource(kubeConfig, associations, log);
+        void pia.start();
+        stops.push(() => pia.stop());
+        syncs.push(pia.reflector.synced);
+        notReady.push(() =>
+          pia.reflector.hasSynced
+            ? undefined
+            : `PodIdentityAssociation cache not synced${pia.reflector.lastError ? ` (last error: ${pia.reflector.lastError})` : ''}`,
+        );
+      }
       if (f.watchConfigMap) {
         const cm = new ConfigMapApiSource({
-          kubeConfig,
+          kube,
           cache,
           logger: log,
           resyncPeriodMs: f.resyncPeriodMs,
@@ -184,6 +214,7 @@ export async function startWebhook(f: WebhookFlags, opts: StartOptions): Promise
             : `ConfigMap ${f.namespace}/pod-identity-webhook not synced${cm.reflector.lastError ? ` (last error: ${cm.reflector.lastError})` : ''}`,
         );
       }
+      stops.push(() => kube.close()); // after the sources' stops, so their watches end as aborts
     }
   } catch (err) {
     for (const s of stops) s();

@@ -1,17 +1,17 @@
 /**
  * The Kubernetes API sources (reference pkg/cache/cache.go): a list/watch of ServiceAccounts in all
  * namespaces (only the prefix's annotations are kept), the single-object GET for the grace-period fallback, and the
- * namespaced watch of the `pod-identity-webhook` ConfigMap.
+ * namespaced watch of the `pod-identity-webhook` ConfigMap, over the lean transport (src/kube/lean.ts).
  */
-import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
-import { Reflector, type ListPage } from '../kube/reflector.js';
+import type { KubeConnection } from '../kube/lean.js';
+import { Reflector, type ListPage, type WatchFn } from '../kube/reflector.js';
 import { CONFIG_MAP_NAME } from './constants.js';
 import { stripServiceAccount, type IdentityCache, type StrippedServiceAccount } from './cache.js';
 import { ConfigMapHandler } from './config-map.js';
 import type { Logger } from '../log.js';
 
 export interface ApiSourceOptions {
-  kubeConfig: KubeConfig;
+  kube: KubeConnection;
   cache: IdentityCache;
   annotationPrefix: string;
   logger: Logger;
@@ -34,19 +34,29 @@ function watchTimeout(resyncPeriodMs: number): number {
   return base + Math.floor(Math.random() * Math.min(60, base / 2));
 }
 
+type ListOptions = { limit: number; _continue?: string; fieldSelector?: string; labelSelector?: string };
+
+/** One page of a collection (the query parameter is `continue`; client-node spells the option `_continue`). */
+function lister(kube: KubeConnection, path: string): (opts: ListOptions) => Promise<ListPage> {
+  return ({ _continue, ...rest }) => kube.get<ListPage>(path, { ...rest, continue: _continue });
+}
+
+function watcher(kube: KubeConnection): WatchFn {
+  return (path, query, onEvent, onDone, idleTimeoutMs) =>
+    kube.watch(path, query, onEvent, onDone, idleTimeoutMs);
+}
+
 export class ServiceAccountApiSource {
   readonly reflector: Reflector;
-  private readonly core: CoreV1Api;
 
   constructor(private readonly o: ApiSourceOptions) {
-    this.core = o.kubeConfig.makeApiClient(CoreV1Api);
     const strip = (obj: unknown): StrippedServiceAccount | undefined =>
       stripServiceAccount(obj, o.annotationPrefix);
     this.reflector = new Reflector({
       name: 'serviceaccounts',
-      kubeConfig: o.kubeConfig,
+      watch: watcher(o.kube),
       path: '/api/v1/serviceaccounts',
-      list: (opts) => this.core.listServiceAccountForAllNamespaces(opts) as Promise<ListPage>,
+      list: lister(o.kube, '/api/v1/serviceaccounts'),
       onReplace: (items) => {
         const sas = items.map(strip).filter((x): x is StrippedServiceAccount => x !== undefined);
         o.cache.replaceServiceAccounts(sas);
@@ -83,7 +93,8 @@ export class ServiceAccountApiSource {
     let delay = 10;
     for (let attempt = 0; ; attempt++) {
       try {
-        const sa = await withTimeout(this.core.readNamespacedServiceAccount({ name, namespace }), 1000);
+        const path = `/api/v1/namespaces/${encodeURIComponent(namespace)}/serviceaccounts/${encodeURIComponent(name)}`;
+        const sa = await withTimeout(this.o.kube.get(path, {}, 1000), 1000);
         return stripServiceAccount(sa, this.o.annotationPrefix);
       } catch (err) {
         const status = errStatus(err);
@@ -112,15 +123,15 @@ export class ConfigMapApiSource {
   readonly reflector: Reflector;
 
   constructor(o: Omit<ApiSourceOptions, 'annotationPrefix'> & { namespace: string }) {
-    const core = o.kubeConfig.makeApiClient(CoreV1Api);
     const handler = new ConfigMapHandler(o.cache, o.logger);
     const fieldSelector = `metadata.name=${CONFIG_MAP_NAME}`;
+    const path = `/api/v1/namespaces/${encodeURIComponent(o.namespace)}/configmaps`;
     this.reflector = new Reflector({
       name: 'configmap',
-      kubeConfig: o.kubeConfig,
-      path: `/api/v1/namespaces/${encodeURIComponent(o.namespace)}/configmaps`,
+      watch: watcher(o.kube),
+      path,
       fieldSelector,
-      list: (opts) => core.listNamespacedConfigMap({ namespace: o.namespace, ...opts }) as Promise<ListPage>,
+      list: lister(o.kube, path),
       onReplace: (items) => items.forEach((i) => handler.upsert(i)),
       onUpsert: (obj) => handler.upsert(obj),
       onDelete: () => handler.remove(),

@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { IdentityCache } from '../../../src/webhook/cache.js';
 import { ConfigMapApiSource, ServiceAccountApiSource } from '../../../src/webhook/service-account-sources.js';
+import { loadKubeConnection } from '../../../src/kube/lean.js';
 import { loadKubeConfig } from '../../../src/kube/client.js';
 import { KubeReplay, fixture, lines } from './kube-replay.js';
 import { memoryLogger, until } from './helpers.js';
@@ -44,7 +45,7 @@ test('SA list (paginated) + watch events + 410 ERROR event → relist + 500 → 
   await api.start();
   const { cache, logger, holder } = newCache();
   const src = new ServiceAccountApiSource({
-    kubeConfig: loadKubeConfig({ kubeApi: api.url }),
+    kube: loadKubeConnection({ kubeApi: api.url }),
     cache,
     annotationPrefix: 'eks.amazonaws.com',
     logger,
@@ -97,7 +98,7 @@ test('watch events are applied: modified annotations and deletes (before any rel
   await api.start();
   const { cache, logger, holder } = newCache();
   const src = new ServiceAccountApiSource({
-    kubeConfig: loadKubeConfig({ kubeApi: api.url }),
+    kube: loadKubeConnection({ kubeApi: api.url }),
     cache,
     annotationPrefix: 'eks.amazonaws.com',
     logger,
@@ -153,7 +154,7 @@ test('HTTP 410 on the watch → relist; list failures retried with backoff, not 
   await api.start();
   const { cache, logger, holder } = newCache();
   const src = new ServiceAccountApiSource({
-    kubeConfig: loadKubeConfig({ kubeApi: api.url }),
+    kube: loadKubeConnection({ kubeApi: api.url }),
     cache,
     annotationPrefix: 'eks.amazonaws.com',
     logger,
@@ -189,7 +190,7 @@ test('grace period GET fallback against the API: 200 adds, 404 → not found', a
   await api.start();
   const { cache, logger, holder } = newCache({ gracePeriodMs: 2000 });
   const src = new ServiceAccountApiSource({
-    kubeConfig: loadKubeConfig({ kubeApi: api.url }),
+    kube: loadKubeConnection({ kubeApi: api.url }),
     cache,
     annotationPrefix: 'eks.amazonaws.com',
     logger,
@@ -218,7 +219,7 @@ test('ConfigMap source: field selector, list then watch update', async () => {
   await api.start();
   const { cache, logger } = newCache();
   const src = new ConfigMapApiSource({
-    kubeConfig: loadKubeConfig({ kubeApi: api.url }),
+    kube: loadKubeConnection({ kubeApi: api.url }),
     cache,
     logger,
     resyncPeriodMs: 60_000,
@@ -240,12 +241,14 @@ test('ConfigMap source: field selector, list then watch update', async () => {
   }
 });
 
-test('loadKubeConfig: clear error without any API configuration', () => {
-  assert.throws(() => loadKubeConfig({ env: {} }), /no Kubernetes API configured/);
-  assert.throws(
-    () => loadKubeConfig({ kubeconfig: '/nonexistent/kubeconfig' }),
-    /cannot load the Kubernetes client configuration/,
-  );
+test('loadKubeConfig and loadKubeConnection: the same clear errors without a usable API configuration', () => {
+  for (const load of [loadKubeConfig, loadKubeConnection]) {
+    assert.throws(() => load({ env: {} }), /no Kubernetes API configured/);
+    assert.throws(
+      () => load({ kubeconfig: '/nonexistent/kubeconfig' }),
+      /cannot load the Kubernetes client configuration/,
+    );
+  }
 });
 
 test('a watch that stays silent is re-established from the last resourceVersion, without backoff or a warning', async () => {
@@ -258,7 +261,7 @@ test('a watch that stays silent is re-established from the last resourceVersion,
   await api.start();
   const { cache, logger, logLines, holder } = newCache();
   const src = new ServiceAccountApiSource({
-    kubeConfig: loadKubeConfig({ kubeApi: api.url }),
+    kube: loadKubeConnection({ kubeApi: api.url }),
     cache,
     annotationPrefix: 'eks.amazonaws.com',
     logger,

@@ -1,0 +1,209 @@
+/**
+ * `npm run bench:compare -- <reference source folder | built binary> [--rounds N] [--seconds S] [--only webhook|sts]`
+ *
+ * Side by side in one run, alternating rounds (A B, B A, A B, …) so that other load on the machine falls on both:
+ * - webhook: `openirsa webhook` and the reference amazon-eks-pod-identity-webhook (built from its source folder by
+ *   scripts/reference-webhook.ts, or a binary) both watching the same real kube-apiserver (scripts/control-plane.sh
+ *   build) for the same ServiceAccounts, driven over HTTPS keep-alive (64 connections) with the same 3-container
+ *   pod review by bench/load-generator.ts in its own process;
+ * - STS: `openirsa sts serve` and moto's server (`moto_server`, from `bash scripts/python-tools.sh`), plain HTTP
+ *   keep-alive (32 connections), AssumeRoleWithWebIdentity with distinct RS256 tokens.
+ * Prints, per side: requests/s, p50/p99, server CPU per request, RSS after the load, each as the range over the
+ * rounds (the spread), and the ratios of the medians. Exit status 1 when a reply was wrong or a side failed.
+ */
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { stringify } from 'yaml';
+import { CLI, freePort, startControlPlane, type ControlPlane } from '../test/helpers/control-plane.js';
+import {
+  createNamespace,
+  createServiceAccount,
+  servingCertificate,
+  spawnProcess,
+  type CliProcess,
+} from '../test/e2e/support.js';
+import { admissionReview, samplePod, ROLE } from '../test/unit/webhook/https-helpers.js';
+import { claims, configDoc, makeKey, signToken, ROLE_ARN } from '../test/helpers/sts-fixtures.js';
+import { referenceBinary, ReferenceError } from '../scripts/reference-webhook.js';
+import type { LoadSpec } from './load-generator.js';
+import { alternate, round, rssOf, summary, waitFor, type Side } from './side-by-side.js';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+
+// ------------------------------------------------------------------------------------------ webhook
+
+async function compareWebhooks(
+  refArg: string,
+  rounds: number,
+  seconds: number,
+  dir: string,
+): Promise<boolean> {
+  const refBin = referenceBinary(refArg);
+  console.log(`webhook: reference ${refBin}`);
+  const cp: ControlPlane = await startControlPlane();
+  const procs: CliProcess[] = [];
+  try {
+    const ns = 'great-namespace';
+    await createNamespace(cp, ns);
+    await createServiceAccount(cp, ns, 'great-serviceaccount', { 'eks.amazonaws.com/role-arn': ROLE });
+    const tls = await servingCertificate(cp, dir);
+    const [refPort, refMetrics, ourPort, ourMetrics] = await Promise.all([
+      freePort(),
+      freePort(),
+      freePort(),
+      freePort(),
+    ]);
+    const common = [
+      '--in-cluster=false',
+      `--kubeconfig=${cp.kubeconfigPath}`,
+      `--tls-cert=${tls.certFile}`,
+      `--tls-key=${tls.keyFile}`,
+      '--aws-default-region=eu-west-1',
+    ];
+    const ref = spawnProcess(refBin, [...common, `--port=${refPort}`, `--metrics-port=${refMetrics}`]);
+    const ours = spawnProcess(process.execPath, [
+      CLI,
+      'webhook',
+      ...common,
+      `--port=${ourPort}`,
+      `--metrics-port=${ourMetrics}`,
+      '--bind-address=127.0.0.1',
+    ]);
+    procs.push(ref, ours);
+    const body = admissionReview('admission.k8s.io/v1', '6a1c4c39-0b7e-4d5e-9a7c-2f3d4e5f6a7b', samplePod());
+    const spec: Omit<LoadSpec, 'url'> = {
+      ca: cp.caPem,
+      servername: 'localhost',
+      connections: 64,
+      warmupSeconds: 2,
+      seconds,
+      contentType: 'application/json',
+      bodies: [body],
+      expect: '"patch":"',
+    };
+    const sides: Side[] = [
+      { name: 'reference', pid: ref.child.pid!, url: `https://127.0.0.1:${refPort}/mutate` },
+      { name: 'openirsa', pid: ours.child.pid!, url: `https://127.0.0.1:${ourPort}/mutate` },
+    ];
+    // Both caches have synced when both answer the review with a patch (a short round that must not fail).
+    for (const [side, proc] of [
+      [sides[0]!, ref],
+      [sides[1]!, ours],
+    ] as const)
+      await waitFor(side.name, proc, async () => {
+        const r = await round(side, { ...spec, connections: 1, warmupSeconds: 0, seconds: 2 }, dir);
+        return r.errors === 0 && r.requests > 0;
+      });
+    const idle = new Map(sides.map((s) => [s.name, rssOf(s.pid).now]));
+    console.log(
+      `webhook: idle RSS reference ${idle.get('reference')!.toFixed(0)} MiB, openirsa ${idle.get('openirsa')!.toFixed(0)} MiB; review ${Buffer.byteLength(body)} bytes, 64 connections, ${seconds} s rounds after 2 s warm-up`,
+    );
+    const results = await alternate(sides, rounds, spec, dir);
+    const rss = new Map(sides.map((s) => [s.name, rssOf(s.pid)]));
+    console.log(`\n${summary('webhook POST /mutate', results, rss, 'openirsa', 'reference')}\n`);
+    return [...results.values()].flat().every((r) => r.errors === 0);
+  } finally {
+    for (const p of procs) await p.stop();
+    await cp.stop();
+  }
+}
+
+// ------------------------------------------------------------------------------------------ STS
+
+async function compareSts(rounds: number, seconds: number, dir: string): Promise<boolean> {
+  const moto = join(ROOT, '.cache/venv/bin/moto_server');
+  if (!existsSync(moto)) throw new ReferenceError(`${moto} is missing: run \`bash scripts/python-tools.sh\``);
+  const key = await makeKey('bench-kid', 'RS256');
+  writeFileSync(join(dir, 'sts.yaml'), stringify(configDoc([key])));
+  const now = Math.floor(Date.now() / 1000);
+  const bodies = Array.from({ length: 256 }, (_, i) =>
+    new URLSearchParams({
+      Action: 'AssumeRoleWithWebIdentity',
+      Version: '2011-06-15',
+      RoleArn: ROLE_ARN,
+      RoleSessionName: `bench-${i}`,
+      WebIdentityToken: signToken(key, claims({ exp: now + 3600, iat: now, nbf: now, jti: String(i) })),
+    }).toString(),
+  );
+  const [ourPort, motoPort] = await Promise.all([freePort(), freePort()]);
+  const ours = spawnProcess(
+    process.execPath,
+    [CLI, 'sts', 'serve', '--config', join(dir, 'sts.yaml'), '--port', String(ourPort)],
+    {
+      OPENIRSA_LOG_LEVEL: 'warn',
+    },
+  );
+  const mo = spawnProcess(moto, ['-H', '127.0.0.1', '-p', String(motoPort)]);
+  try {
+    const spec: Omit<LoadSpec, 'url'> = {
+      connections: 32,
+      warmupSeconds: 2,
+      seconds,
+      contentType: 'application/x-www-form-urlencoded',
+      bodies,
+      expect: '<AssumeRoleWithWebIdentityResult>',
+    };
+    const sides: Side[] = [
+      { name: 'moto', pid: mo.child.pid!, url: `http://127.0.0.1:${motoPort}/` },
+      { name: 'openirsa', pid: ours.child.pid!, url: `http://127.0.0.1:${ourPort}/` },
+    ];
+    for (const [side, proc] of [
+      [sides[0]!, mo],
+      [sides[1]!, ours],
+    ] as const)
+      await waitFor(side.name, proc, async () => {
+        const r = await round(side, { ...spec, connections: 1, warmupSeconds: 0, seconds: 2 }, dir);
+        return r.errors === 0 && r.requests > 0;
+      });
+    console.log(
+      `sts: AssumeRoleWithWebIdentity, plain HTTP keep-alive, 32 connections, ${seconds} s rounds after 2 s warm-up`,
+    );
+    const results = await alternate(sides, rounds, spec, dir);
+    const rss = new Map(sides.map((s) => [s.name, rssOf(s.pid)]));
+    console.log(`\n${summary('sts AssumeRoleWithWebIdentity', results, rss, 'openirsa', 'moto')}\n`);
+    return [...results.values()].flat().every((r) => r.errors === 0);
+  } finally {
+    await Promise.all([ours.stop(), mo.stop()]);
+  }
+}
+
+async function main(): Promise<void> {
+  const { values, positionals } = parseArgs({
+    allowPositionals: true,
+    options: {
+      rounds: { type: 'string', default: '3' },
+      seconds: { type: 'string', default: '8' },
+      only: { type: 'string' },
+    },
+  });
+  const rounds = Number(values.rounds);
+  const seconds = Number(values.seconds);
+  const only = values.only;
+  const usage =
+    'usage: npm run bench:compare -- <reference source folder | built binary> [--rounds N] [--seconds S] [--only webhook|sts]';
+  if (!Number.isSafeInteger(rounds) || rounds < 1 || !(seconds > 0))
+    throw new ReferenceError(`bad --rounds or --seconds; ${usage}`);
+  if (only !== undefined && only !== 'webhook' && only !== 'sts')
+    throw new ReferenceError(`bad --only; ${usage}`);
+  if (only !== 'sts' && positionals.length !== 1) throw new ReferenceError(usage);
+  if (!existsSync(CLI)) throw new ReferenceError(`${CLI} is missing: run \`npm run build\` first`);
+  const dir = mkdtempSync(join(tmpdir(), 'openirsa-bench-compare-'));
+  let ok = true;
+  try {
+    if (only !== 'sts') ok = (await compareWebhooks(positionals[0]!, rounds, seconds, dir)) && ok;
+    if (only !== 'webhook') ok = (await compareSts(rounds, seconds, dir)) && ok;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  process.exit(ok ? 0 : 1);
+}
+
+main().catch((err: unknown) => {
+  console.error(
+    `bench:compare: ${err instanceof ReferenceError ? err.message : ((err as Error).stack ?? String(err))}`,
+  );
+  process.exit(err instanceof ReferenceError ? 2 : 1);
+});
