@@ -85,6 +85,17 @@ export async function run(argv: string[]): Promise<number> {
   for (const k of withRole ? ['token'] : ['config', 'role-arn', 'token'])
     if (!str(k)) throw new CliError(`--${k} is required; run 'openirsa explain --help'`);
   if (str('resource') && !str('action')) throw new CliError('--resource needs --action');
+  // The config is read first, so a missing --config is named before the token.
+  let seed: ReturnType<typeof loadConfig> | undefined;
+  if (!withRole) {
+    try {
+      seed = loadConfig(str('config')!);
+    } catch (err) {
+      if (err instanceof ConfigError) throw new CliError(`invalid config: ${err.message}`);
+      if (err instanceof FileReadError) throw new CliError(err.as('--config').message);
+      throw err;
+    }
+  }
   let token: string;
   try {
     token = readFileSync(str('token')!, 'utf8');
@@ -128,16 +139,8 @@ export async function run(argv: string[]): Promise<number> {
         `(provider: the token's issuer ${terminalSafe(issuer)}, ClientIDList ${terminalSafe(JSON.stringify(clientIds))}; --issuer/--client-id name another)`,
       );
   } else {
-    let seed;
-    try {
-      seed = loadConfig(str('config')!);
-    } catch (err) {
-      if (err instanceof ConfigError) throw new CliError(`invalid config: ${err.message}`);
-      if (err instanceof FileReadError) throw new CliError(err.as('--config').message);
-      throw err;
-    }
     // The roles as the IAM API left them (seed + stored changes), the same state `sts serve` answers from.
-    config = await liveConfigOf(seed);
+    config = await liveConfigOf(seed!);
   }
   let now = Date.now();
   if (str('time')) {

@@ -7,9 +7,11 @@
 import {
   closeSync,
   fsyncSync,
+  linkSync,
   openSync,
   readFileSync,
   renameSync,
+  rmSync,
   statSync,
   unlinkSync,
   watch,
@@ -125,12 +127,21 @@ async function withLock<T>(file: string, fn: () => T, timeoutMs = 10_000): Promi
   const lock = `${file}.lock`;
   const deadline = Date.now() + timeoutMs;
   for (;;) {
+    // The pid is written to a private file first and linked into place, so a lock is never seen empty: a writer
+    // killed between creating the lock and writing its pid would otherwise leave a lock no one can take over.
+    const claim = `${lock}.${process.pid}.${randomBytes(4).toString('hex')}`;
     try {
-      const fd = openSync(lock, 'wx', 0o600);
-      writeSync(fd, String(process.pid));
-      closeSync(fd);
+      const fd = openSync(claim, 'wx', 0o600);
+      try {
+        writeSync(fd, String(process.pid));
+      } finally {
+        closeSync(fd);
+      }
+      linkSync(claim, lock);
+      rmSync(claim, { force: true });
       break;
     } catch (err) {
+      rmSync(claim, { force: true });
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
       let owner = NaN;
       try {

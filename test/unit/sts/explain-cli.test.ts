@@ -363,7 +363,7 @@ test('--role: bad input is one line, exit 2', () => {
     ],
     [
       ['--role', join(dir, 'missing.json'), '--token', tok('b5')],
-      /^openirsa: cannot read --role .*missing\.json: ENOENT$/,
+      /^openirsa: cannot read --role .*missing\.json: no such file or directory$/,
     ],
     [
       [
