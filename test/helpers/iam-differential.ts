@@ -170,7 +170,7 @@ const FAMILIES: Record<string, Family> = {
 const RESOURCE_PATTERNS = [
   'arn:aws:s3:::bucket/*',
   'arn:aws:s3:::bucket/${aws:username}/*',
-  "arn:aws:s3:::bucket/${aws:username, 'shared'}/*",
+  "arn:aws:s3:::bucket/${aws:username, 'common'}/*",
   'arn:aws:s3:::bucket/${aws:PrincipalTag/team}/*',
   'arn:aws:s3:::bucket/a?ice/*',
   'arn:aws:s3:::bucket/alice/*',
@@ -184,7 +184,7 @@ const RESOURCE_PATTERNS = [
 const REQUEST_RESOURCES = [
   'arn:aws:s3:::bucket/alice/file',
   'arn:aws:s3:::bucket/bob/file',
-  'arn:aws:s3:::bucket/shared/file',
+  'arn:aws:s3:::bucket/common/file',
   'arn:aws:s3:::bucket/red/file',
   'arn:aws:s3:::other/x',
 ];

@@ -198,11 +198,11 @@ test('partial states: a provider with other client ids and a role with another s
   };
   await iam.send(
     new IAM.CreateRoleCommand({
-      RoleName: 'shared',
+      RoleName: 'common',
       AssumeRolePolicyDocument: JSON.stringify({ Version: '2012-10-17', Statement: [other] }),
     }),
   );
-  const args = base('api', 'shared', '--thumbprint', 'auto', '--account-id', ACCOUNT);
+  const args = base('api', 'common', '--thumbprint', 'auto', '--account-id', ACCOUNT);
   const r = await setup(args);
   assert.equal(r.code, 0, r.stderr);
   assert.match(
@@ -217,7 +217,7 @@ test('partial states: a provider with other client ids and a role with another s
     new IAM.GetOpenIDConnectProviderCommand({ OpenIDConnectProviderArn: providerArn() }),
   );
   assert.deepEqual(p.ClientIDList, ['other-app', 'sts.amazonaws.com']);
-  const trust = await trustOf('shared');
+  const trust = await trustOf('common');
   assert.deepEqual(trust.Statement[0], other);
   assert.equal(trust.Statement.length, 2);
   // The engine admits the ServiceAccount with the merged policy. (No real exchange here: after the first test
@@ -226,7 +226,7 @@ test('partial states: a provider with other client ids and a role with another s
   assert.equal(
     checkAwsTrust(
       { value: { trustPolicy: JSON.stringify(trust) } },
-      `arn:aws:iam::${ACCOUNT}:role/shared`,
+      `arn:aws:iam::${ACCOUNT}:role/common`,
       providerArn(),
       {
         sub: sub('api'),
@@ -241,7 +241,7 @@ test('partial states: a provider with other client ids and a role with another s
   assert.equal(del.code, 0, del.stderr);
   assert.match(del.stdout, /role .*: updated \(remove trust statement OpenirsaSetup[0-9a-f]{16}/);
   assert.match(del.stdout, /provider .*: unchanged \(existed before setup/);
-  assert.deepEqual((await trustOf('shared')).Statement, [other]);
+  assert.deepEqual((await trustOf('common')).Statement, [other]);
   await iam.send(new IAM.GetOpenIDConnectProviderCommand({ OpenIDConnectProviderArn: providerArn() }));
 });
 
@@ -286,7 +286,7 @@ test('dry-run -o terraform is HCL (python-hcl2) and -o cloudformation passes cfn
   );
   for (const [role, sa] of [
     ['fresh-role', 'fresh'],
-    ['shared', 'api'],
+    ['common', 'api'],
   ] as const) {
     const args = [
       ...base(
@@ -321,7 +321,7 @@ test('dry-run -o terraform is HCL (python-hcl2) and -o cloudformation passes cfn
       types.join(),
     );
     const imported = (parsed.import ?? []).map((i) => String((i as { to: string }).to));
-    assert.equal(imported.includes('${aws_iam_role.irsa}'), role === 'shared', `imports: ${imported.join()}`);
+    assert.equal(imported.includes('${aws_iam_role.irsa}'), role === 'common', `imports: ${imported.join()}`);
     assert.ok(
       imported.includes('${aws_iam_openid_connect_provider.issuer}'),
       'the existing provider is imported',

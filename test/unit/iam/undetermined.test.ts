@@ -63,9 +63,9 @@ describe('a policy variable that cannot be resolved never widens an Allow nor na
     const doc = policy({
       Effect: 'Allow',
       Action: 'iam:GetUser',
-      Resource: [`arn:aws:iam::${ACCT}:user/\${aws:username}`, `arn:aws:iam::${ACCT}:user/shared`],
+      Resource: [`arn:aws:iam::${ACCT}:user/\${aws:username}`, `arn:aws:iam::${ACCT}:user/common`],
     });
-    assert.equal(decide(doc, roleRequest(`arn:aws:iam::${ACCT}:user/shared`)), 'Allow');
+    assert.equal(decide(doc, roleRequest(`arn:aws:iam::${ACCT}:user/common`)), 'Allow');
     const deny = policy(allowAll, {
       Effect: 'Deny',
       Action: 's3:*',
@@ -116,9 +116,9 @@ describe('a policy variable that cannot be resolved never widens an Allow nor na
     const withDefault = policy({
       Effect: 'Allow',
       Action: '*',
-      Resource: "arn:aws:s3:::b/${aws:username, 'shared'}/*",
+      Resource: "arn:aws:s3:::b/${aws:username, 'common'}/*",
     });
-    assert.equal(decide(withDefault, roleRequest('arn:aws:s3:::b/shared/x', empty)), 'Allow');
+    assert.equal(decide(withDefault, roleRequest('arn:aws:s3:::b/common/x', empty)), 'Allow');
   });
 });
 
