@@ -7,6 +7,7 @@ import { GetOpenIDConnectProviderCommand, GetRoleCommand, IAMClient } from '@aws
 import { AssumeRoleWithWebIdentityCommand, GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import type { Check } from './checks.js';
 import { awsClientConfig, awsErrorText, isNoSuchEntity } from '../aws/sdk.js';
+import { decodePolicyText } from '../iam/policy.js';
 import {
   checkAwsExchange,
   checkAwsProvider,
@@ -63,7 +64,7 @@ export async function runAwsChecks(i: AwsCheckInput): Promise<Check[]> {
   const role = await read(async () => {
     const r = await iam.send(new GetRoleCommand({ RoleName: roleName }));
     const doc = r.Role?.AssumeRolePolicyDocument ?? '';
-    return { trustPolicy: /^\s*\{/.test(doc) ? doc : decodeURIComponent(doc) };
+    return { trustPolicy: decodePolicyText(doc) };
   });
   checks.push(checkAwsTrust(role, i.roleArn, providerArn, { sub: i.sub, aud: i.audience }));
   if (i.exchange) {

@@ -11,6 +11,7 @@ import { loadConfig } from '../sts/config.js';
 import { explainWebIdentity } from '../sts/explain.js';
 import { KeyStore } from '../oidc/keys.js';
 import { kubeGet } from '../kube/client.js';
+import { kubeErrorText } from '../kube/client-errors.js';
 import { runAwsChecks } from './aws.js';
 import { DEFAULT_ANNOTATION_PREFIX, DEFAULT_TOKEN_AUDIENCE, ANNOTATION } from '../webhook/constants.js';
 import {
@@ -40,25 +41,6 @@ export interface DoctorOptions {
   /** Check the IAM side with the standard AWS credentials; `exchange`: a real AssumeRoleWithWebIdentity. */
   aws?: { exchange: boolean };
   now?: () => number;
-}
-
-/** The message of a client-node error: its HTTP status and the API server's reason, never a stack. */
-function apiError(err: unknown): string {
-  const e = err as { code?: number; body?: unknown; message?: string };
-  if (typeof e.code === 'number') {
-    let reason = '';
-    try {
-      const body =
-        typeof e.body === 'string'
-          ? (JSON.parse(e.body) as { message?: string })
-          : (e.body as { message?: string });
-      reason = body?.message ?? '';
-    } catch {
-      reason = '';
-    }
-    return `HTTP ${e.code}${reason ? `: ${reason}` : ''}`;
-  }
-  return e.message ?? String(err);
 }
 
 const isNotFound = (err: unknown): boolean => (err as { code?: number }).code === 404;
@@ -99,7 +81,7 @@ export async function runDoctor(o: DoctorOptions): Promise<Check[]> {
       id: 'webhook-registered',
       title: 'pod identity webhook registered',
       status: 'fail',
-      detail: `cannot list MutatingWebhookConfigurations: ${apiError(err)}`,
+      detail: `cannot list MutatingWebhookConfigurations: ${kubeErrorText(err)}`,
       fix: 'check --kubeconfig and that you may list mutatingwebhookconfigurations',
     });
   }
@@ -116,7 +98,7 @@ export async function runDoctor(o: DoctorOptions): Promise<Check[]> {
         id: 'pod',
         title: `pod ${o.namespace}/${o.pod}`,
         status: 'fail',
-        detail: isNotFound(err) ? 'not found' : apiError(err),
+        detail: isNotFound(err) ? 'not found' : kubeErrorText(err),
       });
       return checks;
     }
@@ -136,7 +118,7 @@ export async function runDoctor(o: DoctorOptions): Promise<Check[]> {
             id: 'service-account',
             title: 'ServiceAccount annotated with a role',
             status: 'fail',
-            detail: `cannot read ${ref}: ${apiError(err)}`,
+            detail: `cannot read ${ref}: ${kubeErrorText(err)}`,
           },
     );
   }
@@ -161,7 +143,7 @@ export async function runDoctor(o: DoctorOptions): Promise<Check[]> {
         id: 'pod-mutated',
         title: 'pod mutated by the webhook (a new pod, server-side dry run)',
         status: 'fail',
-        detail: `the API server refused the dry-run pod: ${apiError(err)}`,
+        detail: `the API server refused the dry-run pod: ${kubeErrorText(err)}`,
         fix: 'with failurePolicy Fail an unreachable webhook blocks every pod: check the webhook Service/URL, its certificate and caBundle',
       });
     }
@@ -193,7 +175,7 @@ export async function runDoctor(o: DoctorOptions): Promise<Check[]> {
       id: 'token',
       title: `ServiceAccount token (TokenRequest, audience ${audience})`,
       status: 'fail',
-      detail: `TokenRequest failed: ${apiError(err)}`,
+      detail: `TokenRequest failed: ${kubeErrorText(err)}`,
       fix: 'the caller needs create on serviceaccounts/token; the API server needs --service-account-signing-key-file and --service-account-issuer',
     });
     return checks;

@@ -36,6 +36,8 @@ import {
   type TrustPolicy,
 } from './plan.js';
 import { awsErrorText, isNoSuchEntity } from '../aws/sdk.js';
+import { decodePolicyText } from '../iam/policy.js';
+import { kubeErrorText } from '../kube/client-errors.js';
 
 export { awsErrorText };
 
@@ -49,25 +51,6 @@ export class SetupError extends Error {
   }
 }
 
-/** The Kubernetes API's status and reason. */
-export function kubeErrorText(err: unknown): string {
-  const e = err as { code?: number; body?: unknown; message?: string };
-  if (typeof e.code === 'number') {
-    let reason = '';
-    try {
-      const body =
-        typeof e.body === 'string'
-          ? (JSON.parse(e.body) as { message?: string })
-          : (e.body as { message?: string });
-      reason = body?.message ?? '';
-    } catch {
-      reason = '';
-    }
-    return `HTTP ${e.code}${reason ? `: ${reason}` : ''}`;
-  }
-  return e.message ?? String(err);
-}
-
 export interface SetupClients {
   iam?: IAMClient;
   core?: CoreV1Api;
@@ -75,11 +58,6 @@ export interface SetupClients {
 
 export function makeKubeClient(kc: KubeConfig): CoreV1Api {
   return kc.makeApiClient(CoreV1Api);
-}
-
-/** IAM returns policy documents URL-encoded (the SDK does not decode them). */
-export function decodePolicy(text: string): string {
-  return /^\s*[{[]/.test(text) ? text : decodeURIComponent(text);
 }
 
 async function observeRole(iam: IAMClient, roleName: string): Promise<ObservedRole | undefined> {
@@ -108,13 +86,15 @@ async function observeRole(iam: IAMClient, roleName: string): Promise<ObservedRo
     );
     for (const name of r.PolicyNames ?? []) {
       const p = await iam.send(new GetRolePolicyCommand({ RoleName: roleName, PolicyName: name }));
-      inline[name] = decodePolicy(p.PolicyDocument ?? '{}');
+      inline[name] = decodePolicyText(p.PolicyDocument ?? '{}');
     }
     marker = r.IsTruncated ? r.Marker : undefined;
   } while (marker);
   return {
     arn: role.Arn!,
-    trustPolicy: JSON.parse(decodePolicy(role.AssumeRolePolicyDocument ?? '{"Statement":[]}')) as TrustPolicy,
+    trustPolicy: JSON.parse(
+      decodePolicyText(role.AssumeRolePolicyDocument ?? '{"Statement":[]}'),
+    ) as TrustPolicy,
     tags: Object.fromEntries((role.Tags ?? []).map((t) => [t.Key!, t.Value ?? ''])),
     attachedPolicyArns: attached,
     inlinePolicies: inline,

@@ -7,7 +7,7 @@ import { decodeJwt } from 'jose';
 import type { CoreV1Api } from '@kubernetes/client-node';
 import type { Check } from '../doctor/checks.js';
 import { runAwsChecks } from '../doctor/aws.js';
-import { kubeErrorText } from './run.js';
+import { kubeErrorText } from '../kube/client-errors.js';
 
 export interface VerifyOptions {
   core: CoreV1Api;
