@@ -294,13 +294,20 @@ async function documents(argv: string[]): Promise<number> {
   return 0;
 }
 
-/** The API server's discovery document and JWKS, read with the kubeconfig's credentials. */
-async function readClusterIssuer(kubeconfig?: string, context?: string): Promise<ClusterIssuerDocuments> {
+/**
+ * The API server's discovery document and JWKS, read with the kubeconfig's credentials (also `setup`'s issuer
+ * phase); `what` begins each error message.
+ */
+export async function readClusterIssuer(
+  kubeconfig?: string,
+  context?: string,
+  what = 'issuer documents',
+): Promise<ClusterIssuerDocuments> {
   let kc;
   try {
     kc = loadKubectlConfig({ kubeconfig, context }).kubeConfig;
   } catch (err) {
-    throw new CliError(`issuer documents: ${messageOf(err)}`);
+    throw new CliError(`${what}: ${messageOf(err)}`);
   }
   const server = kc.getCurrentCluster()!.server;
   const get = async (path: string): Promise<unknown> => {
@@ -308,7 +315,7 @@ async function readClusterIssuer(kubeconfig?: string, context?: string): Promise
     try {
       r = await kubeGet(kc, path);
     } catch (err) {
-      throw new CliError(`issuer documents: cannot read ${path} from ${server}: ${messageOf(err)}`, 1);
+      throw new CliError(`${what}: cannot read ${path} from ${server}: ${messageOf(err)}`, 1);
     }
     if (r.status !== 200) {
       const hint =
@@ -317,12 +324,12 @@ async function readClusterIssuer(kubeconfig?: string, context?: string): Promise
           : r.status === 404
             ? ' (the API server serves no issuer discovery: it needs --service-account-issuer and a signing key)'
             : '';
-      throw new CliError(`issuer documents: ${server}${path} answered HTTP ${r.status}${hint}`, 1);
+      throw new CliError(`${what}: ${server}${path} answered HTTP ${r.status}${hint}`, 1);
     }
     try {
       return JSON.parse(r.body);
     } catch {
-      throw new CliError(`issuer documents: ${server}${path} is not JSON`, 1);
+      throw new CliError(`${what}: ${server}${path} is not JSON`, 1);
     }
   };
   return { discovery: await get('/.well-known/openid-configuration'), jwks: await get('/openid/v1/jwks') };

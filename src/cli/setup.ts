@@ -2,12 +2,14 @@
 import { readFile } from 'node:fs/promises';
 import { basename, extname } from 'node:path';
 import { IAMClient } from '@aws-sdk/client-iam';
+import type { KubeConfig } from '@kubernetes/client-node';
 import { STSClient, GetCallerIdentityCommand } from '@aws-sdk/client-sts';
 import { parseFlags, type FlagValues } from './args.js';
 import { CliError, messageOf } from './errors.js';
-import { kubeGet } from '../kube/client.js';
 import { loadKubectlConfig } from '../kube/kubectl-config.js';
-import { awsClientConfig } from '../aws/sdk.js';
+import { awsClientConfig, awsErrorText } from '../aws/sdk.js';
+import { cannotRead } from '../file-errors.js';
+import { readClusterIssuer } from './issuer.js';
 import { firstBroken, formatChecklist } from '../doctor/checks.js';
 import { verifySetup } from '../setup/verify.js';
 import {
@@ -35,14 +37,7 @@ import {
   type Step,
 } from '../setup/plan.js';
 import { RENDER_FORMATS, RenderError, render, type RenderFormat } from '../setup/render.js';
-import {
-  SetupError,
-  awsErrorText,
-  execute,
-  makeKubeClient,
-  observe,
-  type SetupClients,
-} from '../setup/run.js';
+import { SetupError, execute, makeKubeClient, observe, type SetupClients } from '../setup/run.js';
 
 const USAGE = `usage: openirsa setup [delete] --issuer URL -n NS --service-account NAME --role-name NAME [flags]
        openirsa setup verify -n NS --service-account NAME   (see 'openirsa setup verify --help')
@@ -130,9 +125,16 @@ async function readText(file: string, what: string): Promise<string> {
   try {
     return await readFile(file, 'utf8');
   } catch (err) {
-    throw new CliError(
-      `setup: cannot read ${what} ${file}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`,
-    );
+    throw new CliError(`setup: ${cannotRead(what, file, err)}`);
+  }
+}
+
+/** The kubeconfig as kubectl finds it (--kubeconfig, --context); `what` begins the error message. */
+function kubeConfigOf(v: FlagValues, what: string): KubeConfig {
+  try {
+    return loadKubectlConfig({ kubeconfig: str(v, 'kubeconfig'), context: str(v, 'context') }).kubeConfig;
+  } catch (err) {
+    throw new CliError(`${what}: ${messageOf(err)}`);
   }
 }
 
@@ -265,24 +267,8 @@ async function issuerPhase(v: FlagValues, spec: SetupSpec, out: Printer, dryRun:
     for (const f of keys) publicKeys.push(...(await loadPublicKeys(f)));
     docs = await buildIssuerDocuments({ issuer: spec.issuer, publicKeys });
   } else {
-    let kc;
-    try {
-      kc = loadKubectlConfig({ kubeconfig: str(v, 'kubeconfig'), context: str(v, 'context') }).kubeConfig;
-    } catch (err) {
-      throw new CliError(`setup: ${messageOf(err)}`);
-    }
-    const get = async (path: string): Promise<unknown> => {
-      const r = await kubeGet(kc, path).catch((err: unknown) => {
-        throw new CliError(`setup: issuer: cannot read ${path}: ${messageOf(err)}`, 1);
-      });
-      if (r.status !== 200)
-        throw new CliError(`setup: issuer: the API server answered HTTP ${r.status} for ${path}`, 1);
-      return JSON.parse(r.body) as unknown;
-    };
-    docs = await documentsFromCluster(
-      { discovery: await get('/.well-known/openid-configuration'), jwks: await get('/openid/v1/jwks') },
-      { issuer: spec.issuer },
-    );
+    const cluster = await readClusterIssuer(str(v, 'kubeconfig'), str(v, 'context'), 'setup: issuer');
+    docs = await documentsFromCluster(cluster, { issuer: spec.issuer });
   }
   for (const w of docs.warnings) console.error(`openirsa: warning: ${w}`);
   if (dryRun) {
@@ -334,16 +320,8 @@ async function verify(argv: string[]): Promise<number> {
     console.log(VERIFY_USAGE);
     return 0;
   }
-  let core;
-  try {
-    core = makeKubeClient(
-      loadKubectlConfig({ kubeconfig: str(v, 'kubeconfig'), context: str(v, 'context') }).kubeConfig,
-    );
-  } catch (err) {
-    throw new CliError(`setup verify: ${messageOf(err)}`);
-  }
   const checks = await verifySetup({
-    core,
+    core: makeKubeClient(kubeConfigOf(v, 'setup verify')),
     namespace: need(v, 'namespace'),
     serviceAccount: need(v, 'service-account'),
     roleArn: str(v, 'role-arn'),
@@ -389,13 +367,7 @@ export async function run(argv: string[]): Promise<number> {
   if (!offline) {
     if (needsIam) clients.iam = new IAMClient(await awsConfig());
     if (phases.includes('serviceaccount')) {
-      try {
-        clients.core = makeKubeClient(
-          loadKubectlConfig({ kubeconfig: str(v, 'kubeconfig'), context: str(v, 'context') }).kubeConfig,
-        );
-      } catch (err) {
-        throw new CliError(`setup: ${messageOf(err)}`);
-      }
+      clients.core = makeKubeClient(kubeConfigOf(v, 'setup'));
     }
   }
   try {

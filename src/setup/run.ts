@@ -39,8 +39,6 @@ import { awsErrorText, isNoSuchEntity } from '../aws/sdk.js';
 import { decodePolicyText } from '../iam/policy.js';
 import { kubeErrorText } from '../kube/client-errors.js';
 
-export { awsErrorText };
-
 export class SetupError extends Error {
   constructor(
     readonly code: 'IamFailed' | 'KubernetesFailed' | 'IssuerCheckFailed' | 'BadInput',
