@@ -3,7 +3,7 @@ import { cannotRead } from '../file-errors.js';
 import { parseFlags } from './args.js';
 import { CliError, messageOf } from './errors.js';
 import { loadKubectlConfig } from '../kube/kubectl-config.js';
-import { firstBroken, formatChecklist } from '../doctor/checks.js';
+import { firstBroken, formatChecklist, type Check } from '../doctor/checks.js';
 import { readCa, runDoctor } from '../doctor/run.js';
 
 const USAGE = `usage: openirsa doctor [-n NS] (--service-account NAME | --pod NAME) [flags]
@@ -83,8 +83,16 @@ export async function run(argv: string[]): Promise<number> {
     annotationPrefix: s('annotation-prefix'),
     aws: values.aws === true ? { exchange: values['aws-exchange'] === true } : undefined,
   });
+  return printChecklist(checks, format === 'json');
+}
+
+/**
+ * Prints a checklist (doctor, setup verify) as text or JSON, what the cluster and AWS said made safe for a
+ * terminal; returns the exit status: 1 when a link is broken.
+ */
+export function printChecklist(checks: Check[], json: boolean): number {
   const broken = firstBroken(checks);
-  if (format === 'json')
+  if (json)
     console.log(
       terminalSafeJson(JSON.stringify({ ok: !broken, firstBroken: broken?.id ?? null, checks }, null, 2)),
     );

@@ -10,7 +10,7 @@ import { loadKubectlConfig } from '../kube/kubectl-config.js';
 import { awsClientConfig, awsErrorText } from '../aws/sdk.js';
 import { cannotRead } from '../file-errors.js';
 import { readClusterIssuer } from './issuer.js';
-import { firstBroken, formatChecklist } from '../doctor/checks.js';
+import { printChecklist } from './doctor.js';
 import { verifySetup } from '../setup/verify.js';
 import {
   buildIssuerDocuments,
@@ -328,10 +328,7 @@ async function verify(argv: string[]): Promise<number> {
     audience: str(v, 'audience'),
     annotationPrefix: str(v, 'annotation-prefix') ?? DEFAULT_ANNOTATION_PREFIX,
   });
-  const broken = firstBroken(checks);
-  if (v.json) console.log(JSON.stringify({ ok: !broken, firstBroken: broken?.id ?? null, checks }, null, 2));
-  else console.log(formatChecklist(checks));
-  return broken ? 1 : 0;
+  return printChecklist(checks, v.json === true);
 }
 
 export async function run(argv: string[]): Promise<number> {
