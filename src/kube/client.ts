@@ -7,37 +7,39 @@ import { request as httpsRequest, type RequestOptions } from 'node:https';
 import { KubeConfig, Watch } from '@kubernetes/client-node';
 import type { WatchFn } from './reflector.js';
 
-import { KubeConfigError, type KubeClientOptions } from './client-errors.js';
+import {
+  KubeConfigError,
+  kubeClientSource,
+  loadingKubeConfig,
+  type KubeClientOptions,
+} from './client-errors.js';
 
 export { KubeConfigError, type KubeClientOptions };
 
 export function loadKubeConfig(options: KubeClientOptions): KubeConfig {
-  const env = options.env ?? process.env;
   const kc = new KubeConfig();
-  try {
-    if (options.kubeconfig) {
-      kc.loadFromFile(options.kubeconfig);
-    } else if (options.kubeApi) {
-      kc.loadFromOptions({
-        // client-node refuses plain http unless skipTLSVerify is set; for http (e.g. `kubectl proxy`) there is no TLS.
-        clusters: [
-          { name: 'kube-api', server: options.kubeApi, skipTLSVerify: options.kubeApi.startsWith('http://') },
-        ],
-        users: [{ name: 'anonymous' }],
-        contexts: [{ name: 'kube-api', cluster: 'kube-api', user: 'anonymous' }],
-        currentContext: 'kube-api',
-      });
-    } else if (env.KUBERNETES_SERVICE_HOST && env.KUBERNETES_SERVICE_PORT) {
-      kc.loadFromCluster();
-    } else {
-      throw new KubeConfigError(
-        'no Kubernetes API configured: not running in a cluster (KUBERNETES_SERVICE_HOST is unset); pass --kubeconfig or --kube-api, or --service-accounts-file to run without an API server',
-      );
+  loadingKubeConfig(() => {
+    switch (kubeClientSource(options)) {
+      case 'kubeconfig':
+        return kc.loadFromFile(options.kubeconfig!);
+      case 'kube-api':
+        return kc.loadFromOptions({
+          // client-node refuses plain http unless skipTLSVerify is set; for http (e.g. `kubectl proxy`) there is no TLS.
+          clusters: [
+            {
+              name: 'kube-api',
+              server: options.kubeApi!,
+              skipTLSVerify: options.kubeApi!.startsWith('http://'),
+            },
+          ],
+          users: [{ name: 'anonymous' }],
+          contexts: [{ name: 'kube-api', cluster: 'kube-api', user: 'anonymous' }],
+          currentContext: 'kube-api',
+        });
+      case 'in-cluster':
+        return kc.loadFromCluster();
     }
-  } catch (err) {
-    if (err instanceof KubeConfigError) throw err;
-    throw new KubeConfigError(`cannot load the Kubernetes client configuration: ${(err as Error).message}`);
-  }
+  });
   const cluster = kc.getCurrentCluster();
   if (!cluster) throw new KubeConfigError('the kubeconfig has no current cluster');
   if (options.kubeconfig && options.kubeApi) {

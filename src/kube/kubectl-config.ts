@@ -17,7 +17,7 @@
 import { existsSync, statSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import { KubeConfig, type Cluster, type Context, type User } from '@kubernetes/client-node';
-import { KubeConfigError } from './client.js';
+import { KubeConfigError } from './client-errors.js';
 
 /** Where a pod's ServiceAccount credentials are mounted (client-go rest.InClusterConfig). */
 export const IN_CLUSTER_TOKEN = '/var/run/secrets/kubernetes.io/serviceaccount/token';

@@ -13,7 +13,12 @@ import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from
 import { Agent as HttpsAgent, request as httpsRequest, type RequestOptions } from 'node:https';
 import { dirname, isAbsolute, join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import { KubeConfigError, type KubeClientOptions } from './client-errors.js';
+import {
+  KubeConfigError,
+  kubeClientSource,
+  loadingKubeConfig,
+  type KubeClientOptions,
+} from './client-errors.js';
 
 export { KubeConfigError, type KubeClientOptions };
 
@@ -74,27 +79,25 @@ function pick(list: Named<Record<string, unknown>> | undefined, field: string, n
 /** Load the connection the way src/kube/client.ts's loadKubeConfig configures client-node. */
 export function loadKubeConnection(options: KubeClientOptions): KubeConnection {
   const env = options.env ?? process.env;
-  try {
-    if (options.kubeconfig) return fromKubeconfig(options.kubeconfig, options.kubeApi);
-    // An https --kube-api alone is verified against the system's CAs (as client-node does); http has no TLS.
-    if (options.kubeApi) return new KubeConnection(options.kubeApi, { rejectUnauthorized: true });
-    if (env.KUBERNETES_SERVICE_HOST && env.KUBERNETES_SERVICE_PORT) {
-      const host = env.KUBERNETES_SERVICE_HOST.includes(':')
-        ? `[${env.KUBERNETES_SERVICE_HOST}]`
-        : env.KUBERNETES_SERVICE_HOST;
-      return new KubeConnection(`https://${host}:${env.KUBERNETES_SERVICE_PORT}`, {
-        ca: readFileSync(join(IN_CLUSTER, 'ca.crt')),
-        rejectUnauthorized: true,
-        authorization: tokenFileReader(join(IN_CLUSTER, 'token')),
-      });
+  return loadingKubeConfig(() => {
+    switch (kubeClientSource(options)) {
+      case 'kubeconfig':
+        return fromKubeconfig(options.kubeconfig!, options.kubeApi);
+      case 'kube-api':
+        // An https --kube-api alone is verified against the system's CAs (as client-node does); http has no TLS.
+        return new KubeConnection(options.kubeApi!, { rejectUnauthorized: true });
+      case 'in-cluster': {
+        const host = env.KUBERNETES_SERVICE_HOST!.includes(':')
+          ? `[${env.KUBERNETES_SERVICE_HOST}]`
+          : env.KUBERNETES_SERVICE_HOST!;
+        return new KubeConnection(`https://${host}:${env.KUBERNETES_SERVICE_PORT}`, {
+          ca: readFileSync(join(IN_CLUSTER, 'ca.crt')),
+          rejectUnauthorized: true,
+          authorization: tokenFileReader(join(IN_CLUSTER, 'token')),
+        });
+      }
     }
-  } catch (err) {
-    if (err instanceof KubeConfigError) throw err;
-    throw new KubeConfigError(`cannot load the Kubernetes client configuration: ${(err as Error).message}`);
-  }
-  throw new KubeConfigError(
-    'no Kubernetes API configured: not running in a cluster (KUBERNETES_SERVICE_HOST is unset); pass --kubeconfig or --kube-api, or --service-accounts-file to run without an API server',
-  );
+  });
 }
 
 function fromKubeconfig(path: string, serverOverride: string | undefined): KubeConnection {
