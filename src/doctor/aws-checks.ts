@@ -2,16 +2,13 @@
  * The IAM side of the chain as AWS sees it, for `doctor --aws` and `setup verify`. Pure: each analyser gets what
  * IAM and STS answered (or the error they gave) and returns one checklist line, naming the failing condition.
  */
+import { providerIdFromIssuer } from '../iam/arn.js';
 import { evaluatePolicy } from '../iam/evaluate.js';
 import { explain } from '../iam/explain.js';
 import type { Check } from './checks.js';
 
 /** What a read returned: the value, undefined for NoSuchEntity, or the error text of another failure. */
 export type Read<T> = { value: T } | { missing: true } | { error: string };
-
-export function providerIdOfIssuer(issuer: string): string {
-  return issuer.replace(/^https:\/\//, '');
-}
 
 export function checkAwsProvider(
   read: Read<{ clientIds: string[] }>,
@@ -55,7 +52,7 @@ export function checkAwsTrust(
       fix: 'openirsa setup --phases role …',
     };
   }
-  const id = providerIdOfIssuer(providerArn.split(':oidc-provider/')[1] ?? '');
+  const id = providerIdFromIssuer(providerArn.split(':oidc-provider/')[1] ?? '');
   const request = {
     action: 'sts:AssumeRoleWithWebIdentity',
     principal: { type: 'Federated' as const, id: providerArn },

@@ -8,13 +8,8 @@ import { AssumeRoleWithWebIdentityCommand, GetCallerIdentityCommand, STSClient }
 import type { Check } from './checks.js';
 import { awsClientConfig, awsErrorText, isNoSuchEntity } from '../aws/sdk.js';
 import { decodePolicyText } from '../iam/policy.js';
-import {
-  checkAwsExchange,
-  checkAwsProvider,
-  checkAwsTrust,
-  providerIdOfIssuer,
-  type Read,
-} from './aws-checks.js';
+import { providerIdFromIssuer } from '../iam/arn.js';
+import { checkAwsExchange, checkAwsProvider, checkAwsTrust, type Read } from './aws-checks.js';
 
 async function read<T>(f: () => Promise<T>): Promise<Read<T>> {
   try {
@@ -52,7 +47,7 @@ export async function runAwsChecks(i: AwsCheckInput): Promise<Check[]> {
   }
   const account = /^arn:[^:]+:iam::(\d{12}):/.exec(i.roleArn)?.[1] ?? '000000000000';
   const partition = i.partition ?? i.roleArn.split(':')[1] ?? 'aws';
-  const providerArn = `arn:${partition}:iam::${account}:oidc-provider/${providerIdOfIssuer(i.issuer)}`;
+  const providerArn = `arn:${partition}:iam::${account}:oidc-provider/${providerIdFromIssuer(i.issuer)}`;
   const iam = new IAMClient(config);
   const checks: Check[] = [];
   const provider = await read(async () => {

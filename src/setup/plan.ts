@@ -5,6 +5,7 @@
  * "unchanged" steps; `planDelete` undoes what `planSetup` did and nothing else. No I/O, no clock.
  */
 import { createHash } from 'node:crypto';
+import { providerIdFromIssuer } from '../iam/arn.js';
 import { lintTrustPolicy } from '../iam/lint.js';
 
 export const PHASES = ['issuer', 'provider', 'role', 'serviceaccount'] as const;
@@ -155,13 +156,8 @@ export interface Step {
   existed: boolean;
 }
 
-/** The IAM form of an issuer: the URL without https:// (provider ARN suffix and condition-key prefix). */
-export function providerIdOf(issuer: string): string {
-  return issuer.replace(/^https:\/\//, '');
-}
-
 export function providerArnOf(spec: Pick<SetupSpec, 'issuer' | 'accountId' | 'partition'>): string {
-  return `arn:${spec.partition}:iam::${spec.accountId}:oidc-provider/${providerIdOf(spec.issuer)}`;
+  return `arn:${spec.partition}:iam::${spec.accountId}:oidc-provider/${providerIdFromIssuer(spec.issuer)}`;
 }
 
 export function roleArnOf(
@@ -189,7 +185,7 @@ export function statementSidOf(
 
 /** The trust statement for the ServiceAccount: StringEquals on sub and aud (StringLike on sub namespace-wide). */
 export function trustStatementOf(spec: SetupSpec, providerArn = providerArnOf(spec)): TrustStatement {
-  const id = providerIdOf(spec.issuer);
+  const id = providerIdFromIssuer(spec.issuer);
   const sub = { [`${id}:sub`]: subjectOf(spec) };
   const aud = { [`${id}:aud`]: spec.audience };
   return {
@@ -456,7 +452,7 @@ export function planSetup(spec: SetupSpec, observed: Observed, phases: readonly 
         context: {
           accountId: spec.accountId,
           partition: spec.partition,
-          providers: [{ providerId: providerIdOf(spec.issuer), clientIds: [spec.audience] }],
+          providers: [{ providerId: providerIdFromIssuer(spec.issuer), clientIds: [spec.audience] }],
         },
       },
     ).filter((f) => f.severity === 'error');
