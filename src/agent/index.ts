@@ -18,7 +18,8 @@ import {
   type PodTokenAuthenticator,
 } from './authenticate.js';
 import { CredentialsCache, type CredentialsCacheOptions } from './cache.js';
-import { AssociationApiSource, kubePodCheck, kubeTokenReviewer } from './kube.js';
+import { AssociationApiSource } from './association-source.js';
+import { clientNodeAssociationListWatch, kubePodCheck, kubeTokenReviewer } from './kube.js';
 import type { CredentialsModel } from './plan.js';
 import {
   createAgentMetrics,
@@ -134,7 +135,7 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
   let stopSource: () => void = () => undefined;
   if (o.associations.kind === 'kubernetes') {
     const source = new AssociationApiSource(
-      needKube(o, 'the PodIdentityAssociation source'),
+      clientNodeAssociationListWatch(needKube(o, 'the PodIdentityAssociation source')),
       associations,
       log,
     );
