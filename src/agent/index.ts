@@ -8,7 +8,8 @@ import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from '../log.js';
-import { ProviderKeys } from '../oidc/keys.js';
+import { checkJwks } from '../oidc/jwk.js';
+import { ProviderKeys, type ProviderTrust } from '../oidc/keys.js';
 import { FileWatcher } from '../webhook/file-watch.js';
 import { AssociationIndex, parseAssociationsText } from './association.js';
 import {
@@ -18,7 +19,8 @@ import {
   type PodTokenAuthenticator,
 } from './authenticate.js';
 import { CredentialsCache, type CredentialsCacheOptions } from './cache.js';
-import { AssociationApiSource, kubePodCheck, kubeTokenReviewer } from './kube.js';
+import { AssociationApiSource } from './association-source.js';
+import { clientNodeAssociationListWatch, kubePodCheck, kubeTokenReviewer } from './kube.js';
 import type { CredentialsModel } from './plan.js';
 import {
   createAgentMetrics,
@@ -99,23 +101,49 @@ async function buildAuthenticator(o: AgentOptions): Promise<PodTokenAuthenticato
       o.audiences,
     );
   const a = o.auth;
-  let jwks;
+  const log = o.logger;
+  let jwks: ProviderTrust['jwks'];
   if (a.jwksFile) {
+    let doc: unknown;
     try {
-      jwks = JSON.parse(await readFile(a.jwksFile, 'utf8')) as { keys: [] };
+      doc = JSON.parse(await readFile(a.jwksFile, 'utf8'));
     } catch (err) {
       throw new AgentConfigError(`cannot read the JWKS file ${a.jwksFile}: ${(err as Error).message}`);
     }
-    if (!Array.isArray(jwks?.keys))
-      throw new AgentConfigError(`${a.jwksFile} is not a JWKS (no "keys" list)`);
+    const checked = checkJwks(doc);
+    if (!checked) throw new AgentConfigError(`${a.jwksFile} is not a JWKS (no "keys" list)`);
+    // Left out by ProviderKeys as by a fetched JWKS: said here, or a token signed with one is refused unexplained.
+    for (const message of checked.skipped)
+      log.warn({ path: a.jwksFile }, `JWKS file ${a.jwksFile}: ${message}; entry ignored`);
+    jwks = doc as ProviderTrust['jwks'];
   }
-  const caBundle = a.caBundleFile ? await readFile(a.caBundleFile, 'utf8') : undefined;
-  const keys = new ProviderKeys({
-    url: a.issuer,
-    thumbprints: [],
-    ...(jwks && { jwks }),
-    ...(caBundle !== undefined && { caBundle }),
-  });
+  let caBundle: string | undefined;
+  if (a.caBundleFile) {
+    try {
+      caBundle = await readFile(a.caBundleFile, 'utf8');
+    } catch (err) {
+      throw new AgentConfigError(`cannot read the CA bundle ${a.caBundleFile}: ${(err as Error).message}`);
+    }
+  }
+  // A failed fetch refuses every token ("not one of the cluster's keys"): the reason is logged, as `sts serve` does.
+  const keys = new ProviderKeys(
+    {
+      url: a.issuer,
+      thumbprints: [],
+      ...(jwks && { jwks }),
+      ...(caBundle !== undefined && { caBundle }),
+    },
+    {
+      onFetch: (info) =>
+        info.ok
+          ? log.info({ event: 'jwks_fetch', url: info.url }, 'fetched the cluster keys')
+          : log.warn(
+              { event: 'jwks_fetch_failed', url: info.url, reason: info.error },
+              'fetching the cluster keys failed',
+            ),
+      onWarning: (w) => log.warn({ event: 'jwks_entry_ignored', url: w.url }, w.message),
+    },
+  );
   return new JwksAuthenticator({
     issuer: a.issuer,
     audiences: o.audiences,
@@ -134,7 +162,7 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
   let stopSource: () => void = () => undefined;
   if (o.associations.kind === 'kubernetes') {
     const source = new AssociationApiSource(
-      needKube(o, 'the PodIdentityAssociation source'),
+      clientNodeAssociationListWatch(needKube(o, 'the PodIdentityAssociation source')),
       associations,
       log,
     );

@@ -1,21 +1,12 @@
 /**
- * The Kubernetes side of the agent (thin adapters): the bound pod's lookup, TokenReview, and the list/watch of
- * PodIdentityAssociation objects (also used by the webhook as its second source of container-credentials
- * ServiceAccounts).
+ * The Kubernetes side of the agent through @kubernetes/client-node (thin adapters): the bound pod's lookup,
+ * TokenReview, and the list/watch of PodIdentityAssociation objects for association-source.ts (the webhook reads
+ * those over its lean transport instead).
  */
 import { AuthenticationV1Api, CoreV1Api, CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
-import { Reflector, type ListPage } from '../kube/reflector.js';
+import type { ListPage, ListWatch } from '../kube/reflector.js';
 import { clientNodeWatch } from '../kube/client.js';
-import type { Logger } from '../log.js';
-import {
-  ASSOCIATION_API_PATH,
-  ASSOCIATION_GROUP,
-  ASSOCIATION_PLURAL,
-  ASSOCIATION_VERSION,
-  AssociationIndex,
-  parseAssociation,
-  type Association,
-} from './association.js';
+import { ASSOCIATION_GROUP, ASSOCIATION_PLURAL, ASSOCIATION_VERSION } from './association.js';
 import type { PodCheck, TokenReviewer } from './authenticate.js';
 
 const statusOf = (err: unknown): number | undefined => {
@@ -62,68 +53,18 @@ export function kubeTokenReviewer(kc: KubeConfig): TokenReviewer {
   };
 }
 
-/** Keeps an AssociationIndex in step with the cluster's PodIdentityAssociation objects. */
-export class AssociationApiSource {
-  readonly reflector: Reflector;
-  constructor(
-    kc: KubeConfig,
-    readonly index: AssociationIndex,
-    logger: Logger,
-    opts: { watchIdleTimeoutMs?: number; initialBackoffMs?: number; maxBackoffMs?: number } = {},
-  ) {
-    const custom = kc.makeApiClient(CustomObjectsApi);
-    const parse = (obj: unknown): Association | undefined => {
-      try {
-        return parseAssociation(obj);
-      } catch (err) {
-        logger.warn({ err: (err as Error).message }, 'ignoring an invalid PodIdentityAssociation');
-        return undefined;
-      }
-    };
-    const nameOf = (obj: unknown) => (obj as { metadata?: { name?: string } } | null)?.metadata?.name;
-    const warnConflicts = () => {
-      for (const names of index.conflicts())
-        logger.warn(
-          { associations: names },
-          `several PodIdentityAssociations for one ServiceAccount; using ${names[0]}`,
-        );
-    };
-    this.reflector = new Reflector({
-      name: ASSOCIATION_PLURAL,
-      watch: clientNodeWatch(kc),
-      path: ASSOCIATION_API_PATH,
-      list: (o) =>
-        custom.listClusterCustomObject({
-          group: ASSOCIATION_GROUP,
-          version: ASSOCIATION_VERSION,
-          plural: ASSOCIATION_PLURAL,
-          limit: o.limit,
-          ...(o._continue !== undefined && { _continue: o._continue }),
-        }) as Promise<ListPage>,
-      onReplace: (items) => {
-        index.replace(items.map(parse).filter((a): a is Association => a !== undefined));
-        warnConflicts();
-      },
-      onUpsert: (obj) => {
-        const a = parse(obj);
-        const name = nameOf(obj);
-        if (a) index.upsert(a);
-        else if (name) index.remove(name); // an object turned invalid no longer grants anything
-        warnConflicts();
-      },
-      onDelete: (obj) => {
-        const name = nameOf(obj);
-        if (name) index.remove(name);
-      },
-      logger,
-      ...opts,
-    });
-  }
-  start(): Promise<void> {
-    this.reflector.start();
-    return this.reflector.synced;
-  }
-  stop(): void {
-    this.reflector.stop();
-  }
+/** The PodIdentityAssociation collection's list and watch through client-node. */
+export function clientNodeAssociationListWatch(kc: KubeConfig): ListWatch {
+  const custom = kc.makeApiClient(CustomObjectsApi);
+  return {
+    watch: clientNodeWatch(kc),
+    list: (o) =>
+      custom.listClusterCustomObject({
+        group: ASSOCIATION_GROUP,
+        version: ASSOCIATION_VERSION,
+        plural: ASSOCIATION_PLURAL,
+        limit: o.limit,
+        ...(o._continue !== undefined && { _continue: o._continue }),
+      }) as Promise<ListPage>,
+  };
 }

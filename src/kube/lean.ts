@@ -19,6 +19,7 @@ import {
   loadingKubeConfig,
   type KubeClientOptions,
 } from './client-errors.js';
+import type { ListPage, ListWatch } from './reflector.js';
 
 export { KubeConfigError, type KubeClientOptions };
 
@@ -300,4 +301,16 @@ export class KubeConnection {
   close(): void {
     this.agent.destroy();
   }
+}
+
+/**
+ * A Reflector's list (one page of the collection at `path`; the query parameter is `continue`, client-node spells
+ * the option `_continue`) and watch over this connection.
+ */
+export function leanListWatch(kube: KubeConnection, path: string): ListWatch {
+  return {
+    list: ({ _continue, ...rest }) => kube.get<ListPage>(path, { ...rest, continue: _continue }),
+    watch: (watchPath, query, onEvent, onDone, idleTimeoutMs) =>
+      kube.watch(watchPath, query, onEvent, onDone, idleTimeoutMs),
+  };
 }

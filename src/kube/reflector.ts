@@ -59,6 +59,9 @@ export interface ReflectorOptions {
   pageSize?: number;
 }
 
+/** Where a Reflector lists and watches: the transport, apart from what to do with the objects. */
+export type ListWatch = Pick<ReflectorOptions, 'list' | 'watch'>;
+
 class GoneError extends Error {}
 
 const statusOf = (err: unknown): number | undefined => {

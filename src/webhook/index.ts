@@ -4,7 +4,7 @@
  */
 import { reviewAdmission } from './admission.js';
 import { IdentityCache, type ComposeRoleArn, type ContainerCredentialsLookup } from './cache.js';
-import { AssociationIndex } from '../agent/association.js';
+import { ASSOCIATION_API_PATH, AssociationIndex } from '../agent/association.js';
 import { ContainerCredentialsConfig } from './container-credentials.js';
 import type { WebhookFlags } from './flags.js';
 import { composeRoleArnFromImds } from './imds.js';
@@ -159,10 +159,8 @@ export async function startWebhook(f: WebhookFlags, opts: StartOptions): Promise
       );
     } else {
       // The lean transport, not @kubernetes/client-node (~80 MiB of RSS to load): see src/kube/lean.ts.
-      const [{ loadKubeConnection }, { ConfigMapApiSource, ServiceAccountApiSource }] = await Promise.all([
-        import('../kube/lean.js'),
-        import('./service-account-sources.js'),
-      ]);
+      const [{ loadKubeConnection, leanListWatch }, { ConfigMapApiSource, ServiceAccountApiSource }] =
+        await Promise.all([import('../kube/lean.js'), import('./service-account-sources.js')]);
       const kube = loadKubeConnection({ kubeconfig: f.kubeconfig, kubeApi: f.kubeApi });
       apiSource = new ServiceAccountApiSource({
         kube,
@@ -182,13 +180,8 @@ export async function startWebhook(f: WebhookFlags, opts: StartOptions): Promise
           : `ServiceAccount cache not synced${sa.reflector.lastError ? ` (last error: ${sa.reflector.lastError})` : ''}`,
       );
       if (associations) {
-        // Associations are custom objects read through client-node, loaded only when this mode is on.
-        const [{ AssociationApiSource }, { loadKubeConfig }] = await Promise.all([
-          import('../agent/kube.js'),
-          import('../kube/client.js'),
-        ]);
-        const kubeConfig = loadKubeConfig({ kubeconfig: f.kubeconfig, kubeApi: f.kubeApi });
-        const pia = new AssociationApiSource(kubeConfig, associations, log);
+        const { AssociationApiSource } = await import('../agent/association-source.js');
+        const pia = new AssociationApiSource(leanListWatch(kube, ASSOCIATION_API_PATH), associations, log);
         void pia.start();
         stops.push(() => pia.stop());
         syncs.push(pia.reflector.synced);

@@ -3,8 +3,8 @@
  * namespaces (only the prefix's annotations are kept), the single-object GET for the grace-period fallback, and the
  * namespaced watch of the `pod-identity-webhook` ConfigMap, over the lean transport (src/kube/lean.ts).
  */
-import type { KubeConnection } from '../kube/lean.js';
-import { Reflector, type ListPage, type WatchFn } from '../kube/reflector.js';
+import { leanListWatch, type KubeConnection } from '../kube/lean.js';
+import { Reflector } from '../kube/reflector.js';
 import { CONFIG_MAP_NAME } from './constants.js';
 import { stripServiceAccount, type IdentityCache, type StrippedServiceAccount } from './cache.js';
 import { ConfigMapHandler } from './config-map.js';
@@ -34,18 +34,6 @@ function watchTimeout(resyncPeriodMs: number): number {
   return base + Math.floor(Math.random() * Math.min(60, base / 2));
 }
 
-type ListOptions = { limit: number; _continue?: string; fieldSelector?: string; labelSelector?: string };
-
-/** One page of a collection (the query parameter is `continue`; client-node spells the option `_continue`). */
-function lister(kube: KubeConnection, path: string): (opts: ListOptions) => Promise<ListPage> {
-  return ({ _continue, ...rest }) => kube.get<ListPage>(path, { ...rest, continue: _continue });
-}
-
-function watcher(kube: KubeConnection): WatchFn {
-  return (path, query, onEvent, onDone, idleTimeoutMs) =>
-    kube.watch(path, query, onEvent, onDone, idleTimeoutMs);
-}
-
 export class ServiceAccountApiSource {
   readonly reflector: Reflector;
 
@@ -54,9 +42,8 @@ export class ServiceAccountApiSource {
       stripServiceAccount(obj, o.annotationPrefix);
     this.reflector = new Reflector({
       name: 'serviceaccounts',
-      watch: watcher(o.kube),
+      ...leanListWatch(o.kube, '/api/v1/serviceaccounts'),
       path: '/api/v1/serviceaccounts',
-      list: lister(o.kube, '/api/v1/serviceaccounts'),
       onReplace: (items) => {
         const sas = items.map(strip).filter((x): x is StrippedServiceAccount => x !== undefined);
         o.cache.replaceServiceAccounts(sas);
@@ -128,10 +115,9 @@ export class ConfigMapApiSource {
     const path = `/api/v1/namespaces/${encodeURIComponent(o.namespace)}/configmaps`;
     this.reflector = new Reflector({
       name: 'configmap',
-      watch: watcher(o.kube),
+      ...leanListWatch(o.kube, path),
       path,
       fieldSelector,
-      list: lister(o.kube, path),
       onReplace: (items) => items.forEach((i) => handler.upsert(i)),
       onUpsert: (obj) => handler.upsert(obj),
       onDelete: () => handler.remove(),

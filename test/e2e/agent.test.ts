@@ -35,6 +35,7 @@ import {
   type Pod,
   type RunningWebhook,
 } from './support.js';
+import { webIdentityTrust } from '../helpers/trust-policy.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const ACCOUNT = '111122223333';
@@ -94,7 +95,6 @@ describe('openirsa agent on a real control plane', () => {
     cp = await startControlPlane();
     caFile = join(work, 'ca.crt');
     writeFileSync(caFile, cp.caPem);
-    const issuerHost = new URL(cp.issuer).host;
     const tls = await servingCertificate(cp, work);
 
     kubectl(['apply', '-f', CRD]);
@@ -113,22 +113,11 @@ describe('openirsa agent on a real control plane', () => {
       roles: [
         {
           RoleName: 'openirsa-agent',
-          AssumeRolePolicyDocument: {
-            Version: '2012-10-17',
-            Statement: [
-              {
-                Effect: 'Allow',
-                Principal: { Federated: `arn:aws:iam::${ACCOUNT}:oidc-provider/${issuerHost}` },
-                Action: 'sts:AssumeRoleWithWebIdentity',
-                Condition: {
-                  StringEquals: {
-                    [`${issuerHost}:sub`]: 'system:serviceaccount:openirsa-system:openirsa-agent',
-                    [`${issuerHost}:aud`]: 'sts.amazonaws.com',
-                  },
-                },
-              },
-            ],
-          },
+          AssumeRolePolicyDocument: webIdentityTrust(
+            ACCOUNT,
+            cp.issuer,
+            'system:serviceaccount:openirsa-system:openirsa-agent',
+          ),
         },
         { RoleName: 'app', AssumeRolePolicyDocument: trustAgent(namespace) },
         { RoleName: 'app-2', AssumeRolePolicyDocument: trustAgent(namespace) },

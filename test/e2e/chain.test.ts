@@ -40,6 +40,7 @@ import {
   type Pod,
   type RunningWebhook,
 } from './support.js';
+import { webIdentityTrust } from '../helpers/trust-policy.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const ACCOUNT = '111122223333';
@@ -146,22 +147,11 @@ for (const mode of modes) {
         roles: [
           {
             RoleName: 's3-writer',
-            AssumeRolePolicyDocument: {
-              Version: '2012-10-17',
-              Statement: [
-                {
-                  Effect: 'Allow',
-                  Principal: { Federated: `arn:aws:iam::${ACCOUNT}:oidc-provider/${issuerHost}` },
-                  Action: 'sts:AssumeRoleWithWebIdentity',
-                  Condition: {
-                    StringEquals: {
-                      [`${issuerHost}:sub`]: 'system:serviceaccount:great-namespace:great-serviceaccount',
-                      [`${issuerHost}:aud`]: 'sts.amazonaws.com',
-                    },
-                  },
-                },
-              ],
-            },
+            AssumeRolePolicyDocument: webIdentityTrust(
+              ACCOUNT,
+              cp.issuer,
+              'system:serviceaccount:great-namespace:great-serviceaccount',
+            ),
           },
         ],
       };

@@ -21,6 +21,7 @@ import {
   type CliProcess,
   type RunningWebhook,
 } from './support.js';
+import { webIdentityTrust } from '../helpers/trust-policy.js';
 
 const ROLE = 'arn:aws:iam::111122223333:role/s3-writer';
 const ROLE_ANNOTATION = 'eks.amazonaws.com/role-arn';
@@ -41,7 +42,6 @@ describe('openirsa doctor on a real kube-apiserver', () => {
 
   /** An STS config whose role trusts `subject` (the healthy chain trusts ns/app). */
   function stsConfig(subject: string, clientIds = ['sts.amazonaws.com']): string {
-    const host = cp.issuer.replace(/^https:\/\//, '');
     const file = join(work, `sts-${uniqueName('config')}.yaml`);
     writeFileSync(
       file,
@@ -52,19 +52,7 @@ describe('openirsa doctor on a real kube-apiserver', () => {
         roles: [
           {
             RoleName: 's3-writer',
-            AssumeRolePolicyDocument: {
-              Version: '2012-10-17',
-              Statement: [
-                {
-                  Effect: 'Allow',
-                  Principal: { Federated: `arn:aws:iam::111122223333:oidc-provider/${host}` },
-                  Action: 'sts:AssumeRoleWithWebIdentity',
-                  Condition: {
-                    StringEquals: { [`${host}:sub`]: subject, [`${host}:aud`]: 'sts.amazonaws.com' },
-                  },
-                },
-              ],
-            },
+            AssumeRolePolicyDocument: webIdentityTrust('111122223333', cp.issuer, subject),
           },
         ],
       }),

@@ -36,6 +36,7 @@ import {
   waitForHttp,
   type CliProcess,
 } from './support.js';
+import { webIdentityTrust } from '../helpers/trust-policy.js';
 
 const ACCOUNT = '111122223333';
 const NS = 'openirsa-iam';
@@ -89,22 +90,7 @@ const sts = (url: string) =>
   });
 
 function trust(issuerHost: string, sa: string): string {
-  return JSON.stringify({
-    Version: '2012-10-17',
-    Statement: [
-      {
-        Effect: 'Allow',
-        Principal: { Federated: `arn:aws:iam::${ACCOUNT}:oidc-provider/${issuerHost}` },
-        Action: 'sts:AssumeRoleWithWebIdentity',
-        Condition: {
-          StringEquals: {
-            [`${issuerHost}:sub`]: `system:serviceaccount:${NS}:${sa}`,
-            [`${issuerHost}:aud`]: 'sts.amazonaws.com',
-          },
-        },
-      },
-    ],
-  });
+  return JSON.stringify(webIdentityTrust(ACCOUNT, issuerHost, `system:serviceaccount:${NS}:${sa}`));
 }
 
 async function token(sa: string): Promise<string> {

@@ -9,6 +9,7 @@ import { randomUUID } from 'node:crypto';
 import { stringify } from 'yaml';
 import { ACCOUNT, BIN, startHarness, type Harness } from './sts-harness.js';
 import { signToken } from './sts-fixtures.js';
+import { webIdentityTrust } from './trust-policy.js';
 
 export const AGENT_SA = 'system:serviceaccount:openirsa:agent';
 export const AGENT_ROLE = `arn:aws:iam::${ACCOUNT}:role/openirsa-agent`;
@@ -19,24 +20,13 @@ export const POD_AUDIENCE = 'pods.eks.amazonaws.com';
 const doc = (d: unknown) => encodeURIComponent(JSON.stringify(d));
 
 /** The STS config: the agent's own IRSA role, a target role that trusts it with tags, a per-SA web identity role. */
-export function agentRoles(issuerUrl: string, providerArn: string): Record<string, unknown>[] {
-  const id = issuerUrl.slice('https://'.length);
+export function agentRoles(issuerUrl: string): Record<string, unknown>[] {
   return [
     {
       Role: {
         RoleName: 'openirsa-agent',
         Path: '/',
-        AssumeRolePolicyDocument: doc({
-          Version: '2012-10-17',
-          Statement: [
-            {
-              Effect: 'Allow',
-              Principal: { Federated: providerArn },
-              Action: 'sts:AssumeRoleWithWebIdentity',
-              Condition: { StringEquals: { [`${id}:sub`]: AGENT_SA, [`${id}:aud`]: 'sts.amazonaws.com' } },
-            },
-          ],
-        }),
+        AssumeRolePolicyDocument: doc(webIdentityTrust(ACCOUNT, issuerUrl, AGENT_SA)),
       },
     },
     {
@@ -61,22 +51,9 @@ export function agentRoles(issuerUrl: string, providerArn: string): Record<strin
       Role: {
         RoleName: 'app-web-identity',
         Path: '/',
-        AssumeRolePolicyDocument: doc({
-          Version: '2012-10-17',
-          Statement: [
-            {
-              Effect: 'Allow',
-              Principal: { Federated: providerArn },
-              Action: 'sts:AssumeRoleWithWebIdentity',
-              Condition: {
-                StringEquals: {
-                  [`${id}:sub`]: 'system:serviceaccount:apps:web',
-                  [`${id}:aud`]: POD_AUDIENCE,
-                },
-              },
-            },
-          ],
-        }),
+        AssumeRolePolicyDocument: doc(
+          webIdentityTrust(ACCOUNT, issuerUrl, 'system:serviceaccount:apps:web', POD_AUDIENCE),
+        ),
       },
     },
   ];
@@ -103,8 +80,7 @@ export async function startStsForAgent(): Promise<Harness> {
       const providers = config.oidcProviders as { ClientIDList: string[] }[];
       providers[0]!.ClientIDList.push(POD_AUDIENCE);
       const url = (config.oidcProviders as { Url: string }[])[0]!.Url;
-      const providerArn = `arn:aws:iam::${ACCOUNT}:oidc-provider/${url.slice('https://'.length)}`;
-      (config.roles as unknown[]).push(...agentRoles(url, providerArn));
+      (config.roles as unknown[]).push(...agentRoles(url));
     },
   });
 }
