@@ -86,27 +86,14 @@ export const DEV_AGENT = {
 export const podIdentityRoleName = (id: DevIdentity): string => `${id.roleName}-pod-identity`;
 
 function podIdentityRoles(id: DevIdentity, issuerUrl: string): object[] {
-  const host = issuerUrl.replace(/^https:\/\//, '');
   return [
     {
       RoleName: DEV_AGENT.roleName,
       Path: '/',
-      AssumeRolePolicyDocument: {
-        Version: '2012-10-17',
-        Statement: [
-          {
-            Effect: 'Allow',
-            Principal: { Federated: oidcProviderArn(id.partition, id.accountId, issuerUrl) },
-            Action: 'sts:AssumeRoleWithWebIdentity',
-            Condition: {
-              StringEquals: {
-                [`${host}:sub`]: `system:serviceaccount:${DEV_AGENT.namespace}:${DEV_AGENT.serviceAccount}`,
-                [`${host}:aud`]: id.audience,
-              },
-            },
-          },
-        ],
-      },
+      AssumeRolePolicyDocument: trustPolicy(
+        { ...id, namespace: DEV_AGENT.namespace, serviceAccount: DEV_AGENT.serviceAccount },
+        issuerUrl,
+      ),
     },
     {
       RoleName: podIdentityRoleName(id),
