@@ -104,7 +104,7 @@ function podIdentityRoles(id: DevIdentity, issuerUrl: string): object[] {
         Statement: [
           {
             Effect: 'Allow',
-            Principal: { AWS: roleArn(id.partition, id.accountId, DEV_AGENT.roleName, '/') },
+            Principal: { AWS: devAgentRoleArn(id) },
             Action: ['sts:AssumeRole', 'sts:TagSession'],
             Condition: { StringEquals: { 'aws:RequestTag/kubernetes-namespace': id.namespace } },
           },
@@ -143,6 +143,11 @@ export function associationDocument(id: DevIdentity): object {
 
 export function devRoleArn(id: DevIdentity): string {
   return roleArn(id.partition, id.accountId, id.roleName, '/');
+}
+
+/** The role of the dev agent's own ServiceAccount. */
+export function devAgentRoleArn(id: DevIdentity): string {
+  return roleArn(id.partition, id.accountId, DEV_AGENT.roleName, '/');
 }
 
 /** The ServiceAccount the webhook's static source holds. */
