@@ -2,7 +2,7 @@
  * The two files an issuer publishes — discovery and JWKS — computed from public keys, written to a
  * folder laid out as the issuer's URL space (DIR/.well-known/openid-configuration, DIR/<jwks path>).
  */
-import { cannotRead, fsReason } from '../file-errors.js';
+import { cannotRead, cannotWrite, fsReason } from '../file-errors.js';
 import type { KeyObject } from 'node:crypto';
 import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
@@ -130,8 +130,7 @@ export async function writeDocuments(dir: string, files: DocumentFile[]): Promis
       await mkdir(dirname(target), { recursive: true });
       await writeFile(target, f.body, { mode: 0o644 });
     } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code ?? 'error';
-      throw new IssuerError('PublishFailed', `cannot write ${target}: ${code}`);
+      throw new IssuerError('PublishFailed', cannotWrite('', target, err));
     }
     written.push(target);
   }
