@@ -36,3 +36,8 @@ export function xmlSafe(s: string): string {
   XML_INVALID.lastIndex = 0;
   return XML_INVALID.test(s) ? s.replace(XML_INVALID, codeUnit) : s;
 }
+
+/** POSIX shell single-quoting: the only character that needs care inside '...' is ' itself. */
+export function shellQuote(s: string): string {
+  return /^[A-Za-z0-9_@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
+}

@@ -5,10 +5,10 @@ import { parseFlags } from './args.js';
 import { parse as parseYaml } from 'yaml';
 import { CliError, messageOf } from './errors.js';
 import { programName } from './program.js';
+import { shellQuote } from '../escape.js';
 import {
   DEFAULT_PORTS,
   PortInUseError,
-  shellQuote,
   startDev,
   type DevOptions,
   type DevPorts,

@@ -530,10 +530,7 @@ async function mint(argv: string[]): Promise<number> {
     try {
       await writeSecretFile(out, token + '\n', { mode: 0o600 });
     } catch (err) {
-      throw new CliError(
-        `issuer mint: cannot write ${out}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`,
-        1,
-      );
+      throw new CliError(`issuer mint: ${cannotWrite('', out, err)}`, 1);
     }
     console.error(`openirsa: wrote token to ${out}`);
   } else console.log(token);

@@ -4,10 +4,11 @@
  * way the kubelet keeps a projected token fresh.
  */
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
-import { request } from 'node:https';
+import { Agent as HttpsAgent, request } from 'node:https';
 import { createServer } from 'node:net';
 import { readFile, writeFile } from 'node:fs/promises';
 import { writeSecretFile } from '../secret-file.js';
+import { shellQuote } from '../escape.js';
 import { join, resolve } from 'node:path';
 import { stringify as toYaml } from 'yaml';
 import { buildIssuerDocuments, mintServiceAccountToken } from '../issuer/index.js';
@@ -24,13 +25,13 @@ import {
 } from '../webhook/index.js';
 import { createLogger, type Logger } from '../log.js';
 import { AssumeRoleWithWebIdentityCommand, STSClient } from '@aws-sdk/client-sts';
-import { Agent as HttpsAgent } from 'node:https';
 import { startAgent } from '../agent/index.js';
 import { POD_IDENTITY_AUDIENCE } from '../agent/token.js';
 import { loadOrCreateState, type DevState } from './state.js';
 import {
   DEV_AGENT,
   associationDocument,
+  devAgentRoleArn,
   devRoleArn,
   samplePod,
   serviceAccountsDocument,
@@ -167,10 +168,6 @@ async function resolvePorts(host: string, ports: DevPorts): Promise<DevPorts> {
   }
   if (busy.length > 0) throw new PortInUseError(busy);
   return out;
-}
-
-async function writeAtomically(file: string, data: string, mode: number): Promise<void> {
-  await writeSecretFile(file, data, { mode }); // a reader never sees a half-written token
 }
 
 /** One real AdmissionReview over HTTPS to the webhook, as kube-apiserver would send it. */
@@ -330,7 +327,7 @@ export async function startDev(options: DevOptions): Promise<RunningDev> {
         ttl: options.tokenTtlSeconds,
         pod: { name: 's3-uploader', uid: randomUUID() },
       });
-      await writeAtomically(tokenFile, token, 0o600);
+      await writeSecretFile(tokenFile, token); // a reader never sees a half-written token
     };
     // EKS Pod Identity: the sample pod's token for the agent, and the agent's own (IRSA) token.
     const podTokenFile = join(stateDir, 'pod-identity-token');
@@ -346,7 +343,7 @@ export async function startDev(options: DevOptions): Promise<RunningDev> {
         audiences: [POD_IDENTITY_AUDIENCE],
         pod: { name: 's3-uploader', uid: podUid },
       });
-      await writeAtomically(podTokenFile, podToken, 0o600);
+      await writeSecretFile(podTokenFile, podToken);
       agentToken = await mintServiceAccountToken({
         ...common,
         namespace: DEV_AGENT.namespace,
@@ -373,7 +370,13 @@ export async function startDev(options: DevOptions): Promise<RunningDev> {
         region: id.region,
         endpoint: stsUrl,
         caBundle: state.ca.cert,
-        credentials: agentCredentials(stsUrl, state.ca.cert, id.region, roleArnOf(id), () => agentToken),
+        credentials: agentCredentials(
+          stsUrl,
+          state.ca.cert,
+          id.region,
+          devAgentRoleArn(id),
+          () => agentToken,
+        ),
       },
       logger: createLogger({ name: 'agent', level: options.logLevel }),
     });
@@ -405,14 +408,10 @@ export async function startDev(options: DevOptions): Promise<RunningDev> {
     const envFile = join(stateDir, 'env.sh');
     await writeFile(
       envFile,
-      Object.entries(env)
-        .map(([k, v]) => `export ${k}=${shellQuote(v)}\n`)
-        .join('') +
+      exportLines(env) +
         `# The IAM API (same port as the STS) and its administrator, a separate profile: the lines above stay the\n` +
         `# sample role's. Use it as: aws iam list-roles --profile ${ADMIN_PROFILE}\n` +
-        Object.entries(admin.env)
-          .map(([k, v]) => `export ${k}=${shellQuote(v)}\n`)
-          .join(''),
+        exportLines(admin.env),
       { mode: 0o644 },
     );
 
@@ -429,9 +428,7 @@ export async function startDev(options: DevOptions): Promise<RunningDev> {
     await writeFile(
       podIdentityEnvFile,
       `# EKS Pod Identity: what the webhook's container-credentials mode injects, pointed at the dev agent.\n` +
-        Object.entries(podIdentityEnv)
-          .map(([k, v]) => `export ${k}=${shellQuote(v)}\n`)
-          .join(''),
+        exportLines(podIdentityEnv),
       { mode: 0o644 },
     );
 
@@ -466,9 +463,6 @@ export async function startDev(options: DevOptions): Promise<RunningDev> {
     throw err;
   }
 }
-
-const roleArnOf = (id: DevIdentity): string =>
-  `arn:${id.partition}:iam::${id.accountId}:role/${DEV_AGENT.roleName}`;
 
 /** The dev agent's own identity: its ServiceAccount token traded at the dev STS, renewed 5 minutes before expiry. */
 function agentCredentials(
@@ -527,11 +521,10 @@ async function ensureAdminKey(dir: string): Promise<{ accessKeyId: string; crede
   }
   const accessKeyId = 'AKIA' + base32(randomBytes(10), 16);
   const secret = secretAccessKey();
-  await writeAtomically(secretFile, secret + '\n', 0o600);
-  await writeAtomically(
+  await writeSecretFile(secretFile, secret + '\n');
+  await writeSecretFile(
     credentialsFile,
     `[${ADMIN_PROFILE}]\naws_access_key_id = ${accessKeyId}\naws_secret_access_key = ${secret}\n`,
-    0o600,
   );
   return { accessKeyId, credentialsFile };
 }
@@ -552,6 +545,9 @@ export function devSessionName(sessionKey: string): string {
   return `openirsa-dev-${createHash('sha256').update(sessionKey.trim()).digest('hex').slice(0, 12)}`;
 }
 
-export function shellQuote(v: string): string {
-  return /^[\w@%+=:,./-]+$/.test(v) ? v : `'${v.replace(/'/g, `'\\''`)}'`;
+/** `export NAME=VALUE` lines a POSIX shell can source, one a variable. */
+export function exportLines(env: object): string {
+  return Object.entries(env)
+    .map(([k, v]) => `export ${k}=${shellQuote(String(v))}\n`)
+    .join('');
 }

@@ -86,27 +86,14 @@ export const DEV_AGENT = {
 export const podIdentityRoleName = (id: DevIdentity): string => `${id.roleName}-pod-identity`;
 
 function podIdentityRoles(id: DevIdentity, issuerUrl: string): object[] {
-  const host = issuerUrl.replace(/^https:\/\//, '');
   return [
     {
       RoleName: DEV_AGENT.roleName,
       Path: '/',
-      AssumeRolePolicyDocument: {
-        Version: '2012-10-17',
-        Statement: [
-          {
-            Effect: 'Allow',
-            Principal: { Federated: oidcProviderArn(id.partition, id.accountId, issuerUrl) },
-            Action: 'sts:AssumeRoleWithWebIdentity',
-            Condition: {
-              StringEquals: {
-                [`${host}:sub`]: `system:serviceaccount:${DEV_AGENT.namespace}:${DEV_AGENT.serviceAccount}`,
-                [`${host}:aud`]: id.audience,
-              },
-            },
-          },
-        ],
-      },
+      AssumeRolePolicyDocument: trustPolicy(
+        { ...id, namespace: DEV_AGENT.namespace, serviceAccount: DEV_AGENT.serviceAccount },
+        issuerUrl,
+      ),
     },
     {
       RoleName: podIdentityRoleName(id),
@@ -117,7 +104,7 @@ function podIdentityRoles(id: DevIdentity, issuerUrl: string): object[] {
         Statement: [
           {
             Effect: 'Allow',
-            Principal: { AWS: roleArn(id.partition, id.accountId, DEV_AGENT.roleName, '/') },
+            Principal: { AWS: devAgentRoleArn(id) },
             Action: ['sts:AssumeRole', 'sts:TagSession'],
             Condition: { StringEquals: { 'aws:RequestTag/kubernetes-namespace': id.namespace } },
           },
@@ -156,6 +143,11 @@ export function associationDocument(id: DevIdentity): object {
 
 export function devRoleArn(id: DevIdentity): string {
   return roleArn(id.partition, id.accountId, id.roleName, '/');
+}
+
+/** The role of the dev agent's own ServiceAccount. */
+export function devAgentRoleArn(id: DevIdentity): string {
+  return roleArn(id.partition, id.accountId, DEV_AGENT.roleName, '/');
 }
 
 /** The ServiceAccount the webhook's static source holds. */

@@ -2,7 +2,7 @@
  * The two files an issuer publishes — discovery and JWKS — computed from public keys, written to a
  * folder laid out as the issuer's URL space (DIR/.well-known/openid-configuration, DIR/<jwks path>).
  */
-import { cannotRead } from '../file-errors.js';
+import { cannotRead, cannotWrite, fsReason } from '../file-errors.js';
 import type { KeyObject } from 'node:crypto';
 import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
@@ -130,8 +130,7 @@ export async function writeDocuments(dir: string, files: DocumentFile[]): Promis
       await mkdir(dirname(target), { recursive: true });
       await writeFile(target, f.body, { mode: 0o644 });
     } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code ?? 'error';
-      throw new IssuerError('PublishFailed', `cannot write ${target}: ${code}`);
+      throw new IssuerError('PublishFailed', cannotWrite('', target, err));
     }
     written.push(target);
   }
@@ -201,18 +200,19 @@ export async function readDocuments(
   try {
     discoveryBody = await readFile(discoveryFile, 'utf8');
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code ?? 'error';
-    const folderCode = await stat(dir).then(
-      (st) => (st.isDirectory() ? undefined : 'ENOTDIR'),
-      (e: NodeJS.ErrnoException) => e.code ?? 'error',
+    const code = (err as NodeJS.ErrnoException).code;
+    const folderProblem = await stat(dir).then(
+      (st) => (st.isDirectory() ? undefined : 'not a folder'),
+      (e: unknown) => fsReason(e),
     );
-    if (folderCode) throw new IssuerError('BadInput', `cannot read issuer folder ${dir}: ${folderCode}`);
+    if (folderProblem)
+      throw new IssuerError('BadInput', `cannot read issuer folder ${dir}: ${folderProblem}`);
     if (code === 'ENOENT' || code === 'ENOTDIR')
       throw new IssuerError(
         'DocumentInvalid',
         `${dir} has no ${DISCOVERY_PATH}; run 'openirsa issuer documents' first`,
       );
-    throw new IssuerError('BadInput', `cannot read issuer folder ${dir}: ${code}`);
+    throw new IssuerError('BadInput', cannotRead('discovery document', discoveryFile, err));
   }
   const discovery = parseJsonObject(discoveryBody, discoveryFile);
   if (typeof discovery.issuer !== 'string' || typeof discovery.jwks_uri !== 'string')

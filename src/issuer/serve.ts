@@ -5,15 +5,9 @@
  * request never touches the disk and nothing else in the folder can be reached; anything else is a 404.
  */
 import { createHash } from 'node:crypto';
-import {
-  createServer as createHttpServer,
-  type IncomingMessage,
-  type ServerResponse,
-  type Server,
-} from 'node:http';
-import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
-import { applyLimits, DEFAULT_LIMITS, type ConnectionLimits } from '../net/limits.js';
-import { CertificateReloader } from '../webhook/tls.js';
+import { type IncomingMessage, type ServerResponse, type Server } from 'node:http';
+import type { ConnectionLimits } from '../net/limits.js';
+import { createLimitedServer, type LimitedServer } from '../net/server.js';
 import type { AddressInfo } from 'node:net';
 import { createLogger, type Logger } from '../log.js';
 import { IssuerError } from './errors.js';
@@ -161,29 +155,21 @@ export async function startIssuerServer(options: ServeOptions): Promise<IssuerSe
     handler(req, res);
   };
   const tls = Boolean(options.tlsCert);
-  const limits = { ...DEFAULT_LIMITS, ...options.limits };
-  let server: Server;
+  let listener: LimitedServer;
   try {
-    server = tls
-      ? createHttpsServer(
-          { cert: options.tlsCert, key: options.tlsKey, handshakeTimeout: limits.handshakeTimeoutMs },
-          serve,
-        )
-      : createHttpServer(serve);
+    listener = createLimitedServer(
+      {
+        ...(tls ? { tls: { cert: options.tlsCert!, key: options.tlsKey! } } : {}),
+        tlsFiles: options.tlsFiles,
+        limits: options.limits,
+        logger: log ?? createLogger({ name: 'issuer', level: 'silent' }),
+      },
+      serve,
+    );
   } catch (err) {
     throw new IssuerError('BadInput', `invalid TLS certificate or key: ${(err as Error).message}`);
   }
-  applyLimits(server, limits);
-  const reloader =
-    tls && options.tlsFiles
-      ? new CertificateReloader(
-          { ...options.tlsFiles, ciphers: undefined, minVersion: 'TLSv1.2' },
-          { cert: Buffer.from(options.tlsCert!), key: Buffer.from(options.tlsKey!) },
-          (o) => (server as HttpsServer).setSecureContext(o),
-          log ?? createLogger({ name: 'issuer', level: 'silent' }),
-        )
-      : undefined;
-  server.once('close', () => reloader?.close());
+  const { server, reloadTls, stopTlsReload } = listener;
   const host = options.host ?? '127.0.0.1';
   await new Promise<void>((resolve, reject) => {
     const onError = (err: NodeJS.ErrnoException) =>
@@ -221,10 +207,10 @@ export async function startIssuerServer(options: ServeOptions): Promise<IssuerSe
       handler.replace(files);
       return files.length;
     },
-    reloadTls: () => reloader?.reload() ?? Promise.resolve(false),
+    reloadTls,
     close: () =>
       new Promise<void>((resolve) => {
-        reloader?.close();
+        stopTlsReload();
         server.close(() => resolve());
         server.closeAllConnections();
       }),

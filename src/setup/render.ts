@@ -3,6 +3,7 @@
  * actions, one command each), a Terraform configuration or a CloudFormation template (the end state, with the
  * resources that already exist marked for import so that nothing others added is dropped), or JSON. Pure.
  */
+import { shellQuote } from '../escape.js';
 import { stringify } from 'yaml';
 import {
   CREATED_BY_KEY,
@@ -29,10 +30,7 @@ export interface RenderInput {
   deleting?: boolean;
 }
 
-/** POSIX shell single-quoting: the only character that needs care inside '...' is ' itself. */
-export function shellQuote(s: string): string {
-  return /^[A-Za-z0-9_@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
-}
+export { shellQuote };
 
 const CLI_COMMAND: Record<string, string> = {
   CreateOpenIDConnectProvider: 'create-open-id-connect-provider',

@@ -2,15 +2,9 @@
  * The HTTP(S) shell: Query protocol over POST (form) and GET, dispatch, AWS error XML for every failure (never a
  * stack trace), body size limit, /healthz, denial logging with explanations, graceful shutdown.
  */
-import {
-  createServer as createHttpServer,
-  type IncomingMessage,
-  type ServerResponse,
-  type Server,
-} from 'node:http';
-import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
-import { applyLimits, DEFAULT_LIMITS, type ConnectionLimits } from '../net/limits.js';
-import { CertificateReloader } from '../webhook/tls.js';
+import { type IncomingMessage, type ServerResponse, type Server } from 'node:http';
+import type { ConnectionLimits } from '../net/limits.js';
+import { createLimitedServer } from '../net/server.js';
 import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import type { TLSSocket } from 'node:tls';
@@ -342,24 +336,15 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
         );
     });
   };
-  const limits = { ...DEFAULT_LIMITS, ...options.limits };
-  const server: Server = options.tls
-    ? (createHttpsServer(
-        { cert: options.tls.cert, key: options.tls.key, handshakeTimeout: limits.handshakeTimeoutMs },
-        handler,
-      ) as unknown as Server)
-    : createHttpServer(handler);
-  applyLimits(server, limits);
-  const reloader =
-    options.tls && options.tlsFiles
-      ? new CertificateReloader(
-          { ...options.tlsFiles, ciphers: undefined, minVersion: 'TLSv1.2' },
-          { cert: Buffer.from(options.tls.cert), key: Buffer.from(options.tls.key) },
-          (o) => (server as unknown as HttpsServer).setSecureContext(o),
-          options.logger ?? createLogger({ name: 'sts', level: 'silent' }),
-        )
-      : undefined;
-  server.once('close', () => reloader?.close());
+  const { server, reloadTls } = createLimitedServer(
+    {
+      tls: options.tls,
+      tlsFiles: options.tlsFiles,
+      limits: options.limits,
+      logger: options.logger ?? createLogger({ name: 'sts', level: 'silent' }),
+    },
+    handler,
+  );
   // A failed or timed-out TLS handshake: nothing can be answered on it, and ending it politely would keep it open.
   server.on('tlsClientError', (_err: Error, socket: TLSSocket) => socket.destroy());
   server.on('clientError', (_err, socket) => {
@@ -383,7 +368,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     server,
     url,
     service,
-    reloadTls: () => reloader?.reload() ?? Promise.resolve(false),
+    reloadTls,
     close: (graceMs = 10_000) =>
       new Promise<void>((resolve) => {
         const timer = setTimeout(() => server.closeAllConnections(), graceMs);

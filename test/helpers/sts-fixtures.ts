@@ -1,7 +1,9 @@
 /** Test fixtures for the STS: fixed keys, token signing (honest and forged), config objects. */
 import { createHmac, createSign, generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { exportJWK, type JWK } from 'jose';
+import assert from 'node:assert/strict';
 import { buildConfig, type StsConfig } from '../../src/sts/config.js';
+import { StsError } from '../../src/sts/protocol.js';
 
 export const ISSUER = 'https://issuer.example.com/id/TEST1';
 export const ISSUER_ID = 'issuer.example.com/id/TEST1';
@@ -133,6 +135,17 @@ export interface Reply {
   body: string;
   code?: string;
   message?: string;
+}
+
+/** `ok`, or the StsError it rejects with as `CODE: message` (any other error fails the test). */
+export async function stsOutcome(p: Promise<unknown>): Promise<string> {
+  try {
+    await p;
+    return 'ok';
+  } catch (err) {
+    assert.ok(err instanceof StsError, String(err));
+    return `${err.code}: ${err.message}`;
+  }
 }
 
 export function parseReply(out: { status: number; body: string }): Reply {

@@ -6,7 +6,7 @@ import { createHmac } from 'node:crypto';
 import { SignatureV4 } from '@smithy/signature-v4';
 import { issueCredentials, openSession, sealSession } from '../../../src/sts/credentials.js';
 import { NodeSha256, verifySigV4, type SignedRequest } from '../../../src/sts/sigv4.js';
-import { StsError } from '../../../src/sts/protocol.js';
+import { stsOutcome } from '../../helpers/sts-fixtures.js';
 
 const KEY = Buffer.alloc(32, 7);
 const T0 = Date.UTC(2026, 0, 1, 12, 0, 0);
@@ -30,16 +30,6 @@ const signer = new SignatureV4({
 });
 const v = (r: SignedRequest, now = T0 + 1000) => verifySigV4(r, { now, keys: [KEY] });
 
-async function outcome(p: Promise<unknown>): Promise<string> {
-  try {
-    await p;
-    return 'ok';
-  } catch (err) {
-    assert.ok(err instanceof StsError, String(err));
-    return `${err.code}: ${err.message}`;
-  }
-}
-
 async function presigned(at = T0, expiresIn = 60): Promise<SignedRequest> {
   const pre = await signer.presign(
     {
@@ -58,38 +48,45 @@ async function presigned(at = T0, expiresIn = 60): Promise<SignedRequest> {
 
 test('presigned: a repeated parameter placed before the signed ones changes the signature', async () => {
   const p = await presigned();
-  assert.equal(await outcome(v(p)), 'ok');
+  assert.equal(await stsOutcome(v(p)), 'ok');
   for (const extra of ['Action=AssumeRole&', 'Action=AssumeRole&Action=AssumeRole&', 'Version=2011-06-15&'])
     assert.match(
-      await outcome(v({ ...p, query: extra + p.query })),
+      await stsOutcome(v({ ...p, query: extra + p.query })),
       /^SignatureDoesNotMatch: The request signature/,
       extra,
     );
-  assert.match(await outcome(v({ ...p, query: `${p.query}&Action=AssumeRole` })), /^SignatureDoesNotMatch/);
+  assert.match(
+    await stsOutcome(v({ ...p, query: `${p.query}&Action=AssumeRole` })),
+    /^SignatureDoesNotMatch/,
+  );
 });
 
 test('presigned: dated in the future, expiry out of range or not a number', async () => {
   const future = await presigned(T0 + 6 * 60_000);
   assert.equal(
-    await outcome(v(future, T0)),
+    await stsOutcome(v(future, T0)),
     'SignatureDoesNotMatch: Signature not yet current: 20260101T120600Z is still later than 20260101T120500Z (20260101T120000Z + 5 min.)',
   );
-  assert.equal(await outcome(v(await presigned(T0 + 4 * 60_000), T0)), 'ok', 'within the 5 minutes of skew');
+  assert.equal(
+    await stsOutcome(v(await presigned(T0 + 4 * 60_000), T0)),
+    'ok',
+    'within the 5 minutes of skew',
+  );
   const p = await presigned();
   for (const bad of ['604801', '0', '-1', 'abc', '1e3', '', '60.5', '9999999'])
     assert.equal(
-      await outcome(v({ ...p, query: p.query.replace(/X-Amz-Expires=\d+/, `X-Amz-Expires=${bad}`) })),
+      await stsOutcome(v({ ...p, query: p.query.replace(/X-Amz-Expires=\d+/, `X-Amz-Expires=${bad}`) })),
       'IncompleteSignature: X-Amz-Expires must be an integer from 1 to 604800 (seconds).',
       bad,
     );
   const week = await presigned(T0, 604800);
   assert.equal(
-    await outcome(v(week, T0 + 604799_000)),
+    await stsOutcome(v(week, T0 + 604799_000)),
     'ExpiredToken: The security token included in the request is expired',
   );
-  assert.match(await outcome(v(await presigned(T0, 1), T0 + 1000)), /^ok$/);
+  assert.match(await stsOutcome(v(await presigned(T0, 1), T0 + 1000)), /^ok$/);
   assert.match(
-    await outcome(v(await presigned(T0, 1), T0 + 1001)),
+    await stsOutcome(v(await presigned(T0, 1), T0 + 1001)),
     /^SignatureDoesNotMatch: Signature expired/,
   );
 });
@@ -118,7 +115,7 @@ test("'host' must be among the signed headers, in both forms", async () => {
     body: 'Action=GetCallerIdentity&Version=2011-06-15',
   };
   assert.equal(
-    await outcome(v(r)),
+    await stsOutcome(v(r)),
     'SignatureDoesNotMatch: The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.',
   );
   const pre = await signer.presign(
@@ -135,7 +132,7 @@ test("'host' must be among the signed headers, in both forms", async () => {
   const query = new URLSearchParams(pre.query as Record<string, string>).toString();
   assert.match(query, /X-Amz-SignedHeaders=x-k8s-aws-id&/);
   assert.match(
-    await outcome(v({ method: 'GET', path: '/', query, headers: pre.headers, body: '' })),
+    await stsOutcome(v({ method: 'GET', path: '/', query, headers: pre.headers, body: '' })),
     /^SignatureDoesNotMatch/,
   );
 });

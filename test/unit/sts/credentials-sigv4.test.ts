@@ -11,7 +11,8 @@ import {
   type IssuedCredentials,
 } from '../../../src/sts/credentials.js';
 import { NodeSha256, verifySigV4, type SignedRequest } from '../../../src/sts/sigv4.js';
-import { MSG, StsError } from '../../../src/sts/protocol.js';
+import { MSG } from '../../../src/sts/protocol.js';
+import { stsOutcome } from '../../helpers/sts-fixtures.js';
 
 const KEY = Buffer.alloc(32, 1);
 const OTHER = Buffer.alloc(32, 2);
@@ -108,68 +109,60 @@ async function signed(
   return { method: 'POST', path: '/', query: '', headers, body };
 }
 
-async function code(p: Promise<unknown>): Promise<string> {
-  try {
-    await p;
-    return 'ok';
-  } catch (err) {
-    assert.ok(err instanceof StsError, String(err));
-    return `${err.code}: ${err.message}`;
-  }
-}
-
 test('SigV4 header form: valid, tampered, wrong secret, skew, expiry, forged token', async () => {
   const c = issue();
   const v = (r: SignedRequest, now = T0 + 1000) => verifySigV4(r, { now, keys: [KEY] });
   const ok = await signed(c, T0);
   assert.equal((await v(ok)).session.roleName, 'r');
   assert.match(
-    await code(v({ ...ok, body: ok.body + '&x=1' })),
+    await stsOutcome(v({ ...ok, body: ok.body + '&x=1' })),
     /^SignatureDoesNotMatch: The request signature we calculated/,
   );
   assert.match(
-    await code(v(await signed({ ...c, secretAccessKey: 'x'.repeat(40) }, T0))),
+    await stsOutcome(v(await signed({ ...c, secretAccessKey: 'x'.repeat(40) }, T0))),
     /^SignatureDoesNotMatch/,
   );
   assert.equal(
-    await code(v(ok, T0 + 5 * 60_000 + 36_000)),
+    await stsOutcome(v(ok, T0 + 5 * 60_000 + 36_000)),
     'SignatureDoesNotMatch: Signature expired: 20260101T120000Z is now earlier than 20260101T120036Z (20260101T120536Z - 5 min.)',
   );
   assert.equal(
-    await code(v(ok, T0 - 6 * 60_000)),
+    await stsOutcome(v(ok, T0 - 6 * 60_000)),
     'SignatureDoesNotMatch: Signature not yet current: 20260101T120000Z is still later than 20260101T115900Z (20260101T115400Z + 5 min.)',
   );
   const late = await signed(c, T0 + 3600_000);
   assert.equal(
-    await code(v(late, T0 + 3600_000)),
+    await stsOutcome(v(late, T0 + 3600_000)),
     'ExpiredToken: The security token included in the request is expired',
   );
   assert.equal(
-    await code(v(await signed({ ...c, sessionToken: issue().sessionToken }, T0))),
+    await stsOutcome(v(await signed({ ...c, sessionToken: issue().sessionToken }, T0))),
     'InvalidClientTokenId: The security token included in the request is invalid.',
   );
   assert.equal(
-    await code(verifySigV4(ok, { now: T0, keys: [OTHER] })),
+    await stsOutcome(verifySigV4(ok, { now: T0, keys: [OTHER] })),
     'InvalidClientTokenId: The security token included in the request is invalid.',
   );
   assert.match(
-    await code(v(await signed({ accessKeyId: 'AKIAEXAMPLE', secretAccessKey: 'x' }, T0))),
+    await stsOutcome(v(await signed({ accessKeyId: 'AKIAEXAMPLE', secretAccessKey: 'x' }, T0))),
     /^InvalidClientTokenId/,
   );
   assert.match(
-    await code(v(await signed(c, T0, { service: 's3' }))),
+    await stsOutcome(v(await signed(c, T0, { service: 's3' }))),
     /^SignatureDoesNotMatch: Credential should be scoped to correct service: 'sts'/,
   );
   assert.equal(
-    await code(v({ ...ok, headers: { host: 'sts.local' } })),
+    await stsOutcome(v({ ...ok, headers: { host: 'sts.local' } })),
     'MissingAuthenticationToken: Request is missing Authentication Token',
   );
   assert.match(
-    await code(v({ ...ok, headers: { ...ok.headers, authorization: 'AWS4-HMAC-SHA256 Credential=x' } })),
+    await stsOutcome(
+      v({ ...ok, headers: { ...ok.headers, authorization: 'AWS4-HMAC-SHA256 Credential=x' } }),
+    ),
     /^IncompleteSignature: Authorization header requires 'Signature' parameter/,
   );
   assert.match(
-    await code(v({ ...ok, headers: { ...ok.headers, authorization: 'Basic abc' } })),
+    await stsOutcome(v({ ...ok, headers: { ...ok.headers, authorization: 'Basic abc' } })),
     /^IncompleteSignature: Unsupported AWS 'algorithm'/,
   );
 });
@@ -179,13 +172,13 @@ test('SigV4 presigned GET (aws-iam-authenticator style): valid, expired, tampere
   const v = (r: SignedRequest, now: number) => verifySigV4(r, { now, keys: [KEY] });
   const p = await signed(c, T0, { presign: true, expiresIn: 60 });
   assert.equal((await v(p, T0 + 30_000)).presigned, true);
-  assert.match(await code(v(p, T0 + 61_000)), /^SignatureDoesNotMatch: Signature expired/);
+  assert.match(await stsOutcome(v(p, T0 + 61_000)), /^SignatureDoesNotMatch: Signature expired/);
   assert.match(
-    await code(v({ ...p, headers: { ...p.headers, 'x-k8s-aws-id': 'other' } }, T0)),
+    await stsOutcome(v({ ...p, headers: { ...p.headers, 'x-k8s-aws-id': 'other' } }, T0)),
     /^SignatureDoesNotMatch/,
   );
   assert.match(
-    await code(v({ ...p, query: p.query.replace('GetCallerIdentity', 'AssumeRole') }, T0)),
+    await stsOutcome(v({ ...p, query: p.query.replace('GetCallerIdentity', 'AssumeRole') }, T0)),
     /^SignatureDoesNotMatch/,
   );
 });
@@ -221,7 +214,7 @@ test('SigV4 presigned: a body is covered by the signature (its hash), so unsigne
     const p = await presign(method, gci);
     assert.equal((await v(p)).presigned, true, `${method}: the empty body is what was signed`);
     assert.equal(
-      await code(v({ ...p, body: smuggled })),
+      await stsOutcome(v({ ...p, body: smuggled })),
       `SignatureDoesNotMatch: ${MSG.signatureMismatch}`,
       `${method}: a body added to a presigned URL`,
     );
@@ -230,10 +223,10 @@ test('SigV4 presigned: a body is covered by the signature (its hash), so unsigne
   const body = 'Action=GetCallerIdentity&Version=2011-06-15';
   const withBody = await presign('POST', {}, body);
   assert.equal((await v(withBody)).presigned, true);
-  assert.match(await code(v({ ...withBody, body: body + '&RoleArn=x' })), /^SignatureDoesNotMatch/);
+  assert.match(await stsOutcome(v({ ...withBody, body: body + '&RoleArn=x' })), /^SignatureDoesNotMatch/);
   // A signed x-amz-content-sha256 on a presigned URL must match the body (UNSIGNED-PAYLOAD is refused).
   const unsigned = await presign('POST', gci, smuggled, { 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD' });
-  assert.match(await code(v(unsigned)), /^SignatureDoesNotMatch/);
+  assert.match(await stsOutcome(v(unsigned)), /^SignatureDoesNotMatch/);
 });
 
 test("SigV4: the credential scope's region must be one of the endpoint partition's regions, as AWS checks it", async () => {
@@ -242,21 +235,21 @@ test("SigV4: the credential scope's region must be one of the endpoint partition
     verifySigV4(r, { now: T0 + 1000, keys: [KEY], partition });
   for (const presign of [false, true]) {
     for (const region of ['us-east-1', 'eu-west-3', 'ap-southeast-2', 'il-central-1'])
-      assert.equal(await code(v(await signed(c, T0, { presign, region }))), 'ok', region);
+      assert.equal(await stsOutcome(v(await signed(c, T0, { presign, region }))), 'ok', region);
     for (const region of ['', 'not-a-region', 'us-east', 'US-EAST-1', 'us-east-1 ', 'local', 'aws-global'])
       assert.equal(
-        await code(v(await signed(c, T0, { presign, region }))),
+        await stsOutcome(v(await signed(c, T0, { presign, region }))),
         'SignatureDoesNotMatch: Credential should be scoped to a valid region. ',
         JSON.stringify(region),
       );
     for (const region of ['cn-north-1', 'us-gov-west-1', 'us-iso-east-1'])
       assert.equal(
-        await code(v(await signed(c, T0, { presign, region }))),
+        await stsOutcome(v(await signed(c, T0, { presign, region }))),
         `SignatureDoesNotMatch: Credential should be scoped to a valid region, not '${region}'. `,
       );
-    assert.equal(await code(v(await signed(c, T0, { presign, region: 'cn-north-1' }), 'aws-cn')), 'ok');
+    assert.equal(await stsOutcome(v(await signed(c, T0, { presign, region: 'cn-north-1' }), 'aws-cn')), 'ok');
     assert.equal(
-      await code(v(await signed(c, T0, { presign, region: 'us-east-1' }), 'aws-cn')),
+      await stsOutcome(v(await signed(c, T0, { presign, region: 'us-east-1' }), 'aws-cn')),
       "SignatureDoesNotMatch: Credential should be scoped to a valid region, not 'us-east-1'. ",
     );
   }

@@ -270,20 +270,16 @@ const roleFile = (name: string, content: unknown): string => {
   writeFileSync(p, JSON.stringify(content, null, 4));
   return p;
 };
+/** `explain --role ROLE --jwks JWKS --token T`, T a fresh token named `token` with the claims `over`. */
+const explainRole = (role: string, token: string, over: Record<string, unknown> = {}, ...more: string[]) =>
+  explain('--role', role, '--jwks', jwksFile, '--token', tok(token, over), ...more);
 
 test("--role: get-role output (CLI JSON and the API's URL-encoded document), account from its Arn, provider from the token", () => {
   for (const [name, doc] of [
     ['get-role.json', TRUST_POLICY],
     ['get-role-encoded.json', encodeURIComponent(JSON.stringify(TRUST_POLICY))],
   ] as const) {
-    const r = explain(
-      '--role',
-      roleFile(name, getRole(doc)),
-      '--jwks',
-      jwksFile,
-      '--token',
-      tok(`t-${name}`),
-    );
+    const r = explainRole(roleFile(name, getRole(doc)), `t-${name}`);
     assert.equal(r.code, 0, r.err + r.out);
     assert.match(r.out, new RegExp(`provider: the token's issuer ${ISSUER}`));
     assert.match(r.out, /signature verified/);
@@ -314,27 +310,13 @@ test("--role: get-role output (CLI JSON and the API's URL-encoded document), acc
 
 test('sub mismatch: the fix names the ServiceAccount the role trusts', () => {
   const role = roleFile('trusts.json', getRole());
-  const name = explain(
-    '--role',
-    role,
-    '--jwks',
-    jwksFile,
-    '--token',
-    tok('sa-other', { sub: 'system:serviceaccount:great-namespace:other' }),
-  );
+  const name = explainRole(role, 'sa-other', { sub: 'system:serviceaccount:great-namespace:other' });
   assert.equal(name.code, 3, name.err);
   assert.match(
     name.out,
     /fix: run the pod as great-namespace\/great-serviceaccount \(the ServiceAccount the role trusts: annotate it with this role\), or allow "system:serviceaccount:great-namespace:other"/,
   );
-  const ns = explain(
-    '--role',
-    role,
-    '--jwks',
-    jwksFile,
-    '--token',
-    tok('ns-other', { sub: 'system:serviceaccount:team-b:great-serviceaccount' }),
-  );
+  const ns = explainRole(role, 'ns-other', { sub: 'system:serviceaccount:team-b:great-serviceaccount' });
   assert.equal(ns.code, 3, ns.err);
   assert.match(
     ns.out,
@@ -392,14 +374,7 @@ test('--role: bad input is one line, exit 2', () => {
 
 test('a Federated principal written with https://: the fix drops it from the principal, keys unchanged', () => {
   const doc = JSON.parse(JSON.stringify(TRUST_POLICY).replace(':oidc-provider/', ':oidc-provider/https://'));
-  const r = explain(
-    '--role',
-    roleFile('https.json', getRole(doc)),
-    '--jwks',
-    jwksFile,
-    '--token',
-    tok('https'),
-  );
+  const r = explainRole(roleFile('https.json', getRole(doc)), 'https');
   assert.equal(r.code, 3, r.err);
   assert.match(
     r.out,
@@ -408,15 +383,7 @@ test('a Federated principal written with https://: the fix drops it from the pri
 });
 
 test('--role --json prints one JSON document', () => {
-  const r = explain(
-    '--role',
-    roleFile('json.json', getRole()),
-    '--jwks',
-    jwksFile,
-    '--token',
-    tok('json'),
-    '--json',
-  );
+  const r = explainRole(roleFile('json.json', getRole()), 'json', {}, '--json');
   assert.equal(r.code, 0, r.err);
   assert.equal(JSON.parse(r.out).allowed, true);
 });

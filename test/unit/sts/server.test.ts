@@ -6,6 +6,7 @@ import {
   AssumeRoleCommand,
   GetCallerIdentityCommand,
   AssumeRoleWithWebIdentityCommand,
+  type Credentials,
 } from '@aws-sdk/client-sts';
 import { Agent as HttpAgent, request as httpRequest } from 'node:http';
 import { SignatureV4 } from '@smithy/signature-v4';
@@ -67,20 +68,55 @@ async function http(method: string, path: string, body?: string, headers: Record
   return { ...parseReply({ status: res.status, body: text }), headers: res.headers };
 }
 
-async function webIdentityCreds() {
-  const c = new STSClient({
-    endpoint: srv.url,
-    region: 'us-east-1',
-    credentials: { accessKeyId: 'x', secretAccessKey: 'y' },
-  });
-  const r = await c.send(
+type SdkCredentials = { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
+
+/** An SDK client of the test server; dummy keys (AssumeRoleWithWebIdentity needs none) unless others are given. */
+function stsClient(credentials: SdkCredentials = { accessKeyId: 'x', secretAccessKey: 'y' }) {
+  return new STSClient({ endpoint: srv.url, region: 'us-east-1', credentials });
+}
+
+/** STS credentials as the SDK takes them. */
+function sdkCredentials(c: Credentials): SdkCredentials {
+  return { accessKeyId: c.AccessKeyId!, secretAccessKey: c.SecretAccessKey!, sessionToken: c.SessionToken! };
+}
+
+/** Credentials of a web identity session of ROLE_ARN named `sdk`. */
+async function webIdentityCreds(): Promise<SdkCredentials> {
+  const r = await stsClient().send(
     new AssumeRoleWithWebIdentityCommand({
       RoleArn: ROLE_ARN,
       RoleSessionName: 'sdk',
       WebIdentityToken: token(),
     }),
   );
-  return r.Credentials!;
+  return sdkCredentials(r.Credentials!);
+}
+
+/** The query string of a GetCallerIdentity request presigned for 60 s with `creds`, signing `headers` too. */
+async function presignedCallerIdentity(
+  creds: SdkCredentials,
+  { method = 'GET', headers = {} }: { method?: string; headers?: Record<string, string> } = {},
+) {
+  const u = new URL(srv.url);
+  const signer = new SignatureV4({
+    service: 'sts',
+    region: 'us-east-1',
+    credentials: creds,
+    sha256: NodeSha256,
+  });
+  const pre = await signer.presign(
+    {
+      method,
+      protocol: 'http:',
+      hostname: u.hostname,
+      port: Number(u.port),
+      path: '/',
+      headers: { host: u.host, ...headers },
+      query: { Action: 'GetCallerIdentity', Version: '2011-06-15' },
+    },
+    { expiresIn: 60 },
+  );
+  return new URLSearchParams(pre.query as Record<string, string>).toString().replace(/\+/g, '%20');
 }
 
 test('POST and GET forms; request id header equals the body RequestId; content type text/xml', async () => {
@@ -169,11 +205,7 @@ test('a NUL or escape code in a parameter comes back escaped in well-formed erro
   assert.equal(r.code, 'ValidationError');
   assert.match(r.body, /^[\u0009\u000a\u0020-\ud7ff\ue000-\ufffd]*$/u, 'only XML 1.0 characters');
   assert.match(r.message!, /Value 'a\\u0000b\\u001B\[2J' at 'roleSessionName'/);
-  const client = new STSClient({
-    endpoint: srv.url,
-    region: 'us-east-1',
-    credentials: { accessKeyId: 'x', secretAccessKey: 'y' },
-  });
+  const client = stsClient();
   await assert.rejects(
     client.send(
       new AssumeRoleWithWebIdentityCommand({
@@ -191,11 +223,7 @@ test('stale credentials attached to AssumeRoleWithWebIdentity are rejected as AW
   assert.equal(r.status, 403);
   assert.equal(r.code, 'InvalidClientTokenId');
   assert.equal(r.message, 'The security token included in the request is invalid.');
-  const signed = new STSClient({
-    endpoint: srv.url,
-    region: 'us-east-1',
-    credentials: { accessKeyId: 'AKIASTALE', secretAccessKey: 'x', sessionToken: 'bm90LW91cnM=' },
-  });
+  const signed = stsClient({ accessKeyId: 'AKIASTALE', secretAccessKey: 'x', sessionToken: 'bm90LW91cnM=' });
   await assert.rejects(
     signed.send(new GetCallerIdentityCommand({})),
     (e: Error & { name: string }) => e.name === 'InvalidClientTokenId',
@@ -203,36 +231,12 @@ test('stale credentials attached to AssumeRoleWithWebIdentity are rejected as AW
 });
 
 test('GetCallerIdentity via the SDK, and the presigned GET + Accept: application/json form', async () => {
-  const c = await webIdentityCreds();
-  const creds = {
-    accessKeyId: c.AccessKeyId!,
-    secretAccessKey: c.SecretAccessKey!,
-    sessionToken: c.SessionToken!,
-  };
-  const client = new STSClient({ endpoint: srv.url, region: 'us-east-1', credentials: creds });
+  const creds = await webIdentityCreds();
+  const client = stsClient(creds);
   const id = await client.send(new GetCallerIdentityCommand({}));
   assert.equal(id.Arn, `arn:aws:sts::${ACCOUNT}:assumed-role/s3-writer/sdk`);
   assert.equal(id.Account, ACCOUNT);
-  const u = new URL(srv.url);
-  const signer = new SignatureV4({
-    service: 'sts',
-    region: 'us-east-1',
-    credentials: creds,
-    sha256: NodeSha256,
-  });
-  const pre = await signer.presign(
-    {
-      method: 'GET',
-      protocol: 'http:',
-      hostname: u.hostname,
-      port: Number(u.port),
-      path: '/',
-      headers: { host: u.host, 'x-k8s-aws-id': 'my-cluster' },
-      query: { Action: 'GetCallerIdentity', Version: '2011-06-15' },
-    },
-    { expiresIn: 60 },
-  );
-  const qs = new URLSearchParams(pre.query as Record<string, string>).toString().replace(/\+/g, '%20');
+  const qs = await presignedCallerIdentity(creds, { headers: { 'x-k8s-aws-id': 'my-cluster' } });
   const res = await fetch(`${srv.url}/?${qs}`, {
     headers: { accept: 'application/json', 'x-k8s-aws-id': 'my-cluster' },
   });
@@ -247,32 +251,8 @@ test('GetCallerIdentity via the SDK, and the presigned GET + Accept: application
 });
 
 test('a presigned GetCallerIdentity URL cannot be turned into AssumeRole by a body (issue 10 item 1)', async () => {
-  const c = await webIdentityCreds();
-  const creds = {
-    accessKeyId: c.AccessKeyId!,
-    secretAccessKey: c.SecretAccessKey!,
-    sessionToken: c.SessionToken!,
-  };
-  const u = new URL(srv.url);
-  const signer = new SignatureV4({
-    service: 'sts',
-    region: 'us-east-1',
-    credentials: creds,
-    sha256: NodeSha256,
-  });
-  const pre = await signer.presign(
-    {
-      method: 'POST',
-      protocol: 'http:',
-      hostname: u.hostname,
-      port: Number(u.port),
-      path: '/',
-      headers: { host: u.host },
-      query: { Action: 'GetCallerIdentity', Version: '2011-06-15' },
-    },
-    { expiresIn: 60 },
-  );
-  const qs = new URLSearchParams(pre.query as Record<string, string>).toString().replace(/\+/g, '%20');
+  const creds = await webIdentityCreds();
+  const qs = await presignedCallerIdentity(creds, { method: 'POST' });
   const ok = await http('POST', `/?${qs}`);
   assert.equal(ok.status, 200, ok.body);
   assert.match(ok.body, /<GetCallerIdentityResult>/);
@@ -284,13 +264,8 @@ test('a presigned GetCallerIdentity URL cannot be turned into AssumeRole by a bo
 });
 
 test('role chaining: AssumeRole with web-identity credentials when the trust policy names the role', async () => {
-  const c = await webIdentityCreds();
-  const creds = {
-    accessKeyId: c.AccessKeyId!,
-    secretAccessKey: c.SecretAccessKey!,
-    sessionToken: c.SessionToken!,
-  };
-  const client = new STSClient({ endpoint: srv.url, region: 'us-east-1', credentials: creds });
+  const creds = await webIdentityCreds();
+  const client = stsClient(creds);
   const r = await client.send(
     new AssumeRoleCommand({
       RoleArn: `arn:aws:iam::${ACCOUNT}:role/chained`,
@@ -300,15 +275,7 @@ test('role chaining: AssumeRole with web-identity credentials when the trust pol
   );
   assert.equal(r.AssumedRoleUser!.Arn, `arn:aws:sts::${ACCOUNT}:assumed-role/chained/hop`);
   assert.ok(r.PackedPolicySize! > 0, 'session tags make a packed policy size');
-  const chained = new STSClient({
-    endpoint: srv.url,
-    region: 'us-east-1',
-    credentials: {
-      accessKeyId: r.Credentials!.AccessKeyId!,
-      secretAccessKey: r.Credentials!.SecretAccessKey!,
-      sessionToken: r.Credentials!.SessionToken!,
-    },
-  });
+  const chained = stsClient(sdkCredentials(r.Credentials!));
   assert.equal(
     (await chained.send(new GetCallerIdentityCommand({}))).Arn,
     `arn:aws:sts::${ACCOUNT}:assumed-role/chained/hop`,
@@ -338,11 +305,7 @@ test('role chaining: AssumeRole with web-identity credentials when the trust pol
 });
 
 test('session policies bound role chaining: an explicit Deny of sts:* in Policy stops AssumeRole (issue 10 item 2)', async () => {
-  const anon = new STSClient({
-    endpoint: srv.url,
-    region: 'us-east-1',
-    credentials: { accessKeyId: 'x', secretAccessKey: 'y' },
-  });
+  const anon = stsClient();
   const chain = async (Policy: object | undefined) => {
     const w = await anon.send(
       new AssumeRoleWithWebIdentityCommand({
@@ -352,16 +315,7 @@ test('session policies bound role chaining: an explicit Deny of sts:* in Policy 
         Policy: Policy && JSON.stringify(Policy),
       }),
     );
-    const c = w.Credentials!;
-    const client = new STSClient({
-      endpoint: srv.url,
-      region: 'us-east-1',
-      credentials: {
-        accessKeyId: c.AccessKeyId!,
-        secretAccessKey: c.SecretAccessKey!,
-        sessionToken: c.SessionToken!,
-      },
-    });
+    const client = stsClient(sdkCredentials(w.Credentials!));
     return client.send(
       new AssumeRoleCommand({ RoleArn: `arn:aws:iam::${ACCOUNT}:role/chained`, RoleSessionName: 'hop' }),
     );
@@ -390,13 +344,8 @@ test('session policies bound role chaining: an explicit Deny of sts:* in Policy 
 });
 
 test('an AssumeRole tag key __proto__ is an ordinary tag, as AWS takes it, never silently dropped (issue 10 item 13)', async () => {
-  const c = await webIdentityCreds();
-  const creds = {
-    accessKeyId: c.AccessKeyId!,
-    secretAccessKey: c.SecretAccessKey!,
-    sessionToken: c.SessionToken!,
-  };
-  const client = new STSClient({ endpoint: srv.url, region: 'us-east-1', credentials: creds });
+  const creds = await webIdentityCreds();
+  const client = stsClient(creds);
   const r = await client.send(
     new AssumeRoleCommand({
       RoleArn: `arn:aws:iam::${ACCOUNT}:role/chained`,
