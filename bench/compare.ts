@@ -12,8 +12,7 @@
  * rounds (the spread), and the ratios of the medians. Exit status 1 when a reply was wrong or a side failed.
  */
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createCa, issueCertificate } from '../src/pki/index.js';
-import { startFakeApi } from './fake-api.js';
+import { fakeApiServing, startFakeApi } from './fake-api.js';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -59,12 +58,9 @@ async function compareWebhooks(
     if (fake) {
       // The fallback without a built control plane: the same ServiceAccount from bench/fake-api.ts.
       fakeApi = await startFakeApi([{ namespace: ns, name: 'great-serviceaccount', annotations }]);
-      const ca = await createCa('bench:compare CA');
-      const pair = await issueCertificate(ca, { commonName: '127.0.0.1' });
-      tls = { certFile: join(dir, 'tls.crt'), keyFile: join(dir, 'tls.key') };
-      writeFileSync(tls.certFile, pair.cert);
-      writeFileSync(tls.keyFile, pair.key, { mode: 0o600 });
-      caPem = ca.cert;
+      const served = await fakeApiServing(dir, 'bench:compare CA');
+      tls = served;
+      caPem = served.caPem;
       api = `--kube-api=${fakeApi.url}`;
     } else {
       cp = await startControlPlane();

@@ -11,13 +11,12 @@
  * bench/fake-api.ts (list, silent watch, GET over plain HTTP, `--kube-api=http://…`). Without it, a missing
  * control plane fails with the one line saying how to build it.
  */
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { CLI, freePort, startControlPlane, type ControlPlane } from '../test/helpers/control-plane.js';
-import { createCa, issueCertificate } from '../src/pki/index.js';
-import { startFakeApi } from './fake-api.js';
+import { fakeApiServing, startFakeApi } from './fake-api.js';
 import {
   createNamespace,
   servingCertificate,
@@ -71,16 +70,13 @@ async function main(): Promise<void> {
         names.map(([namespace, name]) => ({ namespace, name, annotations: annotations(namespace, name) })),
       );
       fakeApi = served;
-      const ca = await createCa('bench:memory CA');
-      const pair = await issueCertificate(ca, { commonName: '127.0.0.1' });
-      writeFileSync(join(dir, 'tls.crt'), pair.cert);
-      writeFileSync(join(dir, 'tls.key'), pair.key, { mode: 0o600 });
-      caPem = ca.cert;
+      const tls = await fakeApiServing(dir, 'bench:memory CA');
+      caPem = tls.caPem;
       common = [
         '--in-cluster=false',
         `--kube-api=${served.url}`,
-        `--tls-cert=${join(dir, 'tls.crt')}`,
-        `--tls-key=${join(dir, 'tls.key')}`,
+        `--tls-cert=${tls.certFile}`,
+        `--tls-key=${tls.keyFile}`,
       ];
       console.log(
         `${count} ServiceAccounts in ${NAMESPACES} namespaces served by the stand-in API at ${served.url} (--fake-api)`,
