@@ -28,7 +28,7 @@ import {
 } from '../test/e2e/support.js';
 import { admissionReview, samplePod, ROLE } from '../test/unit/webhook/https-helpers.js';
 import { claims, configDoc, makeKey, signToken, ROLE_ARN } from '../test/helpers/sts-fixtures.js';
-import { referenceBinary, ReferenceError } from '../scripts/reference-webhook.js';
+import { referenceBinary, OneLineError } from '../scripts/reference-webhook.js';
 import type { LoadSpec } from './load-generator.js';
 import { alternate, round, rssOf, summary, waitFor, type Side } from './side-by-side.js';
 
@@ -158,7 +158,7 @@ async function compareWebhooks(
 
 async function compareSts(rounds: number, seconds: number, dir: string): Promise<boolean> {
   const moto = join(ROOT, '.cache/venv/bin/moto_server');
-  if (!existsSync(moto)) throw new ReferenceError(`${moto} is missing: run \`bash scripts/python-tools.sh\``);
+  if (!existsSync(moto)) throw new OneLineError(`${moto} is missing: run \`bash scripts/python-tools.sh\``);
   const key = await makeKey('bench-kid', 'RS256');
   writeFileSync(join(dir, 'sts.yaml'), stringify(configDoc([key])));
   const now = Math.floor(Date.now() / 1000);
@@ -230,11 +230,11 @@ async function main(): Promise<void> {
   const usage =
     'usage: npm run bench:compare -- <reference source folder | built binary> [--rounds N] [--seconds S] [--only webhook|sts] [--fake-api] [--baseline OTHER_CLI_JS]';
   if (!Number.isSafeInteger(rounds) || rounds < 1 || !(seconds > 0))
-    throw new ReferenceError(`bad --rounds or --seconds; ${usage}`);
+    throw new OneLineError(`bad --rounds or --seconds; ${usage}`);
   if (only !== undefined && only !== 'webhook' && only !== 'sts')
-    throw new ReferenceError(`bad --only; ${usage}`);
-  if (only !== 'sts' && positionals.length !== 1) throw new ReferenceError(usage);
-  if (!existsSync(CLI)) throw new ReferenceError(`${CLI} is missing: run \`npm run build\` first`);
+    throw new OneLineError(`bad --only; ${usage}`);
+  if (only !== 'sts' && positionals.length !== 1) throw new OneLineError(usage);
+  if (!existsSync(CLI)) throw new OneLineError(`${CLI} is missing: run \`npm run build\` first`);
   const dir = mkdtempSync(join(tmpdir(), 'openirsa-bench-compare-'));
   let ok = true;
   try {
@@ -257,7 +257,7 @@ async function main(): Promise<void> {
 
 main().catch((err: unknown) => {
   console.error(
-    `bench:compare: ${err instanceof ReferenceError ? err.message : ((err as Error).stack ?? String(err))}`,
+    `bench:compare: ${err instanceof OneLineError ? err.message : ((err as Error).stack ?? String(err))}`,
   );
-  process.exit(err instanceof ReferenceError ? 2 : 1);
+  process.exit(err instanceof OneLineError ? 2 : 1);
 });

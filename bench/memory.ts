@@ -25,7 +25,7 @@ import {
   type CliProcess,
 } from '../test/e2e/support.js';
 import { admissionReview, samplePod } from '../test/unit/webhook/https-helpers.js';
-import { referenceBinary, ReferenceError } from '../scripts/reference-webhook.js';
+import { referenceBinary, OneLineError } from '../scripts/reference-webhook.js';
 import { round, rssOf, waitFor, type Side } from './side-by-side.js';
 
 const NAMESPACES = 100;
@@ -41,12 +41,12 @@ async function main(): Promise<void> {
   });
   const count = Number(values.count);
   if (positionals.length !== 1 || !Number.isSafeInteger(count) || count < NAMESPACES)
-    throw new ReferenceError(
+    throw new OneLineError(
       'usage: npm run bench:memory -- <reference source folder | built binary> [--count N (>= 100)] [--baseline OTHER_CLI_JS] [--fake-api]',
     );
-  if (!existsSync(CLI)) throw new ReferenceError(`${CLI} is missing: run \`npm run build\` first`);
+  if (!existsSync(CLI)) throw new OneLineError(`${CLI} is missing: run \`npm run build\` first`);
   const baseline = values.baseline ? resolve(values.baseline) : undefined;
-  if (baseline && !existsSync(baseline)) throw new ReferenceError(`--baseline ${baseline} does not exist`);
+  if (baseline && !existsSync(baseline)) throw new OneLineError(`--baseline ${baseline} does not exist`);
   const refBin = referenceBinary(positionals[0]!);
   const dir = mkdtempSync(join(tmpdir(), 'openirsa-bench-memory-'));
   const fake = values['fake-api'];
@@ -165,7 +165,7 @@ async function main(): Promise<void> {
 
 main().catch((err: unknown) => {
   console.error(
-    `bench:memory: ${err instanceof ReferenceError ? err.message : ((err as Error).stack ?? String(err))}`,
+    `bench:memory: ${err instanceof OneLineError ? err.message : ((err as Error).stack ?? String(err))}`,
   );
-  process.exit(err instanceof ReferenceError ? 2 : 1);
+  process.exit(err instanceof OneLineError ? 2 : 1);
 });
