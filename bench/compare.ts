@@ -27,7 +27,7 @@ import {
   type CliProcess,
 } from '../test/e2e/support.js';
 import { admissionReview, samplePod, ROLE } from '../test/unit/webhook/https-helpers.js';
-import { claims, configDoc, makeKey, signToken, ROLE_ARN } from '../test/helpers/sts-fixtures.js';
+import { claims, configDoc, makeKey, signToken, webIdentityForm } from '../test/helpers/sts-fixtures.js';
 import { referenceBinary, OneLineError } from '../scripts/reference-webhook.js';
 import type { LoadSpec } from './load-generator.js';
 import { alternate, round, rssOf, summary, waitFor, type Side } from './side-by-side.js';
@@ -163,13 +163,9 @@ async function compareSts(rounds: number, seconds: number, dir: string): Promise
   writeFileSync(join(dir, 'sts.yaml'), stringify(configDoc([key])));
   const now = Math.floor(Date.now() / 1000);
   const bodies = Array.from({ length: 256 }, (_, i) =>
-    new URLSearchParams({
-      Action: 'AssumeRoleWithWebIdentity',
-      Version: '2011-06-15',
-      RoleArn: ROLE_ARN,
+    webIdentityForm(signToken(key, claims({ exp: now + 3600, iat: now, nbf: now, jti: String(i) })), {
       RoleSessionName: `bench-${i}`,
-      WebIdentityToken: signToken(key, claims({ exp: now + 3600, iat: now, nbf: now, jti: String(i) })),
-    }).toString(),
+    }),
   );
   const [ourPort, motoPort] = await Promise.all([freePort(), freePort()]);
   const ours = spawnProcess(
