@@ -12,8 +12,7 @@
  * rounds (the spread), and the ratios of the medians. Exit status 1 when a reply was wrong or a side failed.
  */
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createCa, issueCertificate } from '../src/pki/index.js';
-import { startFakeApi } from './fake-api.js';
+import { fakeApiServing, startFakeApi } from './fake-api.js';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -28,8 +27,8 @@ import {
   type CliProcess,
 } from '../test/e2e/support.js';
 import { admissionReview, samplePod, ROLE } from '../test/unit/webhook/https-helpers.js';
-import { claims, configDoc, makeKey, signToken, ROLE_ARN } from '../test/helpers/sts-fixtures.js';
-import { referenceBinary, ReferenceError } from '../scripts/reference-webhook.js';
+import { claims, configDoc, makeKey, signToken, webIdentityForm } from '../test/helpers/sts-fixtures.js';
+import { referenceBinary, OneLineError } from '../scripts/reference-webhook.js';
 import type { LoadSpec } from './load-generator.js';
 import { alternate, round, rssOf, summary, waitFor, type Side } from './side-by-side.js';
 
@@ -59,12 +58,9 @@ async function compareWebhooks(
     if (fake) {
       // The fallback without a built control plane: the same ServiceAccount from bench/fake-api.ts.
       fakeApi = await startFakeApi([{ namespace: ns, name: 'great-serviceaccount', annotations }]);
-      const ca = await createCa('bench:compare CA');
-      const pair = await issueCertificate(ca, { commonName: '127.0.0.1' });
-      tls = { certFile: join(dir, 'tls.crt'), keyFile: join(dir, 'tls.key') };
-      writeFileSync(tls.certFile, pair.cert);
-      writeFileSync(tls.keyFile, pair.key, { mode: 0o600 });
-      caPem = ca.cert;
+      const served = await fakeApiServing(dir, 'bench:compare CA');
+      tls = served;
+      caPem = served.caPem;
       api = `--kube-api=${fakeApi.url}`;
     } else {
       cp = await startControlPlane();
@@ -162,18 +158,14 @@ async function compareWebhooks(
 
 async function compareSts(rounds: number, seconds: number, dir: string): Promise<boolean> {
   const moto = join(ROOT, '.cache/venv/bin/moto_server');
-  if (!existsSync(moto)) throw new ReferenceError(`${moto} is missing: run \`bash scripts/python-tools.sh\``);
+  if (!existsSync(moto)) throw new OneLineError(`${moto} is missing: run \`bash scripts/python-tools.sh\``);
   const key = await makeKey('bench-kid', 'RS256');
   writeFileSync(join(dir, 'sts.yaml'), stringify(configDoc([key])));
   const now = Math.floor(Date.now() / 1000);
   const bodies = Array.from({ length: 256 }, (_, i) =>
-    new URLSearchParams({
-      Action: 'AssumeRoleWithWebIdentity',
-      Version: '2011-06-15',
-      RoleArn: ROLE_ARN,
+    webIdentityForm(signToken(key, claims({ exp: now + 3600, iat: now, nbf: now, jti: String(i) })), {
       RoleSessionName: `bench-${i}`,
-      WebIdentityToken: signToken(key, claims({ exp: now + 3600, iat: now, nbf: now, jti: String(i) })),
-    }).toString(),
+    }),
   );
   const [ourPort, motoPort] = await Promise.all([freePort(), freePort()]);
   const ours = spawnProcess(
@@ -234,11 +226,11 @@ async function main(): Promise<void> {
   const usage =
     'usage: npm run bench:compare -- <reference source folder | built binary> [--rounds N] [--seconds S] [--only webhook|sts] [--fake-api] [--baseline OTHER_CLI_JS]';
   if (!Number.isSafeInteger(rounds) || rounds < 1 || !(seconds > 0))
-    throw new ReferenceError(`bad --rounds or --seconds; ${usage}`);
+    throw new OneLineError(`bad --rounds or --seconds; ${usage}`);
   if (only !== undefined && only !== 'webhook' && only !== 'sts')
-    throw new ReferenceError(`bad --only; ${usage}`);
-  if (only !== 'sts' && positionals.length !== 1) throw new ReferenceError(usage);
-  if (!existsSync(CLI)) throw new ReferenceError(`${CLI} is missing: run \`npm run build\` first`);
+    throw new OneLineError(`bad --only; ${usage}`);
+  if (only !== 'sts' && positionals.length !== 1) throw new OneLineError(usage);
+  if (!existsSync(CLI)) throw new OneLineError(`${CLI} is missing: run \`npm run build\` first`);
   const dir = mkdtempSync(join(tmpdir(), 'openirsa-bench-compare-'));
   let ok = true;
   try {
@@ -261,7 +253,7 @@ async function main(): Promise<void> {
 
 main().catch((err: unknown) => {
   console.error(
-    `bench:compare: ${err instanceof ReferenceError ? err.message : ((err as Error).stack ?? String(err))}`,
+    `bench:compare: ${err instanceof OneLineError ? err.message : ((err as Error).stack ?? String(err))}`,
   );
-  process.exit(err instanceof ReferenceError ? 2 : 1);
+  process.exit(err instanceof OneLineError ? 2 : 1);
 });

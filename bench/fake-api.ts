@@ -1,11 +1,14 @@
 /**
- * bench:memory's fallback when no real control plane is built: a plain-HTTP stand-in for the few kube-apiserver
+ * bench:memory's and bench:compare's fallback (`--fake-api`) when no real control plane is built: a plain-HTTP stand-in for the few kube-apiserver
  * reads both webhooks make, holding the ServiceAccounts in memory: the paginated list of ServiceAccounts in all
  * namespaces (`limit`/`continue`), a watch that stays silent (or, with `sendInitialEvents=true`, streams every
  * object as ADDED and then the initial-events-end bookmark, as a watch-list client asks), the single-object GET,
  * and an empty list for anything else. Both webhooks are pointed at it with `--kube-api=http://…`.
  */
+import { writeFileSync } from 'node:fs';
 import { createServer, type Server, type ServerResponse } from 'node:http';
+import { join } from 'node:path';
+import { createCa, issueCertificate } from '../src/pki/index.js';
 
 export interface FakeServiceAccount {
   namespace: string;
@@ -95,4 +98,21 @@ export async function startFakeApi(
         server.close(() => r());
       }),
   };
+}
+
+/**
+ * The webhooks' serving certificate when there is no control plane to sign it: a fresh CA (`caName`) and a
+ * certificate for 127.0.0.1, written to DIR/tls.crt and DIR/tls.key.
+ */
+export async function fakeApiServing(
+  dir: string,
+  caName: string,
+): Promise<{ certFile: string; keyFile: string; caPem: string }> {
+  const ca = await createCa(caName);
+  const pair = await issueCertificate(ca, { commonName: '127.0.0.1' });
+  const certFile = join(dir, 'tls.crt');
+  const keyFile = join(dir, 'tls.key');
+  writeFileSync(certFile, pair.cert);
+  writeFileSync(keyFile, pair.key, { mode: 0o600 });
+  return { certFile, keyFile, caPem: ca.cert };
 }

@@ -11,13 +11,12 @@
  * bench/fake-api.ts (list, silent watch, GET over plain HTTP, `--kube-api=http://…`). Without it, a missing
  * control plane fails with the one line saying how to build it.
  */
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { CLI, freePort, startControlPlane, type ControlPlane } from '../test/helpers/control-plane.js';
-import { createCa, issueCertificate } from '../src/pki/index.js';
-import { startFakeApi } from './fake-api.js';
+import { fakeApiServing, startFakeApi } from './fake-api.js';
 import {
   createNamespace,
   servingCertificate,
@@ -26,7 +25,7 @@ import {
   type CliProcess,
 } from '../test/e2e/support.js';
 import { admissionReview, samplePod } from '../test/unit/webhook/https-helpers.js';
-import { referenceBinary, ReferenceError } from '../scripts/reference-webhook.js';
+import { referenceBinary, OneLineError } from '../scripts/reference-webhook.js';
 import { round, rssOf, waitFor, type Side } from './side-by-side.js';
 
 const NAMESPACES = 100;
@@ -42,12 +41,12 @@ async function main(): Promise<void> {
   });
   const count = Number(values.count);
   if (positionals.length !== 1 || !Number.isSafeInteger(count) || count < NAMESPACES)
-    throw new ReferenceError(
+    throw new OneLineError(
       'usage: npm run bench:memory -- <reference source folder | built binary> [--count N (>= 100)] [--baseline OTHER_CLI_JS] [--fake-api]',
     );
-  if (!existsSync(CLI)) throw new ReferenceError(`${CLI} is missing: run \`npm run build\` first`);
+  if (!existsSync(CLI)) throw new OneLineError(`${CLI} is missing: run \`npm run build\` first`);
   const baseline = values.baseline ? resolve(values.baseline) : undefined;
-  if (baseline && !existsSync(baseline)) throw new ReferenceError(`--baseline ${baseline} does not exist`);
+  if (baseline && !existsSync(baseline)) throw new OneLineError(`--baseline ${baseline} does not exist`);
   const refBin = referenceBinary(positionals[0]!);
   const dir = mkdtempSync(join(tmpdir(), 'openirsa-bench-memory-'));
   const fake = values['fake-api'];
@@ -71,16 +70,13 @@ async function main(): Promise<void> {
         names.map(([namespace, name]) => ({ namespace, name, annotations: annotations(namespace, name) })),
       );
       fakeApi = served;
-      const ca = await createCa('bench:memory CA');
-      const pair = await issueCertificate(ca, { commonName: '127.0.0.1' });
-      writeFileSync(join(dir, 'tls.crt'), pair.cert);
-      writeFileSync(join(dir, 'tls.key'), pair.key, { mode: 0o600 });
-      caPem = ca.cert;
+      const tls = await fakeApiServing(dir, 'bench:memory CA');
+      caPem = tls.caPem;
       common = [
         '--in-cluster=false',
         `--kube-api=${served.url}`,
-        `--tls-cert=${join(dir, 'tls.crt')}`,
-        `--tls-key=${join(dir, 'tls.key')}`,
+        `--tls-cert=${tls.certFile}`,
+        `--tls-key=${tls.keyFile}`,
       ];
       console.log(
         `${count} ServiceAccounts in ${NAMESPACES} namespaces served by the stand-in API at ${served.url} (--fake-api)`,
@@ -169,7 +165,7 @@ async function main(): Promise<void> {
 
 main().catch((err: unknown) => {
   console.error(
-    `bench:memory: ${err instanceof ReferenceError ? err.message : ((err as Error).stack ?? String(err))}`,
+    `bench:memory: ${err instanceof OneLineError ? err.message : ((err as Error).stack ?? String(err))}`,
   );
-  process.exit(err instanceof ReferenceError ? 2 : 1);
+  process.exit(err instanceof OneLineError ? 2 : 1);
 });

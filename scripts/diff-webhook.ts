@@ -24,7 +24,7 @@ import {
   type CliProcess,
 } from '../test/e2e/support.js';
 import { prng } from '../test/helpers/iam-differential.js';
-import { referenceBinary, ReferenceError } from './reference-webhook.js';
+import { referenceBinary, OneLineError } from './reference-webhook.js';
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
@@ -246,7 +246,7 @@ async function main(): Promise<void> {
   try {
     refBin = referenceBinary(positionals[0]!);
   } catch (err) {
-    if (err instanceof ReferenceError) die(err.message);
+    if (err instanceof OneLineError) die(err.message);
     throw err;
   }
   console.log(`reference: ${refBin}`);

@@ -283,7 +283,7 @@ exit $?'
 
 case "${1:-}" in
   build) build ;;
-  check) check ;;
+  check) check || die "missing or stale node binaries (above): run \`bash scripts/node.sh build\` (after \`bash scripts/control-plane.sh build\`)" ;;
   path) echo "$BIN" ;;
   versions)
     printf 'kubernetes=%s containerd=%s runc=%s cni-plugins=%s pause=%s\n' "$K8S_VERSION" "$CONTAINERD_VERSION" \

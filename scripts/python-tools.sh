@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Installs the Python-based real clients the tests drive (AWS CLI v1, boto3) and moto's server, at the versions
-# pinned in scripts/python-requirements.txt, into .cache/venv (outside git). `npm test` runs it first.
+# Installs the Python-based real clients the tests drive (AWS CLI v1, boto3), moto's server, cfn-lint and
+# python-hcl2, at the versions pinned in scripts/python-requirements.txt, into .cache/venv (outside git).
+# `npm test` runs it first.
 # Idempotent: when the venv already holds exactly these pins (a stamp records them), it returns at once.
 # A prerequisite it cannot install (python3 with its venv module) stops it with one line naming what to install.
 set -euo pipefail

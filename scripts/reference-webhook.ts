@@ -11,8 +11,11 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node
 import { homedir } from 'node:os';
 import { join, relative, resolve } from 'node:path';
 
-/** A one-line reason the reference cannot be had (the callers print it and exit). */
-export class ReferenceError extends Error {
+/**
+ * A failure the side-by-side tools print as one line, without a stack, and exit for: the reference cannot be had,
+ * or an argument is wrong. (Not named ReferenceError: that would shadow JavaScript's own.)
+ */
+export class OneLineError extends Error {
   readonly code = 'REFERENCE_UNAVAILABLE';
 }
 
@@ -34,10 +37,10 @@ function sourceHash(dir: string): string {
 /** The reference binary for `arg` (a built binary, or a source folder built and cached on first use). */
 export function referenceBinary(arg: string): string {
   const path = resolve(arg);
-  if (!existsSync(path)) throw new ReferenceError(`${path} does not exist`);
+  if (!existsSync(path)) throw new OneLineError(`${path} does not exist`);
   if (statSync(path).isFile()) return path;
   if (!existsSync(join(path, 'go.mod')))
-    throw new ReferenceError(`${path} has no go.mod: give the reference's source folder or binary`);
+    throw new OneLineError(`${path} has no go.mod: give the reference's source folder or binary`);
   const cache = join(
     process.env.OPENIRSA_CACHE ?? join(homedir(), '.cache/openirsa'),
     `reference-${sourceHash(path)}`,
@@ -45,7 +48,7 @@ export function referenceBinary(arg: string): string {
   const bin = join(cache, 'amazon-eks-pod-identity-webhook');
   if (existsSync(bin)) return bin;
   if (spawnSync('go', ['version']).error)
-    throw new ReferenceError(
+    throw new OneLineError(
       'go is not installed: install Go (1.24 or later) to build the reference from its source',
     );
   mkdirSync(cache, { recursive: true });
@@ -57,7 +60,7 @@ export function referenceBinary(arg: string): string {
       env: { ...process.env, CGO_ENABLED: '0' },
     });
   } catch {
-    throw new ReferenceError(`go build of the reference in ${path} failed (its output is above)`);
+    throw new OneLineError(`go build of the reference in ${path} failed (its output is above)`);
   }
   return bin;
 }

@@ -12,6 +12,7 @@ import { KeyStore } from '../../src/oidc/keys.js';
 import { reviewAdmission } from '../../src/webhook/admission.js';
 import { config as mutationConfig, irsa } from '../unit/webhook/mutate-helpers.js';
 import { claims, makeKey, signToken, testConfig, NOW, ROLE_ARN } from '../helpers/sts-fixtures.js';
+import { prng } from '../helpers/prng.js';
 
 export type Target = 'verifier' | 'sts' | 'mutate';
 export const TARGETS: Target[] = ['verifier', 'sts', 'mutate'];
@@ -26,17 +27,7 @@ export interface FuzzCase {
   extra?: string;
 }
 
-/** mulberry32: small, fast, and the same sequence on every platform for a seed. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { prng };
 
 /** Values that broke parsers elsewhere: control characters, markup, huge and odd numbers, prototype keys. */
 const HOSTILE: unknown[] = [

@@ -234,7 +234,8 @@ function killGroup(p: Proc, signal: NodeJS.Signals): void {
   }
 }
 
-function tail(path: string, lines = 40): string {
+/** The last `lines` lines of a log file, or `(no log)`. */
+export function tail(path: string, lines = 40): string {
   try {
     return readFileSync(path, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
   } catch {
@@ -277,7 +278,7 @@ async function stopProc(p: Proc, graceMs = 20_000): Promise<void> {
   live.delete(p);
 }
 
-function sleep(ms: number): Promise<void> {
+export function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
 

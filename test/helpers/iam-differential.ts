@@ -12,6 +12,7 @@
  */
 import { runUnsafeSimulation } from '@cloud-copilot/iam-simulate';
 import { evaluatePolicy, type Decision, type EvaluationResult } from '../../src/iam/index.js';
+import { prng } from './prng.js';
 
 export const ACCOUNT = '111122223333';
 const PRINCIPAL = `arn:aws:iam::${ACCOUNT}:role/app`;
@@ -35,17 +36,7 @@ export interface CaseOutcome {
   explained?: { kind: 'simulator-bug' | 'openirsa-choice'; id: string };
 }
 
-/** mulberry32: a small, fast, seedable PRNG (deterministic runs for the test). */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { prng };
 
 type Rand = () => number;
 const pick = <T>(r: Rand, xs: readonly T[]): T => xs[Math.floor(r() * xs.length)]!;

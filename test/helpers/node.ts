@@ -23,7 +23,7 @@ import {
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { issueCertificate, loadCa } from '../../src/pki/index.js';
-import { freePort, httpCall, type ControlPlane } from './control-plane.js';
+import { freePort, httpCall, sleep, tail, type ControlPlane } from './control-plane.js';
 import {
   BRIDGE,
   CGROUP_ROOT_PREFIX,
@@ -122,16 +122,6 @@ async function stopProc(p: Proc, graceMs = 20_000): Promise<void> {
   clearTimeout(timer);
 }
 
-export function tail(path: string, lines = 30): string {
-  try {
-    return readFileSync(path, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
-  } catch {
-    return '(no log)';
-  }
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
 async function until(
   what: string,
   procs: Proc[],
@@ -144,7 +134,7 @@ async function until(
     for (const p of procs) {
       if (!alive(p)) {
         throw new Error(
-          `${p.name} exited (${p.child.exitCode ?? p.child.signalCode}) before ${what}:\n${tail(p.logPath)}`,
+          `${p.name} exited (${p.child.exitCode ?? p.child.signalCode}) before ${what}:\n${tail(p.logPath, 30)}`,
         );
       }
     }
