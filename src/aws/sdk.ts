@@ -1,6 +1,7 @@
 /** The AWS SDK v3 clients' configuration and error text, shared by `setup` and `doctor --aws`. */
 import { readFile } from 'node:fs/promises';
 import { Agent } from 'node:https';
+import { cannotRead } from '../file-errors.js';
 
 /**
  * Client configuration from the standard AWS environment: the SDK itself reads credentials and
@@ -18,9 +19,7 @@ export async function awsClientConfig(
     try {
       ca = await readFile(env.AWS_CA_BUNDLE, 'utf8');
     } catch (err) {
-      throw new Error(
-        `cannot read AWS_CA_BUNDLE ${env.AWS_CA_BUNDLE}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`,
-      );
+      throw new Error(cannotRead('AWS_CA_BUNDLE', env.AWS_CA_BUNDLE, err));
     }
     config.requestHandler = { httpsAgent: new Agent({ ca }) };
   }

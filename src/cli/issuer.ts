@@ -345,8 +345,6 @@ async function publish(argv: string[]): Promise<number> {
   const from = need('publish', values, 'from');
   const target = parsePublishTarget(need('publish', values, 'to'));
   const files = await readDocuments(from, { jwksPath: values['jwks-path'] as string | undefined });
-  // The SDK's Node 20 end-of-support notice would turn a one-line error into ten lines.
-  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   for (const o of await publishDocuments(files, target)) {
     console.log(`published ${o.location} (${o.contentType}, ${o.bytes} bytes, verified)`);
   }

@@ -277,7 +277,6 @@ async function issuerPhase(v: FlagValues, spec: SetupSpec, out: Printer, dryRun:
     );
     return;
   }
-  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   const published = await publishDocuments(docs.files, target);
   out.line(
     `${'issuer'.padEnd(14)} ${spec.issuer}: published ${published.length} documents to ${dest} (verified)`,

@@ -49,6 +49,8 @@ async function publishToFolder(files: DocumentFile[], dir: string): Promise<Publ
 
 /** An S3 client from the standard AWS environment; an endpoint override means path-style addressing. */
 export function s3ClientFromEnv(env: NodeJS.ProcessEnv = process.env): S3Client {
+  // The SDK's Node version notice would turn a one-line error into ten lines.
+  env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   const endpoint = env.AWS_ENDPOINT_URL_S3 || env.AWS_ENDPOINT_URL || undefined;
   return new S3Client({
     region: env.AWS_REGION || env.AWS_DEFAULT_REGION || 'us-east-1',

@@ -288,7 +288,9 @@ export async function startWebhook(
   });
   const caBundle = Buffer.from(cp.caPem).toString('base64');
   try {
-    await waitForHttp(`${url}/healthz`, proc, cp.caPem);
+    // Ready, not just alive: /readyz answers 200 once the ServiceAccount cache has synced, so the first pod a test
+    // creates is mutated (waiting on /healthz let a pod race the cache).
+    await waitForHttp(`${url}/readyz`, proc, cp.caPem);
     await cp.call('POST', '/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations', {
       apiVersion: 'admissionregistration.k8s.io/v1',
       kind: 'MutatingWebhookConfiguration',

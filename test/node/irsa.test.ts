@@ -18,6 +18,7 @@ import { join } from 'node:path';
 import { stringify as toYaml } from 'yaml';
 import { issueCertificate, loadCa } from '../../src/pki/index.js';
 import { freePort, keygen, startControlPlane, type ControlPlane } from '../helpers/control-plane.js';
+import { webIdentityTrust } from '../helpers/trust-policy.js';
 import {
   NODE_API_SERVER_ARGS,
   NODE_IP,
@@ -152,7 +153,6 @@ describe('IRSA on a real node (kubelet + containerd + runc)', () => {
     writeFileSync(join(work, 'sts.crt'), tls.cert);
     writeFileSync(join(work, 'sts.key'), tls.key, { mode: 0o600 });
     writeFileSync(join(work, 'ca.crt'), cp.caPem);
-    const issuerHost = new URL(cp.issuer).host;
     writeFileSync(
       join(work, 'sts.yaml'),
       toYaml({
@@ -163,24 +163,11 @@ describe('IRSA on a real node (kubelet + containerd + runc)', () => {
         roles: [
           {
             RoleName: 's3-writer',
-            AssumeRolePolicyDocument: {
-              Version: '2012-10-17',
-              Statement: [
-                {
-                  Effect: 'Allow',
-                  Principal: { Federated: `arn:aws:iam::${ACCOUNT}:oidc-provider/${issuerHost}` },
-                  Action: 'sts:AssumeRoleWithWebIdentity',
-                  Condition: {
-                    StringEquals: {
-                      [`${issuerHost}:sub`]: SERVICE_ACCOUNTS.map(
-                        (sa) => `system:serviceaccount:${NAMESPACE}:${sa}`,
-                      ),
-                      [`${issuerHost}:aud`]: 'sts.amazonaws.com',
-                    },
-                  },
-                },
-              ],
-            },
+            AssumeRolePolicyDocument: webIdentityTrust(
+              ACCOUNT,
+              cp.issuer,
+              SERVICE_ACCOUNTS.map((sa) => `system:serviceaccount:${NAMESPACE}:${sa}`),
+            ),
           },
         ],
       }),
