@@ -235,7 +235,7 @@ test('the app: production dependencies only, no tests, no sources', () => {
     }
   }
   assert.ok(prod > 20, `${prod} production packages`);
-  for (const dev of ['typescript', 'tsx', 'eslint', 'prettier', '@aws-sdk/client-sts'])
+  for (const dev of ['typescript', 'tsx', 'eslint', 'prettier', '@aws-sdk/credential-providers'])
     assert.equal(existsSync(join(app, 'node_modules', dev)), false, dev);
 });
 
