@@ -75,14 +75,14 @@ export async function run(argv: string[]): Promise<number> {
   }
   switch (sub) {
     case 'gen-key': {
-      const out = values.out as string | undefined;
+      const out = values.out;
       if (!out) throw new CliError('--out FILE is required');
       writeFileSync(out, randomBytes(32).toString('base64') + '\n', { mode: 0o600, flag: 'wx' });
       console.log(`wrote a new session key to ${out} (mode 0600); set sessionKeyFile: ${out}`);
       return 0;
     }
     case 'check-config': {
-      const seed = load(values.config as string | undefined);
+      const seed = load(values.config);
       const iam = await liveState(seed);
       const config = iam.config();
       await iam.stop();
@@ -109,33 +109,31 @@ export async function run(argv: string[]): Promise<number> {
     }
     case 'serve': {
       const logger = createLogger({ name: 'sts' });
-      const seed = load(values.config as string | undefined, (m) =>
-        logger.warn({ event: 'session_key_generated' }, m),
-      );
-      const certFile = values['tls-cert'] as string | undefined;
-      const keyFile = values['tls-key'] as string | undefined;
+      const seed = load(values.config, (m) => logger.warn({ event: 'session_key_generated' }, m));
+      const certFile = values['tls-cert'];
+      const keyFile = values['tls-key'];
       if ((certFile === undefined) !== (keyFile === undefined))
         throw new CliError('--tls-cert and --tls-key go together');
       const tls =
         certFile && keyFile
           ? { cert: readText(certFile, 'TLS certificate'), key: readText(keyFile, 'TLS key') }
           : undefined;
-      const portText = (values.port as string | undefined) ?? (tls ? '8443' : '8080');
+      const portText = values.port ?? (tls ? '8443' : '8080');
       if (!/^\d{1,5}$/.test(portText) || Number(portText) > 65535)
         throw new CliError(`--port must be 0-65535, not ${portText}`);
-      const workersText = (values.workers as string | undefined) ?? '1';
+      const workersText = values.workers ?? '1';
       if (!/^\d{1,2}$/.test(workersText) || Number(workersText) < 1 || Number(workersText) > 64)
         throw new CliError(`--workers must be 1-64, not ${workersText}`);
       const workers = Number(workersText);
       let maxConnections: number;
       try {
         maxConnections = parseMaxConnections(
-          (values['max-connections'] as string | undefined) ?? String(DEFAULT_LIMITS.maxConnections),
+          values['max-connections'] ?? String(DEFAULT_LIMITS.maxConnections),
         );
       } catch (err) {
         throw new CliError((err as Error).message);
       }
-      const host = (values.host as string | undefined) ?? '127.0.0.1';
+      const host = values.host ?? '127.0.0.1';
       const plain = !isWorker() ? plainHttpWarning(host, tls !== undefined) : undefined;
       if (plain) console.error(`openirsa: warning: ${plain}`);
       if (workers > 1 && !isWorker()) {
