@@ -523,15 +523,19 @@ async function writeEnvFiles(
   podIdentityEnv: PodIdentityEnvironment;
   podIdentityEnvFile: string;
 }> {
-  const env: DevEnvironment = {
-    AWS_ROLE_ARN: devRoleArn(id),
-    AWS_ROLE_SESSION_NAME: devSessionName(sts.sessionKey),
-    AWS_WEB_IDENTITY_TOKEN_FILE: tokens.tokenFile,
+  // Both environments reach the dev STS the same way, and list it after what is their own.
+  const toSts = {
     AWS_ENDPOINT_URL_STS: sts.url,
     AWS_CA_BUNDLE: state.caFile,
     NODE_EXTRA_CA_CERTS: state.caFile,
     AWS_REGION: id.region,
     AWS_DEFAULT_REGION: id.region,
+  };
+  const env: DevEnvironment = {
+    AWS_ROLE_ARN: devRoleArn(id),
+    AWS_ROLE_SESSION_NAME: devSessionName(sts.sessionKey),
+    AWS_WEB_IDENTITY_TOKEN_FILE: tokens.tokenFile,
+    ...toSts,
   };
   const envFile = join(stateDir, 'env.sh');
   await writeFile(
@@ -546,11 +550,7 @@ async function writeEnvFiles(
   const podIdentityEnv: PodIdentityEnvironment = {
     AWS_CONTAINER_CREDENTIALS_FULL_URI: agentUrl,
     AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE: tokens.podTokenFile,
-    AWS_ENDPOINT_URL_STS: sts.url,
-    AWS_CA_BUNDLE: state.caFile,
-    NODE_EXTRA_CA_CERTS: state.caFile,
-    AWS_REGION: id.region,
-    AWS_DEFAULT_REGION: id.region,
+    ...toSts,
   };
   const podIdentityEnvFile = join(stateDir, 'pod-identity-env.sh');
   await writeFile(
