@@ -13,8 +13,8 @@ import {
   MAX_ADMISSION_BODY_BYTES,
   MIN_TOKEN_EXPIRATION,
 } from './constants.js';
-import { INT64_RANGE } from './go-number.js';
-import { maxInt64, parseGoBool } from './goparse.js';
+import { INT64_RANGE } from './go/number.js';
+import { maxInt64, parseGoBool } from './go/strconv.js';
 
 /** `int64` values are exact (a bigint); `int` ones are JS numbers (ports, sizes, levels). */
 export type FlagType = 'string' | 'bool' | 'int' | 'int64' | 'duration';

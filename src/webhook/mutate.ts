@@ -18,23 +18,20 @@ import {
   POD_IDENTITY_LABEL,
   ROLE_ARN_PATTERN,
 } from './constants.js';
+import { goCsvFirstRecord } from './go/csv.js';
 import {
-  canonicalisePod,
-  checkPodTypes,
-  takeInexactNumber,
   containerSegments,
   encodeStruct,
-  EnvVar,
-  goString,
-  podShallowOk,
-  VolumeMount,
   writeContainer,
   type ContainerSegments,
   type Out,
-} from './go-json.js';
-import { isJsonObject } from './go-number.js';
-import { maxInt64, parseGoInt64 } from './goparse.js';
-import { goCsvFirstRecord, goFilepathJoin } from './mutate-go.js';
+} from './go/encode.js';
+import { goFilepathJoin } from './go/filepath.js';
+import { goString } from './go/json-string.js';
+import { EnvVar, VolumeMount } from './go/k8s-types.js';
+import { isJsonObject, takeInexactNumber } from './go/number.js';
+import { maxInt64, parseGoInt64 } from './go/strconv.js';
+import { canonicalisePod, checkPodTypes, podShallowOk } from './go/type-check.js';
 import type { IdentityLookup, JsonPatchOperation, MutationConfig, MutationResult } from './types.js';
 
 type Obj = Record<string, unknown>;
