@@ -91,6 +91,7 @@ export async function startWebhook(f: WebhookFlags, opts: StartOptions): Promise
   const compose = await composeRoleArnIfAsked(f, opts, log);
   const metrics = opts.metrics ?? createMetrics();
   const containerCredentials = containerCredentialsSources(f, log);
+  // Filled in by startApiSources: the cache exists before the watch that fills it, and misses GET through it.
   const apiSource: { current?: ServiceAccountApiSource } = {};
   const cache = new IdentityCache({
     annotationPrefix: f.annotationPrefix,
