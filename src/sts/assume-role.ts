@@ -4,7 +4,7 @@
  * through its account (`arn:…:root` / account id), IAM also requires the caller's own permission policies to
  * allow sts:AssumeRole on the target (same-account rule for account principals).
  */
-import { assumedRoleArn, parseRoleArn, roleArn as buildRoleArn } from '../iam/arn.js';
+import { parseRoleArn, roleArn as buildRoleArn } from '../iam/arn.js';
 import type { ConditionValue } from '../iam/types.js';
 import type { RoleConfig, StsConfig } from './config.js';
 import { issueCredentials, sessionArn, type Session } from './credentials.js';
@@ -23,17 +23,18 @@ import {
   PATTERNS,
   StsError,
   checkString,
-  isoSeconds,
   type AssumedRoleOut,
   type Params,
   type Violation,
 } from './protocol.js';
 import {
+  assumedRoleOut,
   checkDuration,
   defaultRandom,
   failStep,
   globalKeys,
   readCommonParams,
+  roleSessionInput,
   sessionPoliciesStep,
   tagKeys,
   throwIfViolations,
@@ -367,14 +368,7 @@ export async function assumeRole(
   );
   const issued = issueCredentials(
     {
-      partition: config.partition,
-      account: config.accountId,
-      roleName: role!.name,
-      rolePath: role!.path,
-      roleId: role!.roleId,
-      sessionName: req.roleSessionName,
-      durationSeconds: duration,
-      now: nowMs,
+      ...roleSessionInput(config, role!, req.roleSessionName, duration, nowMs),
       sourceIdentity,
       tags: Object.keys(tags).length ? tags : undefined,
       transitiveTagKeys: transitive.length ? transitive : undefined,
@@ -390,15 +384,8 @@ export async function assumeRole(
   return {
     session: issued.session,
     role: role!,
-    arn: assumedRoleArn(config.partition, config.accountId, role!.name, req.roleSessionName),
-    assumedRoleId: `${role!.roleId}:${req.roleSessionName}`,
+    ...assumedRoleOut(issued),
     sourceIdentity,
     packedPolicySize: policies.packedPolicySize,
-    credentials: {
-      accessKeyId: issued.accessKeyId,
-      secretAccessKey: issued.secretAccessKey,
-      sessionToken: issued.sessionToken,
-      expiration: isoSeconds(issued.expiration.getTime()),
-    },
   };
 }

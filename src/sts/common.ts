@@ -1,11 +1,11 @@
 /** Pieces AssumeRoleWithWebIdentity and AssumeRole share: parameters, session policies, request keys, traces. */
 import { deflateRawSync } from 'node:zlib';
 import { randomFillSync } from 'node:crypto';
-import { tryParseArn } from '../iam/arn.js';
+import { assumedRoleArn, tryParseArn } from '../iam/arn.js';
 import type { ConditionValue, EvaluationResult, RequestContext } from '../iam/types.js';
 import type { KeyLookup } from '../oidc/verify.js';
 import type { RoleConfig, StsConfig } from './config.js';
-import type { Random } from './credentials.js';
+import type { IssueInput, IssuedCredentials, Random } from './credentials.js';
 import { checkSessionPolicy } from './policy.js';
 import {
   MSG,
@@ -14,7 +14,9 @@ import {
   checkInteger,
   checkString,
   listParam,
+  isoSeconds,
   validationError,
+  type AssumedRoleOut,
   type Params,
   type Violation,
 } from './protocol.js';
@@ -267,3 +269,40 @@ export const defaultRandom: Random = (n: number) => {
   poolOffset += n;
   return out;
 };
+
+/** The fields of a session of `role` named `sessionName` that both ways of assuming a role set alike. */
+export function roleSessionInput(
+  config: StsConfig,
+  role: RoleConfig,
+  sessionName: string,
+  durationSeconds: number,
+  now: number,
+): IssueInput {
+  return {
+    partition: config.partition,
+    account: config.accountId,
+    roleName: role.name,
+    rolePath: role.path,
+    roleId: role.roleId,
+    sessionName,
+    durationSeconds,
+    now,
+  };
+}
+
+/** The AssumedRoleUser and Credentials of a response, from the credentials issued. */
+export function assumedRoleOut(
+  issued: IssuedCredentials,
+): Pick<AssumedRoleOut, 'arn' | 'assumedRoleId' | 'credentials'> {
+  const s = issued.session;
+  return {
+    arn: assumedRoleArn(s.partition, s.account, s.roleName, s.sessionName),
+    assumedRoleId: `${s.roleId}:${s.sessionName}`,
+    credentials: {
+      accessKeyId: issued.accessKeyId,
+      secretAccessKey: issued.secretAccessKey,
+      sessionToken: issued.sessionToken,
+      expiration: isoSeconds(issued.expiration.getTime()),
+    },
+  };
+}

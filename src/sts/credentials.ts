@@ -127,24 +127,14 @@ export function openSession(token: string, keys: readonly Buffer[]): Session | u
   return undefined;
 }
 
-export interface IssueInput {
-  partition: string;
-  account: string;
-  roleName: string;
-  rolePath?: string;
-  roleId: string;
-  sessionName: string;
+/** A session to issue: the session's facts, its duration and the time of issue; the keys are made here. */
+export interface IssueInput extends Omit<
+  Session,
+  'accessKeyId' | 'secretAccessKey' | 'issuedAt' | 'expiresAt'
+> {
   durationSeconds: number;
+  /** Epoch milliseconds. */
   now: number;
-  sourceIdentity?: string;
-  tags?: Record<string, string>;
-  transitiveTagKeys?: string[];
-  provider?: string;
-  subject?: string;
-  audience?: string;
-  chained?: boolean;
-  sessionPolicy?: string;
-  policyArns?: string[];
 }
 
 export interface IssuedCredentials {

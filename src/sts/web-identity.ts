@@ -3,7 +3,7 @@
  * sts:SetSourceIdentity) → DurationSeconds → session policies → credentials. Every failure is an StsError whose
  * `explanation` names the exact cause; `trace` records each step for `openirsa explain`.
  */
-import { assumedRoleArn, parseRoleArn, type RoleArn } from '../iam/arn.js';
+import { parseRoleArn, type RoleArn } from '../iam/arn.js';
 import type { ConditionValue, EvaluationResult } from '../iam/types.js';
 import { TokenError } from '../oidc/errors.js';
 import { verifyToken, type VerifiedToken } from '../oidc/verify.js';
@@ -22,11 +22,13 @@ import {
 } from './protocol.js';
 import { stsErrorOf } from './token-errors.js';
 import {
+  assumedRoleOut,
   checkDuration,
   defaultRandom,
   failStep,
   globalKeys,
   readCommonParams,
+  roleSessionInput,
   sessionPoliciesStep,
   tagKeys,
   throwIfViolations,
@@ -341,14 +343,7 @@ export async function decideWebIdentity(
     role,
     packedPolicySize: policies.packedPolicySize,
     issue: {
-      partition: config.partition,
-      account: config.accountId,
-      roleName: role.name,
-      rolePath: role.path,
-      roleId: role.roleId,
-      sessionName: req.roleSessionName,
-      durationSeconds,
-      now: nowMs,
+      ...roleSessionInput(config, role, req.roleSessionName, durationSeconds, nowMs),
       sourceIdentity: token.sourceIdentity,
       tags: token.tags,
       transitiveTagKeys: token.transitiveTagKeys,
@@ -382,15 +377,8 @@ export async function assumeRoleWithWebIdentity(
     subject: token.subject,
     audience: token.audience,
     provider: token.provider.arn,
-    arn: assumedRoleArn(config.partition, config.accountId, role.name, req.roleSessionName),
-    assumedRoleId: `${role.roleId}:${req.roleSessionName}`,
+    ...assumedRoleOut(issued),
     sourceIdentity: token.sourceIdentity,
     packedPolicySize,
-    credentials: {
-      accessKeyId: issued.accessKeyId,
-      secretAccessKey: issued.secretAccessKey,
-      sessionToken: issued.sessionToken,
-      expiration: isoSeconds(issued.expiration.getTime()),
-    },
   };
 }
