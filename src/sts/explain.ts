@@ -118,17 +118,16 @@ function stepFix(t: TraceStep, input: ExplainInput): string | undefined {
   }
 }
 
-export async function explainWebIdentity(input: ExplainInput): Promise<ExplainReport> {
-  const { config } = input;
-  const steps: ExplainStep[] = [];
-  const report: ExplainReport = { allowed: false, steps, trust: [], signatureVerified: false };
-  const meta: RequestMeta = { secureTransport: true, sourceIp: input.sourceIp };
-  // The provider whose keys verified the signature, to say where they came from.
-  let keysOf: string | undefined;
-  const trace: TraceStep[] = [];
-  let decision: WebIdentityDecision | undefined;
+/** The server's decision, run with a trace; explain only watches which provider's keys it used. */
+async function runDecision(input: ExplainInput): Promise<{
+  trace: TraceStep[];
+  decision?: WebIdentityDecision;
+  error?: StsError;
+  keysOf?: string;
+}> {
+  const out: Awaited<ReturnType<typeof runDecision>> = { trace: [] };
   try {
-    decision = await decideWebIdentity(
+    out.decision = await decideWebIdentity(
       {
         roleArn: input.roleArn,
         roleSessionName: input.sessionName,
@@ -138,90 +137,116 @@ export async function explainWebIdentity(input: ExplainInput): Promise<ExplainRe
         policyArns: input.policyArns ?? [],
       },
       {
-        config,
+        config: input.config,
         getKey: (provider, kid, alg) => {
-          keysOf = provider.url;
+          out.keysOf = provider.url;
           return input.getKey(provider, kid, alg);
         },
         now: () => input.now,
         skipSignature: !input.verifySignature,
       },
-      meta,
-      trace,
+      requestMeta(input),
+      out.trace,
     );
   } catch (err) {
     if (!(err instanceof StsError)) throw err;
-    report.aws = { code: err.code, status: err.status, message: err.message };
+    out.error = err;
   }
-  for (const t of trace) {
-    if (t.evaluation) {
-      const e = explain(t.evaluation.result, t.evaluation.context);
-      report.trust.push({ action: t.evaluation.context.action, explanation: e });
-      steps.push({
-        step: t.step,
-        ok: t.ok,
-        detail: e.summary,
-        fix: e.fixes[0] ? `${e.fixes[0].fix} (at ${e.fixes[0].path})` : undefined,
-      });
-    } else if (t.step === 'token' && t.ok) {
-      report.signatureVerified = input.verifySignature;
-      steps.push({
-        step: t.step,
-        ok: true,
-        detail: input.verifySignature ? `${t.detail} (${input.keySource(keysOf ?? '')})` : t.detail,
-      });
-    } else
-      steps.push({ step: t.step, ok: t.ok, detail: t.detail, fix: t.ok ? undefined : stepFix(t, input) });
+  return out;
+}
+
+const requestMeta = (input: ExplainInput): RequestMeta => ({
+  secureTransport: true,
+  sourceIp: input.sourceIp,
+});
+
+/** One step of the server's trace as the report shows it: policy evaluations statement by statement, fixes. */
+function renderStep(t: TraceStep, input: ExplainInput, report: ExplainReport, keysOf?: string): ExplainStep {
+  if (t.evaluation) {
+    const e = explain(t.evaluation.result, t.evaluation.context);
+    report.trust.push({ action: t.evaluation.context.action, explanation: e });
+    return {
+      step: t.step,
+      ok: t.ok,
+      detail: e.summary,
+      fix: e.fixes[0] ? `${e.fixes[0].fix} (at ${e.fixes[0].path})` : undefined,
+    };
   }
+  if (t.step === 'token' && t.ok) {
+    report.signatureVerified = input.verifySignature;
+    return {
+      step: t.step,
+      ok: true,
+      detail: input.verifySignature ? `${t.detail} (${input.keySource(keysOf ?? '')})` : t.detail,
+    };
+  }
+  return { step: t.step, ok: t.ok, detail: t.detail, fix: t.ok ? undefined : stepFix(t, input) };
+}
+
+export async function explainWebIdentity(input: ExplainInput): Promise<ExplainReport> {
+  const { config } = input;
+  const report: ExplainReport = { allowed: false, steps: [], trust: [], signatureVerified: false };
+  const { trace, decision, error, keysOf } = await runDecision(input);
+  for (const t of trace) report.steps.push(renderStep(t, input, report, keysOf));
+  if (error) report.aws = { code: error.code, status: error.status, message: error.message };
   if (!decision) return report;
-  const { role, issue } = decision;
+  const { role } = decision;
   report.allowed = true;
   report.assumedRoleArn = assumedRoleArn(config.partition, config.accountId, role.name, input.sessionName);
-  if (input.action) {
-    // The session the decision would issue, without keys: explain issues nothing.
-    const session = sessionOf(issue, '', '');
-    const permKeys: Record<string, ConditionValue> = {
-      ...globalKeys(config, meta, input.now),
-      ...principalKeys(session, role.tags),
-      'aws:PrincipalIsAWSService': 'false',
-    };
-    const { identity: docs, session: bound } = sessionPermissionPolicies(config, session);
-    const ctx = { action: input.action, resource: input.resource ?? '*', conditionKeys: permKeys };
-    const perm = effectivePermission({ identity: docs, session: bound }, ctx);
-    const e = explainPolicies(perm.identity, ctx);
-    report.permissions = e;
-    const identityOk = perm.identity.decision === 'Allow';
-    const missing = role.managedPolicyArns.filter((a) => !config.managedPolicies.has(a));
-    steps.push({
-      step: `permissions: ${input.action}${input.resource ? ` on ${input.resource}` : ''}`,
-      ok: identityOk,
-      detail:
-        docs.length === 0
-          ? `the role has no permission policies in the config (implicit deny)${missing.length ? `; AWS managed policies not evaluated: ${missing.join(', ')}` : ''}`
-          : e.summary,
-      fix: identityOk
-        ? undefined
-        : e.fixes[0]
-          ? `${e.fixes[0].fix} (at ${e.fixes[0].path})`
-          : `add a statement allowing ${input.action} on ${input.resource ?? '*'} to a policy of ${role.arn}`,
-    });
-    if (perm.session) {
-      const se = explainPolicies(perm.session, ctx);
-      report.sessionPermissions = se;
-      const sessionOk = perm.session.decision === 'Allow';
-      steps.push({
-        step: `session policies: ${input.action}${input.resource ? ` on ${input.resource}` : ''}`,
-        ok: sessionOk,
-        detail: se.summary,
-        fix: sessionOk
-          ? undefined
-          : `the session policies must allow ${input.action} too (the session gets the intersection)`,
-      });
-    }
-    const ok = perm.decision === 'Allow';
-    if (!ok) report.allowed = false;
-  }
+  if (input.action) explainPermissions(input, input.action, decision, report);
   return report;
+}
+
+/** Does the session the decision would issue allow the action: the role's policies, bounded by the session's. */
+function explainPermissions(
+  input: ExplainInput,
+  action: string,
+  { role, issue }: WebIdentityDecision,
+  report: ExplainReport,
+): void {
+  const { config, resource } = input;
+  const on = `${action}${resource ? ` on ${resource}` : ''}`;
+  // The session the decision would issue, without keys: explain issues nothing.
+  const session = sessionOf(issue, '', '');
+  const conditionKeys: Record<string, ConditionValue> = {
+    ...globalKeys(config, requestMeta(input), input.now),
+    ...principalKeys(session, role.tags),
+    'aws:PrincipalIsAWSService': 'false',
+  };
+  const { identity: docs, session: bound } = sessionPermissionPolicies(config, session);
+  const ctx = { action, resource: resource ?? '*', conditionKeys };
+  const perm = effectivePermission({ identity: docs, session: bound }, ctx);
+  const e = explainPolicies(perm.identity, ctx);
+  report.permissions = e;
+  const identityOk = perm.identity.decision === 'Allow';
+  const missing = role.managedPolicyArns.filter((a) => !config.managedPolicies.has(a));
+  report.steps.push({
+    step: `permissions: ${on}`,
+    ok: identityOk,
+    detail:
+      docs.length === 0
+        ? `the role has no permission policies in the config (implicit deny)${missing.length ? `; AWS managed policies not evaluated: ${missing.join(', ')}` : ''}`
+        : e.summary,
+    fix: identityOk
+      ? undefined
+      : e.fixes[0]
+        ? `${e.fixes[0].fix} (at ${e.fixes[0].path})`
+        : `add a statement allowing ${action} on ${resource ?? '*'} to a policy of ${role.arn}`,
+  });
+  if (perm.session) {
+    const se = explainPolicies(perm.session, ctx);
+    report.sessionPermissions = se;
+    const sessionOk = perm.session.decision === 'Allow';
+    report.steps.push({
+      step: `session policies: ${on}`,
+      ok: sessionOk,
+      detail: se.summary,
+      fix: sessionOk
+        ? undefined
+        : `the session policies must allow ${action} too (the session gets the intersection)`,
+    });
+  }
+  if (perm.decision !== 'Allow') report.allowed = false;
 }
 
 /** The text the CLI prints. */
