@@ -16,12 +16,8 @@ import { startIssuerServer, type IssuerServer } from '../issuer/serve.js';
 import { buildConfig } from '../sts/config.js';
 import { IamApiService, openIamState } from '../iam-api/index.js';
 import { startServer as startStsServer, type RunningServer } from '../sts/server.js';
-import {
-  parseArgs as parseWebhookArgs,
-  resolveFlags,
-  startWebhook,
-  type RunningWebhook,
-} from '../webhook/index.js';
+import { parseArgs as parseWebhookArgs, resolveFlags } from '../webhook/flags.js';
+import { startWebhook, type RunningWebhook } from '../webhook/start.js';
 import { createLogger, type Logger } from '../log.js';
 import { startAgent } from '../agent/index.js';
 import { POD_IDENTITY_AUDIENCE } from '../agent/token.js';
