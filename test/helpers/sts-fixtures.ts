@@ -6,6 +6,7 @@ import { buildConfig, type StsConfig } from '../../src/sts/config.js';
 import { StsError } from '../../src/sts/protocol.js';
 import { TokenError } from '../../src/oidc/errors.js';
 import { stsErrorOf } from '../../src/sts/token-errors.js';
+import { rsa2048KeyPair } from './fixture-keys.js';
 
 export const ISSUER = 'https://issuer.example.com/id/TEST1';
 export const ISSUER_ID = 'issuer.example.com/id/TEST1';
@@ -30,7 +31,7 @@ export async function makeKey(
   alg: 'RS256' | 'ES256' | 'ES384' | 'RS512' = 'RS256',
 ): Promise<TestKey> {
   const pair = alg.startsWith('RS')
-    ? generateKeyPairSync('rsa', { modulusLength: 2048 })
+    ? rsa2048KeyPair()
     : generateKeyPairSync('ec', { namedCurve: alg === 'ES256' ? 'P-256' : 'P-384' });
   const jwk = { ...(await exportJWK(pair.publicKey)), kid, use: 'sig', alg };
   return { kid, alg, privateKey: pair.privateKey, publicKey: pair.publicKey, jwk };

@@ -28,6 +28,7 @@ import {
   stsOutcome,
   type TestKey,
 } from '../../helpers/sts-fixtures.js';
+import { fixedRsaKeyPair, rsa2048KeyPair } from '../../helpers/fixture-keys.js';
 
 const provider: ProviderRef = {
   url: ISSUER,
@@ -36,10 +37,12 @@ const provider: ProviderRef = {
   keyPrefix: ISSUER_ID,
 };
 
-function key(alg: string, kind: { rsa: number } | { curve: string }): TestKey {
+function key(alg: string, kind: { rsa: 1024 | 2040 | 2048 | 3072 } | { curve: string }): TestKey {
   const pair =
     'rsa' in kind
-      ? generateKeyPairSync('rsa', { modulusLength: kind.rsa })
+      ? kind.rsa === 2048
+        ? rsa2048KeyPair()
+        : fixedRsaKeyPair(kind.rsa)
       : generateKeyPairSync('ec', { namedCurve: kind.curve });
   return { kid: `k-${alg}`, alg, privateKey: pair.privateKey, publicKey: pair.publicKey, jwk: {} };
 }
