@@ -9,15 +9,33 @@
  *
  * The client script runs on the image's own Node.js with the image's own dependencies (the SDK's credential chain
  * and SigV4 signer come with @aws-sdk/client-s3); it reports through the container's termination message.
+ *
+ * Then EKS Pod Identity on the same node: `openirsa agent` runs as the pod the chart's DaemonSet makes (rendered by
+ * `helm template`, host network, 169.254.170.23 on the node's loopback as the chart's link setup does), and a pod set
+ * up by the webhook's container-credentials mode gets the associated role from it with the AWS SDK's own
+ * GetCallerIdentity:
+ *
+ *   PodIdentityAssociation → webhook: AWS_CONTAINER_CREDENTIALS_FULL_URI + token (aud pods.eks.amazonaws.com) →
+ *   kubelet mounts it → SDK → http://169.254.170.23/v1/credentials → agent: TokenReview, association →
+ *   sts:AssumeRole with session tags, from the agent's own IRSA role → arn:…:assumed-role/app/eks-node-<pod>-<uid>
  */
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { stringify as toYaml } from 'yaml';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseAllDocuments, stringify as toYaml } from 'yaml';
 import { issueCertificate, loadCa } from '../../src/pki/index.js';
-import { freePort, keygen, startControlPlane, type ControlPlane } from '../helpers/control-plane.js';
+import { CONTAINER_CREDENTIALS_DEFAULTS } from '../../src/webhook/constants.js';
+import {
+  freePort,
+  keygen,
+  runBinary,
+  startControlPlane,
+  type ControlPlane,
+} from '../helpers/control-plane.js';
 import { webIdentityTrust } from '../helpers/trust-policy.js';
 import {
   NODE_API_SERVER_ARGS,
@@ -37,12 +55,30 @@ import {
   startWebhook,
   waitForHttp,
   type CliProcess,
+  type Container,
   type Pod,
   type RunningWebhook,
 } from '../e2e/support.js';
 
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+const CHART = join(ROOT, 'deploy/helm/openirsa-webhook');
+const CRD = join(CHART, 'crds/openirsa.io_podidentityassociations.yaml');
 const ACCOUNT = '111122223333';
 const ROLE = `arn:aws:iam::${ACCOUNT}:role/s3-writer`;
+const AGENT_NAMESPACE = 'openirsa-system';
+/** The chart's release: named as the chart, its objects are `openirsa-webhook…`. */
+const RELEASE = 'openirsa-webhook';
+/** What the chart names the agent's ServiceAccount and DaemonSet. */
+const AGENT_NAME = `${RELEASE}-agent`;
+const AGENT_ROLE = `arn:aws:iam::${ACCOUNT}:role/openirsa-agent`;
+const APP_ROLE = `arn:aws:iam::${ACCOUNT}:role/app`;
+/** The cluster name the agent puts in session names and tags. */
+const CLUSTER = 'node';
+/** ServiceAccounts in container-credentials mode: one with an association, one without. */
+const ASSOCIATED_SA = 'pi-app';
+const UNASSOCIATED_SA = 'pi-none';
+/** EKS's agent addresses: the node setup puts them on an interface of the node (EKS: a link of its own). */
+const AGENT_ADDRESSES = ['169.254.170.23/32', 'fd00:ec2::23/128'];
 const ROLE_ANNOTATION = 'eks.amazonaws.com/role-arn';
 const LABELS = { 'openirsa-node': 'irsa' };
 const NAMESPACE = 'irsa-node';
@@ -106,6 +142,55 @@ console.log(line);
 writeFileSync('/dev/termination-log', line);
 `;
 
+/**
+ * Runs in a pod in container-credentials mode: one request to the agent as the SDKs make it (status and the shape of
+ * the answer, never a secret), then GetCallerIdentity by the AWS SDK's own STS client and default credential chain.
+ */
+const AGENT_CLIENT_SCRIPT = `
+import { createRequire } from 'node:module';
+import { readFileSync, writeFileSync } from 'node:fs';
+const require = createRequire('/app/package.json');
+const report = { env: Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith('AWS_'))) };
+try {
+  const token = readFileSync(process.env.AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE, 'utf8');
+  const payload = JSON.parse(Buffer.from(token.split('.')[1], 'base64url'));
+  report.token = { aud: payload.aud, sub: payload.sub, pod: payload['kubernetes.io']?.pod?.name };
+  const r = await fetch(process.env.AWS_CONTAINER_CREDENTIALS_FULL_URI, { headers: { authorization: token } });
+  const text = await r.text();
+  report.agent = { status: r.status };
+  if (r.ok) {
+    const doc = JSON.parse(text);
+    report.agent.fields = Object.keys(doc).sort();
+    report.agent.accessKeyIdPrefix = doc.AccessKeyId.slice(0, 4);
+    report.agent.accountId = doc.AccountId;
+  } else report.agent.body = text.slice(0, 500);
+  const { STSClient, GetCallerIdentityCommand } = require('@aws-sdk/client-sts');
+  report.arn = (await new STSClient({}).send(new GetCallerIdentityCommand({}))).Arn;
+  report.ok = true;
+} catch (e) {
+  report.ok = false;
+  report.error = (e.name ?? 'Error') + ': ' + e.message;
+}
+const line = JSON.stringify(report);
+console.log(line);
+writeFileSync('/dev/termination-log', line);
+`;
+
+interface AgentClientReport {
+  ok: boolean;
+  env: Record<string, string>;
+  token?: { aud: string[]; sub: string; pod?: string };
+  agent?: {
+    status: number;
+    fields?: string[];
+    accessKeyIdPrefix?: string;
+    accountId?: string;
+    body?: string;
+  };
+  arn?: string;
+  error?: string;
+}
+
 interface ClientReport {
   ok: boolean;
   uid: number;
@@ -121,6 +206,7 @@ interface ClientReport {
 
 interface PodStatus {
   phase?: string;
+  conditions?: { type: string; status: string }[];
   containerStatuses?: {
     state?: { terminated?: { exitCode: number; message?: string; reason?: string } };
   }[];
@@ -169,6 +255,29 @@ describe('IRSA on a real node (kubelet + containerd + runc)', () => {
               SERVICE_ACCOUNTS.map((sa) => `system:serviceaccount:${NAMESPACE}:${sa}`),
             ),
           },
+          // The agent's own role (IRSA for its ServiceAccount), and the associated role, which trusts it once.
+          {
+            RoleName: 'openirsa-agent',
+            AssumeRolePolicyDocument: webIdentityTrust(
+              ACCOUNT,
+              cp.issuer,
+              `system:serviceaccount:${AGENT_NAMESPACE}:${AGENT_NAME}`,
+            ),
+          },
+          {
+            RoleName: 'app',
+            AssumeRolePolicyDocument: {
+              Version: '2012-10-17',
+              Statement: [
+                {
+                  Effect: 'Allow',
+                  Principal: { AWS: AGENT_ROLE },
+                  Action: ['sts:AssumeRole', 'sts:TagSession'],
+                  Condition: { StringEquals: { 'aws:RequestTag/kubernetes-namespace': NAMESPACE } },
+                },
+              ],
+            },
+          },
         ],
       }),
     );
@@ -190,20 +299,38 @@ describe('IRSA on a real node (kubelet + containerd + runc)', () => {
     ]);
     await waitForHttp(`${stsUrl}/healthz`, sts, cp.caPem);
 
+    // The associations' CRD first: the webhook watches them (container-credentials mode) from its start.
+    kubectl(['apply', '-f', CRD]);
+    kubectl([
+      'wait',
+      '--for=condition=Established',
+      '--timeout=60s',
+      'crd/podidentityassociations.openirsa.io',
+    ]);
     webhook = await startWebhook(cp, work, {
       namespaceLabels: LABELS,
       roleAnnotation: ROLE_ANNOTATION,
       role: ROLE,
-      args: ['--aws-default-region=us-east-1'],
+      args: ['--aws-default-region=us-east-1', '--watch-pod-identity-associations'],
     });
     await createNamespace(cp, NAMESPACE, LABELS);
     for (const sa of SERVICE_ACCOUNTS)
       await createServiceAccount(cp, NAMESPACE, sa, { [ROLE_ANNOTATION]: ROLE });
+    for (const sa of [ASSOCIATED_SA, UNASSOCIATED_SA]) await createServiceAccount(cp, NAMESPACE, sa);
+    kubectl(
+      ['apply', '-f', '-'],
+      toYaml({
+        apiVersion: 'openirsa.io/v1alpha1',
+        kind: 'PodIdentityAssociation',
+        metadata: { name: `${NAMESPACE}-${ASSOCIATED_SA}` },
+        spec: { namespace: NAMESPACE, serviceAccount: ASSOCIATED_SA, roleArn: APP_ROLE },
+      }),
+    );
     await cp.call('POST', `/api/v1/namespaces/${NAMESPACE}/configmaps`, {
       apiVersion: 'v1',
       kind: 'ConfigMap',
       metadata: { name: 'client' },
-      data: { 'whoami.mjs': CLIENT_SCRIPT, 'ca.crt': cp.caPem },
+      data: { 'whoami.mjs': CLIENT_SCRIPT, 'agent-client.mjs': AGENT_CLIENT_SCRIPT, 'ca.crt': cp.caPem },
     });
   });
 
@@ -215,12 +342,46 @@ describe('IRSA on a real node (kubelet + containerd + runc)', () => {
     if (work) rmSync(work, { recursive: true, force: true });
   });
 
-  /** Runs the client as a pod on the node; returns the created pod (as mutated) and what the client reported. */
-  async function runClient(
+  const kubectl = (args: string[], input?: string): string => {
+    const r = runBinary(
+      'kubectl',
+      ['--kubeconfig', cp.kubeconfigPath, ...args],
+      input === undefined ? {} : { input },
+    );
+    assert.equal(r.status, 0, `kubectl ${args.join(' ')}: ${r.stderr}`);
+    return r.stdout;
+  };
+
+  /** The kubelet and containerd logs and the pod's own container logs, for a failure message. */
+  function nodeLogs(namespace: string, pod: string): string {
+    const dir = join(node!.dir, 'pod-logs');
+    const podLogs = (existsSync(dir) ? readdirSync(dir) : [])
+      .filter((d) => d.startsWith(`${namespace}_${pod}_`))
+      .flatMap((d) =>
+        readdirSync(join(dir, d)).flatMap((c) =>
+          readdirSync(join(dir, d, c)).map(
+            (f) => `--- ${c}/${f}\n${readFileSync(join(dir, d, c, f), 'utf8').slice(-3000)}`,
+          ),
+        ),
+      );
+    return [
+      ...podLogs,
+      `--- kubelet\n${node!.kubeletLog()}`,
+      `--- containerd\n${node!.containerdLog()}`,
+    ].join('\n');
+  }
+
+  /** Runs a client script as a pod on the node; returns the created pod (as mutated) and what it reported. */
+  async function runClient<R = ClientReport>(
     name: string,
     serviceAccount: string,
     securityContext: Record<string, unknown> = {},
-  ): Promise<{ created: Pod; report: ClientReport }> {
+    {
+      script = 'whoami.mjs',
+      container = {},
+      volumes = [],
+    }: { script?: string; container?: Partial<Container>; volumes?: unknown[] } = {},
+  ): Promise<{ created: Pod; report: R }> {
     const created = await cp.call<Pod>('POST', `/api/v1/namespaces/${NAMESPACE}/pods`, {
       apiVersion: 'v1',
       kind: 'Pod',
@@ -239,16 +400,20 @@ describe('IRSA on a real node (kubelet + containerd + runc)', () => {
             name: 'client',
             image: image.name,
             imagePullPolicy: 'Never',
-            command: ['/usr/local/bin/node', `${CLIENT_DIR}/whoami.mjs`],
+            command: ['/usr/local/bin/node', `${CLIENT_DIR}/${script}`],
             env: [
               { name: 'AWS_ENDPOINT_URL_STS', value: stsUrl },
               { name: 'NODE_EXTRA_CA_CERTS', value: `${CLIENT_DIR}/ca.crt` },
+              ...(container.env ?? []),
             ],
-            volumeMounts: [{ name: 'client', mountPath: CLIENT_DIR, readOnly: true }],
+            volumeMounts: [
+              { name: 'client', mountPath: CLIENT_DIR, readOnly: true },
+              ...(container.volumeMounts ?? []),
+            ],
             terminationMessagePolicy: 'FallbackToLogsOnError',
           },
         ],
-        volumes: [{ name: 'client', configMap: { name: 'client' } }],
+        volumes: [{ name: 'client', configMap: { name: 'client' } }, ...volumes],
       },
     });
     const status = await eventually(
@@ -259,15 +424,13 @@ describe('IRSA on a real node (kubelet + containerd + runc)', () => {
       },
       180_000,
     ).catch((e: Error) => {
-      throw new Error(
-        `${e.message}\n--- kubelet\n${node!.kubeletLog()}\n--- containerd\n${node!.containerdLog()}`,
-      );
+      throw new Error(`${e.message}\n${nodeLogs(NAMESPACE, name)}`);
     });
     const terminated = status.containerStatuses?.[0]?.state?.terminated;
     assert.ok(terminated, `no terminated state: ${JSON.stringify(status)}`);
-    let report: ClientReport;
+    let report: R;
     try {
-      report = JSON.parse(terminated.message ?? '') as ClientReport;
+      report = JSON.parse(terminated.message ?? '') as R;
     } catch {
       throw new Error(`the client printed no report (exit ${terminated.exitCode}): ${terminated.message}`);
     }
@@ -309,5 +472,205 @@ describe('IRSA on a real node (kubelet + containerd + runc)', () => {
     assertCredentials(report, created, 'app-uid-1000');
     // How the kubelet makes it readable: the file belongs to the pod's single runAsUser, mode 0600.
     assert.deepEqual({ uid: report.tokenFile.uid, mode: report.tokenFile.mode }, { uid: 1000, mode: '600' });
+  });
+  describe('EKS Pod Identity: openirsa agent as the chart deploys it', () => {
+    /** `ip addr replace|del ADDRESS dev lo` in the sandbox's network namespace (the node's). */
+    const ip = (verb: 'replace' | 'del', address: string): string | undefined => {
+      const args = [...(address.includes(':') ? ['-6'] : []), 'addr', verb, address, 'dev', 'lo'];
+      const r = spawnSync('ip', args, { encoding: 'utf8' });
+      return r.status === 0 ? undefined : `ip ${args.join(' ')}: ${r.stderr || r.error?.message}`;
+    };
+    let agentPod = '';
+
+    before(async () => {
+      // The node setup EKS's agent expects: its addresses on the node. The chart's link-setup init container puts
+      // them on loopback the same way, but its busybox image cannot be pulled here, so the node does it and the
+      // chart's step is off (agent.linkSetup.enabled=false, as the chart documents for nodes set up otherwise).
+      for (const a of AGENT_ADDRESSES) {
+        const failed = ip('replace', a);
+        if (failed) throw new Error(failed);
+      }
+
+      const [repository, tag] = [
+        image.name.slice(0, image.name.lastIndexOf(':')),
+        image.name.split(':').pop()!,
+      ];
+      const helm = runBinary('helm', [
+        'template',
+        RELEASE,
+        CHART,
+        '--namespace',
+        AGENT_NAMESPACE,
+        '--show-only',
+        'templates/agent.yaml',
+        '--set',
+        [
+          'agent.enabled=true',
+          `agent.clusterName=${CLUSTER}`,
+          `agent.roleArn=${AGENT_ROLE}`,
+          `agent.stsEndpoint=${stsUrl}`,
+          'agent.linkSetup.enabled=false',
+          `image.repository=${repository}`,
+          `image.tag=${tag}`,
+          'image.pullPolicy=Never',
+        ].join(','),
+        '--set-json',
+        `agent.extraEnv=${JSON.stringify([
+          // No kube-proxy on this node: the API server's own address instead of the kubernetes Service's ClusterIP.
+          { name: 'KUBERNETES_SERVICE_HOST', value: '127.0.0.1' },
+          { name: 'KUBERNETES_SERVICE_PORT', value: new URL(cp.url).port },
+          // STS's certificate is from the cluster's CA, which every pod's ServiceAccount volume carries.
+          { name: 'NODE_EXTRA_CA_CERTS', value: '/var/run/secrets/kubernetes.io/serviceaccount/ca.crt' },
+        ])}`,
+      ]);
+      assert.equal(helm.status, 0, `helm template: ${helm.stderr}`);
+      const objects = parseAllDocuments(helm.stdout)
+        .map((d) => d.toJS() as { kind: string; spec?: Record<string, unknown> } | null)
+        .filter((o) => o !== null);
+      const daemonSet = objects.find((o) => o.kind === 'DaemonSet');
+      assert.ok(daemonSet, `no DaemonSet in the rendered chart:\n${helm.stdout}`);
+      assert.equal((daemonSet as { metadata?: { name?: string } }).metadata?.name, AGENT_NAME);
+
+      await createNamespace(cp, AGENT_NAMESPACE);
+      // What kube-controller-manager's root CA publisher does in every namespace (no controller-manager here):
+      // the kubelet mounts it into the ServiceAccount volume.
+      await cp.call('POST', `/api/v1/namespaces/${AGENT_NAMESPACE}/configmaps`, {
+        apiVersion: 'v1',
+        kind: 'ConfigMap',
+        metadata: { name: 'kube-root-ca.crt' },
+        data: { 'ca.crt': cp.caPem },
+      });
+      kubectl(
+        ['apply', '-f', '-'],
+        objects
+          .filter((o) => o !== daemonSet)
+          .map((o) => toYaml(o))
+          .join('---\n'),
+      );
+      // The pod the DaemonSet controller would make for this node (no controller-manager here): its template, bound
+      // to the node.
+      const template = daemonSet.spec!.template as { metadata: Record<string, unknown>; spec: object };
+      agentPod = `${AGENT_NAME}-${NODE_NAME}`;
+      await cp.call('POST', `/api/v1/namespaces/${AGENT_NAMESPACE}/pods`, {
+        apiVersion: 'v1',
+        kind: 'Pod',
+        metadata: { ...template.metadata, name: agentPod },
+        spec: { ...template.spec, nodeName: NODE_NAME },
+      });
+      await eventually(
+        `the agent pod to be Ready`,
+        async () => {
+          const p = await cp.call<{ status: PodStatus }>(
+            'GET',
+            `/api/v1/namespaces/${AGENT_NAMESPACE}/pods/${agentPod}`,
+          );
+          if (p.status.phase === 'Failed' || p.status.phase === 'Succeeded')
+            throw new Error(`the agent pod ended: ${JSON.stringify(p.status)}`);
+          return p.status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True')
+            ? true
+            : undefined;
+        },
+        180_000,
+      ).catch((e: Error) => {
+        throw new Error(`${e.message}\n${nodeLogs(AGENT_NAMESPACE, agentPod)}`);
+      });
+    });
+
+    after(async () => {
+      if (agentPod)
+        await cp.request(
+          'DELETE',
+          `/api/v1/namespaces/${AGENT_NAMESPACE}/pods/${agentPod}?gracePeriodSeconds=0`,
+        );
+      for (const a of AGENT_ADDRESSES) ip('del', a);
+    });
+
+    test('a pod of an associated ServiceAccount gets the role from the agent, with the SDK alone', async () => {
+      const name = 'pi-client';
+      const { created, report } = await runClient<AgentClientReport>(
+        name,
+        ASSOCIATED_SA,
+        {},
+        { script: 'agent-client.mjs' },
+      ).catch((e: Error) => {
+        throw new Error(`${e.message}\n${nodeLogs(AGENT_NAMESPACE, agentPod)}`);
+      });
+      const agentLog = () => nodeLogs(AGENT_NAMESPACE, agentPod);
+      assert.equal(
+        report.ok,
+        true,
+        `client failed: ${report.error}\n${JSON.stringify(report)}\n${agentLog()}`,
+      );
+      // Set up by the webhook's container-credentials mode, not IRSA's.
+      const injected = envOf(created.spec.containers[0]);
+      assert.equal(injected.AWS_CONTAINER_CREDENTIALS_FULL_URI, CONTAINER_CREDENTIALS_DEFAULTS.fullUri);
+      assert.equal(injected.AWS_ROLE_ARN, undefined);
+      for (const k of ['AWS_CONTAINER_CREDENTIALS_FULL_URI', 'AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE'])
+        assert.equal(report.env[k], injected[k], k);
+      // The kubelet's token for the agent's audience, bound to this pod.
+      assert.deepEqual(report.token?.aud, [CONTAINER_CREDENTIALS_DEFAULTS.audience]);
+      assert.equal(report.token?.sub, `system:serviceaccount:${NAMESPACE}:${ASSOCIATED_SA}`);
+      assert.equal(report.token?.pod, name);
+      // The agent's answer is the container-credentials document; the SDK's identity is the associated role,
+      // in a session named as EKS names it.
+      assert.deepEqual(report.agent, {
+        status: 200,
+        fields: ['AccessKeyId', 'AccountId', 'Expiration', 'SecretAccessKey', 'Token'],
+        accessKeyIdPrefix: 'ASIA',
+        accountId: ACCOUNT,
+      });
+      assert.equal(
+        report.arn,
+        `arn:aws:sts::${ACCOUNT}:assumed-role/app/eks-${CLUSTER}-${name}-${created.metadata.uid!.slice(0, 8)}`,
+      );
+    });
+
+    test("a pod of a ServiceAccount without an association is refused with the agent's EKS-shaped error", async () => {
+      // The webhook sets up only associated ServiceAccounts: this pod carries the same setup itself.
+      const d = CONTAINER_CREDENTIALS_DEFAULTS;
+      const { created, report } = await runClient<AgentClientReport>(
+        'pi-none-client',
+        UNASSOCIATED_SA,
+        {},
+        {
+          script: 'agent-client.mjs',
+          container: {
+            env: [
+              { name: 'AWS_CONTAINER_CREDENTIALS_FULL_URI', value: d.fullUri },
+              { name: 'AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE', value: `${d.mountPath}/${d.tokenPath}` },
+              { name: 'AWS_REGION', value: 'us-east-1' },
+            ],
+            volumeMounts: [{ name: d.volumeName, mountPath: d.mountPath, readOnly: true }],
+          },
+          volumes: [
+            {
+              name: d.volumeName,
+              projected: {
+                sources: [
+                  {
+                    serviceAccountToken: { audience: d.audience, expirationSeconds: 3600, path: d.tokenPath },
+                  },
+                ],
+              },
+            },
+          ],
+        },
+      );
+      assert.equal(
+        envOf(created.spec.containers[0]).AWS_CONTAINER_CREDENTIALS_FULL_URI,
+        d.fullUri,
+        'the pod as written',
+      );
+      assert.equal(report.ok, false, 'no credentials without an association');
+      assert.equal(report.agent?.status, 404, JSON.stringify(report));
+      assert.match(
+        report.agent.body ?? '',
+        new RegExp(
+          `^\\[[^\\]]+\\]: \\(ResourceNotFoundException\\): No Pod Identity Association for service account ${UNASSOCIATED_SA} in namespace ${NAMESPACE} of cluster ${CLUSTER}`,
+        ),
+      );
+      assert.equal(report.arn, undefined);
+      assert.ok(report.error, 'the SDK reports the failure');
+    });
   });
 });
