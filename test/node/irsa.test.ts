@@ -26,7 +26,7 @@ import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSy
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseAllDocuments, stringify as toYaml } from 'yaml';
+import { stringify as toYaml } from 'yaml';
 import { issueCertificate, loadCa } from '../../src/pki/index.js';
 import { CONTAINER_CREDENTIALS_DEFAULTS } from '../../src/webhook/constants.js';
 import {
@@ -36,36 +36,38 @@ import {
   startControlPlane,
   type ControlPlane,
 } from '../helpers/control-plane.js';
-import { webIdentityTrust } from '../helpers/trust-policy.js';
+import { agentTrust, webIdentityTrust } from '../helpers/trust-policy.js';
 import {
   NODE_API_SERVER_ARGS,
   NODE_IP,
   NODE_NAME,
   builtImage,
   requireNodePrerequisites,
+  startControllers,
   startNode,
+  type RunningControllers,
   type RunningNode,
 } from '../helpers/node.js';
 import {
   createNamespace,
+  kubectl as kubectlOn,
+  createPod,
   createServiceAccount,
   envOf,
   eventually,
+  pod,
   spawnCli,
-  startWebhook,
   waitForHttp,
   type CliProcess,
   type Container,
   type Pod,
-  type RunningWebhook,
 } from '../e2e/support.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const CHART = join(ROOT, 'deploy/helm/openirsa-webhook');
-const CRD = join(CHART, 'crds/openirsa.io_podidentityassociations.yaml');
 const ACCOUNT = '111122223333';
 const ROLE = `arn:aws:iam::${ACCOUNT}:role/s3-writer`;
-const AGENT_NAMESPACE = 'openirsa-system';
+const RELEASE_NAMESPACE = 'openirsa-system';
 /** The chart's release: named as the chart, its objects are `openirsa-webhook…`. */
 const RELEASE = 'openirsa-webhook';
 /** What the chart names the agent's ServiceAccount and DaemonSet. */
@@ -79,11 +81,28 @@ const ASSOCIATED_SA = 'pi-app';
 const UNASSOCIATED_SA = 'pi-none';
 /** EKS's agent addresses: the node setup puts them on an interface of the node (EKS: a link of its own). */
 const AGENT_ADDRESSES = ['169.254.170.23/32', 'fd00:ec2::23/128'];
+
+/** `ip addr replace|del ADDRESS dev lo` in the sandbox's network namespace (the node's); the error, if any. */
+function ip(verb: 'replace' | 'del', address: string): string | undefined {
+  const args = [...(address.includes(':') ? ['-6'] : []), 'addr', verb, address, 'dev', 'lo'];
+  const r = spawnSync('ip', args, { encoding: 'utf8' });
+  return r.status === 0 ? undefined : `ip ${args.join(' ')}: ${r.stderr || r.error?.message}`;
+}
 const ROLE_ANNOTATION = 'eks.amazonaws.com/role-arn';
 const LABELS = { 'openirsa-node': 'irsa' };
 const NAMESPACE = 'irsa-node';
 const SERVICE_ACCOUNTS = ['app-image-user', 'app-uid-1000'];
 const CLIENT_DIR = '/etc/openirsa-client';
+
+/** The end of every client script: a failure into the report, printed and written as the termination message. */
+const REPORT = `} catch (e) {
+  report.ok = false;
+  report.error = (e.name ?? 'Error') + ': ' + e.message;
+}
+const line = JSON.stringify(report);
+console.log(line);
+writeFileSync('/dev/termination-log', line);
+`;
 
 /** Runs in the pod: the SDK's default chain, then GetCallerIdentity signed by the SDK's SigV4 signer. */
 const CLIENT_SCRIPT = `
@@ -133,14 +152,7 @@ try {
   report.arn = /<Arn>([^<]*)<\\/Arn>/.exec(xml.text)?.[1];
   report.ok = xml.status === 200;
   if (!report.ok) report.error = xml.text.slice(0, 500);
-} catch (e) {
-  report.ok = false;
-  report.error = (e.name ?? 'Error') + ': ' + e.message;
-}
-const line = JSON.stringify(report);
-console.log(line);
-writeFileSync('/dev/termination-log', line);
-`;
+${REPORT}`;
 
 /**
  * Runs in a pod in container-credentials mode: one request to the agent as the SDKs make it (status and the shape of
@@ -167,14 +179,7 @@ try {
   const { STSClient, GetCallerIdentityCommand } = require('@aws-sdk/client-sts');
   report.arn = (await new STSClient({}).send(new GetCallerIdentityCommand({}))).Arn;
   report.ok = true;
-} catch (e) {
-  report.ok = false;
-  report.error = (e.name ?? 'Error') + ': ' + e.message;
-}
-const line = JSON.stringify(report);
-console.log(line);
-writeFileSync('/dev/termination-log', line);
-`;
+${REPORT}`;
 
 interface AgentClientReport {
   ok: boolean;
@@ -215,7 +220,7 @@ interface PodStatus {
 describe('IRSA on a real node (kubelet + containerd + runc)', () => {
   let cp: ControlPlane;
   let node: RunningNode | undefined;
-  let webhook: RunningWebhook | undefined;
+  let controllers: RunningControllers | undefined;
   let sts: CliProcess | undefined;
   let work: string;
   let image: { archive: string; name: string };
@@ -261,22 +266,12 @@ describe('IRSA on a real node (kubelet + containerd + runc)', () => {
             AssumeRolePolicyDocument: webIdentityTrust(
               ACCOUNT,
               cp.issuer,
-              `system:serviceaccount:${AGENT_NAMESPACE}:${AGENT_NAME}`,
+              `system:serviceaccount:${RELEASE_NAMESPACE}:${AGENT_NAME}`,
             ),
           },
           {
             RoleName: 'app',
-            AssumeRolePolicyDocument: {
-              Version: '2012-10-17',
-              Statement: [
-                {
-                  Effect: 'Allow',
-                  Principal: { AWS: AGENT_ROLE },
-                  Action: ['sts:AssumeRole', 'sts:TagSession'],
-                  Condition: { StringEquals: { 'aws:RequestTag/kubernetes-namespace': NAMESPACE } },
-                },
-              ],
-            },
+            AssumeRolePolicyDocument: agentTrust(AGENT_ROLE, NAMESPACE),
           },
         ],
       }),
@@ -299,20 +294,15 @@ describe('IRSA on a real node (kubelet + containerd + runc)', () => {
     ]);
     await waitForHttp(`${stsUrl}/healthz`, sts, cp.caPem);
 
-    // The associations' CRD first: the webhook watches them (container-credentials mode) from its start.
-    kubectl(['apply', '-f', CRD]);
-    kubectl([
-      'wait',
-      '--for=condition=Established',
-      '--timeout=60s',
-      'crd/podidentityassociations.openirsa.io',
-    ]);
-    webhook = await startWebhook(cp, work, {
-      namespaceLabels: LABELS,
-      roleAnnotation: ROLE_ANNOTATION,
-      role: ROLE,
-      args: ['--aws-default-region=us-east-1', '--watch-pod-identity-associations'],
-    });
+    // The node setup EKS's agent expects: its addresses on the node. The chart's link-setup init container puts
+    // them on loopback the same way, but its busybox image cannot be pulled here, so the node does it and the
+    // chart's step is off (agent.linkSetup.enabled=false, as the chart documents for nodes set up otherwise).
+    for (const a of AGENT_ADDRESSES) {
+      const failed = ip('replace', a);
+      if (failed) throw new Error(failed);
+    }
+    controllers = await startControllers(cp, join(work, 'controllers'));
+    await installChart();
     await createNamespace(cp, NAMESPACE, LABELS);
     for (const sa of SERVICE_ACCOUNTS)
       await createServiceAccount(cp, NAMESPACE, sa, { [ROLE_ANNOTATION]: ROLE });
@@ -335,28 +325,79 @@ describe('IRSA on a real node (kubelet + containerd + runc)', () => {
   });
 
   after(async () => {
-    await webhook?.stop();
+    await controllers?.stop();
     await sts?.stop();
     await node?.stop();
+    for (const a of AGENT_ADDRESSES) ip('del', a);
     await cp?.stop();
     if (work) rmSync(work, { recursive: true, force: true });
   });
 
-  const kubectl = (args: string[], input?: string): string => {
-    const r = runBinary(
-      'kubectl',
-      ['--kubeconfig', cp.kubeconfigPath, ...args],
-      input === undefined ? {} : { input },
-    );
-    assert.equal(r.status, 0, `kubectl ${args.join(' ')}: ${r.stderr}`);
-    return r.stdout;
-  };
+  /**
+   * The whole chart, as a user installs it (selfSigned certificates): the webhook as a Deployment behind its Service,
+   * the agent as a DaemonSet, the CRD, RBAC. What this node lacks is said where it is set.
+   */
+  async function installChart(): Promise<void> {
+    const [repository, tag] = [
+      image.name.slice(0, image.name.lastIndexOf(':')),
+      image.name.split(':').pop()!,
+    ];
+    // No kube-proxy on this node: the API server's own address instead of the kubernetes Service's ClusterIP, which
+    // is why both run on the host network (the API server listens on the node's loopback only).
+    const apiServer = [
+      { name: 'KUBERNETES_SERVICE_HOST', value: '127.0.0.1' },
+      { name: 'KUBERNETES_SERVICE_PORT', value: new URL(cp.url).port },
+    ];
+    const r = runBinary('helm', [
+      'install',
+      RELEASE,
+      CHART,
+      '--kubeconfig',
+      cp.kubeconfigPath,
+      '--namespace',
+      RELEASE_NAMESPACE,
+      '--create-namespace',
+      '--wait',
+      '--timeout',
+      '4m',
+      '--set',
+      [
+        `image.repository=${repository}`,
+        `image.tag=${tag}`,
+        // Imported into containerd: no registry is reachable.
+        'image.pullPolicy=Never',
+        'certificates.mode=selfSigned',
+        'replicaCount=1',
+        'hostNetwork=true',
+        'webhook.awsDefaultRegion=us-east-1',
+        'agent.enabled=true',
+        `agent.clusterName=${CLUSTER}`,
+        `agent.roleArn=${AGENT_ROLE}`,
+        `agent.stsEndpoint=${stsUrl}`,
+        'agent.linkSetup.enabled=false',
+      ].join(','),
+      '--set-json',
+      `webhook.extraEnv=${JSON.stringify(apiServer)}`,
+      '--set-json',
+      `agent.extraEnv=${JSON.stringify([
+        ...apiServer,
+        // STS's certificate is from the cluster's CA, which every pod's ServiceAccount volume carries.
+        { name: 'NODE_EXTRA_CA_CERTS', value: '/var/run/secrets/kubernetes.io/serviceaccount/ca.crt' },
+      ])}`,
+    ]);
+    if (r.status !== 0)
+      throw new Error(
+        `helm install: ${r.stderr}${r.stdout}\n${nodeLogs(RELEASE_NAMESPACE, RELEASE)}\n${controllers?.log()}`,
+      );
+  }
 
-  /** The kubelet and containerd logs and the pod's own container logs, for a failure message. */
+  const kubectl = (args: string[], input?: string): string => kubectlOn(cp, args, input);
+
+  /** The kubelet and containerd logs and the container logs of the pods named `pod…`, for a failure message. */
   function nodeLogs(namespace: string, pod: string): string {
     const dir = join(node!.dir, 'pod-logs');
     const podLogs = (existsSync(dir) ? readdirSync(dir) : [])
-      .filter((d) => d.startsWith(`${namespace}_${pod}_`))
+      .filter((d) => d.startsWith(`${namespace}_${pod}`))
       .flatMap((d) =>
         readdirSync(join(dir, d)).flatMap((c) =>
           readdirSync(join(dir, d, c)).map(
@@ -455,6 +496,42 @@ describe('IRSA on a real node (kubelet + containerd + runc)', () => {
     assert.equal(report.token?.pod, created.metadata.name);
   }
 
+  test("the webhook runs as the chart's Deployment, and the API server calls it through its Service", async () => {
+    const deployment = await cp.call<{ status: { readyReplicas?: number } }>(
+      'GET',
+      `/apis/apps/v1/namespaces/${RELEASE_NAMESPACE}/deployments/${RELEASE}`,
+    );
+    assert.equal(deployment.status.readyReplicas, 1, 'ready (its /readyz: informers synced)');
+    // The chart's configuration names the Service, not a URL.
+    const configuration = await cp.call<{ webhooks: { clientConfig: { service?: object; url?: string } }[] }>(
+      'GET',
+      `/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations/${RELEASE}`,
+    );
+    for (const w of configuration.webhooks) {
+      assert.equal(w.clientConfig.url, undefined);
+      assert.deepEqual(w.clientConfig.service, {
+        name: RELEASE,
+        namespace: RELEASE_NAMESPACE,
+        path: '/mutate',
+        port: 443,
+      });
+    }
+    // kube-controller-manager published the pod as the Service's ready endpoint: where the API server dials.
+    const slices = await cp.call<{
+      items: { endpoints?: { addresses: string[]; conditions?: { ready?: boolean } }[] }[];
+    }>(
+      'GET',
+      `/apis/discovery.k8s.io/v1/namespaces/${RELEASE_NAMESPACE}/endpointslices?labelSelector=${encodeURIComponent(`kubernetes.io/service-name=${RELEASE}`)}`,
+    );
+    assert.deepEqual(
+      slices.items.flatMap((s) => s.endpoints ?? []).map((e) => [e.addresses, e.conditions?.ready]),
+      [[[NODE_IP], true]],
+    );
+    // The call itself: the chart's failure policy is Ignore, so only a webhook that answered sets the pod up.
+    const admitted = await createPod(cp, NAMESPACE, pod('dry-run', SERVICE_ACCOUNTS[0]!), true);
+    assert.equal(envOf(admitted.spec.containers[0]).AWS_ROLE_ARN, ROLE);
+  });
+
   test('a pod of an annotated ServiceAccount, as the image user, gets the role with the kubelet-mounted token', async () => {
     const { created, report } = await runClient('client-image-user', 'app-image-user');
     assertCredentials(report, created, 'app-image-user');
@@ -474,115 +551,20 @@ describe('IRSA on a real node (kubelet + containerd + runc)', () => {
     assert.deepEqual({ uid: report.tokenFile.uid, mode: report.tokenFile.mode }, { uid: 1000, mode: '600' });
   });
   describe('EKS Pod Identity: openirsa agent as the chart deploys it', () => {
-    /** `ip addr replace|del ADDRESS dev lo` in the sandbox's network namespace (the node's). */
-    const ip = (verb: 'replace' | 'del', address: string): string | undefined => {
-      const args = [...(address.includes(':') ? ['-6'] : []), 'addr', verb, address, 'dev', 'lo'];
-      const r = spawnSync('ip', args, { encoding: 'utf8' });
-      return r.status === 0 ? undefined : `ip ${args.join(' ')}: ${r.stderr || r.error?.message}`;
-    };
     let agentPod = '';
 
     before(async () => {
-      // The node setup EKS's agent expects: its addresses on the node. The chart's link-setup init container puts
-      // them on loopback the same way, but its busybox image cannot be pulled here, so the node does it and the
-      // chart's step is off (agent.linkSetup.enabled=false, as the chart documents for nodes set up otherwise).
-      for (const a of AGENT_ADDRESSES) {
-        const failed = ip('replace', a);
-        if (failed) throw new Error(failed);
-      }
-
-      const [repository, tag] = [
-        image.name.slice(0, image.name.lastIndexOf(':')),
-        image.name.split(':').pop()!,
-      ];
-      const helm = runBinary('helm', [
-        'template',
-        RELEASE,
-        CHART,
-        '--namespace',
-        AGENT_NAMESPACE,
-        '--show-only',
-        'templates/agent.yaml',
-        '--set',
-        [
-          'agent.enabled=true',
-          `agent.clusterName=${CLUSTER}`,
-          `agent.roleArn=${AGENT_ROLE}`,
-          `agent.stsEndpoint=${stsUrl}`,
-          'agent.linkSetup.enabled=false',
-          `image.repository=${repository}`,
-          `image.tag=${tag}`,
-          'image.pullPolicy=Never',
-        ].join(','),
-        '--set-json',
-        `agent.extraEnv=${JSON.stringify([
-          // No kube-proxy on this node: the API server's own address instead of the kubernetes Service's ClusterIP.
-          { name: 'KUBERNETES_SERVICE_HOST', value: '127.0.0.1' },
-          { name: 'KUBERNETES_SERVICE_PORT', value: new URL(cp.url).port },
-          // STS's certificate is from the cluster's CA, which every pod's ServiceAccount volume carries.
-          { name: 'NODE_EXTRA_CA_CERTS', value: '/var/run/secrets/kubernetes.io/serviceaccount/ca.crt' },
-        ])}`,
-      ]);
-      assert.equal(helm.status, 0, `helm template: ${helm.stderr}`);
-      const objects = parseAllDocuments(helm.stdout)
-        .map((d) => d.toJS() as { kind: string; spec?: Record<string, unknown> } | null)
-        .filter((o) => o !== null);
-      const daemonSet = objects.find((o) => o.kind === 'DaemonSet');
-      assert.ok(daemonSet, `no DaemonSet in the rendered chart:\n${helm.stdout}`);
-      assert.equal((daemonSet as { metadata?: { name?: string } }).metadata?.name, AGENT_NAME);
-
-      await createNamespace(cp, AGENT_NAMESPACE);
-      // What kube-controller-manager's root CA publisher does in every namespace (no controller-manager here):
-      // the kubelet mounts it into the ServiceAccount volume.
-      await cp.call('POST', `/api/v1/namespaces/${AGENT_NAMESPACE}/configmaps`, {
-        apiVersion: 'v1',
-        kind: 'ConfigMap',
-        metadata: { name: 'kube-root-ca.crt' },
-        data: { 'ca.crt': cp.caPem },
-      });
-      kubectl(
-        ['apply', '-f', '-'],
-        objects
-          .filter((o) => o !== daemonSet)
-          .map((o) => toYaml(o))
-          .join('---\n'),
+      // The DaemonSet's pod on this node (helm install --wait waited for it to be Ready).
+      const pods = await cp.call<{ items: { metadata: { name: string }; spec: { nodeName?: string } }[] }>(
+        'GET',
+        `/api/v1/namespaces/${RELEASE_NAMESPACE}/pods?labelSelector=${encodeURIComponent('app.kubernetes.io/component=agent')}`,
       );
-      // The pod the DaemonSet controller would make for this node (no controller-manager here): its template, bound
-      // to the node.
-      const template = daemonSet.spec!.template as { metadata: Record<string, unknown>; spec: object };
-      agentPod = `${AGENT_NAME}-${NODE_NAME}`;
-      await cp.call('POST', `/api/v1/namespaces/${AGENT_NAMESPACE}/pods`, {
-        apiVersion: 'v1',
-        kind: 'Pod',
-        metadata: { ...template.metadata, name: agentPod },
-        spec: { ...template.spec, nodeName: NODE_NAME },
-      });
-      await eventually(
-        `the agent pod to be Ready`,
-        async () => {
-          const p = await cp.call<{ status: PodStatus }>(
-            'GET',
-            `/api/v1/namespaces/${AGENT_NAMESPACE}/pods/${agentPod}`,
-          );
-          if (p.status.phase === 'Failed' || p.status.phase === 'Succeeded')
-            throw new Error(`the agent pod ended: ${JSON.stringify(p.status)}`);
-          return p.status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True')
-            ? true
-            : undefined;
-        },
-        180_000,
-      ).catch((e: Error) => {
-        throw new Error(`${e.message}\n${nodeLogs(AGENT_NAMESPACE, agentPod)}`);
-      });
-    });
-
-    after(async () => {
-      if (agentPod)
-        await cp.request(
-          'DELETE',
-          `/api/v1/namespaces/${AGENT_NAMESPACE}/pods/${agentPod}?gracePeriodSeconds=0`,
-        );
-      for (const a of AGENT_ADDRESSES) ip('del', a);
+      assert.deepEqual(
+        pods.items.map((p) => p.spec.nodeName),
+        [NODE_NAME],
+        'one agent pod, on the node',
+      );
+      agentPod = pods.items[0]!.metadata.name;
     });
 
     test('a pod of an associated ServiceAccount gets the role from the agent, with the SDK alone', async () => {
@@ -593,9 +575,9 @@ describe('IRSA on a real node (kubelet + containerd + runc)', () => {
         {},
         { script: 'agent-client.mjs' },
       ).catch((e: Error) => {
-        throw new Error(`${e.message}\n${nodeLogs(AGENT_NAMESPACE, agentPod)}`);
+        throw new Error(`${e.message}\n${nodeLogs(RELEASE_NAMESPACE, agentPod)}`);
       });
-      const agentLog = () => nodeLogs(AGENT_NAMESPACE, agentPod);
+      const agentLog = () => nodeLogs(RELEASE_NAMESPACE, agentPod);
       assert.equal(
         report.ok,
         true,
