@@ -1,6 +1,7 @@
 /**
  * A real Kubernetes node for the node suite (`npm run test:node`): containerd + runc + the CNI bridge and a kubelet
- * built by `scripts/node.sh build`, registered with a control plane from ./control-plane.ts.
+ * built by `scripts/node.sh build`, registered with a control plane from ./control-plane.ts; and the controllers
+ * (kube-controller-manager, kube-scheduler) that make Deployments and DaemonSets run on it.
  *
  * It runs as root, and only inside the sandbox `scripts/node.sh sandbox` makes (its own network, mount and PID
  * namespaces): the pod bridge, pod network namespaces, overlay and token mounts live and die with it, and every

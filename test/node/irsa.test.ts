@@ -1,19 +1,20 @@
 /**
  * IRSA on a real node: pods that actually run (kubelet + containerd + runc, `npm run test:node`), from the image the
- * repository builds, read the token the kubelet projects and trade it at `openirsa sts serve` for credentials.
+ * repository builds, read the token the kubelet projects and trade it at `openirsa sts serve` for credentials. The
+ * chart is installed with helm as a user installs it (kube-controller-manager and kube-scheduler run it): the webhook
+ * as a Deployment the API server calls through its Service, the agent as a DaemonSet.
  *
- *   ServiceAccount (role annotation) → Pod (nodeName: the test node) → `openirsa webhook` injects env + projected
+ *   ServiceAccount (role annotation) → Pod (nodeName: the test node) → the chart's webhook injects env + projected
  *   token volume → kubelet: TokenRequest bound to the pod, file in the container → AWS SDK for JavaScript v3
  *   default credential chain in the container → AssumeRoleWithWebIdentity → GetCallerIdentity signed with those
  *   credentials → arn:aws:sts::111122223333:assumed-role/s3-writer/…
  *
- * The client script runs on the image's own Node.js with the image's own dependencies (the SDK's credential chain
- * and SigV4 signer come with @aws-sdk/client-s3); it reports through the container's termination message.
+ * The client scripts run on the image's own Node.js with the image's own dependencies; they report through the
+ * container's termination message.
  *
- * Then EKS Pod Identity on the same node: `openirsa agent` runs as the pod the chart's DaemonSet makes (rendered by
- * `helm template`, host network, 169.254.170.23 on the node's loopback as the chart's link setup does), and a pod set
- * up by the webhook's container-credentials mode gets the associated role from it with the AWS SDK's own
- * GetCallerIdentity:
+ * Then EKS Pod Identity on the same node: the chart's agent DaemonSet (host network, 169.254.170.23 on the node's
+ * loopback as the chart's link setup does), and a pod set up by the webhook's container-credentials mode gets the
+ * associated role from it with the AWS SDK's own GetCallerIdentity:
  *
  *   PodIdentityAssociation → webhook: AWS_CONTAINER_CREDENTIALS_FULL_URI + token (aud pods.eks.amazonaws.com) →
  *   kubelet mounts it → SDK → http://169.254.170.23/v1/credentials → agent: TokenReview, association →
