@@ -17,10 +17,11 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stringify as toYaml } from 'yaml';
 import { CONTAINER_CREDENTIALS_DEFAULTS } from '../../src/webhook/constants.js';
-import { freePort, runBinary, startControlPlane, type ControlPlane } from '../helpers/control-plane.js';
+import { freePort, startControlPlane, type ControlPlane } from '../helpers/control-plane.js';
 import { venvTool } from '../helpers/sts-harness.js';
 import {
   createNamespace,
+  kubectl as kubectlOn,
   createPod,
   createServiceAccount,
   envOf,
@@ -35,7 +36,7 @@ import {
   type Pod,
   type RunningWebhook,
 } from './support.js';
-import { webIdentityTrust } from '../helpers/trust-policy.js';
+import { agentTrust, webIdentityTrust } from '../helpers/trust-policy.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const ACCOUNT = '111122223333';
@@ -51,17 +52,7 @@ async function ask(url: string, token: string): Promise<{ status: number; text: 
   return { status: r.status, text: await r.text() };
 }
 
-const trustAgent = (namespace: string) => ({
-  Version: '2012-10-17',
-  Statement: [
-    {
-      Effect: 'Allow',
-      Principal: { AWS: AGENT_ROLE },
-      Action: ['sts:AssumeRole', 'sts:TagSession'],
-      Condition: { StringEquals: { 'aws:RequestTag/kubernetes-namespace': namespace } },
-    },
-  ],
-});
+const trustAgent = (namespace: string) => agentTrust(AGENT_ROLE, namespace);
 
 describe('openirsa agent on a real control plane', () => {
   let cp: ControlPlane;
@@ -73,15 +64,7 @@ describe('openirsa agent on a real control plane', () => {
   const agents: { name: string; proc: CliProcess; url: string }[] = [];
   const namespace = uniqueName('apps');
 
-  const kubectl = (args: string[], input?: string) => {
-    const r = runBinary(
-      'kubectl',
-      ['--kubeconfig', cp.kubeconfigPath, ...args],
-      input === undefined ? {} : { input },
-    );
-    assert.equal(r.status, 0, `kubectl ${args.join(' ')}: ${r.stderr}`);
-    return r.stdout;
-  };
+  const kubectl = (args: string[], input?: string): string => kubectlOn(cp, args, input);
   const association = (roleArn: string) =>
     toYaml({
       apiVersion: 'openirsa.io/v1alpha1',

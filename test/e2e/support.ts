@@ -369,3 +369,14 @@ export const FAIL_CLOSED_WEBHOOK_ENTRIES = [
   [WEBHOOK_ENTRY.main, 'Fail'],
   [WEBHOOK_ENTRY.systemNamespaces, 'Ignore'],
 ];
+
+/** `kubectl --kubeconfig <admin> ARGS` on `cp` (INPUT on stdin); asserts it succeeded and returns its stdout. */
+export function kubectl(cp: ControlPlane, args: string[], input?: string): string {
+  const r = runBinary(
+    'kubectl',
+    ['--kubeconfig', cp.kubeconfigPath, ...args],
+    input === undefined ? {} : { input },
+  );
+  assert.equal(r.status, 0, `kubectl ${args.join(' ')}: ${r.stderr}`);
+  return r.stdout;
+}
