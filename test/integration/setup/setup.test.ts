@@ -220,9 +220,9 @@ test('partial states: a provider with other client ids and a role with another s
   const trust = await trustOf('common');
   assert.deepEqual(trust.Statement[0], other);
   assert.equal(trust.Statement.length, 2);
-  // The engine admits the ServiceAccount with the merged policy. (No real exchange here: after the first test
-  // deleted and this one re-created the provider of the same URL, the local STS answers "HTTPS certificate doesn't
-  // match configured thumbprint" — an STS defect reported separately; the first test proves the exchange.)
+  // The engine admits the ServiceAccount with the merged policy, and so does the STS: the first test deleted the
+  // provider of this URL and this one re-created it (the STS once resumed a cached TLS session there, whose missing
+  // peer chain failed the thumbprint check; test/unit/oidc/keys.test.ts).
   assert.equal(
     checkAwsTrust(
       { value: { trustPolicy: JSON.stringify(trust) } },
@@ -235,6 +235,7 @@ test('partial states: a provider with other client ids and a role with another s
     ).status,
     'pass',
   );
+  assert.equal(await assume('common', sub('api')), `arn:aws:sts::${ACCOUNT}:assumed-role/common/setup-test`);
   assert.match((await setup(args)).stdout, /nothing to do/);
 
   const del = await setup(['delete', ...args]);
