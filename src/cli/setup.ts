@@ -282,7 +282,7 @@ async function issuerPhase(v: FlagValues, spec: SetupSpec, out: Printer, dryRun:
   out.line(
     changed === 0
       ? `${'issuer'.padEnd(14)} ${spec.issuer}: unchanged (${published.length} documents at ${dest}, verified)`
-      : `${'issuer'.padEnd(14)} ${spec.issuer}: published ${changed} of ${published.length} documents to ${dest} (verified)`,
+      : `${'issuer'.padEnd(14)} ${spec.issuer}: published ${changed === published.length ? changed : `${changed} of ${published.length}`} documents to ${dest} (verified)`,
   );
 }
 

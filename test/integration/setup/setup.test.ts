@@ -3,7 +3,8 @@
  * the CLI's IAM calls made by the real AWS SDK v3: from nothing, re-run, partial states, delete; the dry-run
  * AWS CLI script run by the real AWS CLI; Terraform parsed by python-hcl2, CloudFormation by cfn-lint; and the
  * token of the ServiceAccount really gets the role at the STS. What needs a kube-apiserver (the ServiceAccount
- * phase, the issuer phase from the cluster's keys, `setup verify`) has no test here and none in test/e2e yet.
+ * phase, the issuer phase from the cluster's keys, `setup verify`, a pod admitted by the webhook) and moto's IAM
+ * are in test/e2e/setup.test.ts.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
