@@ -112,11 +112,13 @@ async function publishToS3(
     const existing = await client
       .send(new GetObjectCommand({ Bucket: bucket, Key: key }))
       .catch(() => undefined);
+    // The body is always read: a stream left unread would hold its connection.
+    const existingBody = await existing?.Body?.transformToString('utf-8').catch(() => undefined);
     const unchanged =
       existing !== undefined &&
+      existingBody === f.body &&
       existing.ContentType === f.contentType &&
-      existing.CacheControl === cacheControl &&
-      (await existing.Body?.transformToString('utf-8').catch(() => undefined)) === f.body;
+      existing.CacheControl === cacheControl;
     if (!unchanged) {
       try {
         await client.send(
