@@ -35,6 +35,8 @@ import {
   createPod,
   createServiceAccount,
   envOf,
+  eventually,
+  pod,
   servingCertificate,
   sleep,
   projectedToken,
@@ -128,6 +130,7 @@ before(async () => {
     namespaceLabels: LABELS,
     roleAnnotation: ROLE_ANNOTATION,
     role: `arn:aws:iam::${ACCOUNT}:role/probe`,
+    args: ['--service-account-lookup-grace-period=5s'],
   });
 });
 
@@ -214,12 +217,13 @@ async function serviceAccount(ns: string, name: string) {
  */
 async function podCallerArn(ns: string, sa: string, roleArn: string, stsUrl: string): Promise<string> {
   const name = uniqueName('app');
-  const created = await createPod(cp, ns, {
-    apiVersion: 'v1',
-    kind: 'Pod',
-    metadata: { name },
-    spec: { serviceAccountName: sa, containers: [{ name: 'app', image: 'busybox' }] },
+  // The webhook learns the annotation setup just wrote through its watch, a moment later under load: a dry-run pod
+  // shows when it has (as a deploy would retry), then the real pod is created.
+  await eventually('the webhook to see the role annotation', async () => {
+    const p = await createPod(cp, ns, pod(name, sa), true);
+    return envOf(p.spec.containers[0]).AWS_ROLE_ARN === roleArn ? true : undefined;
   });
+  const created = await createPod(cp, ns, pod(name, sa));
   const container = created.spec.containers[0]!;
   const env = envOf(container);
   assert.equal(env.AWS_ROLE_ARN, roleArn, 'the webhook injected the role setup annotated');
