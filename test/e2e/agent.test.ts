@@ -28,6 +28,8 @@ import {
   eventually,
   pod,
   servingCertificate,
+  projectedToken,
+  serveHttps,
   spawnCli,
   startWebhook,
   uniqueName,
@@ -88,8 +90,6 @@ describe('openirsa agent on a real control plane', () => {
       'crd/podidentityassociations.openirsa.io',
     ]);
 
-    const stsPort = await freePort();
-    stsUrl = `https://127.0.0.1:${stsPort}`;
     const config = {
       accountId: ACCOUNT,
       oidcProviders: [{ Url: cp.issuer, ClientIDList: ['sts.amazonaws.com'], caBundle: caFile }],
@@ -107,21 +107,14 @@ describe('openirsa agent on a real control plane', () => {
       ],
     };
     writeFileSync(join(work, 'sts.yaml'), toYaml(config));
-    sts = spawnCli([
-      'sts',
-      'serve',
-      '--config',
-      join(work, 'sts.yaml'),
-      '--port',
-      String(stsPort),
-      '--host',
-      '127.0.0.1',
-      '--tls-cert',
-      tls.certFile,
-      '--tls-key',
-      tls.keyFile,
-    ]);
-    await waitForHttp(`${stsUrl}/healthz`, sts, cp.caPem);
+    const served = await serveHttps(
+      cp,
+      ['sts', 'serve', '--config', join(work, 'sts.yaml')],
+      tls,
+      '/healthz',
+    );
+    sts = served.proc;
+    stsUrl = served.url;
 
     // The agent's own identity: IRSA for its ServiceAccount (a TokenRequest, as the kubelet would project it).
     await createNamespace(cp, 'openirsa-system');
@@ -207,36 +200,18 @@ describe('openirsa agent on a real control plane', () => {
     const env = envOf(created.spec.containers[0]);
     assert.equal(env.AWS_CONTAINER_CREDENTIALS_FULL_URI, CONTAINER_CREDENTIALS_DEFAULTS.fullUri);
     assert.equal(env.AWS_ROLE_ARN, undefined, 'container-credentials mode, not web identity');
-    const volume = created.spec.volumes!.find(
-      (v) => v.name === CONTAINER_CREDENTIALS_DEFAULTS.volumeName,
-    ) as unknown as {
-      projected: { sources: { serviceAccountToken: { audience: string; expirationSeconds: number } }[] };
-    };
-    const projection = volume.projected.sources[0]!.serviceAccountToken;
-    assert.equal(projection.audience, 'pods.eks.amazonaws.com');
-    const tr = await cp.call<{ status: { token: string } }>(
-      'POST',
-      `/api/v1/namespaces/${namespace}/serviceaccounts/reader/token`,
-      {
-        apiVersion: 'authentication.k8s.io/v1',
-        kind: 'TokenRequest',
-        spec: {
-          audiences: [projection.audience],
-          expirationSeconds: projection.expirationSeconds,
-          boundObjectRef: {
-            kind: 'Pod',
-            apiVersion: 'v1',
-            name: created.metadata.name,
-            uid: created.metadata.uid,
-          },
-        },
-      },
+    const { token, audience } = await projectedToken(
+      cp,
+      namespace,
+      created,
+      CONTAINER_CREDENTIALS_DEFAULTS.volumeName,
     );
+    assert.equal(audience, 'pods.eks.amazonaws.com');
     const root = mkdtempSync(join(work, 'pod-root-'));
     const tokenFile = join(root, env.AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE!);
     mkdirSync(dirname(tokenFile), { recursive: true });
-    writeFileSync(tokenFile, tr.status.token, { mode: 0o600 });
-    return { pod: created, env, tokenFile, token: tr.status.token };
+    writeFileSync(tokenFile, token, { mode: 0o600 });
+    return { pod: created, env, tokenFile, token };
   }
 
   /** The injected env with the two host-side changes: the token file's place and the agent's loopback URL. */
