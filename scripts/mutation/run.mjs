@@ -15,7 +15,11 @@ export const MODULES = {
   },
   sigv4: {
     mutate: 'src/sts/sigv4.ts',
-    tests: ['test/unit/sts/credentials-sigv4.test.ts', 'test/unit/security/sigv4-credentials.test.ts'],
+    tests: [
+      'test/unit/sts/credentials-sigv4.test.ts',
+      'test/unit/security/sigv4-credentials.test.ts',
+      'test/unit/security/sigv4-parsing.test.ts',
+    ],
   },
   credentials: {
     mutate: 'src/sts/credentials.ts',
