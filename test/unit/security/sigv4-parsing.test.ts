@@ -45,6 +45,8 @@ async function headerSigned(
     query?: Record<string, string | string[]>;
     extra?: Record<string, string>;
     unsignable?: string[];
+    /** false: no x-amz-content-sha256 header (botocore signs STS requests so). */
+    applyChecksum?: boolean;
   } = {},
 ): Promise<SignedRequest> {
   const signer = new SignatureV4({
@@ -52,6 +54,7 @@ async function headerSigned(
     region: 'us-east-1',
     credentials: opts.credentials ?? creds,
     sha256: NodeSha256,
+    applyChecksum: opts.applyChecksum ?? true,
   });
   const out = await signer.sign(
     {
@@ -222,6 +225,10 @@ test('signed headers: a token header the client did not sign, a missing one, a r
   const unsignedToken = await headerSigned(T0, { unsignable: ['x-amz-security-token'] });
   assert.doesNotMatch(String(unsignedToken.headers.authorization), /x-amz-security-token/);
   assert.equal(await v(unsignedToken), 'ok');
+  // Without x-amz-content-sha256 among the signed headers, none may be added to what is recomputed.
+  const noChecksum = await headerSigned(T0, { applyChecksum: false });
+  assert.doesNotMatch(String(noChecksum.headers.authorization), /x-amz-content-sha256/);
+  assert.equal(await v(noChecksum), 'ok');
   const withFoo = await headerSigned(T0, { extra: { 'x-foo': 'a,b' } });
   assert.equal(await v(withFoo), 'ok');
   assert.equal(await v({ ...withFoo, headers: { ...withFoo.headers, 'x-foo': ['a', 'b'] } }), 'ok', 'a list');
