@@ -1,6 +1,7 @@
 // `npm run test:mutation [-- MODULE ...]`: StrykerJS over the security-critical modules, each against the unit
 // suites that own it (node's test runner through Stryker's command runner), message-text mutants set aside
 // (ignore-message-text.mjs). Prints each module's score; reports go to reports/mutation/<module>.html/.json.
+import { readFileSync } from 'node:fs';
 import { Stryker } from '@stryker-mutator/core';
 
 export const MODULES = {
@@ -11,6 +12,7 @@ export const MODULES = {
       'test/unit/oidc/keys.test.ts',
       'test/unit/sts/forged-tokens.test.ts',
       'test/unit/security/verify.test.ts',
+      'test/unit/security/verify-edges.test.ts',
     ],
   },
   sigv4: {
@@ -41,7 +43,11 @@ export const MODULES = {
   },
 };
 
-const wanted = process.argv.slice(2);
+// `--survivors`: re-test only the mutants that survived the last full run (reports/mutation/<module>.json), to
+// check that new tests kill them without paying for the whole module again; the score counts the earlier kills.
+const args = process.argv.slice(2);
+const survivorsOnly = args.includes('--survivors');
+const wanted = args.filter((a) => a !== '--survivors');
 for (const name of wanted)
   if (!(name in MODULES)) {
     console.error(`unknown module ${name}; one of: ${Object.keys(MODULES).join(', ')}`);
@@ -50,10 +56,26 @@ for (const name of wanted)
 const names = wanted.length ? wanted : Object.keys(MODULES);
 const concurrency = Number(process.env.MUTATION_CONCURRENCY ?? 1);
 const rows = [];
+const mutantKey = (r) =>
+  `${r.location.start.line}:${r.location.start.column}-${r.location.end.line}:${r.location.end.column} ${r.mutatorName} ${r.replacement}`;
+
+/** The last full run's results of a module: its mutants, and a mutate pattern per survivor (Stryker's columns are 0-based). */
+function lastRun(name, file) {
+  const report = JSON.parse(readFileSync(`reports/mutation/${name}.json`, 'utf8'));
+  const mutants = report.files[file].mutants;
+  const survivors = mutants.filter((r) => r.status === 'Survived' || r.status === 'NoCoverage');
+  const patterns = survivors.map(
+    ({ location: { start, end } }) =>
+      `${file}:${start.line}:${start.column - 1}-${end.line}:${end.column - 1}`,
+  );
+  return { mutants, survivors: new Set(survivors.map(mutantKey)), patterns };
+}
 for (const name of names) {
   const m = MODULES[name];
+  const last = survivorsOnly ? lastRun(name, m.mutate) : undefined;
+  if (last && last.patterns.length === 0) continue;
   const stryker = new Stryker({
-    mutate: [m.mutate],
+    mutate: last ? last.patterns : [m.mutate],
     testRunner: 'command',
     // One process for all of a module's suites (--test-isolation=none): a mutant pays one node+tsx start, not
     // one per test file.
@@ -66,8 +88,8 @@ for (const name of names) {
     concurrency,
     timeoutMS: 60_000,
     reporters: ['clear-text', 'html', 'json', 'progress'],
-    htmlReporter: { fileName: `reports/mutation/${name}.html` },
-    jsonReporter: { fileName: `reports/mutation/${name}.json` },
+    htmlReporter: { fileName: `reports/mutation/${name}${last ? '-survivors' : ''}.html` },
+    jsonReporter: { fileName: `reports/mutation/${name}${last ? '-survivors' : ''}.json` },
     tempDirName: `.stryker-tmp/${name}`,
     cleanTempDir: 'always',
     thresholds: { high: 95, low: 90, break: null },
@@ -86,7 +108,13 @@ for (const name of names) {
       '/test/image',
     ],
   });
-  const results = await stryker.runMutationTest();
+  const tested = await stryker.runMutationTest();
+  // In survivors mode a pattern can take in other mutants at the same spot: only the earlier survivors' new
+  // results count, with the earlier run's results for every other mutant.
+  const retested = new Map(tested.map((r) => [mutantKey(r), r]));
+  const results = last
+    ? last.mutants.map((r) => (last.survivors.has(mutantKey(r)) ? (retested.get(mutantKey(r)) ?? r) : r))
+    : tested;
   const count = (s) => results.filter((r) => s.includes(r.status)).length;
   const killed = count(['Killed', 'Timeout']);
   const survived = count(['Survived', 'NoCoverage']);
