@@ -14,7 +14,7 @@ import {
   verifySigV4Any,
   type SignedRequest,
 } from '../../../src/sts/sigv4.js';
-import { MSG } from '../../../src/sts/protocol.js';
+import { MSG, StsError } from '../../../src/sts/protocol.js';
 import { stsOutcome } from '../../helpers/sts-fixtures.js';
 
 const KEY = Buffer.alloc(32, 3);
@@ -177,6 +177,7 @@ test('the Authorization header: its parts, separators and AWS answers', async ()
     `${id}/2026011/us-east-1/sts/aws4_request`,
     `${id}/x20260101/us-east-1/sts/aws4_request`,
     `${id}/20260101x/us-east-1/sts/aws4_request`,
+    `${cred}/x`,
   ])
     assert.equal(
       await v(withAuth(ok, (a) => a.replace(cred, bad))),
@@ -234,6 +235,10 @@ test('signed headers: a token header the client did not sign, a missing one, a r
   assert.equal(await v({ ...withFoo, headers: { ...withFoo.headers, 'x-foo': ['a', 'b'] } }), 'ok', 'a list');
   const { 'x-foo': _, ...missing } = withFoo.headers;
   assert.equal(await v({ ...withFoo, headers: missing }), MISMATCH);
+  await assert.rejects(
+    verifySigV4({ ...withFoo, headers: missing }, { now: T0, keys: [KEY] }),
+    (e: unknown) => e instanceof StsError && e.explanation === 'signed header x-foo is not in the request',
+  );
 });
 
 test('a query parameter given three times is signed with all three values', async () => {
