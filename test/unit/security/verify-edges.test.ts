@@ -15,6 +15,7 @@ import {
 } from '../../../src/oidc/verify.js';
 import { TokenError } from '../../../src/oidc/errors.js';
 import { MSG } from '../../../src/sts/protocol.js';
+import { stsErrorOf } from '../../../src/sts/token-errors.js';
 import {
   ISSUER,
   ISSUER_ID,
@@ -70,16 +71,21 @@ test('token syntax: each part is base64url JSON of an object, the signature non-
     `${h}=.${p}.${s}`,
     `=${h}.${p}.${s}`,
     `${h}.${p}=.${s}`,
+    `${h}.${p}.+${s.slice(1)}`,
   ])
     assert.equal(await outcome(() => decodeJwt(token)), invalid(MSG.notJwt), token.slice(0, 40));
   assert.equal(await outcome(() => decodeJwt(`${h}.${p}.${s}`)), 'ok');
+  // kid is optional: a token without one verifies (the only key is used).
+  assert.equal((await verify(signToken(key, claims(), { kid: undefined }))).kid, undefined);
 });
 
 test('iss and aud: empty, null or of the wrong type are missing claims', async () => {
   for (const iss of ['', 5, null])
     assert.equal(await outcome(() => findProvider({ iss }, [provider])), invalid(MSG.missingClaim('iss')));
-  for (const aud of [null, undefined])
+  for (const aud of [null, undefined]) {
     assert.equal(await outcome(() => matchAudience({ aud }, provider)), invalid(MSG.missingClaim('aud')));
+    assert.throws(() => matchAudience({ aud }, provider), { message: 'Missing a required claim: aud' });
+  }
   for (const aud of [['sts.amazonaws.com', 5], [null], {}])
     assert.equal(await outcome(() => matchAudience({ aud }, provider)), invalid(MSG.missingClaim('aud')));
 });
@@ -101,7 +107,7 @@ test("an unknown issuer's explanation names the near miss or the registered prov
   const other = { ...provider, url: 'https://other.example.com' };
   assert.match(
     explanation('https://x.example.com', [provider, other]),
-    /registered providers: .*other\.example/,
+    new RegExp(`; registered providers: ${ISSUER}, https://other\\.example\\.com$`),
   );
   assert.doesNotMatch(explanation('https://x.example.com', [provider]), /differs only/);
   assert.match(explanation('https://x.example.com', []), /no OIDC provider is registered/);
@@ -136,7 +142,24 @@ test('session claims: transitive keys match tags case-insensitively; tag keys as
   assert.deepEqual(parseSessionClaims({ [TAGS_CLAIM]: { principal_tags: {} } }), { tags: {} });
   for (const principal_tags of [null, [], 'x'])
     assert.throws(() => parseSessionClaims({ [TAGS_CLAIM]: { principal_tags } }), TokenError);
-  assert.throws(() => parseSessionClaims({ [TAGS_CLAIM]: null }), TokenError);
+  assert.throws(
+    () => parseSessionClaims({ [TAGS_CLAIM]: null }),
+    (e: unknown) => {
+      assert.ok(e instanceof TokenError);
+      assert.equal(
+        stsErrorOf(e).message,
+        MSG.invalidSessionTags('not an object'),
+        "the detail is in AWS's message",
+      );
+      return true;
+    },
+  );
+  assert.throws(() => parseSessionClaims({ [TAGS_CLAIM]: { principal_tags: { k: [5] } } }), TokenError);
+  assert.throws(
+    () =>
+      parseSessionClaims({ [TAGS_CLAIM]: { principal_tags: { k: ['v'] }, transitive_tag_keys: ['k', 1] } }),
+    TokenError,
+  );
   assert.throws(() => parseSessionClaims({ [TAGS_CLAIM]: 'x' }), TokenError);
   assert.throws(
     () => parseSessionClaims({ [TAGS_CLAIM]: { principal_tags: { k: ['v'] }, transitive_tag_keys: 'k' } }),
