@@ -70,6 +70,7 @@ test('token syntax: each part is base64url JSON of an object, the signature non-
     `${h}.${b64('"x"')}.${s}`,
     `${h}=.${p}.${s}`,
     `=${h}.${p}.${s}`,
+    `!${h}.${p}.${s}`,
     `${h}.${p}=.${s}`,
     `${h}.${p}.+${s.slice(1)}`,
   ])
@@ -104,6 +105,8 @@ test("an unknown issuer's explanation names the near miss or the registered prov
   };
   assert.match(explanation(`${ISSUER}/`, [provider]), /differs only in case or a trailing slash/);
   assert.match(explanation(ISSUER.toUpperCase(), [provider]), /differs only in case or a trailing slash/);
+  const slashed = { ...provider, url: `${ISSUER}/` };
+  assert.match(explanation(ISSUER, [slashed]), /differs only in case or a trailing slash/);
   const other = { ...provider, url: 'https://other.example.com' };
   assert.match(
     explanation('https://x.example.com', [provider, other]),
