@@ -143,7 +143,7 @@ test('session claims: transitive keys match tags case-insensitively; tag keys as
   assert.deepEqual(out, { tags: { Env: 'prod' }, transitiveTagKeys: ['ENV'] });
   assert.deepEqual(parseSessionClaims({ [TAGS_CLAIM]: {} }), {});
   assert.deepEqual(parseSessionClaims({ [TAGS_CLAIM]: { principal_tags: {} } }), { tags: {} });
-  for (const principal_tags of [null, [], 'x'])
+  for (const principal_tags of [null, [], 'x', 5, true])
     assert.throws(() => parseSessionClaims({ [TAGS_CLAIM]: { principal_tags } }), TokenError);
   assert.throws(
     () => parseSessionClaims({ [TAGS_CLAIM]: null }),
