@@ -6,6 +6,7 @@
  */
 import { parseAllDocuments } from 'yaml';
 import { parseRoleArn } from '../iam/arn.js';
+import { OpenIrsaError, messageOf } from '../errors.js';
 
 export const ASSOCIATION_GROUP = 'openirsa.io';
 export const ASSOCIATION_VERSION = 'v1alpha1';
@@ -37,11 +38,9 @@ export interface Association {
   revision: string;
 }
 
-export class AssociationError extends Error {
-  readonly code = 'ASSOCIATION_INVALID';
+export class AssociationError extends OpenIrsaError {
   constructor(message: string) {
-    super(message);
-    this.name = 'AssociationError';
+    super('AssociationInvalid', message);
   }
 }
 
@@ -172,7 +171,7 @@ export function parseAssociationsText(text: string): Association[] {
     });
   } catch (err) {
     if (err instanceof AssociationError) throw err;
-    throw new AssociationError(`invalid YAML: ${(err as Error).message}`);
+    throw new AssociationError(`invalid YAML: ${messageOf(err)}`);
   }
   const objects: unknown[] = [];
   for (const d of docs) {

@@ -1,5 +1,6 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { CliError, messageOf } from './errors.js';
+import { CliError } from './errors.js';
+import { messageOf } from '../errors.js';
 import { programName } from './program.js';
 
 export type FlagOptions = NonNullable<ParseArgsConfig['options']>;

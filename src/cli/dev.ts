@@ -3,7 +3,8 @@ import { cannotRead } from '../file-errors.js';
 import { resolve as resolvePath } from 'node:path';
 import { parseFlags } from './args.js';
 import { parse as parseYaml } from 'yaml';
-import { CliError, messageOf } from './errors.js';
+import { CliError } from './errors.js';
+import { messageOf } from '../errors.js';
 import { programName } from './program.js';
 import { shellQuote } from '../escape.js';
 import {

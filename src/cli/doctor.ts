@@ -1,7 +1,8 @@
 import { terminalSafe, terminalSafeJson } from '../escape.js';
 import { cannotRead } from '../file-errors.js';
 import { parseFlags } from './args.js';
-import { CliError, messageOf } from './errors.js';
+import { CliError } from './errors.js';
+import { messageOf } from '../errors.js';
 import { loadKubectlConfig } from '../kube/kubectl-config.js';
 import { firstBroken, formatChecklist, type Check } from '../doctor/checks.js';
 import { readCa, runDoctor } from '../doctor/run.js';

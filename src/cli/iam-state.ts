@@ -2,7 +2,8 @@
 import { StateFileError, openIamState, type LiveIam } from '../iam-api/index.js';
 import type { Logger } from '../log.js';
 import type { StsConfig } from '../sts/config.js';
-import { CliError, messageOf } from './errors.js';
+import { CliError } from './errors.js';
+import { messageOf } from '../errors.js';
 
 export async function liveState(seed: StsConfig, logger?: Logger): Promise<LiveIam> {
   try {

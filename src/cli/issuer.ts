@@ -5,7 +5,9 @@ import { access, constants as fsConstants, readFile } from 'node:fs/promises';
 import { makeDirs, writeSecretFile } from '../secret-file.js';
 import { DEFAULT_LIMITS, parseMaxConnections } from '../net/limits.js';
 import { firstSentence } from './args.js';
-import { CliError, messageOf } from './errors.js';
+import { CliError } from './errors.js';
+import { messageOf } from '../errors.js';
+import { failureText } from '../net/http-client.js';
 import { createLogger } from '../log.js';
 import { kubeGet } from '../kube/client.js';
 import { loadKubectlConfig } from '../kube/kubectl-config.js';
@@ -35,7 +37,6 @@ import {
   DEFAULT_TOKEN_TTL_SECONDS,
   DEFAULT_MAX_AGE_SECONDS,
   KEYGEN_ALGORITHMS,
-  type IssuerErrorCode,
   type KeygenAlgorithm,
 } from '../issuer/index.js';
 
@@ -143,22 +144,6 @@ development and tests only.
   --out FILE                 write the token to FILE (mode 0600) instead of stdout`,
 };
 
-const BAD_INPUT: IssuerErrorCode[] = [
-  'KeyUnreadable',
-  'KeyInvalid',
-  'KeyUnsupported',
-  'KeyExists',
-  'UrlInvalid',
-  'BadInput',
-  'TokenInvalid',
-  'DocumentInvalid',
-];
-
-function toCli(err: unknown): unknown {
-  if (err instanceof IssuerError) return new CliError(err.message, BAD_INPUT.includes(err.code) ? 2 : 1);
-  return err;
-}
-
 function warn(message: string): void {
   console.error(`openirsa: warning: ${message}`);
 }
@@ -175,7 +160,7 @@ function parse(sub: string, argv: string[], options: Options, positionals = 0) {
       strict: true,
     });
   } catch (err) {
-    throw new CliError(`issuer ${sub}: ${firstSentence((err as Error).message)}`);
+    throw new CliError(`issuer ${sub}: ${firstSentence(messageOf(err))}`);
   }
   if (parsed.positionals.length > positionals) {
     throw new CliError(`issuer ${sub}: unexpected argument "${parsed.positionals[positionals]}"`);
@@ -315,7 +300,7 @@ export async function readClusterIssuer(
     try {
       r = await kubeGet(kc, path);
     } catch (err) {
-      throw new CliError(`${what}: cannot read ${path} from ${server}: ${messageOf(err)}`, 1);
+      throw new CliError(`${what}: cannot read ${path} from ${server}: ${failureText(err)}`, 1);
     }
     if (r.status !== 200) {
       const hint =
@@ -370,7 +355,7 @@ async function serve(argv: string[]): Promise<number> {
       (values['max-connections'] as string | undefined) ?? String(DEFAULT_LIMITS.maxConnections),
     );
   } catch (err) {
-    throw new CliError(`issuer serve: ${(err as Error).message}`);
+    throw new CliError(`issuer serve: ${messageOf(err)}`);
   }
   const dir = need('serve', values, 'dir');
   const port = intFlag('serve', values.port, 'port');
@@ -406,8 +391,7 @@ async function serve(argv: string[]): Promise<number> {
     void server.reloadTls(); // the certificate files are watched too; an invalid pair keeps the current one
     server.reload().then(
       (n) => console.error(`openirsa: reloaded ${n} documents from ${dir}`),
-      (err: unknown) =>
-        warn(`reload failed, still serving the previous documents: ${(err as Error).message}`),
+      (err: unknown) => warn(`reload failed, still serving the previous documents: ${messageOf(err)}`),
     );
   };
   process.on('SIGHUP', reload);
@@ -558,9 +542,5 @@ export async function run(argv: string[]): Promise<number> {
   }
   const fn = SUBCOMMANDS[sub];
   if (!fn) throw new CliError(`issuer: unknown subcommand "${sub}"; run 'openirsa issuer --help'`);
-  try {
-    return await fn(rest);
-  } catch (err) {
-    throw toCli(err);
-  }
+  return fn(rest);
 }

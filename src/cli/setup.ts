@@ -5,7 +5,8 @@ import { IAMClient } from '@aws-sdk/client-iam';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { STSClient, GetCallerIdentityCommand } from '@aws-sdk/client-sts';
 import { parseFlags, type FlagValues } from './args.js';
-import { CliError, messageOf } from './errors.js';
+import { CliError, exitStatusOf, inContext } from './errors.js';
+import { messageOf } from '../errors.js';
 import { loadKubectlConfig } from '../kube/kubectl-config.js';
 import { awsClientConfig, awsErrorText } from '../aws/sdk.js';
 import { cannotRead } from '../file-errors.js';
@@ -399,11 +400,14 @@ export async function run(argv: string[]): Promise<number> {
       out.line('nothing to do: everything is as asked');
     return 0;
   } catch (err) {
-    if (err instanceof SetupPlanError) throw new CliError(`setup: ${err.message}`);
-    if (err instanceof RenderError) throw new CliError(`setup: ${err.message}`);
-    if (err instanceof IssuerError) throw new CliError(`setup: issuer: ${err.message}`, 1);
+    if (err instanceof SetupPlanError || err instanceof RenderError) throw inContext('setup: ', err);
+    if (err instanceof IssuerError) throw inContext('setup: issuer: ', err);
     if (err instanceof SetupError)
-      throw new CliError(`setup: ${err.message} (what ran is kept: run setup again to finish)`, 1);
+      throw new CliError(
+        `setup: ${err.message} (what ran is kept: run setup again to finish)`,
+        exitStatusOf(err),
+        { cause: err },
+      );
     throw err;
   }
 }

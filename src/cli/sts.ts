@@ -3,7 +3,8 @@ import { FileReadError, cannotRead } from '../file-errors.js';
 import { randomBytes } from 'node:crypto';
 import cluster from 'node:cluster';
 import { parseFlags } from './args.js';
-import { CliError, messageOf } from './errors.js';
+import { CliError } from './errors.js';
+import { messageOf } from '../errors.js';
 import { createLogger } from '../log.js';
 import { ConfigError, loadConfig } from '../sts/config.js';
 import { plainHttpWarning, startServer } from '../sts/server.js';
@@ -133,7 +134,7 @@ export async function run(argv: string[]): Promise<number> {
           (values['max-connections'] as string | undefined) ?? String(DEFAULT_LIMITS.maxConnections),
         );
       } catch (err) {
-        throw new CliError((err as Error).message);
+        throw new CliError(messageOf(err));
       }
       const host = (values.host as string | undefined) ?? '127.0.0.1';
       const plain = cluster.isPrimary ? plainHttpWarning(host, tls !== undefined) : undefined;

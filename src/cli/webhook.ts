@@ -1,5 +1,6 @@
 /** `openirsa webhook [flags]`: the pod identity webhook with the reference's flags (docs/webhook.md). */
-import { CliError, messageOf } from './errors.js';
+import { CliError } from './errors.js';
+import { messageOf } from '../errors.js';
 import { FlagError, helpText, parseArgs, resolveFlags, type WebhookFlags } from '../webhook/flags.js';
 import { createWebhookLogger } from '../webhook/logging.js';
 import { startWebhook } from '../webhook/index.js';

@@ -20,20 +20,19 @@ import {
   type KubeClientOptions,
 } from './client-errors.js';
 import type { ListPage, ListWatch } from './reflector.js';
+import { OpenIrsaError } from '../errors.js';
 
 export { KubeConfigError, type KubeClientOptions };
 
 /** A non-2xx answer of the API server (`statusCode` and `code` as client-node's ApiException has them). */
-export class KubeApiError extends Error {
-  readonly code: number;
+/** Its code is the HTTP status, as client-node's ApiException has it, so callers read either client's the same way. */
+export class KubeApiError extends OpenIrsaError<number> {
   constructor(
     readonly statusCode: number,
     readonly body: string,
     what: string,
   ) {
-    super(`${what}: HTTP ${statusCode}: ${body.slice(0, 300)}`);
-    this.name = 'KubeApiError';
-    this.code = statusCode;
+    super(statusCode, `${what}: HTTP ${statusCode}: ${body.slice(0, 300)}`);
   }
 }
 

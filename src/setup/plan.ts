@@ -7,6 +7,7 @@
 import { createHash } from 'node:crypto';
 import { providerIdFromIssuer } from '../iam/arn.js';
 import { lintTrustPolicy } from '../iam/lint.js';
+import { OpenIrsaError, type SetupPlanErrorCode } from '../errors.js';
 
 export const PHASES = ['issuer', 'provider', 'role', 'serviceaccount'] as const;
 export type Phase = (typeof PHASES)[number];
@@ -429,15 +430,11 @@ function planServiceAccount(spec: SetupSpec, sa: Observed['serviceAccount']): St
   };
 }
 
-export type SetupPlanErrorCode = 'ServiceAccountMissing' | 'TrustPolicyRefused';
+export type { SetupPlanErrorCode } from '../errors.js';
 
-export class SetupPlanError extends Error {
-  constructor(
-    readonly code: SetupPlanErrorCode,
-    message: string,
-  ) {
-    super(message);
-    this.name = 'SetupPlanError';
+export class SetupPlanError extends OpenIrsaError {
+  constructor(code: SetupPlanErrorCode, message: string) {
+    super(code, message);
   }
 }
 

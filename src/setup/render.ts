@@ -18,6 +18,7 @@ import {
   type SetupSpec,
   type Step,
 } from './plan.js';
+import { OpenIrsaError } from '../errors.js';
 
 export const RENDER_FORMATS = ['aws-cli', 'terraform', 'cloudformation', 'json'] as const;
 export type RenderFormat = (typeof RENDER_FORMATS)[number];
@@ -308,11 +309,9 @@ export function renderTerraform(input: RenderInput): string {
   return out.join('\n') + '\n';
 }
 
-export class RenderError extends Error {
-  readonly code = 'RenderUnsupported';
+export class RenderError extends OpenIrsaError {
   constructor(message: string) {
-    super(message);
-    this.name = 'RenderError';
+    super('RenderUnsupported', message);
   }
 }
 

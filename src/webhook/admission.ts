@@ -11,6 +11,7 @@ import { goDecodeUtf8 } from './go-utf8.js';
 import { exceedsGoDepth, GO_MAX_JSON_DEPTH, goJsonSyntaxError } from './mutate-jsonerr.js';
 import { mutatePrepared, preparePod } from './mutate.js';
 import type { IdentityLookup, MutationConfig, MutationResult } from './types.js';
+import { messageOf } from '../errors.js';
 
 export { MAX_ADMISSION_BODY_BYTES };
 
@@ -123,7 +124,7 @@ function decodeBody(body: Buffer, text: string, lossless: boolean): unknown {
     try {
       doc = text.trim() === '' ? null : (parseYaml(text, { version: '1.1', uniqueKeys: false }) ?? null);
     } catch (e) {
-      throw new DecodeFailure(`error converting YAML to JSON: yaml: ${(e as Error).message.split('\n')[0]}`);
+      throw new DecodeFailure(`error converting YAML to JSON: yaml: ${messageOf(e).split('\n')[0]}`);
     }
   }
   if (doc !== null && !isObj(doc)) {

@@ -15,6 +15,7 @@ import {
 } from './constants.js';
 import { INT64_RANGE } from './go-number.js';
 import { maxInt64, parseGoBool } from './goparse.js';
+import { OpenIrsaError, messageOf } from '../errors.js';
 
 /** `int64` values are exact (a bigint); `int` ones are JS numbers (ports, sizes, levels). */
 export type FlagType = 'string' | 'bool' | 'int' | 'int64' | 'duration';
@@ -333,11 +334,9 @@ export const FLAGS: readonly FlagSpec[] = [
 
 const BY_NAME = new Map(FLAGS.map((f) => [f.name, f]));
 
-export class FlagError extends Error {
-  readonly code = 'FLAG_INVALID';
+export class FlagError extends OpenIrsaError {
   constructor(message: string) {
-    super(message);
-    this.name = 'FlagError';
+    super('FlagInvalid', message);
   }
 }
 
@@ -514,7 +513,7 @@ function typed(spec: FlagSpec, raw: string): string | number | bigint | boolean 
       try {
         return parseGoDuration(raw);
       } catch (err) {
-        throw new FlagError(`invalid argument "${raw}" for "--${spec.name}" flag: ${(err as Error).message}`);
+        throw new FlagError(`invalid argument "${raw}" for "--${spec.name}" flag: ${messageOf(err)}`);
       }
   }
 }

@@ -15,6 +15,7 @@ import { StaticServiceAccountSource } from './static-source.js';
 import { CertificateReloader, cipherString, loadKeyPair, minVersion, type TlsSettings } from './tls.js';
 import type { IdentityLookup, MutationConfig } from './types.js';
 import type { Logger } from '../log.js';
+import { OpenIrsaError, messageOf } from '../errors.js';
 
 export { FLAGS, parseArgs, resolveFlags, helpText, type WebhookFlags } from './flags.js';
 export { mutatePod } from './mutate.js';
@@ -24,11 +25,9 @@ export type * from './types.js';
 export { IdentityCache } from './cache.js';
 export { createMetrics } from './metrics.js';
 
-export class WebhookStartError extends Error {
-  readonly code = 'WEBHOOK_START_FAILED';
+export class WebhookStartError extends OpenIrsaError {
   constructor(message: string) {
-    super(message);
-    this.name = 'WebhookStartError';
+    super('WebhookStartFailed', message);
   }
 }
 
@@ -142,7 +141,7 @@ export async function startWebhook(f: WebhookFlags, opts: StartOptions): Promise
         await cc.start();
       } catch (err) {
         throw new WebhookStartError(
-          `--watch-container-credentials-config ${cc.path}: cannot watch its directory: ${(err as Error).message}`,
+          `--watch-container-credentials-config ${cc.path}: cannot watch its directory: ${messageOf(err)}`,
         );
       }
       stops.push(() => cc.stop());
@@ -256,7 +255,7 @@ export async function startWebhook(f: WebhookFlags, opts: StartOptions): Promise
     for (const s of stops) s();
     await server.shutdown();
     throw new WebhookStartError(
-      `cannot listen on port ${f.port} / metrics port ${f.metricsPort}: ${(err as Error).message}`,
+      `cannot listen on port ${f.port} / metrics port ${f.metricsPort}: ${messageOf(err)}`,
     );
   }
   log.info(
