@@ -1,8 +1,7 @@
 import { terminalSafe, terminalSafeJson } from '../escape.js';
 import { cannotRead } from '../file-errors.js';
 import { parseFlags } from './args.js';
-import { CliError } from './errors.js';
-import { messageOf } from '../errors.js';
+import { CliError, EXIT_BAD_INPUT, inContext } from './errors.js';
 import { loadKubectlConfig } from '../kube/kubectl-config.js';
 import { firstBroken, formatChecklist, type Check } from '../doctor/checks.js';
 import { readCa, runDoctor } from '../doctor/run.js';
@@ -64,7 +63,7 @@ export async function run(argv: string[]): Promise<number> {
   try {
     loaded = loadKubectlConfig({ kubeconfig: s('kubeconfig'), context: s('context') });
   } catch (err) {
-    throw new CliError(messageOf(err));
+    throw inContext('', err, EXIT_BAD_INPUT);
   }
   const namespace = s('namespace') ?? loaded.namespace;
   let issuerCa: string | undefined;

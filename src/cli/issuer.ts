@@ -5,7 +5,7 @@ import { access, constants as fsConstants, readFile } from 'node:fs/promises';
 import { makeDirs, writeSecretFile } from '../secret-file.js';
 import { DEFAULT_LIMITS, parseMaxConnections } from '../net/limits.js';
 import { firstSentence } from './args.js';
-import { CliError } from './errors.js';
+import { CliError, EXIT_BAD_INPUT, inContext } from './errors.js';
 import { messageOf } from '../errors.js';
 import { failureText } from '../net/http-client.js';
 import { createLogger } from '../log.js';
@@ -292,7 +292,7 @@ export async function readClusterIssuer(
   try {
     kc = loadKubectlConfig({ kubeconfig, context }).kubeConfig;
   } catch (err) {
-    throw new CliError(`${what}: ${messageOf(err)}`);
+    throw inContext(`${what}: `, err, EXIT_BAD_INPUT);
   }
   const server = kc.getCurrentCluster()!.server;
   const get = async (path: string): Promise<unknown> => {
@@ -355,7 +355,7 @@ async function serve(argv: string[]): Promise<number> {
       (values['max-connections'] as string | undefined) ?? String(DEFAULT_LIMITS.maxConnections),
     );
   } catch (err) {
-    throw new CliError(`issuer serve: ${messageOf(err)}`);
+    throw inContext('issuer serve: ', err, EXIT_BAD_INPUT);
   }
   const dir = need('serve', values, 'dir');
   const port = intFlag('serve', values.port, 'port');

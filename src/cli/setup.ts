@@ -5,8 +5,7 @@ import { IAMClient } from '@aws-sdk/client-iam';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { STSClient, GetCallerIdentityCommand } from '@aws-sdk/client-sts';
 import { parseFlags, type FlagValues } from './args.js';
-import { CliError, exitStatusOf, inContext } from './errors.js';
-import { messageOf } from '../errors.js';
+import { CliError, EXIT_BAD_INPUT, EXIT_FAILED, exitStatusOf, inContext } from './errors.js';
 import { loadKubectlConfig } from '../kube/kubectl-config.js';
 import { awsClientConfig, awsErrorText } from '../aws/sdk.js';
 import { cannotRead } from '../file-errors.js';
@@ -135,7 +134,7 @@ function kubeConfigOf(v: FlagValues, what: string): KubeConfig {
   try {
     return loadKubectlConfig({ kubeconfig: str(v, 'kubeconfig'), context: str(v, 'context') }).kubeConfig;
   } catch (err) {
-    throw new CliError(`${what}: ${messageOf(err)}`);
+    throw inContext(`${what}: `, err, EXIT_BAD_INPUT);
   }
 }
 
@@ -143,7 +142,7 @@ async function awsConfig(): Promise<Record<string, unknown>> {
   try {
     return await awsClientConfig();
   } catch (err) {
-    throw new CliError(`setup: ${messageOf(err)}`);
+    throw inContext('setup: ', err, EXIT_BAD_INPUT);
   }
 }
 
@@ -168,7 +167,7 @@ async function buildSpec(v: FlagValues, accountId: string, thumbprints: string[]
   try {
     validateIssuerUrl(issuer);
   } catch (err) {
-    throw new CliError(`setup: ${messageOf(err)}`);
+    throw inContext('setup: ', err, EXIT_BAD_INPUT);
   }
   const namespace = need(v, 'namespace');
   const serviceAccount = need(v, 'service-account');
@@ -245,7 +244,7 @@ async function resolveThumbprints(v: FlagValues, ca: string | undefined): Promis
       try {
         out.push((await thumbprintOf(need(v, 'issuer'), { ca })).thumbprint);
       } catch (err) {
-        throw new CliError(`setup: --thumbprint auto: ${messageOf(err)}`, 1);
+        throw inContext('setup: --thumbprint auto: ', err, EXIT_FAILED);
       }
     } else if (/^[0-9a-fA-F]{40}$/.test(t)) out.push(t.toLowerCase());
     else throw new CliError(`setup: --thumbprint "${t}" is not 40 hex digits (or auto)`);
