@@ -5,7 +5,8 @@
  *
  * Two kinds of code:
  * - openirsa's own (`ErrorCode`, listed here, one name per kind of failure);
- * - a wire protocol's (STS, IAM, EKS Auth, the Kubernetes API's HTTP status): the error answers or mirrors a client
+ * - a wire protocol's (STS, IAM, EKS Auth, the Kubernetes API's HTTP status) or a part's own closed set that a
+ *   layer above maps (oidc's TokenErrorCode, mapped by the STS): the error answers or mirrors a client
  *   of that protocol, so its code is the protocol's own, declared beside the protocol (sts/protocol.ts, ...).
  */
 
@@ -57,6 +58,11 @@ export type ErrorCode =
   | 'IamStateConflict'
   | 'PortsInUse'
   | 'WebhookStartFailed'
+  // The admission request body, judged as the reference's Go decoder would.
+  | 'AdmissionBodyInvalid'
+  | 'GoJsonSyntaxInvalid'
+  | 'GoJsonTypeInvalid'
+  | 'QuantityInvalid'
   // Parts' own families.
   | IssuerErrorCode
   | SetupPlanErrorCode

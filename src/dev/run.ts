@@ -18,12 +18,8 @@ import { base32, buildConfig } from '../sts/config.js';
 import { secretAccessKey } from '../sts/credentials.js';
 import { IamApiService, openIamState } from '../iam-api/index.js';
 import { startServer as startStsServer, type RunningServer } from '../sts/server.js';
-import {
-  parseArgs as parseWebhookArgs,
-  resolveFlags,
-  startWebhook,
-  type RunningWebhook,
-} from '../webhook/index.js';
+import { parseArgs as parseWebhookArgs, resolveFlags } from '../webhook/flags.js';
+import { startWebhook, type RunningWebhook } from '../webhook/start.js';
 import { createLogger, type Logger } from '../log.js';
 import { AssumeRoleWithWebIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import { startAgent } from '../agent/index.js';

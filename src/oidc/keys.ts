@@ -5,7 +5,7 @@
 import { createPublicKey, type KeyObject } from 'node:crypto';
 import type { JWK } from 'jose';
 import type { JsonWebKey } from 'node:crypto';
-import { MSG, StsError } from '../sts/protocol.js';
+import { TokenError } from './errors.js';
 import { keyFitsAlg, type Alg, type KeyLookup, type ProviderRef } from './verify.js';
 import { checkJwks } from './jwk.js';
 import { messageOf } from '../errors.js';
@@ -47,7 +47,7 @@ export const DEFAULT_FETCH_DEADLINE_MS = 10_000;
 
 const MAX_DOC_BYTES = 1 << 20;
 export const MAX_JWKS_KEYS = 100;
-const keyError = (explanation: string) => new StsError('InvalidIdentityToken', MSG.keyRetrieval, explanation);
+const keyError = (why: string) => new TokenError('jwks-unreachable', why);
 
 // kube-apiserver answers 406 to its JWKS unless application/jwk-set+json is acceptable.
 const ACCEPT_JSON = { accept: 'application/json, application/jwk-set+json, */*;q=0.1' };
@@ -55,7 +55,7 @@ const ACCEPT_JSON = { accept: 'application/json, application/jwk-set+json, */*;q
 /**
  * GET over HTTPS with the provider's trust settings, as AWS does: the CA bundle (with the system roots) first; when
  * no CA trusts the chain, the ThumbprintList over a pinned connection (src/net/tls-chain.ts, the chain `issuer
- * thumbprint` reads). Errors are StsErrors with AWS's messages.
+ * thumbprint` reads). Errors are TokenErrors (jwks-unreachable, thumbprint-mismatch).
  */
 export async function httpsGet(
   url: string,
@@ -90,11 +90,7 @@ export async function httpsGet(
       });
     } catch (pinErr) {
       if (pinErr instanceof HttpError && pinErr.failure.kind === 'untrusted')
-        throw new StsError(
-          'InvalidIdentityToken',
-          MSG.thumbprint,
-          `TLS to ${u.host}: ${why}; ${pinErr.failure.reason}`,
-        );
+        throw new TokenError('thumbprint-mismatch', `TLS to ${u.host}: ${why}; ${pinErr.failure.reason}`);
       throw keyError(`GET ${url}: ${failureText(pinErr)}`);
     }
   }
@@ -142,7 +138,7 @@ export class ProviderKeys {
   private fetchedAt = -Infinity;
   private attemptedAt = -Infinity;
   /** The last fetch's failure, answered again until the refetch interval has passed (negative cache). */
-  private lastFailure: StsError | undefined;
+  private lastFailure: TokenError | undefined;
   /** Why entries of the current JWKS were left out, for explanations. */
   private skipped: string[] = [];
   private inflight: Promise<void> | undefined;
@@ -222,9 +218,9 @@ export class ProviderKeys {
       this.lastFailure = undefined;
       this.opts.onFetch?.({ provider: this.trust.url, url, ok: true });
     } catch (err) {
-      const e = err instanceof StsError ? err : keyError(`fetching ${url}: ${messageOf(err)}`);
+      const e = err instanceof TokenError ? err : keyError(`fetching ${url}: ${messageOf(err)}`);
       this.lastFailure = e;
-      this.opts.onFetch?.({ provider: this.trust.url, url, ok: false, error: e.explanation ?? e.message });
+      this.opts.onFetch?.({ provider: this.trust.url, url, ok: false, error: e.message });
       throw e;
     } finally {
       clearTimeout(timer);
@@ -242,7 +238,7 @@ export class ProviderKeys {
   }
 
   async getKey(kid: string | undefined, alg: Alg): Promise<KeyObject> {
-    let lastError: StsError | undefined;
+    let lastError: TokenError | undefined;
     if (!this.offline) {
       if (this.keys === undefined) {
         // Nothing cached to fall back on: join the fetch under way, start one, or answer the last failure.
@@ -266,7 +262,7 @@ export class ProviderKeys {
         if (this.inflight) await this.inflight;
         else if (this.mayFetch()) await this.fetch();
       } catch (err) {
-        lastError = err as StsError;
+        lastError = err as TokenError;
       }
       jwk = selectJwk(this.keys ?? [], kid, alg);
     }

@@ -6,7 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import { providerIdFromIssuer } from '../iam/arn.js';
-import { lintTrustPolicy } from '../iam/lint.js';
+import { lintTrustPolicy } from '../iam/lint/index.js';
 import { OpenIrsaError, type SetupPlanErrorCode } from '../errors.js';
 
 export const PHASES = ['issuer', 'provider', 'role', 'serviceaccount'] as const;

@@ -91,8 +91,9 @@ export class StsError extends OpenIrsaError<StsErrorCode> {
     code: StsErrorCode,
     message: string,
     readonly explanation?: string,
+    options?: ErrorOptions,
   ) {
-    super(code, message);
+    super(code, message, options);
     this.status = ERROR_STATUS[code];
   }
   get type(): 'Sender' | 'Receiver' {
