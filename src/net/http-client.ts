@@ -4,11 +4,18 @@
  * wording of a failure live here once. Callers word what the answer means; this module words why there was none.
  */
 import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
-import { request as httpsRequest, type RequestOptions } from 'node:https';
+import { Agent as HttpsAgent, request as httpsRequest, type RequestOptions } from 'node:https';
 import { rootCertificates, type TLSSocket } from 'node:tls';
 import { OpenIrsaError, messageOf } from '../errors.js';
 
 export const DEFAULT_TIMEOUT_MS = 10_000;
+
+/**
+ * Pinning reads the peer's certificate chain, which a resumed TLS session does not carry: with the default agent's
+ * session cache every pinned connection to a host after the first failed as a thumbprint mismatch. So a pinned
+ * request never resumes a session; open sockets are still reused.
+ */
+const pinnedAgent = new HttpsAgent({ keepAlive: true, maxCachedSessions: 0 });
 export const DEFAULT_MAX_BYTES = 1024 * 1024;
 
 export interface HttpRequest {
@@ -133,7 +140,7 @@ export function httpRequestText(url: string, r: HttpRequest = {}): Promise<HttpA
   const trust: RequestOptions = !isHttps
     ? {}
     : r.pinned
-      ? { ca: [], rejectUnauthorized: false }
+      ? { ca: [], rejectUnauthorized: false, agent: pinnedAgent }
       : r.extraCa
         ? { ca: [...rootCertificates, r.extraCa] }
         : r.ca
