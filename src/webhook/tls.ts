@@ -114,10 +114,15 @@ export async function loadKeyPair(
     readFile(file).catch((err: unknown) => {
       throw new TlsConfigError(cannotRead(what, file, err));
     });
-  const [cert, key] = await Promise.all([
+  // Both read at once, but the certificate's failure is the one reported when both fail, whichever came first.
+  const [certRead, keyRead] = await Promise.allSettled([
     read('--tls-cert', settings.certFile),
     read('--tls-key', settings.keyFile),
   ]);
+  if (certRead.status === 'rejected') throw certRead.reason;
+  if (keyRead.status === 'rejected') throw keyRead.reason;
+  const cert = certRead.value;
+  const key = keyRead.value;
   try {
     return { cert, key, options: secureContextOptions(settings, cert, key) };
   } catch (err) {
