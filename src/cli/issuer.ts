@@ -180,6 +180,7 @@ function parse(sub: string, argv: string[], options: Options, positionals = 0) {
   if (parsed.positionals.length > positionals) {
     throw new CliError(`issuer ${sub}: unexpected argument "${parsed.positionals[positionals]}"`);
   }
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-assertion -- parse()'s return type comes from it
   return parsed as { values: Record<string, string | boolean | string[] | undefined>; positionals: string[] };
 }
 
@@ -191,6 +192,7 @@ function need(sub: string, values: Record<string, unknown>, name: string): strin
 
 function intFlag(sub: string, value: unknown, name: string): number | undefined {
   if (value === undefined) return undefined;
+  // eslint-disable-next-line @typescript-eslint/no-base-to-string -- a parsed flag: a string or a boolean
   const s = String(value);
   if (!/^\d+$/.test(s)) throw new CliError(`issuer ${sub}: --${name} must be a whole number (got "${s}")`);
   return Number(s);

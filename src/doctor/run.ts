@@ -24,7 +24,6 @@ import {
   checkWebhookRegistered,
   type Check,
   type PodFacts,
-  type WebhookConfiguration,
 } from './checks.js';
 
 export interface DoctorOptions {
@@ -73,7 +72,7 @@ export async function runDoctor(o: DoctorOptions): Promise<Check[]> {
   // 1. The webhook is registered, and answers when it is reachable from here.
   try {
     const list = await admission.listMutatingWebhookConfiguration();
-    const { check, webhooks } = checkWebhookRegistered(list.items as WebhookConfiguration[]);
+    const { check, webhooks } = checkWebhookRegistered(list.items);
     checks.push(check);
     for (const { webhook } of webhooks) checks.push(await probeWebhook(webhook));
   } catch (err) {
@@ -91,7 +90,7 @@ export async function runDoctor(o: DoctorOptions): Promise<Check[]> {
   let saName = o.serviceAccount;
   if (o.pod) {
     try {
-      pod = (await core.readNamespacedPod({ name: o.pod, namespace: o.namespace })) as PodFacts;
+      pod = await core.readNamespacedPod({ name: o.pod, namespace: o.namespace });
       saName = saName ?? pod.spec?.serviceAccountName ?? 'default';
     } catch (err) {
       checks.push({
@@ -137,7 +136,7 @@ export async function runDoctor(o: DoctorOptions): Promise<Check[]> {
     };
     try {
       const created = await core.createNamespacedPod({ namespace: o.namespace, body: probe, dryRun: 'All' });
-      checks.push(checkPodMutated(created as PodFacts, roleArn, 'a new pod, server-side dry run', prefix));
+      checks.push(checkPodMutated(created, roleArn, 'a new pod, server-side dry run', prefix));
     } catch (err) {
       checks.push({
         id: 'pod-mutated',
@@ -165,8 +164,8 @@ export async function runDoctor(o: DoctorOptions): Promise<Check[]> {
     });
     token = tr.status?.token;
     if (!token) throw new Error('the TokenRequest answer holds no token');
-    header = decodeProtectedHeader(token) as typeof header;
-    claims = decodeJwt(token) as typeof claims;
+    header = decodeProtectedHeader(token);
+    claims = decodeJwt(token);
     checks.push(
       checkToken({ header, claims }, `system:serviceaccount:${o.namespace}:${saName}`, audience, now()),
     );

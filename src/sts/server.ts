@@ -265,7 +265,7 @@ export interface RunningServer {
   url: string;
   service: StsService;
   /** Re-reads the TLS files now; true when a new certificate is served. */
-  reloadTls(): Promise<boolean>;
+  reloadTls: () => Promise<boolean>;
   close(graceMs?: number): Promise<void>;
 }
 

@@ -133,7 +133,7 @@ export function webIdentityKeys(
   if (token.tags && Object.keys(token.tags).length > 0) Object.assign(keys, tagKeys(token.tags));
   const { amr, azp } = token.claims;
   if (typeof amr === 'string' || (Array.isArray(amr) && amr.every((x) => typeof x === 'string')))
-    keys[names.amr] = amr as ConditionValue;
+    keys[names.amr] = amr;
   if (typeof azp === 'string') keys[names.azp] = azp;
   for (const [claim, key] of names.extra) {
     const v = token.claims[claim];
