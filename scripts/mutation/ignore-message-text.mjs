@@ -4,11 +4,12 @@
 // byte, and where a module writes it inline it is an error's message argument, which stays mutated.
 import { PluginKind, declareValuePlugin } from '@stryker-mutator/api/plugin';
 
-/** Callee → index of the first argument that is explanation text. */
-const EXPLANATION_FROM = new Map([
-  ['invalid', 1], // verify.ts: invalid(awsMessage, explanation)
-  ['mismatch', 1], // sigv4.ts: mismatch(awsMessage, explanation)
-  ['bad', 0], // verify.ts: the detail inside "Invalid session tags in the ID Token: …"
+/** Callee → the indexes of its arguments that are explanation text (never the facts AWS's wording is made of). */
+const EXPLANATION_ARGS = new Map([
+  ['refuse', [1]], // verify.ts: refuse(code, explanation, facts); the facts fill AWS's message (sts/token-errors.ts)
+  ['malformed', [0]], // verify.ts: malformed(explanation)
+  ['mismatch', [1]], // sigv4.ts: mismatch(awsMessage, explanation)
+  ['bad', [0]], // verify.ts: the detail inside "Invalid session tags in the ID Token: …"
 ]);
 const TEXT_PROPERTIES = new Set(['reason', 'detail', 'explanation']);
 
@@ -22,14 +23,15 @@ export const messageTextIgnorer = {
     const parent = path.parentPath;
     if (!parent) return undefined;
     const node = path.node;
-    if (parent.node.type === 'NewExpression' && /Error$/.test(calleeName(parent.node.callee) ?? '')) {
+    // TokenError's third argument is its facts, not text.
+    const errorClass = parent.node.type === 'NewExpression' ? calleeName(parent.node.callee) : undefined;
+    if (errorClass && /Error$/.test(errorClass) && errorClass !== 'TokenError') {
       const i = parent.node.arguments.indexOf(node);
       if (i >= 2) return 'the explanation of an error (logs and explain only)';
     }
     if (parent.node.type === 'CallExpression') {
-      const from = EXPLANATION_FROM.get(calleeName(parent.node.callee) ?? '');
-      const i = parent.node.arguments.indexOf(node);
-      if (from !== undefined && i >= from) return 'explanation text of an error';
+      const text = EXPLANATION_ARGS.get(calleeName(parent.node.callee) ?? '');
+      if (text?.includes(parent.node.arguments.indexOf(node))) return 'explanation text of an error';
     }
     if (
       parent.node.type === 'ObjectProperty' &&

@@ -115,7 +115,7 @@ export async function run(argv: string[]): Promise<number> {
     }
     const issuer = str('issuer') ?? issuerOf(token);
     if (!issuer) throw new CliError('--issuer is required: the token has no readable iss claim');
-    const clientIds = (values['client-id'] as string[] | undefined) ?? ['sts.amazonaws.com'];
+    const clientIds = values['client-id'] ?? ['sts.amazonaws.com'];
     try {
       config = configForRole(doc, file, {
         url: issuer,
@@ -183,7 +183,7 @@ export async function run(argv: string[]): Promise<number> {
     action: str('action'),
     resource: str('resource'),
     sessionPolicy,
-    policyArns: values['policy-arn'] as string[] | undefined,
+    policyArns: values['policy-arn'],
   });
   if (values.json) console.log(terminalSafeJson(JSON.stringify(report, null, 2)));
   else

@@ -1,10 +1,9 @@
 /** `openirsa issuer <subcommand>`: flags → src/issuer library → printed result. No logic here. */
 import { cannotRead, cannotWrite } from '../file-errors.js';
-import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { access, constants as fsConstants, readFile } from 'node:fs/promises';
 import { makeDirs, writeSecretFile } from '../secret-file.js';
 import { DEFAULT_LIMITS, parseMaxConnections } from '../net/limits.js';
-import { firstSentence } from './args.js';
+import { parseFlags, type FlagOptions } from './args.js';
 import { CliError, messageOf } from './errors.js';
 import { createLogger } from '../log.js';
 import { kubeGet } from '../kube/client.js';
@@ -23,6 +22,7 @@ import {
   publishDocuments,
   parsePublishTarget,
   startIssuerServer,
+  serveUntilStopped,
   checkIssuer,
   formatFinding,
   assertToken,
@@ -36,7 +36,6 @@ import {
   DEFAULT_MAX_AGE_SECONDS,
   KEYGEN_ALGORITHMS,
   type IssuerErrorCode,
-  type KeygenAlgorithm,
 } from '../issuer/index.js';
 
 const USAGE = `usage: openirsa issuer <subcommand> [flags]
@@ -163,25 +162,18 @@ function warn(message: string): void {
   console.error(`openirsa: warning: ${message}`);
 }
 
-type Options = NonNullable<ParseArgsConfig['options']>;
-
-function parse(sub: string, argv: string[], options: Options, positionals = 0) {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: argv,
-      options: { ...options, help: { type: 'boolean', short: 'h' } },
-      allowPositionals: true,
-      strict: true,
-    });
-  } catch (err) {
-    throw new CliError(`issuer ${sub}: ${firstSentence((err as Error).message)}`);
-  }
+/** A subcommand's flags (and --help), with at most `positionals` arguments; errors begin with `issuer <sub>:`. */
+function parse<const T extends FlagOptions>(sub: string, argv: string[], options: T, positionals = 0) {
+  const parsed = parseFlags(
+    `issuer ${sub}`,
+    argv,
+    { ...options, help: { type: 'boolean', short: 'h' } },
+    { allowPositionals: true, describe: (p) => `issuer ${sub}: ${p.message}` },
+  );
   if (parsed.positionals.length > positionals) {
     throw new CliError(`issuer ${sub}: unexpected argument "${parsed.positionals[positionals]}"`);
   }
-  // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-assertion -- parse()'s return type comes from it
-  return parsed as { values: Record<string, string | boolean | string[] | undefined>; positionals: string[] };
+  return parsed;
 }
 
 function need(sub: string, values: Record<string, unknown>, name: string): string {
@@ -190,10 +182,8 @@ function need(sub: string, values: Record<string, unknown>, name: string): strin
   return v;
 }
 
-function intFlag(sub: string, value: unknown, name: string): number | undefined {
-  if (value === undefined) return undefined;
-  // eslint-disable-next-line @typescript-eslint/no-base-to-string -- a parsed flag: a string or a boolean
-  const s = String(value);
+function intFlag(sub: string, s: string | undefined, name: string): number | undefined {
+  if (s === undefined) return undefined;
   if (!/^\d+$/.test(s)) throw new CliError(`issuer ${sub}: --${name} must be a whole number (got "${s}")`);
   return Number(s);
 }
@@ -216,8 +206,9 @@ async function keygen(argv: string[]): Promise<number> {
   });
   if (values.help) return help('keygen');
   const out = need('keygen', values, 'out');
-  const alg = (values.alg ?? 'RS256') as string;
-  if (!(KEYGEN_ALGORITHMS as readonly string[]).includes(alg)) {
+  const alg = values.alg ?? 'RS256';
+  const algorithm = KEYGEN_ALGORITHMS.find((a) => a === alg);
+  if (!algorithm) {
     throw new CliError(`issuer keygen: --alg must be ${KEYGEN_ALGORITHMS.join(' or ')} (got "${alg}")`);
   }
   // An unusable --out fails at once, before a key is generated (RSA 4096 takes seconds).
@@ -228,7 +219,7 @@ async function keygen(argv: string[]): Promise<number> {
     throw new CliError(`issuer keygen: ${cannotWrite('--out', out, err)}`);
   }
   const pair = generateSigningKey({
-    alg: alg as KeygenAlgorithm,
+    alg: algorithm,
     bits: intFlag('keygen', values.bits, 'bits'),
   });
   const files = await writeKeyPair(out, pair, { force: values.force === true });
@@ -251,7 +242,7 @@ async function documents(argv: string[]): Promise<number> {
   });
   if (values.help) return help('documents');
   const out = need('documents', values, 'out');
-  const keyFiles = (values['public-key'] as string[] | undefined) ?? [];
+  const keyFiles = values['public-key'] ?? [];
   const fromCluster = values['from-cluster'] === true;
   let docs;
   if (fromCluster) {
@@ -259,14 +250,11 @@ async function documents(argv: string[]): Promise<number> {
       throw new CliError('issuer documents: --from-cluster and --public-key exclude each other');
     if (values['legacy-empty-kid'])
       throw new CliError('issuer documents: --legacy-empty-kid needs --public-key');
-    const cluster = await readClusterIssuer(
-      values.kubeconfig as string | undefined,
-      values.context as string | undefined,
-    );
+    const cluster = await readClusterIssuer(values.kubeconfig, values.context);
     docs = await documentsFromCluster(cluster, {
-      issuer: values.issuer as string | undefined,
-      jwksPath: values['jwks-path'] as string | undefined,
-      jwksUri: values['jwks-uri'] as string | undefined,
+      issuer: values.issuer,
+      jwksPath: values['jwks-path'],
+      jwksUri: values['jwks-uri'],
     });
     console.log(`read ${docs.jwks.keys.length} key(s) of the cluster's issuer ${docs.clusterIssuer}`);
   } else {
@@ -281,8 +269,8 @@ async function documents(argv: string[]): Promise<number> {
     docs = await buildIssuerDocuments({
       issuer,
       publicKeys,
-      jwksPath: values['jwks-path'] as string | undefined,
-      jwksUri: values['jwks-uri'] as string | undefined,
+      jwksPath: values['jwks-path'],
+      jwksUri: values['jwks-uri'],
       legacyEmptyKid: values['legacy-empty-kid'] === true,
     });
   }
@@ -346,7 +334,7 @@ async function publish(argv: string[]): Promise<number> {
   if (values.help) return help('publish');
   const from = need('publish', values, 'from');
   const target = parsePublishTarget(need('publish', values, 'to'));
-  const files = await readDocuments(from, { jwksPath: values['jwks-path'] as string | undefined });
+  const files = await readDocuments(from, { jwksPath: values['jwks-path'] });
   for (const o of await publishDocuments(files, target)) {
     console.log(`published ${o.location} (${o.contentType}, ${o.bytes} bytes, verified)`);
   }
@@ -368,29 +356,27 @@ async function serve(argv: string[]): Promise<number> {
   if (values.help) return help('serve');
   let maxConnections: number;
   try {
-    maxConnections = parseMaxConnections(
-      (values['max-connections'] as string | undefined) ?? String(DEFAULT_LIMITS.maxConnections),
-    );
+    maxConnections = parseMaxConnections(values['max-connections'] ?? String(DEFAULT_LIMITS.maxConnections));
   } catch (err) {
-    throw new CliError(`issuer serve: ${(err as Error).message}`);
+    throw new CliError(`issuer serve: ${messageOf(err)}`);
   }
   const dir = need('serve', values, 'dir');
   const port = intFlag('serve', values.port, 'port');
   if (port !== undefined && port > 65535) throw new CliError('issuer serve: --port must be 0-65535');
-  const tlsCert = await readPem('serve', values['tls-cert'] as string | undefined, 'certificate');
-  const tlsKey = await readPem('serve', values['tls-key'] as string | undefined, 'key');
+  const tlsCert = await readPem('serve', values['tls-cert'], 'certificate');
+  const tlsKey = await readPem('serve', values['tls-key'], 'key');
   if (!tlsCert && !tlsKey) warn('no --tls-cert/--tls-key: serving plain HTTP, which AWS STS will not accept');
   const server = await startIssuerServer({
     dir,
     port: port ?? 8443,
-    host: (values.host as string | undefined) ?? '0.0.0.0',
+    host: values.host ?? '0.0.0.0',
     tlsCert,
     tlsKey,
-    prefix: values.prefix as string | undefined,
+    prefix: values.prefix,
     maxAgeSeconds: intFlag('serve', values['max-age'], 'max-age'),
-    jwksPath: values['jwks-path'] as string | undefined,
+    jwksPath: values['jwks-path'],
     ...(values['tls-cert'] && values['tls-key']
-      ? { tlsFiles: { certFile: values['tls-cert'] as string, keyFile: values['tls-key'] as string } }
+      ? { tlsFiles: { certFile: values['tls-cert'], keyFile: values['tls-key'] } }
       : {}),
     limits: { maxConnections },
     logger: createLogger({ name: 'issuer' }),
@@ -403,25 +389,9 @@ async function serve(argv: string[]): Promise<number> {
     throw err;
   });
   console.log(`serving ${server.url}/.well-known/openid-configuration`);
-  // SIGHUP re-reads the folder (after 'documents' wrote a rotation set); a bad folder keeps the old one.
-  const reload = () => {
-    void server.reloadTls(); // the certificate files are watched too; an invalid pair keeps the current one
-    server.reload().then(
-      (n) => console.error(`openirsa: reloaded ${n} documents from ${dir}`),
-      (err: unknown) =>
-        warn(`reload failed, still serving the previous documents: ${(err as Error).message}`),
-    );
-  };
-  process.on('SIGHUP', reload);
-  await new Promise<void>((resolve) => {
-    const stop = () => {
-      process.off('SIGINT', stop);
-      process.off('SIGTERM', stop);
-      process.off('SIGHUP', reload);
-      void server.close().then(resolve);
-    };
-    process.on('SIGINT', stop);
-    process.on('SIGTERM', stop);
+  await serveUntilStopped(server, {
+    reloaded: (n) => console.error(`openirsa: reloaded ${n} documents from ${dir}`),
+    reloadFailed: (message) => warn(`reload failed, still serving the previous documents: ${message}`),
   });
   console.error('openirsa: issuer server stopped');
   return 0;
@@ -440,16 +410,16 @@ async function check(argv: string[]): Promise<number> {
     1,
   );
   if (values.help) return help('check');
-  const clientIds = values['client-id'] as string[] | undefined;
+  const clientIds = values['client-id'];
   if (clientIds && !values.token) throw new CliError('issuer check: --client-id needs --token');
   const url = positionals[0];
   if (!url) throw new CliError('issuer check: the issuer URL is required');
   if (!URL.canParse(url)) throw new CliError(`issuer check: "${url}" is not a valid URL`);
-  const tokenFile = values.token as string | undefined;
+  const tokenFile = values.token;
   const token = tokenFile
     ? assertToken((await readPem('check', tokenFile, 'token file'))!, tokenFile)
     : undefined;
-  const ca = await readPem('check', values['ca-file'] as string | undefined, 'CA file');
+  const ca = await readPem('check', values['ca-file'], 'CA file');
   const report = await checkIssuer(url, { token, ca, clientIds });
   if (values.json) console.log(JSON.stringify(report, null, 2));
   else {
@@ -472,7 +442,7 @@ async function thumbprint(argv: string[]): Promise<number> {
   if (values.help) return help('thumbprint');
   const url = positionals[0];
   if (!url) throw new CliError('issuer thumbprint: the issuer URL is required');
-  const ca = await readPem('thumbprint', values['ca-file'] as string | undefined, 'CA file');
+  const ca = await readPem('thumbprint', values['ca-file'], 'CA file');
   const r = await thumbprintOf(url, { ca });
   if (values.json) {
     console.log(JSON.stringify(r, null, 2));
@@ -508,8 +478,8 @@ async function mint(argv: string[]): Promise<number> {
   const issuer = need('mint', values, 'issuer');
   const sa = parseServiceAccountRef(need('mint', values, 'service-account'));
   validateIssuerUrl(issuer, { allowHttp: true }).warnings.forEach(warn);
-  const pod = values.pod as string | undefined;
-  const podUid = values['pod-uid'] as string | undefined;
+  const pod = values.pod;
+  const podUid = values['pod-uid'];
   if (Boolean(pod) !== Boolean(podUid)) throw new CliError('issuer mint: --pod and --pod-uid go together');
   const ttl = intFlag('mint', values.ttl, 'ttl');
   if (ttl !== undefined && ttl < 600)
@@ -519,13 +489,13 @@ async function mint(argv: string[]): Promise<number> {
     issuer,
     namespace: sa.namespace,
     serviceAccount: sa.name,
-    serviceAccountUid: values['sa-uid'] as string | undefined,
-    audiences: (values.audience as string[] | undefined) ?? ['sts.amazonaws.com'],
+    serviceAccountUid: values['sa-uid'],
+    audiences: values.audience ?? ['sts.amazonaws.com'],
     now: new Date(),
     ...(ttl !== undefined ? { ttl } : {}),
     ...(pod && podUid ? { pod: { name: pod, uid: podUid } } : {}),
   });
-  const out = values.out as string | undefined;
+  const out = values.out;
   if (out) {
     try {
       await writeSecretFile(out, token + '\n', { mode: 0o600 });

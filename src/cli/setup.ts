@@ -367,7 +367,7 @@ export async function run(argv: string[]): Promise<number> {
   }
   try {
     if (phases.includes('issuer')) await issuerPhase(v, spec, out, dryRun);
-    const observed = offline ? {} : await observe(spec, clients, phases);
+    const observed = offline ? {} : await observe(spec, clients, phases, deleting ? 'delete' : 'setup');
     const steps = (deleting ? planDelete : planSetup)(spec, observed, phases);
     if (dryRun) {
       if (format) process.stdout.write(render(format as RenderFormat, { spec, observed, steps, deleting }));

@@ -1,7 +1,6 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { FileReadError, cannotRead } from '../file-errors.js';
 import { randomBytes } from 'node:crypto';
-import cluster from 'node:cluster';
 import { parseFlags } from './args.js';
 import { CliError, messageOf } from './errors.js';
 import { createLogger } from '../log.js';
@@ -10,6 +9,7 @@ import { plainHttpWarning, startServer } from '../sts/server.js';
 import { DEFAULT_LIMITS, parseMaxConnections } from '../net/limits.js';
 import { IamApiService } from '../iam-api/index.js';
 import { liveState } from './iam-state.js';
+import { announceListening, isWorker, leaveWorkerPool, superviseWorkers } from '../sts/workers.js';
 
 const USAGE = `usage:
   openirsa sts serve --config FILE [--port N] [--host ADDR] [--tls-cert FILE --tls-key FILE] [--workers N]
@@ -75,14 +75,14 @@ export async function run(argv: string[]): Promise<number> {
   }
   switch (sub) {
     case 'gen-key': {
-      const out = values.out as string | undefined;
+      const out = values.out;
       if (!out) throw new CliError('--out FILE is required');
       writeFileSync(out, randomBytes(32).toString('base64') + '\n', { mode: 0o600, flag: 'wx' });
       console.log(`wrote a new session key to ${out} (mode 0600); set sessionKeyFile: ${out}`);
       return 0;
     }
     case 'check-config': {
-      const seed = load(values.config as string | undefined);
+      const seed = load(values.config);
       const iam = await liveState(seed);
       const config = iam.config();
       await iam.stop();
@@ -109,36 +109,42 @@ export async function run(argv: string[]): Promise<number> {
     }
     case 'serve': {
       const logger = createLogger({ name: 'sts' });
-      const seed = load(values.config as string | undefined, (m) =>
-        logger.warn({ event: 'session_key_generated' }, m),
-      );
-      const certFile = values['tls-cert'] as string | undefined;
-      const keyFile = values['tls-key'] as string | undefined;
+      const seed = load(values.config, (m) => logger.warn({ event: 'session_key_generated' }, m));
+      const certFile = values['tls-cert'];
+      const keyFile = values['tls-key'];
       if ((certFile === undefined) !== (keyFile === undefined))
         throw new CliError('--tls-cert and --tls-key go together');
       const tls =
         certFile && keyFile
           ? { cert: readText(certFile, 'TLS certificate'), key: readText(keyFile, 'TLS key') }
           : undefined;
-      const portText = (values.port as string | undefined) ?? (tls ? '8443' : '8080');
+      const portText = values.port ?? (tls ? '8443' : '8080');
       if (!/^\d{1,5}$/.test(portText) || Number(portText) > 65535)
         throw new CliError(`--port must be 0-65535, not ${portText}`);
-      const workersText = (values.workers as string | undefined) ?? '1';
+      const workersText = values.workers ?? '1';
       if (!/^\d{1,2}$/.test(workersText) || Number(workersText) < 1 || Number(workersText) > 64)
         throw new CliError(`--workers must be 1-64, not ${workersText}`);
       const workers = Number(workersText);
       let maxConnections: number;
       try {
         maxConnections = parseMaxConnections(
-          (values['max-connections'] as string | undefined) ?? String(DEFAULT_LIMITS.maxConnections),
+          values['max-connections'] ?? String(DEFAULT_LIMITS.maxConnections),
         );
       } catch (err) {
         throw new CliError((err as Error).message);
       }
-      const host = (values.host as string | undefined) ?? '127.0.0.1';
-      const plain = cluster.isPrimary ? plainHttpWarning(host, tls !== undefined) : undefined;
+      const host = values.host ?? '127.0.0.1';
+      const plain = !isWorker() ? plainHttpWarning(host, tls !== undefined) : undefined;
       if (plain) console.error(`openirsa: warning: ${plain}`);
-      if (workers > 1 && cluster.isPrimary) return runPrimary(workers, seed.sessionKeyGenerated, logger);
+      if (workers > 1 && !isWorker()) {
+        await superviseWorkers({
+          workers,
+          keyGenerated: seed.sessionKeyGenerated,
+          logger,
+          onListening: (url) => console.log(`openirsa sts listening on ${url} (${workers} workers)`),
+        });
+        return 0;
+      }
       const iam = await liveState(seed, logger);
       const config = iam.config();
       let running;
@@ -171,8 +177,7 @@ export async function run(argv: string[]): Promise<number> {
         },
         'sts listening',
       );
-      if (cluster.isWorker) process.send?.({ listening: running.url });
-      else console.log(`openirsa sts listening on ${running.url}`);
+      if (!announceListening(running.url)) console.log(`openirsa sts listening on ${running.url}`);
       await new Promise<void>((resolve) => {
         const stop = (signal: string) => {
           logger.info({ event: 'shutdown', signal }, 'shutting down');
@@ -186,58 +191,10 @@ export async function run(argv: string[]): Promise<number> {
         process.once('SIGTERM', () => stop('SIGTERM'));
         process.once('SIGINT', () => stop('SIGINT'));
       });
-      // A worker's IPC channel would keep it alive after the server closed.
-      if (cluster.isWorker) cluster.worker?.disconnect();
+      leaveWorkerPool();
       return 0;
     }
     default:
       throw new CliError(`unknown sts sub-command "${sub}"; run 'openirsa sts --help'`);
   }
-}
-
-/**
- * The primary of `--workers N`: forks N copies of this command (config already validated here, so a bad file fails
- * once, with exit 2), prints the URL once they all listen, replaces a worker that dies, and on SIGTERM/SIGINT lets
- * every worker drain and exit.
- */
-async function runPrimary(
-  n: number,
-  keyGenerated: boolean,
-  logger: ReturnType<typeof createLogger>,
-): Promise<number> {
-  // One generated key for all workers, or their credentials would not be accepted by each other.
-  const env = keyGenerated ? { OPENIRSA_STS_SESSION_KEY: randomBytes(32).toString('base64') } : {};
-  let stopping = false;
-  let listening = 0;
-  const fork = () => cluster.fork(env);
-  cluster.on('message', (_worker, msg: { listening?: string }) => {
-    if (msg?.listening && ++listening === n)
-      console.log(`openirsa sts listening on ${msg.listening} (${n} workers)`);
-  });
-  cluster.on('exit', (worker, code, signal) => {
-    if (stopping) return;
-    logger.error(
-      { event: 'worker_exit', pid: worker.process.pid, code, signal },
-      'worker died; starting another',
-    );
-    fork();
-  });
-  for (let i = 0; i < n; i++) fork();
-  await new Promise<void>((resolve) => {
-    const stop = (signal: string) => {
-      if (stopping) return;
-      stopping = true;
-      logger.info({ event: 'shutdown', signal, workers: n }, 'shutting down workers');
-      const alive = Object.values(cluster.workers ?? {}).filter((w) => w && !w.isDead());
-      if (alive.length === 0) return resolve();
-      let left = alive.length;
-      for (const w of alive) {
-        w!.once('exit', () => --left === 0 && resolve());
-        w!.process.kill('SIGTERM');
-      }
-    };
-    process.once('SIGTERM', () => stop('SIGTERM'));
-    process.once('SIGINT', () => stop('SIGINT'));
-  });
-  return 0;
 }

@@ -2,7 +2,7 @@
 import { CliError, messageOf } from './errors.js';
 import { FlagError, helpText, parseArgs, resolveFlags, type WebhookFlags } from '../webhook/flags.js';
 import { createWebhookLogger } from '../webhook/logging.js';
-import { startWebhook } from '../webhook/index.js';
+import { startWebhook } from '../webhook/start.js';
 
 export const VERSION = 'v0.1.0';
 

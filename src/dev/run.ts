@@ -17,17 +17,15 @@ import { base32, buildConfig } from '../sts/config.js';
 import { secretAccessKey } from '../sts/credentials.js';
 import { IamApiService, openIamState } from '../iam-api/index.js';
 import { startServer as startStsServer, type RunningServer } from '../sts/server.js';
-import {
-  parseArgs as parseWebhookArgs,
-  resolveFlags,
-  startWebhook,
-  type RunningWebhook,
-} from '../webhook/index.js';
+import { parseArgs as parseWebhookArgs, resolveFlags } from '../webhook/flags.js';
+import { startWebhook, type RunningWebhook } from '../webhook/start.js';
 import { createLogger, type Logger } from '../log.js';
 import { AssumeRoleWithWebIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import { startAgent } from '../agent/index.js';
 import { POD_IDENTITY_AUDIENCE } from '../agent/token.js';
 import { loadOrCreateState, type DevState } from './state.js';
+import { planHost } from './host.js';
+import { hostname, networkInterfaces } from 'node:os';
 import {
   DEV_AGENT,
   associationDocument,
@@ -238,7 +236,13 @@ export async function startDev(options: DevOptions): Promise<RunningDev> {
   const host = options.host;
   const ports = await resolvePorts(host, options.ports);
   const stateDir = resolve(options.stateDir);
-  const state = await loadOrCreateState(stateDir);
+  const hostPlan = planHost(host, {
+    hostname: hostname(),
+    addresses: Object.values(networkInterfaces()).flatMap((l) =>
+      (l ?? []).map((i) => i.address.split('%')[0]!),
+    ),
+  });
+  const state = await loadOrCreateState(stateDir, hostPlan);
   const logger: Logger = createLogger({ name: 'dev', level: options.logLevel });
   const stopFns: Array<() => Promise<unknown>> = [];
   const stopAll = async (): Promise<void> => {
@@ -248,7 +252,7 @@ export async function startDev(options: DevOptions): Promise<RunningDev> {
 
   try {
     // The issuer: documents for the state's key, served over HTTPS with the local CA's certificate.
-    const issuerUrl = `https://localhost:${ports.issuer}`;
+    const issuerUrl = `https://${hostPlan.urlHost}:${ports.issuer}`;
     const documents = await buildIssuerDocuments({ issuer: issuerUrl, publicKeys: [state.publicKey] });
     const issuer: IssuerServer = await startIssuerServer({
       files: documents.files,
@@ -285,7 +289,7 @@ export async function startDev(options: DevOptions): Promise<RunningDev> {
     });
     iam.onConfig((c) => sts.service.updateConfig(c));
     stopFns.push(() => sts.close(2000));
-    const stsUrl = `https://localhost:${ports.sts}`;
+    const stsUrl = `https://${hostPlan.urlHost}:${ports.sts}`;
     const admin: DevAdmin = {
       profile: ADMIN_PROFILE,
       accessKeyId: adminKey.accessKeyId,
@@ -312,7 +316,7 @@ export async function startDev(options: DevOptions): Promise<RunningDev> {
     });
     stopFns.push(() => webhook.stop());
     await webhook.synced;
-    const webhookUrl = `https://localhost:${webhook.port}`;
+    const webhookUrl = `https://${hostPlan.urlHost}:${webhook.port}`;
 
     // The token, as the kubelet would project it for a pod of the ServiceAccount.
     const tokenFile = join(stateDir, 'token');
@@ -441,7 +445,7 @@ export async function startDev(options: DevOptions): Promise<RunningDev> {
       issuerUrl,
       stsUrl,
       webhookUrl,
-      metricsUrl: `http://${host}:${webhook.metricsPort}/metrics`,
+      metricsUrl: `http://${hostPlan.urlHost}:${webhook.metricsPort}/metrics`,
       tokenFile,
       stsConfigFile,
       envFile,

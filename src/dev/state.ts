@@ -1,6 +1,6 @@
 /**
- * The state folder of `openirsa dev`: a local CA, a TLS certificate for localhost, the issuer's signing
- * key. Created on the first run and reused after, so tokens, trust (AWS_CA_BUNDLE) and key ids stay
+ * The state folder of `openirsa dev`: a local CA, a TLS certificate for the names dev is reached by
+ * (localhost, and the --host address), the issuer's signing key. Created on the first run and reused after, so tokens, trust (AWS_CA_BUNDLE) and key ids stay
  * stable between runs. Secrets are written 0600.
  */
 import { readFile, writeFile } from 'node:fs/promises';
@@ -41,6 +41,26 @@ async function writeSecret(file: string, data: string): Promise<void> {
   await writeSecretFile(file, data, { mode: 0o600 }); // a new file: never an old mode, never through a link
 }
 
+/** The names the serving certificate must hold; default: localhost and the loopback addresses. */
+export interface ServerNames {
+  dnsNames: string[];
+  ipAddresses: string[];
+}
+const LOOPBACK_NAMES: ServerNames = { dnsNames: ['localhost'], ipAddresses: ['127.0.0.1', '::1'] };
+
+/** Whether the certificate names every DNS name and address asked for. */
+function namesAll(certPem: string, names: ServerNames): boolean {
+  try {
+    const cert = new X509Certificate(certPem);
+    return (
+      names.dnsNames.every((n) => cert.checkHost(n, { wildcards: false }) !== undefined) &&
+      names.ipAddresses.every((ip) => cert.checkIP(ip) !== undefined)
+    );
+  } catch {
+    return false;
+  }
+}
+
 /** A leaf is renewed when it expires within a week (dev state may live for years). */
 function stillValid(certPem: string): boolean {
   try {
@@ -50,7 +70,7 @@ function stillValid(certPem: string): boolean {
   }
 }
 
-export async function loadOrCreateState(dir: string): Promise<DevState> {
+export async function loadOrCreateState(dir: string, names: ServerNames = LOOPBACK_NAMES): Promise<DevState> {
   await makeDirs(dir, 0o700);
   const caFile = join(dir, 'ca.pem');
   const caKeyFile = join(dir, 'ca-key.pem');
@@ -75,12 +95,13 @@ export async function loadOrCreateState(dir: string): Promise<DevState> {
   const tlsCert = await readIfExists(tlsFile);
   const tlsKey = await readIfExists(tlsKeyFile);
   let tls: PemPair;
-  if (!created && tlsCert && tlsKey && stillValid(tlsCert)) {
+  // Reissued from the same CA when a name is missing (another --host): AWS_CA_BUNDLE stays valid.
+  if (!created && tlsCert && tlsKey && stillValid(tlsCert) && namesAll(tlsCert, names)) {
     tls = { cert: tlsCert, key: tlsKey };
   } else {
     tls = await issueCertificate(await loadCa(ca), {
-      dnsNames: ['localhost'],
-      ipAddresses: ['127.0.0.1', '::1'],
+      dnsNames: names.dnsNames,
+      ipAddresses: names.ipAddresses,
     });
     await writeFile(tlsFile, tls.cert, { mode: 0o644 });
     await writeSecret(tlsKeyFile, tls.key);

@@ -3,12 +3,11 @@
  * role's permission policies — intersected with the session's own policies — allow the `iam:` action on the
  * resource. The denial names the missing permission in AWS's words and carries the per-statement reasons.
  */
-import { roleArn } from '../iam/arn.js';
 import { effectivePermission } from '../iam/effective.js';
 import type { ConditionValue, Decision } from '../iam/types.js';
 import type { StsConfig } from '../sts/config.js';
 import type { Session } from '../sts/credentials.js';
-import { renderEvaluation, roleIdentityPolicies, sessionPolicyDocs } from '../sts/policy.js';
+import { renderEvaluation, sessionPermissionPolicies } from '../sts/policy.js';
 import { IAM_MSG, IamApiError } from './errors.js';
 
 export type Caller =
@@ -35,11 +34,8 @@ export function sessionPermission(
   check: PermissionCheck,
 ): PermissionResult {
   const ctx = { action: check.action, resource: check.resource, conditionKeys: check.conditionKeys };
-  const role = config.roles.get(
-    roleArn(session.partition, session.account, session.roleName, session.rolePath ?? '/'),
-  );
-  const identity = roleIdentityPolicies(config, role);
-  const r = effectivePermission({ identity, session: sessionPolicyDocs(config, session) }, ctx);
+  const { role, identity, session: bound } = sessionPermissionPolicies(config, session);
+  const r = effectivePermission({ identity, session: bound }, ctx);
   const lines = r.identity.policies.flatMap((p) => [
     `policy ${p.name}:`,
     ...renderEvaluation(p.result, '  '),

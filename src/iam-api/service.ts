@@ -5,11 +5,12 @@
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { Logger } from '../log.js';
-import { iamUserArn, roleArn } from '../iam/arn.js';
+import { iamUserArn } from '../iam/arn.js';
 import type { ConditionValue } from '../iam/types.js';
 import type { StsConfig } from '../sts/config.js';
 import { principalKeys } from '../sts/assume-role.js';
 import { globalKeys } from '../sts/common.js';
+import { roleOfSession } from '../sts/policy.js';
 import { sessionArn, type Random } from '../sts/credentials.js';
 import { StsError, parseParams, type Params } from '../sts/protocol.js';
 import type { HttpInput, HttpOutput } from '../sts/server.js';
@@ -104,9 +105,7 @@ export class IamApiService {
       this.now(),
     );
     if (caller.kind === 'session') {
-      const s = caller.session;
-      const role = config.roles.get(roleArn(s.partition, s.account, s.roleName, s.rolePath ?? '/'));
-      Object.assign(keys, principalKeys(caller.session, role?.tags));
+      Object.assign(keys, principalKeys(caller.session, roleOfSession(config, caller.session)?.tags));
     }
     const tagKeys: string[] = [];
     for (let i = 1; ; i++) {

@@ -8,4 +8,4 @@ export * from './variables.js';
 export * from './evaluate.js';
 export * from './effective.js';
 export * from './explain.js';
-export * from './lint.js';
+export * from './lint/index.js';

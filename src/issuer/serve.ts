@@ -216,3 +216,31 @@ export async function startIssuerServer(options: ServeOptions): Promise<IssuerSe
       }),
   };
 }
+
+/**
+ * Runs a started server until SIGINT or SIGTERM, then closes it. SIGHUP re-reads the folder (after 'documents' wrote
+ * a rotation set; a bad folder keeps the previous documents) and the TLS files (also watched; an invalid pair keeps
+ * the current one).
+ */
+export async function serveUntilStopped(
+  server: IssuerServer,
+  on: { reloaded: (documents: number) => void; reloadFailed: (message: string) => void },
+): Promise<void> {
+  const reload = () => {
+    void server.reloadTls();
+    server
+      .reload()
+      .then(on.reloaded, (err: unknown) => on.reloadFailed(err instanceof Error ? err.message : String(err)));
+  };
+  process.on('SIGHUP', reload);
+  await new Promise<void>((resolve) => {
+    const stop = () => {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      process.off('SIGHUP', reload);
+      void server.close().then(resolve);
+    };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+  });
+}

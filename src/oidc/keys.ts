@@ -13,7 +13,7 @@ import {
 import { X509Certificate, createPublicKey, type KeyObject } from 'node:crypto';
 import type { JWK } from 'jose';
 import type { JsonWebKey } from 'node:crypto';
-import { MSG, StsError } from '../sts/protocol.js';
+import { TokenError } from './errors.js';
 import { keyFitsAlg, type Alg, type KeyLookup, type ProviderRef } from './verify.js';
 import { checkJwks } from './jwk.js';
 
@@ -52,7 +52,7 @@ export const DEFAULT_FETCH_DEADLINE_MS = 10_000;
 
 const MAX_DOC_BYTES = 1 << 20;
 export const MAX_JWKS_KEYS = 100;
-const keyError = (explanation: string) => new StsError('InvalidIdentityToken', MSG.keyRetrieval, explanation);
+const keyError = (why: string) => new TokenError('jwks-unreachable', why);
 
 function thumbprintOf(cert: PeerCertificate): string {
   return cert.fingerprint.replace(/:/g, '').toLowerCase();
@@ -85,7 +85,7 @@ function checkThumbprint(socket: TLSSocket, host: string, trust: ProviderTrust):
   return undefined;
 }
 
-/** GET over HTTPS with the provider's trust settings; errors are StsErrors with AWS's messages. */
+/** GET over HTTPS with the provider's trust settings; errors are TokenErrors (jwks-unreachable, thumbprint-mismatch). */
 export function httpsGet(
   url: string,
   trust: ProviderTrust,
@@ -126,9 +126,7 @@ export function httpsGet(
           const bad = checkThumbprint(socket, u.hostname, trust);
           if (bad) {
             res.destroy();
-            return reject(
-              new StsError('InvalidIdentityToken', MSG.thumbprint, `TLS to ${u.host}: ${why}; ${bad}`),
-            );
+            return reject(new TokenError('thumbprint-mismatch', `TLS to ${u.host}: ${why}; ${bad}`));
           }
         }
         if (res.statusCode !== 200) {
@@ -149,7 +147,7 @@ export function httpsGet(
       },
     );
     req.on('timeout', () => req.destroy(new Error(`timed out after ${timeoutMs} ms`)));
-    req.on('error', (e) => reject(e instanceof StsError ? e : keyError(`GET ${url}: ${e.message}`)));
+    req.on('error', (e) => reject(e instanceof TokenError ? e : keyError(`GET ${url}: ${e.message}`)));
     req.end();
   });
 }
@@ -194,7 +192,7 @@ export class ProviderKeys {
   private fetchedAt = -Infinity;
   private attemptedAt = -Infinity;
   /** The last fetch's failure, answered again until the refetch interval has passed (negative cache). */
-  private lastFailure: StsError | undefined;
+  private lastFailure: TokenError | undefined;
   /** Why entries of the current JWKS were left out, for explanations. */
   private skipped: string[] = [];
   private inflight: Promise<void> | undefined;
@@ -274,9 +272,9 @@ export class ProviderKeys {
       this.lastFailure = undefined;
       this.opts.onFetch?.({ provider: this.trust.url, url, ok: true });
     } catch (err) {
-      const e = err instanceof StsError ? err : keyError(`fetching ${url}: ${(err as Error).message}`);
+      const e = err instanceof TokenError ? err : keyError(`fetching ${url}: ${(err as Error).message}`);
       this.lastFailure = e;
-      this.opts.onFetch?.({ provider: this.trust.url, url, ok: false, error: e.explanation ?? e.message });
+      this.opts.onFetch?.({ provider: this.trust.url, url, ok: false, error: e.message });
       throw e;
     } finally {
       clearTimeout(timer);
@@ -294,7 +292,7 @@ export class ProviderKeys {
   }
 
   async getKey(kid: string | undefined, alg: Alg): Promise<KeyObject> {
-    let lastError: StsError | undefined;
+    let lastError: TokenError | undefined;
     if (!this.offline) {
       if (this.keys === undefined) {
         // Nothing cached to fall back on: join the fetch under way, start one, or answer the last failure.
@@ -318,7 +316,7 @@ export class ProviderKeys {
         if (this.inflight) await this.inflight;
         else if (this.mayFetch()) await this.fetch();
       } catch (err) {
-        lastError = err as StsError;
+        lastError = err as TokenError;
       }
       jwk = selectJwk(this.keys ?? [], kid, alg);
     }

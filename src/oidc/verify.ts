@@ -4,7 +4,7 @@
  * signature → exp/nbf/iat → required claims → session claims.
  */
 import { verify as cryptoVerify, type KeyObject } from 'node:crypto';
-import { MSG, StsError } from '../sts/protocol.js';
+import { TokenError, type TokenErrorCode, type TokenErrorFacts } from './errors.js';
 
 export const ALLOWED_ALGS = ['RS256', 'RS384', 'RS512', 'ES256', 'ES384', 'ES512'] as const;
 export type Alg = (typeof ALLOWED_ALGS)[number];
@@ -41,7 +41,7 @@ export interface VerifyOptions {
   /** Current time, seconds since the epoch. */
   now: number;
   providers: readonly ProviderRef[];
-  /** Resolves the verification key, or throws an StsError (key retrieval, thumbprint, ...). */
+  /** Resolves the verification key, or throws a TokenError (jwks-unreachable, thumbprint-mismatch). */
   getKey: KeyLookup;
   /** Skip the signature (offline `explain --no-verify-signature`); everything else is still checked. */
   skipSignature?: boolean;
@@ -69,8 +69,11 @@ export interface VerifiedToken extends SessionClaims {
   signatureVerified: boolean;
 }
 
-const invalid = (message: string, explanation?: string) =>
-  new StsError('InvalidIdentityToken', message, explanation ?? message);
+const refuse = (code: TokenErrorCode, message: string, facts?: TokenErrorFacts) =>
+  new TokenError(code, message, facts);
+const malformed = (why: string) => refuse('token-malformed', why);
+const missingClaim = (claim: string) =>
+  refuse('claim-missing', `Missing a required claim: ${claim}`, { claim });
 
 function decodeJson(part: string): Record<string, unknown> | undefined {
   if (!/^[A-Za-z0-9_-]+$/.test(part)) return undefined;
@@ -89,28 +92,26 @@ export function decodeJwt(raw: string): DecodedJwt {
   // SDKs read the token file without trimming; a trailing newline is not the client's fault.
   const token = raw.trim();
   const parts = token.split('.');
-  if (parts.length !== 3)
-    throw invalid(MSG.notJwt, `the token has ${parts.length} dot-separated parts, not 3`);
+  if (parts.length !== 3) throw malformed(`the token has ${parts.length} dot-separated parts, not 3`);
   const header = decodeJson(parts[0]!);
   const payload = decodeJson(parts[1]!);
-  if (!header || !payload)
-    throw invalid(MSG.notJwt, 'the token header or payload is not base64url-encoded JSON');
+  if (!header || !payload) throw malformed('the token header or payload is not base64url-encoded JSON');
   const alg = header.alg;
   if (typeof alg !== 'string' || !ALG_SET.has(alg))
-    throw invalid(
-      MSG.unsupportedAlg(String(alg)),
+    throw refuse(
+      'alg-unsupported',
       `the token is signed with alg ${JSON.stringify(alg)}; AWS accepts only ${ALLOWED_ALGS.join(', ')}`,
+      { alg: String(alg) },
     );
-  if (parts[2]!.length === 0) throw invalid(MSG.notJwt, 'the token has an empty signature');
-  if (!/^[A-Za-z0-9_-]+$/.test(parts[2]!)) throw invalid(MSG.notJwt, 'the token signature is not base64url');
+  if (parts[2]!.length === 0) throw malformed('the token has an empty signature');
+  if (!/^[A-Za-z0-9_-]+$/.test(parts[2]!)) throw malformed('the token signature is not base64url');
   // Canonical only: the decoder ignores a lone trailing character and unused low bits, so text appended to a
   // valid signature (or a changed last character) would otherwise still verify.
   if (Buffer.from(parts[2]!, 'base64url').toString('base64url') !== parts[2])
-    throw invalid(MSG.badSignature, 'the token signature is not canonical base64url');
-  if (header.crit !== undefined) throw invalid(MSG.notJwt, 'the token header has a "crit" member');
+    throw refuse('signature-invalid', 'the token signature is not canonical base64url');
+  if (header.crit !== undefined) throw malformed('the token header has a "crit" member');
   const kid = header.kid;
-  if (kid !== undefined && typeof kid !== 'string')
-    throw invalid(MSG.notJwt, 'the token header kid is not a string');
+  if (kid !== undefined && typeof kid !== 'string') throw malformed('the token header kid is not a string');
   return { token, header, payload, alg: alg as Alg, kid };
 }
 
@@ -119,7 +120,7 @@ export function findProvider(
   providers: readonly ProviderRef[],
 ): ProviderRef {
   const iss = payload.iss;
-  if (typeof iss !== 'string' || iss === '') throw invalid(MSG.missingClaim('iss'));
+  if (typeof iss !== 'string' || iss === '') throw missingClaim('iss');
   const provider = providers.find((p) => p.url === iss);
   if (!provider) {
     const near = providers.find(
@@ -130,24 +131,25 @@ export function findProvider(
       : providers.length
         ? `; registered providers: ${providers.map((p) => p.url).join(', ')}`
         : '; no OIDC provider is registered';
-    throw invalid(
-      MSG.noProvider(iss),
-      `token iss ${JSON.stringify(iss)} matches no IAM OIDC provider${hint}`,
-    );
+    throw refuse('issuer-unknown', `token iss ${JSON.stringify(iss)} matches no IAM OIDC provider${hint}`, {
+      iss,
+    });
   }
   return provider;
 }
 
 export function matchAudience(payload: Record<string, unknown>, provider: ProviderRef): string {
   const aud = payload.aud;
-  if (aud === undefined || aud === null) throw invalid(MSG.missingClaim('aud'));
+  if (aud === undefined || aud === null) throw missingClaim('aud');
   const values = typeof aud === 'string' ? [aud] : Array.isArray(aud) ? aud : undefined;
   if (!values || values.length === 0 || values.some((v) => typeof v !== 'string'))
-    throw invalid(MSG.missingClaim('aud'), 'the token aud is neither a string nor an array of strings');
+    throw refuse('claim-missing', 'the token aud is neither a string nor an array of strings', {
+      claim: 'aud',
+    });
   const match = (values as string[]).find((v) => provider.clientIds.includes(v));
   if (match === undefined)
-    throw invalid(
-      MSG.incorrectAudience,
+    throw refuse(
+      'audience-mismatch',
       `token aud ${JSON.stringify(aud)} is not in the ClientIDList of ${provider.arn} (${JSON.stringify(provider.clientIds)})`,
     );
   return match;
@@ -157,9 +159,10 @@ function numericDate(payload: Record<string, unknown>, claim: string): number | 
   const v = payload[claim];
   if (v === undefined) return undefined;
   if (typeof v !== 'number' || !Number.isSafeInteger(v))
-    throw invalid(
-      MSG.invalidNumericDate(claim),
+    throw refuse(
+      'claim-not-numeric-date',
       `claim ${claim} is ${JSON.stringify(v)}, not an integer NumericDate`,
+      { claim },
     );
   return v;
 }
@@ -173,20 +176,30 @@ export function checkTimes(
   const exp = numericDate(payload, 'exp');
   const nbf = numericDate(payload, 'nbf');
   const iat = numericDate(payload, 'iat');
-  if (exp === undefined) throw invalid(MSG.missingClaim('exp'));
+  if (exp === undefined) throw missingClaim('exp');
   if (now > exp + EXP_GRACE_SECONDS)
-    throw new StsError(
-      'ExpiredTokenException',
-      MSG.tokenExpired(now, exp),
+    throw refuse(
+      'token-expired',
       `the token expired at ${exp} (${new Date(exp * 1000).toISOString()}), ${now - exp} s ago; AWS allows ${EXP_GRACE_SECONDS} s of clock skew`,
+      { now, at: exp },
     );
-  if (nbf !== undefined && nbf > now + EXP_GRACE_SECONDS) throw invalid(MSG.notYetValid(now, nbf));
-  if (iat !== undefined && iat > now + EXP_GRACE_SECONDS) throw invalid(MSG.issuedInFuture(now, iat));
+  if (nbf !== undefined && nbf > now + EXP_GRACE_SECONDS)
+    throw refuse(
+      'token-not-yet-valid',
+      `Token not yet valid: current date/time ${now} must be after the not-before date/time ${nbf}`,
+      { now, at: nbf },
+    );
+  if (iat !== undefined && iat > now + EXP_GRACE_SECONDS)
+    throw refuse(
+      'token-issued-in-future',
+      `Token issued in the future: current date/time ${now} must be after the issued-at date/time ${iat}`,
+      { now, at: iat },
+    );
   if (maxTokenAgeSeconds !== undefined && iat !== undefined && now - iat > maxTokenAgeSeconds)
-    throw new StsError(
-      'ExpiredTokenException',
-      MSG.tokenTooOld(now - iat),
+    throw refuse(
+      'token-too-old',
       `the token was issued ${now - iat} s ago; the maximum age is ${maxTokenAgeSeconds} s`,
+      { age: now - iat },
     );
   return { exp, iat };
 }
@@ -199,7 +212,8 @@ export function parseSessionClaims(payload: Record<string, unknown>): SessionCla
   const out: SessionClaims = {};
   const tagsClaim = payload[TAGS_CLAIM];
   if (tagsClaim !== undefined) {
-    const bad = (why: string) => invalid(MSG.invalidSessionTags(why));
+    const bad = (why: string) =>
+      refuse('session-tags-invalid', `Invalid session tags in the ID Token: ${why}`, { why });
     if (tagsClaim === null || typeof tagsClaim !== 'object' || Array.isArray(tagsClaim))
       throw bad('not an object');
     const { principal_tags: principal, transitive_tag_keys: transitive } = tagsClaim as Record<
@@ -237,13 +251,13 @@ export function parseSessionClaims(payload: Record<string, unknown>): SessionCla
       !/^[\w+=,.@-]*$/.test(si) ||
       si.toLowerCase().startsWith('aws:')
     )
-      throw invalid(MSG.invalidSourceIdentity);
+      throw refuse('source-identity-invalid', 'Invalid source identity in the ID Token');
     out.sourceIdentity = si;
   }
   return out;
 }
 
-/** Full verification of a web identity token. Throws StsError with AWS's code and message. */
+/** Full verification of a web identity token. Throws a TokenError saying why it is refused. */
 export async function verifyToken(raw: string, opts: VerifyOptions): Promise<VerifiedToken> {
   const jwt = decodeJwt(raw);
   const provider = findProvider(jwt.payload, opts.providers);
@@ -256,7 +270,7 @@ export async function verifyToken(raw: string, opts: VerifyOptions): Promise<Ver
   }
   const { exp, iat } = checkTimes(jwt.payload, opts.now, opts.maxTokenAgeSeconds);
   const sub = jwt.payload.sub;
-  if (typeof sub !== 'string' || sub === '') throw invalid(MSG.missingClaim('sub'));
+  if (typeof sub !== 'string' || sub === '') throw missingClaim('sub');
   const session = parseSessionClaims(jwt.payload);
   return {
     provider,
@@ -319,8 +333,8 @@ function checkSignatureSync(jwt: DecodedJwt, key: KeyObject): void {
     }
   }
   if (!ok)
-    throw invalid(
-      MSG.badSignature,
+    throw refuse(
+      'signature-invalid',
       `the token signature (${jwt.alg}, kid ${JSON.stringify(jwt.kid)}) does not verify with the provider's key`,
     );
 }

@@ -6,7 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import { providerIdFromIssuer } from '../iam/arn.js';
-import { lintTrustPolicy } from '../iam/lint.js';
+import { lintTrustPolicy } from '../iam/lint/index.js';
 
 export const PHASES = ['issuer', 'provider', 'role', 'serviceaccount'] as const;
 export type Phase = (typeof PHASES)[number];
@@ -67,6 +67,11 @@ export interface Observed {
   provider?: ObservedProvider;
   role?: ObservedRole;
   serviceAccount?: ObservedServiceAccount;
+  /**
+   * For delete: the ARNs of the account's other roles whose trust policy names the provider as its Federated
+   * principal. A provider setup created is shared by every role that trusts it, so it goes only when none does.
+   */
+  rolesTrustingProvider?: string[];
 }
 
 export interface TrustStatement {
@@ -197,6 +202,14 @@ export function trustStatementOf(spec: SetupSpec, providerArn = providerArnOf(sp
       ? { StringEquals: aud, StringLike: sub }
       : { StringEquals: { ...sub, ...aud } },
   };
+}
+
+/** Whether any statement of the policy names the provider as its Federated principal. */
+export function trustsProvider(policy: TrustPolicy | undefined, providerArn: string): boolean {
+  return statementsOf(policy).some((st) => {
+    const federated = (st.Principal as { Federated?: unknown } | undefined)?.Federated;
+    return Array.isArray(federated) ? federated.includes(providerArn) : federated === providerArn;
+  });
 }
 
 export function statementsOf(policy: TrustPolicy | undefined): TrustStatement[] {
@@ -520,12 +533,17 @@ export function planDelete(spec: SetupSpec, observed: Observed, phases: readonly
       });
     } else steps.push(unchanged('serviceaccount', resource, `not annotated with ${roleArnOf(spec)}`, true));
   }
+  // The role's trust policy once the role step has run (undefined: deleted or absent).
+  let roleAfter: TrustPolicy | undefined = observed.role?.trustPolicy;
   if (phases.includes('role')) {
     const resource = `role ${roleArnOf(spec)}`;
     const r = observed.role;
     const sid = statementSidOf(spec);
+    const statements = statementsOf(r?.trustPolicy);
+    const others = statements.filter((s) => s.Sid !== sid);
     if (!r) steps.push(unchanged('role', resource, 'does not exist', false));
-    else if (isOurs(r.tags)) {
+    else if (isOurs(r.tags) && others.length === 0) {
+      roleAfter = undefined;
       steps.push({
         phase: 'role',
         resource,
@@ -546,40 +564,37 @@ export function planDelete(spec: SetupSpec, observed: Observed, phases: readonly
           { api: 'iam', action: 'DeleteRole', input: { RoleName: spec.roleName } },
         ],
       });
-    } else {
-      const statements = statementsOf(r.trustPolicy);
-      const others = statements.filter((s) => s.Sid !== sid);
-      if (others.length === statements.length)
-        steps.push(unchanged('role', resource, 'has no statement added by setup', true));
-      else if (others.length === 0) {
-        // IAM refuses a trust policy without statements; a role that existed keeps its last one.
-        steps.push(
-          unchanged(
-            'role',
-            resource,
-            "setup's statement is its only one: left in place (delete the role yourself if it is no longer needed)",
-            true,
-          ),
-        );
-      } else {
-        steps.push({
-          phase: 'role',
+    } else if (others.length === statements.length)
+      steps.push(unchanged('role', resource, 'has no statement added by setup', true));
+    else if (others.length === 0) {
+      // IAM refuses a trust policy without statements; a role that existed keeps its last one.
+      steps.push(
+        unchanged(
+          'role',
           resource,
-          status: 'update',
-          detail: `remove trust statement ${sid}; the role existed before setup: other statements and policies kept`,
-          existed: true,
-          actions: [
-            {
-              api: 'iam',
-              action: 'UpdateAssumeRolePolicy',
-              input: {
-                RoleName: spec.roleName,
-                PolicyDocument: JSON.stringify({ ...r.trustPolicy, Statement: others }),
-              },
-            },
-          ],
-        });
-      }
+          "setup's statement is its only one: left in place (delete the role yourself if it is no longer needed)",
+          true,
+        ),
+      );
+    } else {
+      // A role setup created that now trusts others too (another ServiceAccount, another issuer) stays.
+      roleAfter = { ...r.trustPolicy, Statement: others };
+      steps.push({
+        phase: 'role',
+        resource,
+        status: 'update',
+        detail: isOurs(r.tags)
+          ? `remove trust statement ${sid}; created by setup but it trusts others too: the role, its other statements and policies kept`
+          : `remove trust statement ${sid}; the role existed before setup: other statements and policies kept`,
+        existed: true,
+        actions: [
+          {
+            api: 'iam',
+            action: 'UpdateAssumeRolePolicy',
+            input: { RoleName: spec.roleName, PolicyDocument: JSON.stringify(roleAfter) },
+          },
+        ],
+      });
     }
   }
   if (phases.includes('provider')) {
@@ -587,16 +602,30 @@ export function planDelete(spec: SetupSpec, observed: Observed, phases: readonly
     const p = observed.provider;
     if (!p) steps.push(unchanged('provider', resource, 'does not exist', false));
     else if (isOurs(p.tags)) {
-      steps.push({
-        phase: 'provider',
-        resource,
-        status: 'delete',
-        detail: 'created by setup',
-        existed: true,
-        actions: [
-          { api: 'iam', action: 'DeleteOpenIDConnectProvider', input: { OpenIDConnectProviderArn: p.arn } },
-        ],
-      });
+      const trustedBy = [
+        ...(observed.rolesTrustingProvider ?? []).filter((arn) => arn !== roleArnOf(spec)),
+        ...(trustsProvider(roleAfter, p.arn) ? [roleArnOf(spec)] : []),
+      ];
+      if (trustedBy.length > 0) {
+        steps.push(
+          unchanged(
+            'provider',
+            resource,
+            `created by setup, but still trusted by ${trustedBy.length === 1 ? `role ${trustedBy[0]}` : `${trustedBy.length} roles (${trustedBy.join(', ')})`}: kept`,
+            true,
+          ),
+        );
+      } else
+        steps.push({
+          phase: 'provider',
+          resource,
+          status: 'delete',
+          detail: 'created by setup',
+          existed: true,
+          actions: [
+            { api: 'iam', action: 'DeleteOpenIDConnectProvider', input: { OpenIDConnectProviderArn: p.arn } },
+          ],
+        });
     } else steps.push(unchanged('provider', resource, 'existed before setup: kept (client ids too)', true));
   }
   return steps;

@@ -7,6 +7,8 @@ import {
   IAMClient,
   GetOpenIDConnectProviderCommand,
   GetRoleCommand,
+  ListRolesCommand,
+  type ListRolesCommandOutput,
   ListAttachedRolePoliciesCommand,
   ListRolePoliciesCommand,
   GetRolePolicyCommand,
@@ -27,6 +29,8 @@ import {
 import { CoreV1Api, PatchStrategy, setHeaderOptions, type KubeConfig } from '@kubernetes/client-node';
 import {
   providerArnOf,
+  roleArnOf,
+  trustsProvider,
   type Action,
   type Observed,
   type ObservedRole,
@@ -100,10 +104,33 @@ async function observeRole(iam: IAMClient, roleName: string): Promise<ObservedRo
 }
 
 /** What exists now, for the phases asked. A read that fails is an error (never taken as "absent"). */
+/** The account's roles, other than `except`, whose trust policy names the provider (for delete). */
+async function rolesTrusting(iam: IAMClient, providerArn: string, except: string): Promise<string[]> {
+  const found: string[] = [];
+  let marker: string | undefined;
+  do {
+    const r: ListRolesCommandOutput = await iam.send(new ListRolesCommand({ Marker: marker }));
+    for (const role of r.Roles ?? []) {
+      if (!role.Arn || role.Arn === except) continue;
+      const text = decodePolicyText(role.AssumeRolePolicyDocument ?? '{"Statement":[]}');
+      let trusts: boolean;
+      try {
+        trusts = trustsProvider(JSON.parse(text) as TrustPolicy, providerArn);
+      } catch {
+        trusts = text.includes(providerArn); // unreadable: assume it may, so the provider stays
+      }
+      if (trusts) found.push(role.Arn);
+    }
+    marker = r.IsTruncated ? r.Marker : undefined;
+  } while (marker);
+  return found;
+}
+
 export async function observe(
   spec: SetupSpec,
   clients: SetupClients,
   phases: readonly Phase[],
+  purpose: 'setup' | 'delete' = 'setup',
 ): Promise<Observed> {
   const observed: Observed = {};
   const needsIam = phases.includes('provider') || phases.includes('role');
@@ -126,6 +153,12 @@ export async function observe(
       }
     }
     if (phases.includes('role')) observed.role = await observeRole(clients.iam!, spec.roleName);
+    if (purpose === 'delete' && observed.provider)
+      observed.rolesTrustingProvider = await rolesTrusting(
+        clients.iam!,
+        observed.provider.arn,
+        roleArnOf(spec),
+      );
   } catch (err) {
     if (err instanceof SetupError) throw err;
     throw new SetupError('IamFailed', `reading IAM: ${awsErrorText(err)}`);

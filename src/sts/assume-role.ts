@@ -4,17 +4,17 @@
  * through its account (`arn:…:root` / account id), IAM also requires the caller's own permission policies to
  * allow sts:AssumeRole on the target (same-account rule for account principals).
  */
-import { assumedRoleArn, parseRoleArn, roleArn as buildRoleArn } from '../iam/arn.js';
+import { parseRoleArn, roleArn as buildRoleArn } from '../iam/arn.js';
 import type { ConditionValue } from '../iam/types.js';
-import type { RoleConfig } from './config.js';
+import type { RoleConfig, StsConfig } from './config.js';
 import { issueCredentials, sessionArn, type Session } from './credentials.js';
 import { effectivePermission, type ResourceGrant } from '../iam/effective.js';
 import type { EvaluationResult } from '../iam/types.js';
 import {
   evaluateTrust,
   renderEvaluation,
-  roleIdentityPolicies,
-  sessionPolicyDocs,
+  roleOfSession,
+  sessionPermissionPolicies,
   summarizeEvaluation,
   type PolicyDoc,
 } from './policy.js';
@@ -23,16 +23,19 @@ import {
   PATTERNS,
   StsError,
   checkString,
-  isoSeconds,
   type AssumedRoleOut,
   type Params,
   type Violation,
 } from './protocol.js';
 import {
-  checkSessionPolicies,
+  assumedRoleOut,
+  checkDuration,
   defaultRandom,
+  failStep,
   globalKeys,
   readCommonParams,
+  roleSessionInput,
+  sessionPoliciesStep,
   tagKeys,
   throwIfViolations,
   type CommonParams,
@@ -186,26 +189,12 @@ export function trustGrant(
   return grant;
 }
 
-export async function assumeRole(
+/** The tags, transitive tag keys and source identity of the new session, as a role chain passes them on. */
+function chainedSessionClaims(
   req: AssumeRoleParams,
   caller: Session,
-  deps: StsDeps,
-  meta: RequestMeta,
-  trace: Trace = [],
-): Promise<AssumeRoleResult> {
-  const { config } = deps;
-  const callerArn = sessionArn(caller);
-  const denied = (why: string) =>
-    new StsError('AccessDenied', MSG.notAuthorizedAssumeRole(callerArn, req.roleArn), why);
-  const fail = (step: string, err: StsError): never => {
-    trace.push({ step, ok: false, detail: err.explanation ?? err.message });
-    throw err;
-  };
-  if (!parseRoleArn(req.roleArn))
-    fail('role ARN', new StsError('ValidationError', `${req.roleArn} is invalid`));
-  const role = config.roles.get(req.roleArn);
-  if (!role) fail('role', denied(`role ${req.roleArn} does not exist in this STS's config`));
-
+  trace: Trace | undefined,
+): { tags: Record<string, string>; transitive: string[]; sourceIdentity?: string } {
   // Session tags: transitive tags of the caller carry over and cannot be overridden.
   // Own properties only, built with fromEntries: a `__proto__` tag is data here, never the prototype.
   const inherited: Record<string, string> = Object.fromEntries(
@@ -215,7 +204,8 @@ export async function assumeRole(
   );
   for (const k of Object.keys(req.tags))
     if (Object.keys(inherited).some((t) => t.toLowerCase() === k.toLowerCase()))
-      fail(
+      failStep(
+        trace,
         'tags',
         new StsError(
           'InvalidParameterValue',
@@ -226,61 +216,86 @@ export async function assumeRole(
   const transitive = [...new Set([...(caller.transitiveTagKeys ?? []), ...req.transitiveTagKeys])];
   for (const k of req.transitiveTagKeys)
     if (!Object.hasOwn(req.tags, k))
-      fail(
+      failStep(
+        trace,
         'tags',
         new StsError('InvalidParameterValue', `Transitive tag key ${k} is not one of the session tags`),
       );
   // Source identity is sticky along a chain.
   if (caller.sourceIdentity && req.sourceIdentity && req.sourceIdentity !== caller.sourceIdentity)
-    fail(
+    failStep(
+      trace,
       'source identity',
       new StsError('ValidationError', 'SourceIdentity cannot be changed once set on a role session chain'),
     );
-  const sourceIdentity = caller.sourceIdentity ?? req.sourceIdentity;
+  return { tags, transitive, sourceIdentity: caller.sourceIdentity ?? req.sourceIdentity };
+}
 
-  const nowMs = deps.now();
+/** The condition keys an AssumeRole request carries: the request's, the calling session's, the parameters'. */
+function assumeRoleKeys(
+  req: AssumeRoleParams,
+  caller: Session,
+  deps: StsDeps,
+  meta: RequestMeta,
+  nowMs: number,
+): Record<string, ConditionValue> {
+  const { config } = deps;
   const keys: Record<string, ConditionValue> = {
     ...globalKeys(config, meta, nowMs),
-    ...principalKeys(
-      caller,
-      config.roles.get(
-        buildRoleArn(caller.partition, caller.account, caller.roleName, caller.rolePath ?? '/'),
-      )?.tags,
-    ),
+    ...principalKeys(caller, roleOfSession(config, caller)?.tags),
     ...tagKeys(Object.keys(req.tags).length ? req.tags : undefined),
     'sts:RoleSessionName': req.roleSessionName,
   };
   if (req.externalId !== undefined) keys['sts:ExternalId'] = req.externalId;
   if (req.sourceIdentity !== undefined) keys['sts:SourceIdentity'] = req.sourceIdentity;
   if (req.transitiveTagKeys.length) keys['sts:TransitiveTagKeys'] = req.transitiveTagKeys;
+  return keys;
+}
 
+/**
+ * For each action the request needs (sts:AssumeRole, and sts:TagSession / sts:SetSourceIdentity when it sets
+ * them): the target's trust policy allows the caller, and so do the caller's own policies where IAM requires it.
+ */
+function checkChainTrust(
+  req: AssumeRoleParams,
+  caller: Session,
+  role: RoleConfig,
+  keys: Record<string, ConditionValue>,
+  config: StsConfig,
+  trace: Trace | undefined,
+): void {
+  const callerArn = sessionArn(caller);
+  const denied = (why: string) =>
+    new StsError('AccessDenied', MSG.notAuthorizedAssumeRole(callerArn, req.roleArn), why);
   const principal = { type: 'AWS' as const, id: callerArn };
   const actions = [ASSUME_ROLE_ACTION];
   if (Object.keys(req.tags).length) actions.push('sts:TagSession');
   if (req.sourceIdentity !== undefined && !caller.sourceIdentity) actions.push('sts:SetSourceIdentity');
   const callerRoleArn = String(keys['aws:PrincipalArn']);
-  const identity = roleIdentityPolicies(config, config.roles.get(callerRoleArn));
-  const session = sessionPolicyDocs(config, caller);
+  const { identity, session } = sessionPermissionPolicies(config, caller);
   for (const action of actions) {
-    const trust = evaluateTrust(role!.trustPolicy, { action, principal, conditionKeys: keys });
-    trace.push({
+    const context = { action, principal, conditionKeys: keys };
+    const trust = evaluateTrust(role.trustPolicy, context);
+    // Rendering every statement costs more than evaluating it: only when someone reads the trace.
+    trace?.push({
       step: `trust policy: ${action}`,
       ok: trust.decision === 'Allow',
       detail: `${trust.decision}: ${summarizeEvaluation(trust)}`,
       lines: renderEvaluation(trust, '    '),
+      evaluation: { result: trust, context },
     });
     if (trust.decision !== 'Allow')
       throw denied(
-        `trust policy of ${role!.arn} does not allow ${action} for ${callerArn}: ${summarizeEvaluation(trust)}`,
+        `trust policy of ${role.arn} does not allow ${action} for ${callerArn}: ${summarizeEvaluation(trust)}`,
       );
     // The trust policy is the target's resource-based policy: what it names decides which of the caller's own
     // policies must also allow (same-account rule), and whether the session policies limit it.
-    const grant = trustGrant(trust, role!.trustPolicy, callerRoleArn, callerArn);
+    const grant = trustGrant(trust, role.trustPolicy, callerRoleArn, callerArn);
     const perm = effectivePermission(
       { identity, session, resourceGrant: grant },
-      { action, resource: role!.arn, conditionKeys: keys },
+      { action, resource: role.arn, conditionKeys: keys },
     );
-    trace.push({
+    trace?.push({
       step: `caller's policies: ${action}`,
       ok: perm.decision === 'Allow',
       detail: `${perm.decision} (${GRANT_TEXT[grant]}${session ? '; the session policies limit the session' : ''})`,
@@ -298,53 +313,62 @@ export async function assumeRole(
     if (perm.decision !== 'Allow')
       throw denied(
         perm.decision === 'ExplicitDeny'
-          ? `an explicit Deny in the caller's ${perm.deniedBy === 'session' ? 'session policies' : `policies (${callerRoleArn})`} refuses ${action} on ${role!.arn}`
+          ? `an explicit Deny in the caller's ${perm.deniedBy === 'session' ? 'session policies' : `policies (${callerRoleArn})`} refuses ${action} on ${role.arn}`
           : perm.deniedBy === 'session'
-            ? `the session policies of ${callerArn} do not allow ${action} on ${role!.arn}`
-            : `the trust policy of ${role!.arn} trusts account ${caller.account} but no permission policy of ${callerRoleArn} allows ${action} on it`,
+            ? `the session policies of ${callerArn} do not allow ${action} on ${role.arn}`
+            : `the trust policy of ${role.arn} trusts account ${caller.account} but no permission policy of ${callerRoleArn} allows ${action} on it`,
       );
   }
+}
 
-  const duration = req.durationSeconds ?? 3600;
-  if (duration > CHAINED_MAX_SECONDS)
-    fail(
+/**
+ * AssumeRole with the caller's session: request → target role → session tags and source identity → trust policy
+ * and the caller's policies → duration (chained sessions: at most an hour) → session policies → credentials.
+ */
+export async function assumeRole(
+  req: AssumeRoleParams,
+  caller: Session,
+  deps: StsDeps,
+  meta: RequestMeta,
+  trace?: Trace,
+): Promise<AssumeRoleResult> {
+  const { config } = deps;
+  if (!parseRoleArn(req.roleArn))
+    failStep(trace, 'role ARN', new StsError('ValidationError', `${req.roleArn} is invalid`));
+  const role = config.roles.get(req.roleArn);
+  if (!role)
+    failStep(
+      trace,
+      'role',
+      new StsError(
+        'AccessDenied',
+        MSG.notAuthorizedAssumeRole(sessionArn(caller), req.roleArn),
+        `role ${req.roleArn} does not exist in this STS's config`,
+      ),
+    );
+  const { tags, transitive, sourceIdentity } = chainedSessionClaims(req, caller, trace);
+  const nowMs = deps.now();
+  checkChainTrust(req, caller, role, assumeRoleKeys(req, caller, deps, meta, nowMs), config, trace);
+  if ((req.durationSeconds ?? 3600) > CHAINED_MAX_SECONDS)
+    failStep(
+      trace,
       'duration',
       new StsError(
         'ValidationError',
         MSG.chainingLimit,
-        `DurationSeconds ${duration} > 3600 for a chained role session`,
+        `DurationSeconds ${req.durationSeconds} > 3600 for a chained role session`,
       ),
     );
-  if (duration > role!.maxSessionDuration)
-    fail(
-      'duration',
-      new StsError(
-        'ValidationError',
-        MSG.durationExceedsMax,
-        `DurationSeconds ${duration} > MaxSessionDuration ${role!.maxSessionDuration}`,
-      ),
-    );
-  let policies;
-  try {
-    policies = checkSessionPolicies(
-      config,
-      req.policy,
-      req.policyArns,
-      Object.keys(req.tags).length ? req.tags : undefined,
-    );
-  } catch (err) {
-    return fail('session policies', err as StsError);
-  }
+  const duration = checkDuration(req.durationSeconds, role, trace);
+  const policies = sessionPoliciesStep(
+    config,
+    req,
+    Object.keys(req.tags).length ? req.tags : undefined,
+    trace,
+  );
   const issued = issueCredentials(
     {
-      partition: config.partition,
-      account: config.accountId,
-      roleName: role!.name,
-      rolePath: role!.path,
-      roleId: role!.roleId,
-      sessionName: req.roleSessionName,
-      durationSeconds: duration,
-      now: nowMs,
+      ...roleSessionInput(config, role, req.roleSessionName, duration, nowMs),
       sourceIdentity,
       tags: Object.keys(tags).length ? tags : undefined,
       transitiveTagKeys: transitive.length ? transitive : undefined,
@@ -356,19 +380,12 @@ export async function assumeRole(
     config.sessionKeys[0]!,
     deps.random ?? defaultRandom,
   );
-  trace.push({ step: 'credentials', ok: true, detail: `${duration} s chained session` });
+  trace?.push({ step: 'credentials', ok: true, detail: `${duration} s chained session` });
   return {
     session: issued.session,
-    role: role!,
-    arn: assumedRoleArn(config.partition, config.accountId, role!.name, req.roleSessionName),
-    assumedRoleId: `${role!.roleId}:${req.roleSessionName}`,
+    role: role,
+    ...assumedRoleOut(issued),
     sourceIdentity,
     packedPolicySize: policies.packedPolicySize,
-    credentials: {
-      accessKeyId: issued.accessKeyId,
-      secretAccessKey: issued.secretAccessKey,
-      sessionToken: issued.sessionToken,
-      expiration: isoSeconds(issued.expiration.getTime()),
-    },
   };
 }

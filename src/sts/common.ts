@@ -1,11 +1,11 @@
 /** Pieces AssumeRoleWithWebIdentity and AssumeRole share: parameters, session policies, request keys, traces. */
 import { deflateRawSync } from 'node:zlib';
 import { randomFillSync } from 'node:crypto';
-import { tryParseArn } from '../iam/arn.js';
-import type { ConditionValue } from '../iam/types.js';
+import { assumedRoleArn, tryParseArn } from '../iam/arn.js';
+import type { ConditionValue, EvaluationResult, RequestContext } from '../iam/types.js';
 import type { KeyLookup } from '../oidc/verify.js';
-import type { StsConfig } from './config.js';
-import type { Random } from './credentials.js';
+import type { RoleConfig, StsConfig } from './config.js';
+import type { IssueInput, IssuedCredentials, Random } from './credentials.js';
 import { checkSessionPolicy } from './policy.js';
 import {
   MSG,
@@ -14,7 +14,9 @@ import {
   checkInteger,
   checkString,
   listParam,
+  isoSeconds,
   validationError,
+  type AssumedRoleOut,
   type Params,
   type Violation,
 } from './protocol.js';
@@ -42,9 +44,67 @@ export interface TraceStep {
   ok: boolean;
   detail: string;
   lines?: string[];
+  /** The error a failed step threw: explain derives its fix from it. */
+  error?: StsError;
+  /** A policy evaluation and the request it answered: explain explains it statement by statement. */
+  evaluation?: { result: EvaluationResult; context: RequestContext };
 }
 
 export type Trace = TraceStep[];
+
+/** A failed step: recorded in the trace (when one is kept) and thrown. */
+export function failStep(trace: Trace | undefined, step: string, err: StsError): never {
+  trace?.push({ step, ok: false, detail: err.explanation ?? err.message, error: err });
+  throw err;
+}
+
+/** DurationSeconds (default one hour) within the role's MaxSessionDuration. */
+export function checkDuration(
+  requested: number | undefined,
+  role: RoleConfig,
+  trace: Trace | undefined,
+): number {
+  const duration = requested ?? 3600;
+  if (duration > role.maxSessionDuration)
+    failStep(
+      trace,
+      'duration',
+      new StsError(
+        'ValidationError',
+        MSG.durationExceedsMax,
+        `DurationSeconds ${duration} > MaxSessionDuration ${role.maxSessionDuration} of ${role.arn}`,
+      ),
+    );
+  trace?.push({
+    step: 'duration',
+    ok: true,
+    detail: `${duration} s ≤ MaxSessionDuration ${role.maxSessionDuration} s`,
+  });
+  return duration;
+}
+
+/** Session policies checked (`checkSessionPolicies`) as a step of a decision. */
+export function sessionPoliciesStep(
+  config: StsConfig,
+  req: CommonParams,
+  tags: Record<string, string> | undefined,
+  trace: Trace | undefined,
+): SessionPolicies {
+  let policies: SessionPolicies;
+  try {
+    policies = checkSessionPolicies(config, req.policy, req.policyArns, tags);
+  } catch (err) {
+    if (err instanceof StsError) failStep(trace, 'session policies', err);
+    throw err;
+  }
+  if (req.policy !== undefined || req.policyArns.length > 0)
+    trace?.push({
+      step: 'session policies',
+      ok: true,
+      detail: `${[req.policy !== undefined ? 'Policy' : '', ...req.policyArns].filter(Boolean).join(', ')} (they bound the session's permissions)`,
+    });
+  return policies;
+}
 
 export interface CommonParams {
   roleArn: string;
@@ -209,3 +269,40 @@ export const defaultRandom: Random = (n: number) => {
   poolOffset += n;
   return out;
 };
+
+/** The fields of a session of `role` named `sessionName` that both ways of assuming a role set alike. */
+export function roleSessionInput(
+  config: StsConfig,
+  role: RoleConfig,
+  sessionName: string,
+  durationSeconds: number,
+  now: number,
+): IssueInput {
+  return {
+    partition: config.partition,
+    account: config.accountId,
+    roleName: role.name,
+    rolePath: role.path,
+    roleId: role.roleId,
+    sessionName,
+    durationSeconds,
+    now,
+  };
+}
+
+/** The AssumedRoleUser and Credentials of a response, from the credentials issued. */
+export function assumedRoleOut(
+  issued: IssuedCredentials,
+): Pick<AssumedRoleOut, 'arn' | 'assumedRoleId' | 'credentials'> {
+  const s = issued.session;
+  return {
+    arn: assumedRoleArn(s.partition, s.account, s.roleName, s.sessionName),
+    assumedRoleId: `${s.roleId}:${s.sessionName}`,
+    credentials: {
+      accessKeyId: issued.accessKeyId,
+      secretAccessKey: issued.secretAccessKey,
+      sessionToken: issued.sessionToken,
+      expiration: isoSeconds(issued.expiration.getTime()),
+    },
+  };
+}

@@ -128,24 +128,14 @@ export function openSession(token: string, keys: readonly Buffer[]): Session | u
   return undefined;
 }
 
-export interface IssueInput {
-  partition: string;
-  account: string;
-  roleName: string;
-  rolePath?: string;
-  roleId: string;
-  sessionName: string;
+/** A session to issue: the session's facts, its duration and the time of issue; the keys are made here. */
+export interface IssueInput extends Omit<
+  Session,
+  'accessKeyId' | 'secretAccessKey' | 'issuedAt' | 'expiresAt'
+> {
   durationSeconds: number;
+  /** Epoch milliseconds. */
   now: number;
-  sourceIdentity?: string;
-  tags?: Record<string, string>;
-  transitiveTagKeys?: string[];
-  provider?: string;
-  subject?: string;
-  audience?: string;
-  chained?: boolean;
-  sessionPolicy?: string;
-  policyArns?: string[];
 }
 
 export interface IssuedCredentials {
@@ -156,17 +146,13 @@ export interface IssuedCredentials {
   expiration: Date;
 }
 
-/** New temporary credentials. Expiration = now + DurationSeconds (AWS does not clamp to the token's exp). */
-export function issueCredentials(
-  input: IssueInput,
-  key: Buffer,
-  random: Random = randomBytes,
-): IssuedCredentials {
+/** The session an IssueInput makes, with these keys (`openirsa explain` gives empty ones: it issues nothing). */
+export function sessionOf(input: IssueInput, accessKeyId: string, secret: string): Session {
   const { durationSeconds, now } = input;
   // eslint-disable-next-line @typescript-eslint/no-unsafe-type-assertion -- the rest of Session is copied from input below
   const session = {
-    accessKeyId: temporaryAccessKeyId(input.account, random),
-    secretAccessKey: secretAccessKey(random),
+    accessKeyId,
+    secretAccessKey: secret,
     issuedAt: now,
     expiresAt: Math.floor(now / 1000) * 1000 + durationSeconds * 1000,
   } as Session;
@@ -178,6 +164,16 @@ export function issueCredentials(
     if (k !== 'durationSeconds' && k !== 'now' && from[k] !== undefined)
       // eslint-disable-next-line @typescript-eslint/no-unsafe-type-assertion -- k is one of IssueInput's Session fields
       (session as unknown as Record<string, unknown>)[k] = from[k];
+  return session;
+}
+
+/** New temporary credentials. Expiration = now + DurationSeconds (AWS does not clamp to the token's exp). */
+export function issueCredentials(
+  input: IssueInput,
+  key: Buffer,
+  random: Random = randomBytes,
+): IssuedCredentials {
+  const session = sessionOf(input, temporaryAccessKeyId(input.account, random), secretAccessKey(random));
   return {
     session,
     accessKeyId: session.accessKeyId,

@@ -1,20 +1,23 @@
 /**
- * `openirsa explain`: the STS decision for a role and a token, offline, step by step — the same functions the
- * server runs (token verification, trust policy, duration), plus the role's permission policies for an
- * action/resource. Returns a structured report; the CLI prints it.
+ * `openirsa explain`: the STS decision for a role and a token, offline, step by step. It runs the server's own
+ * decision (decideWebIdentity) with its trace and renders that trace, so the two cannot disagree; then, for an
+ * action/resource, the permissions of the session that decision would issue. Returns a structured report; the
+ * CLI prints it.
  */
 import { terminalSafe } from '../escape.js';
 import { explain, explainPolicies, formatExplanation, type Explanation } from '../iam/explain.js';
-import { parseRoleArn } from '../iam/arn.js';
-import type { ConditionValue } from '../iam/types.js';
-import { verifyToken, type KeyLookup, type VerifiedToken } from '../oidc/verify.js';
-import type { StsConfig } from './config.js';
-import { MSG, StsError } from './protocol.js';
-import { checkSessionPolicies, globalKeys } from './common.js';
-import { principalKeys } from './assume-role.js';
-import { roleIdentityPolicies, sessionPolicyDocs } from './policy.js';
+import { assumedRoleArn } from '../iam/arn.js';
 import { effectivePermission } from '../iam/effective.js';
-import { WEB_IDENTITY_ACTION, checkTrust, webIdentityKeys } from './web-identity.js';
+import type { ConditionValue } from '../iam/types.js';
+import { TokenError, type TokenErrorCode } from '../oidc/errors.js';
+import type { KeyLookup } from '../oidc/verify.js';
+import type { StsConfig } from './config.js';
+import { sessionOf } from './credentials.js';
+import { StsError } from './protocol.js';
+import { globalKeys, type RequestMeta, type TraceStep } from './common.js';
+import { principalKeys } from './assume-role.js';
+import { sessionPermissionPolicies } from './policy.js';
+import { decideWebIdentity, type WebIdentityDecision } from './web-identity.js';
 
 export interface ExplainInput {
   config: StsConfig;
@@ -56,224 +59,194 @@ export interface ExplainReport {
   signatureVerified: boolean;
 }
 
+/** The fix a user most likely needs for each reason oidc refuses a token (every code has one). */
+const TOKEN_FIX: Record<TokenErrorCode, (config: StsConfig) => string> = {
+  'issuer-unknown': (config) =>
+    `register the token's issuer as an IAM OIDC provider (oidcProviders[].Url must equal iss exactly, scheme, case and trailing slash included), or fix kube-apiserver --service-account-issuer; registered: ${config.providers.map((p) => p.url).join(', ') || 'none'}`,
+  'audience-mismatch': () => AUDIENCE_FIX,
+  'jwks-unreachable': () =>
+    "publish the issuer's current signing key in its JWKS (the token's kid must be listed), and make discovery + JWKS reachable over HTTPS",
+  'thumbprint-mismatch': () =>
+    "update ThumbprintList with the SHA-1 of the top certificate of the issuer's HTTPS chain (openirsa issuer thumbprint), or give a caBundle",
+  'signature-invalid': () =>
+    'the token was not signed by the key its kid names: check that the JWKS belongs to this issuer (key rotation, wrong cluster)',
+  'token-expired': () => EXPIRED_FIX,
+  'token-too-old': () => EXPIRED_FIX,
+  'alg-unsupported': () => 'sign tokens with RS256/384/512 or ES256/384/512 (AWS accepts nothing else)',
+  'token-malformed': () =>
+    'the token file must hold an OIDC ID token (a signed JWT), not an access token or other text',
+  'claim-missing': () => CLAIMS_FIX,
+  'claim-not-numeric-date': () => SEE_ABOVE,
+  'token-not-yet-valid': () => SEE_ABOVE,
+  'token-issued-in-future': () => SEE_ABOVE,
+  'session-tags-invalid': () => SEE_ABOVE,
+  'source-identity-invalid': () => SEE_ABOVE,
+};
+const AUDIENCE_FIX =
+  "add the token's audience to the provider's ClientIDList, or mint the token for sts.amazonaws.com (the webhook's default audience; annotation eks.amazonaws.com/audience overrides it)";
+const EXPIRED_FIX =
+  'use a fresh token: projected service-account tokens are rotated by the kubelet; re-read the token file instead of caching it';
+const CLAIMS_FIX = 'mint tokens with iss, aud, sub and exp claims';
+const SEE_ABOVE = 'see the reason above';
+
 /** The fix a user most likely needs for a token-level failure. */
 export function tokenFix(err: StsError, config: StsConfig): string {
-  const m = err.message;
-  if (m.startsWith('No OpenIDConnect provider'))
-    return `register the token's issuer as an IAM OIDC provider (oidcProviders[].Url must equal iss exactly, scheme, case and trailing slash included), or fix kube-apiserver --service-account-issuer; registered: ${config.providers.map((p) => p.url).join(', ') || 'none'}`;
-  if (m === MSG.incorrectAudience || m === MSG.missingClaim('aud'))
-    return "add the token's audience to the provider's ClientIDList, or mint the token for sts.amazonaws.com (the webhook's default audience; annotation eks.amazonaws.com/audience overrides it)";
-  if (m === MSG.keyRetrieval)
-    return "publish the issuer's current signing key in its JWKS (the token's kid must be listed), and make discovery + JWKS reachable over HTTPS";
-  if (m === MSG.thumbprint)
-    return "update ThumbprintList with the SHA-1 of the top certificate of the issuer's HTTPS chain (openirsa issuer thumbprint), or give a caBundle";
-  if (m === MSG.badSignature)
-    return 'the token was not signed by the key its kid names: check that the JWKS belongs to this issuer (key rotation, wrong cluster)';
-  if (err.code === 'ExpiredTokenException')
-    return 'use a fresh token: projected service-account tokens are rotated by the kubelet; re-read the token file instead of caching it';
-  if (m.startsWith('Unsupported token signing algorithm'))
-    return 'sign tokens with RS256/384/512 or ES256/384/512 (AWS accepts nothing else)';
-  if (m === MSG.notJwt)
-    return 'the token file must hold an OIDC ID token (a signed JWT), not an access token or other text';
-  if (m.startsWith('Missing a required claim')) return 'mint tokens with iss, aud, sub and exp claims';
-  return 'see the reason above';
+  if (!(err.cause instanceof TokenError)) return SEE_ABOVE;
+  // A missing or empty aud is about the audience, not the other claims.
+  if (err.cause.code === 'claim-missing' && err.cause.facts.claim === 'aud') return AUDIENCE_FIX;
+  return TOKEN_FIX[err.cause.code](config);
+}
+
+/** The fix for a failed step of the decision, by step. */
+function stepFix(t: TraceStep, input: ExplainInput): string | undefined {
+  const { config } = input;
+  switch (t.step) {
+    case 'role ARN':
+      return 'give a role ARN: arn:aws:iam::<account>:role/<name>';
+    case 'token':
+      return t.error ? tokenFix(t.error, config) : undefined;
+    case 'role':
+      return `check the role ARN (path included) against the config: ${[...config.roles.keys()].join(', ') || 'no roles'}`;
+    case 'duration': {
+      const max = config.roles.get(input.roleArn)?.maxSessionDuration;
+      return `ask for at most ${max} s, or raise the role's MaxSessionDuration`;
+    }
+    case 'session policies':
+      return 'give a valid identity policy as Policy, and PolicyArns of declared managed policies';
+    default:
+      return undefined;
+  }
+}
+
+/** The server's decision, run with a trace; explain only watches which provider's keys it used. */
+async function runDecision(input: ExplainInput): Promise<{
+  trace: TraceStep[];
+  decision?: WebIdentityDecision;
+  error?: StsError;
+  keysOf?: string;
+}> {
+  const out: Awaited<ReturnType<typeof runDecision>> = { trace: [] };
+  try {
+    out.decision = await decideWebIdentity(
+      {
+        roleArn: input.roleArn,
+        roleSessionName: input.sessionName,
+        webIdentityToken: input.token,
+        durationSeconds: input.durationSeconds,
+        policy: input.sessionPolicy,
+        policyArns: input.policyArns ?? [],
+      },
+      {
+        config: input.config,
+        getKey: (provider, kid, alg) => {
+          out.keysOf = provider.url;
+          return input.getKey(provider, kid, alg);
+        },
+        now: () => input.now,
+        skipSignature: !input.verifySignature,
+      },
+      requestMeta(input),
+      out.trace,
+    );
+  } catch (err) {
+    if (!(err instanceof StsError)) throw err;
+    out.error = err;
+  }
+  return out;
+}
+
+const requestMeta = (input: ExplainInput): RequestMeta => ({
+  secureTransport: true,
+  sourceIp: input.sourceIp,
+});
+
+/** One step of the server's trace as the report shows it: policy evaluations statement by statement, fixes. */
+function renderStep(t: TraceStep, input: ExplainInput, report: ExplainReport, keysOf?: string): ExplainStep {
+  if (t.evaluation) {
+    const e = explain(t.evaluation.result, t.evaluation.context);
+    report.trust.push({ action: t.evaluation.context.action, explanation: e });
+    return {
+      step: t.step,
+      ok: t.ok,
+      detail: e.summary,
+      fix: e.fixes[0] ? `${e.fixes[0].fix} (at ${e.fixes[0].path})` : undefined,
+    };
+  }
+  if (t.step === 'token' && t.ok) {
+    report.signatureVerified = input.verifySignature;
+    return {
+      step: t.step,
+      ok: true,
+      detail: input.verifySignature ? `${t.detail} (${input.keySource(keysOf ?? '')})` : t.detail,
+    };
+  }
+  return { step: t.step, ok: t.ok, detail: t.detail, fix: t.ok ? undefined : stepFix(t, input) };
 }
 
 export async function explainWebIdentity(input: ExplainInput): Promise<ExplainReport> {
   const { config } = input;
-  const steps: ExplainStep[] = [];
-  const report: ExplainReport = { allowed: false, steps, trust: [], signatureVerified: false };
-  const deny = (err: StsError, step: string, fix?: string): ExplainReport => {
-    steps.push({ step, ok: false, detail: err.explanation ?? err.message, fix });
-    report.aws = { code: err.code, status: err.status, message: err.message };
-    return report;
-  };
-  const arn = parseRoleArn(input.roleArn);
-  if (!arn)
-    return deny(
-      new StsError('ValidationError', `${input.roleArn} is invalid`),
-      'role ARN',
-      'give a role ARN: arn:aws:iam::<account>:role/<name>',
-    );
-  const providers =
-    arn.account === config.accountId && arn.partition === config.partition ? config.providers : [];
-  let token: VerifiedToken;
-  try {
-    token = await verifyToken(input.token, {
-      now: Math.floor(input.now / 1000),
-      providers,
-      getKey: input.getKey,
-      skipSignature: !input.verifySignature,
-      maxTokenAgeSeconds: config.maxTokenAgeSeconds,
-    });
-  } catch (err) {
-    if (!(err instanceof StsError)) throw err;
-    const extra =
-      providers.length === 0 && config.providers.length > 0
-        ? ` (the role's account ${arn.account} is not this config's account ${config.accountId})`
-        : '';
-    return deny(
-      new StsError(err.code, err.message, `${err.explanation ?? err.message}${extra}`),
-      'token',
-      tokenFix(err, config),
-    );
-  }
-  report.signatureVerified = token.signatureVerified;
-  steps.push({
-    step: 'token',
-    ok: true,
-    detail:
-      `iss ${token.provider.url} → ${token.provider.arn}; aud ${JSON.stringify(token.audience)} is in ClientIDList; sub ${JSON.stringify(token.subject)}; ` +
-      `exp ${new Date(token.exp * 1000).toISOString()}; ${token.alg} kid ${JSON.stringify(token.kid)}; ` +
-      (token.signatureVerified
-        ? `signature verified (${input.keySource(token.provider.url)})`
-        : 'signature NOT verified (--no-verify-signature)'),
-  });
-  const role = config.roles.get(input.roleArn);
-  if (!role)
-    return deny(
-      new StsError(
-        'AccessDenied',
-        MSG.notAuthorizedWebIdentity,
-        `role ${input.roleArn} is not in ${config.file}`,
-      ),
-      'role',
-      `check the role ARN (path included) against the config: ${[...config.roles.keys()].join(', ') || 'no roles'}`,
-    );
-  steps.push({
-    step: 'role',
-    ok: true,
-    detail: `${role.arn} (RoleId ${role.roleId}, MaxSessionDuration ${role.maxSessionDuration} s)`,
-  });
-
-  const keys = webIdentityKeys(
-    token,
-    input.sessionName,
-    globalKeys(config, { secureTransport: true, sourceIp: input.sourceIp }, input.now),
-  );
-  const principal = { type: 'Federated' as const, id: token.provider.arn };
-  const trust = checkTrust(role, principal, WEB_IDENTITY_ACTION, keys, {
-    tags: token.tags !== undefined && Object.keys(token.tags).length > 0,
-    sourceIdentity: token.sourceIdentity !== undefined,
-  });
-  for (const c of trust.checks) {
-    const e = explain(c.result, { action: c.action, principal, conditionKeys: keys });
-    report.trust.push({ action: c.action, explanation: e });
-    steps.push({
-      step: `trust policy: ${c.action}`,
-      ok: c.result.decision === 'Allow',
-      detail: e.summary,
-      fix: e.fixes[0] ? `${e.fixes[0].fix} (at ${e.fixes[0].path})` : undefined,
-    });
-  }
-  if (!trust.allowed) {
-    report.aws = { code: 'AccessDenied', status: 403, message: MSG.notAuthorizedWebIdentity };
-    return report;
-  }
-  const duration = input.durationSeconds ?? 3600;
-  if (duration > role.maxSessionDuration)
-    return deny(
-      new StsError(
-        'ValidationError',
-        MSG.durationExceedsMax,
-        `DurationSeconds ${duration} > MaxSessionDuration ${role.maxSessionDuration}`,
-      ),
-      'duration',
-      `ask for at most ${role.maxSessionDuration} s, or raise the role's MaxSessionDuration`,
-    );
-  steps.push({
-    step: 'duration',
-    ok: true,
-    detail: `${duration} s ≤ MaxSessionDuration ${role.maxSessionDuration} s`,
-  });
-  const policyArns = input.policyArns ?? [];
-  let sessionPolicies: ReturnType<typeof checkSessionPolicies>;
-  try {
-    sessionPolicies = checkSessionPolicies(config, input.sessionPolicy, policyArns, token.tags);
-  } catch (err) {
-    if (!(err instanceof StsError)) throw err;
-    return deny(
-      err,
-      'session policies',
-      'give a valid identity policy as Policy, and PolicyArns of declared managed policies',
-    );
-  }
-  if (input.sessionPolicy !== undefined || policyArns.length > 0)
-    steps.push({
-      step: 'session policies',
-      ok: true,
-      detail: `${[input.sessionPolicy !== undefined ? 'Policy' : '', ...policyArns].filter(Boolean).join(', ')} (they bound the session's permissions)`,
-    });
+  const report: ExplainReport = { allowed: false, steps: [], trust: [], signatureVerified: false };
+  const { trace, decision, error, keysOf } = await runDecision(input);
+  for (const t of trace) report.steps.push(renderStep(t, input, report, keysOf));
+  if (error) report.aws = { code: error.code, status: error.status, message: error.message };
+  if (!decision) return report;
+  const { role } = decision;
   report.allowed = true;
-  report.assumedRoleArn = `arn:${config.partition}:sts::${config.accountId}:assumed-role/${role.name}/${input.sessionName}`;
-
-  if (input.action) {
-    const session = {
-      accessKeyId: '',
-      secretAccessKey: '',
-      partition: config.partition,
-      account: config.accountId,
-      roleName: role.name,
-      rolePath: role.path,
-      roleId: role.roleId,
-      sessionName: input.sessionName,
-      issuedAt: input.now,
-      expiresAt: input.now + duration * 1000,
-      provider: token.provider.arn,
-      tags: token.tags,
-      sourceIdentity: token.sourceIdentity,
-    };
-    const permKeys: Record<string, ConditionValue> = {
-      ...globalKeys(config, { secureTransport: true, sourceIp: input.sourceIp }, input.now),
-      ...principalKeys(session, role.tags),
-      'aws:PrincipalIsAWSService': 'false',
-    };
-    const docs = roleIdentityPolicies(config, role);
-    const ctx = { action: input.action, resource: input.resource ?? '*', conditionKeys: permKeys };
-    const perm = effectivePermission(
-      {
-        identity: docs,
-        session: sessionPolicyDocs(config, {
-          sessionPolicy: sessionPolicies.policy,
-          policyArns: sessionPolicies.policyArns,
-        }),
-      },
-      ctx,
-    );
-    const e = explainPolicies(perm.identity, ctx);
-    report.permissions = e;
-    const identityOk = perm.identity.decision === 'Allow';
-    const missing = role.managedPolicyArns.filter((a) => !config.managedPolicies.has(a));
-    steps.push({
-      step: `permissions: ${input.action}${input.resource ? ` on ${input.resource}` : ''}`,
-      ok: identityOk,
-      detail:
-        docs.length === 0
-          ? `the role has no permission policies in the config (implicit deny)${missing.length ? `; AWS managed policies not evaluated: ${missing.join(', ')}` : ''}`
-          : e.summary,
-      fix: identityOk
-        ? undefined
-        : e.fixes[0]
-          ? `${e.fixes[0].fix} (at ${e.fixes[0].path})`
-          : `add a statement allowing ${input.action} on ${input.resource ?? '*'} to a policy of ${role.arn}`,
-    });
-    if (perm.session) {
-      const se = explainPolicies(perm.session, ctx);
-      report.sessionPermissions = se;
-      const sessionOk = perm.session.decision === 'Allow';
-      steps.push({
-        step: `session policies: ${input.action}${input.resource ? ` on ${input.resource}` : ''}`,
-        ok: sessionOk,
-        detail: se.summary,
-        fix: sessionOk
-          ? undefined
-          : `the session policies must allow ${input.action} too (the session gets the intersection)`,
-      });
-    }
-    const ok = perm.decision === 'Allow';
-    if (!ok) report.allowed = false;
-  }
+  report.assumedRoleArn = assumedRoleArn(config.partition, config.accountId, role.name, input.sessionName);
+  if (input.action) explainPermissions(input, input.action, decision, report);
   return report;
+}
+
+/** Does the session the decision would issue allow the action: the role's policies, bounded by the session's. */
+function explainPermissions(
+  input: ExplainInput,
+  action: string,
+  { role, issue }: WebIdentityDecision,
+  report: ExplainReport,
+): void {
+  const { config, resource } = input;
+  const on = `${action}${resource ? ` on ${resource}` : ''}`;
+  // The session the decision would issue, without keys: explain issues nothing.
+  const session = sessionOf(issue, '', '');
+  const conditionKeys: Record<string, ConditionValue> = {
+    ...globalKeys(config, requestMeta(input), input.now),
+    ...principalKeys(session, role.tags),
+    'aws:PrincipalIsAWSService': 'false',
+  };
+  const { identity: docs, session: bound } = sessionPermissionPolicies(config, session);
+  const ctx = { action, resource: resource ?? '*', conditionKeys };
+  const perm = effectivePermission({ identity: docs, session: bound }, ctx);
+  const e = explainPolicies(perm.identity, ctx);
+  report.permissions = e;
+  const identityOk = perm.identity.decision === 'Allow';
+  const missing = role.managedPolicyArns.filter((a) => !config.managedPolicies.has(a));
+  report.steps.push({
+    step: `permissions: ${on}`,
+    ok: identityOk,
+    detail:
+      docs.length === 0
+        ? `the role has no permission policies in the config (implicit deny)${missing.length ? `; AWS managed policies not evaluated: ${missing.join(', ')}` : ''}`
+        : e.summary,
+    fix: identityOk
+      ? undefined
+      : e.fixes[0]
+        ? `${e.fixes[0].fix} (at ${e.fixes[0].path})`
+        : `add a statement allowing ${action} on ${resource ?? '*'} to a policy of ${role.arn}`,
+  });
+  if (perm.session) {
+    const se = explainPolicies(perm.session, ctx);
+    report.sessionPermissions = se;
+    const sessionOk = perm.session.decision === 'Allow';
+    report.steps.push({
+      step: `session policies: ${on}`,
+      ok: sessionOk,
+      detail: se.summary,
+      fix: sessionOk
+        ? undefined
+        : `the session policies must allow ${action} too (the session gets the intersection)`,
+    });
+  }
+  if (perm.decision !== 'Allow') report.allowed = false;
 }
 
 /** The text the CLI prints. */

@@ -9,3 +9,4 @@ export * from './caller-identity.js';
 export * from './sigv4.js';
 export * from './server.js';
 export * from './policy.js';
+export * from './lint-input.js';

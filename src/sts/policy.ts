@@ -9,6 +9,7 @@ import {
   variablesIn,
   type ParsedPolicy,
 } from '../iam/index.js';
+import { roleArn } from '../iam/arn.js';
 import type { EvaluationResult, RequestContext, StatementResult } from '../iam/types.js';
 import type { NamedPolicy } from '../iam/effective.js';
 import type { RoleConfig, StsConfig } from './config.js';
@@ -132,6 +133,30 @@ export function summarizeEvaluation(result: EvaluationResult): string {
           .join('; ')}`,
     )
     .join(' | ')}`;
+}
+
+/** The role a session belongs to, as the config holds it now (undefined once the role is gone). */
+export function roleOfSession(
+  config: StsConfig,
+  s: { partition: string; account: string; roleName: string; rolePath?: string },
+): RoleConfig | undefined {
+  return config.roles.get(roleArn(s.partition, s.account, s.roleName, s.rolePath ?? '/'));
+}
+
+/**
+ * What a session may do is its role's identity policies bounded by its session policies: gathered here once for
+ * AssumeRole's caller check, the IAM API and `openirsa explain`.
+ */
+export function sessionPermissionPolicies(
+  config: StsConfig,
+  session: Parameters<typeof roleOfSession>[1] & Parameters<typeof sessionPolicyDocs>[1],
+): { role: RoleConfig | undefined; identity: NamedPolicy[]; session: NamedPolicy[] | undefined } {
+  const role = roleOfSession(config, session);
+  return {
+    role,
+    identity: roleIdentityPolicies(config, role),
+    session: sessionPolicyDocs(config, session),
+  };
 }
 
 /** A role's identity policies: inline, then attached managed ones (named by ARN; undeclared ones are skipped). */

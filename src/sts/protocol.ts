@@ -90,8 +90,9 @@ export class StsError extends Error {
     readonly code: StsErrorCode,
     message: string,
     readonly explanation?: string,
+    options?: ErrorOptions,
   ) {
-    super(message);
+    super(message, options);
     this.name = 'StsError';
     this.status = ERROR_STATUS[code];
   }

@@ -3,11 +3,12 @@
  * sts:SetSourceIdentity) → DurationSeconds → session policies → credentials. Every failure is an StsError whose
  * `explanation` names the exact cause; `trace` records each step for `openirsa explain`.
  */
-import { assumedRoleArn, parseRoleArn } from '../iam/arn.js';
+import { parseRoleArn, type RoleArn } from '../iam/arn.js';
 import type { ConditionValue, EvaluationResult } from '../iam/types.js';
+import { TokenError } from '../oidc/errors.js';
 import { verifyToken, type VerifiedToken } from '../oidc/verify.js';
-import type { RoleConfig } from './config.js';
-import { issueCredentials, type Session } from './credentials.js';
+import type { RoleConfig, StsConfig } from './config.js';
+import { issueCredentials, type IssueInput, type Session } from './credentials.js';
 import { evaluateTrust, renderEvaluation, summarizeEvaluation } from './policy.js';
 import {
   MSG,
@@ -19,11 +20,16 @@ import {
   type Violation,
   type WebIdentityOut,
 } from './protocol.js';
+import { stsErrorOf } from './token-errors.js';
 import {
-  checkSessionPolicies,
+  assumedRoleOut,
+  checkDuration,
   defaultRandom,
+  failStep,
   globalKeys,
   readCommonParams,
+  roleSessionInput,
+  sessionPoliciesStep,
   tagKeys,
   throwIfViolations,
   type CommonParams,
@@ -184,20 +190,21 @@ export interface WebIdentityResult extends WebIdentityOut {
   role: RoleConfig;
 }
 
-export async function assumeRoleWithWebIdentity(
-  req: WebIdentityParams,
-  deps: StsDeps,
-  meta: RequestMeta,
-  trace?: Trace,
-): Promise<WebIdentityResult> {
-  const { config } = deps;
-  const fail = (step: string, err: StsError): never => {
-    trace?.push({ step, ok: false, detail: err.explanation ?? err.message });
-    throw err;
-  };
+/** What an allowed AssumeRoleWithWebIdentity decided: the session the credentials are issued for, and why. */
+export interface WebIdentityDecision {
+  token: VerifiedToken;
+  role: RoleConfig;
+  /** The session to issue (everything but its keys). */
+  issue: IssueInput;
+  packedPolicySize?: number;
+}
+
+/** RoleArn is a role ARN and ProviderId is absent (it is for OAuth 2.0 access tokens only). */
+function checkRequest(req: WebIdentityParams, trace: Trace | undefined): RoleArn {
   const arn = parseRoleArn(req.roleArn);
   if (!arn)
-    fail(
+    failStep(
+      trace,
       'role ARN',
       new StsError(
         'ValidationError',
@@ -206,7 +213,8 @@ export async function assumeRoleWithWebIdentity(
       ),
     );
   if (req.providerId !== undefined)
-    fail(
+    failStep(
+      trace,
       'parameters',
       new StsError(
         'InvalidParameterValue',
@@ -214,58 +222,78 @@ export async function assumeRoleWithWebIdentity(
         `ProviderId ${JSON.stringify(req.providerId)} is only for www.amazon.com / graph.facebook.com OAuth 2.0 access tokens`,
       ),
     );
+  return arn;
+}
+
+/** The token, verified against the OIDC providers of the role's account; a refusal in AWS's words. */
+async function verifyWebIdentityToken(
+  req: WebIdentityParams,
+  arn: RoleArn,
+  deps: StsDeps,
+  nowMs: number,
+  trace: Trace | undefined,
+): Promise<VerifiedToken> {
+  const { config } = deps;
   // Providers are looked up in the role's account.
-  const providers =
-    arn!.account === config.accountId && arn!.partition === config.partition ? config.providers : [];
-  const nowMs = deps.now();
+  const otherAccount = arn.account !== config.accountId || arn.partition !== config.partition;
   let token: VerifiedToken;
   try {
     token = await verifyToken(req.webIdentityToken, {
       now: Math.floor(nowMs / 1000),
-      providers,
+      providers: otherAccount ? [] : config.providers,
       getKey: deps.getKey,
       skipSignature: deps.skipSignature,
       maxTokenAgeSeconds: config.maxTokenAgeSeconds,
     });
   } catch (err) {
-    if (err instanceof StsError) {
-      if (providers.length === 0 && err.message.startsWith('No OpenIDConnect provider'))
-        return fail(
-          'token',
-          new StsError(
-            err.code,
-            err.message,
-            `${err.explanation}; the role is in account ${arn!.account} (partition ${arn!.partition}) but this STS serves account ${config.accountId} (${config.partition})`,
-          ),
-        );
-      return fail('token', err);
-    }
-    throw err;
+    if (!(err instanceof TokenError)) throw err;
+    const why =
+      otherAccount && err.code === 'issuer-unknown'
+        ? `; the role is in account ${arn.account} (partition ${arn.partition}) but this STS serves account ${config.accountId} (${config.partition})`
+        : '';
+    failStep(trace, 'token', stsErrorOf(err, why));
   }
   trace?.push({
     step: 'token',
     ok: true,
-    detail: `iss ${token.provider.url} → ${token.provider.arn}; aud ${JSON.stringify(token.audience)} in ClientIDList; sub ${JSON.stringify(token.subject)}; ${token.alg} kid ${JSON.stringify(token.kid)}; ${token.signatureVerified ? 'signature verified' : 'signature NOT verified (--no-verify-signature)'}; exp ${new Date(token.exp * 1000).toISOString()}`,
+    detail:
+      `iss ${token.provider.url} → ${token.provider.arn}; aud ${JSON.stringify(token.audience)} is in ClientIDList; sub ${JSON.stringify(token.subject)}; ` +
+      `exp ${new Date(token.exp * 1000).toISOString()}; ${token.alg} kid ${JSON.stringify(token.kid)}; ` +
+      (token.signatureVerified ? 'signature verified' : 'signature NOT verified (--no-verify-signature)'),
   });
+  return token;
+}
 
-  const role = config.roles.get(req.roleArn);
+/** The role, as this STS's config holds it. */
+function findRole(config: StsConfig, roleArn: string, trace: Trace | undefined): RoleConfig {
+  const role = config.roles.get(roleArn);
   if (!role)
-    fail(
+    failStep(
+      trace,
       'role',
       new StsError(
         'AccessDenied',
         MSG.notAuthorizedWebIdentity,
-        `role ${req.roleArn} does not exist in this STS's config (roles: ${[...config.roles.keys()].join(', ') || 'none'})`,
+        `role ${roleArn} does not exist in this STS's config (roles: ${[...config.roles.keys()].join(', ') || 'none'})`,
       ),
     );
   trace?.push({
     step: 'role',
     ok: true,
-    detail: `${role!.arn} (RoleId ${role!.roleId}, MaxSessionDuration ${role!.maxSessionDuration})`,
+    detail: `${role.arn} (RoleId ${role.roleId}, MaxSessionDuration ${role.maxSessionDuration} s)`,
   });
+  return role;
+}
 
-  const keys = webIdentityKeys(token, req.roleSessionName, globalKeys(config, meta, nowMs));
-  const trust = checkTrust(role!, { type: 'Federated', id: token.provider.arn }, WEB_IDENTITY_ACTION, keys, {
+/** The role's trust policy allows the token's provider (and sts:TagSession / sts:SetSourceIdentity when needed). */
+function checkWebIdentityTrust(
+  role: RoleConfig,
+  token: VerifiedToken,
+  keys: Record<string, ConditionValue>,
+  trace: Trace | undefined,
+): void {
+  const principal = { type: 'Federated' as const, id: token.provider.arn };
+  const trust = checkTrust(role, principal, WEB_IDENTITY_ACTION, keys, {
     tags: token.tags !== undefined && Object.keys(token.tags).length > 0,
     sourceIdentity: token.sourceIdentity !== undefined,
   });
@@ -277,44 +305,45 @@ export async function assumeRoleWithWebIdentity(
         ok: c.result.decision === 'Allow',
         detail: `${c.result.decision}: ${summarizeEvaluation(c.result)}`,
         lines: renderEvaluation(c.result, '    '),
+        evaluation: { result: c.result, context: { action: c.action, principal, conditionKeys: keys } },
       });
   if (!trust.allowed) {
     const err = new StsError(
       'AccessDenied',
       MSG.notAuthorizedWebIdentity,
-      trustExplanation(role!, trust.failed!, summarizeEvaluation(trust.failed!.result)),
+      trustExplanation(role, trust.failed!, summarizeEvaluation(trust.failed!.result)),
     );
     err.details = renderEvaluation(trust.failed!.result, '');
     throw err;
   }
+}
 
-  const duration = req.durationSeconds ?? 3600;
-  if (duration > role!.maxSessionDuration)
-    fail(
-      'duration',
-      new StsError(
-        'ValidationError',
-        MSG.durationExceedsMax,
-        `DurationSeconds ${duration} > MaxSessionDuration ${role!.maxSessionDuration} of ${role!.arn}`,
-      ),
-    );
-  let policies;
-  try {
-    policies = checkSessionPolicies(config, req.policy, req.policyArns, token.tags);
-  } catch (err) {
-    return fail('session policies', err as StsError);
-  }
-
-  const issued = issueCredentials(
-    {
-      partition: config.partition,
-      account: config.accountId,
-      roleName: role!.name,
-      rolePath: role!.path,
-      roleId: role!.roleId,
-      sessionName: req.roleSessionName,
-      durationSeconds: duration,
-      now: nowMs,
+/**
+ * The whole decision of AssumeRoleWithWebIdentity, issuing nothing: request → token → role → trust policy →
+ * duration → session policies. Throws the StsError AWS would answer; `trace` records each step. The server and
+ * `openirsa explain` both run this, so they cannot disagree.
+ */
+export async function decideWebIdentity(
+  req: WebIdentityParams,
+  deps: StsDeps,
+  meta: RequestMeta,
+  trace?: Trace,
+): Promise<WebIdentityDecision> {
+  const { config } = deps;
+  const arn = checkRequest(req, trace);
+  const nowMs = deps.now();
+  const token = await verifyWebIdentityToken(req, arn, deps, nowMs, trace);
+  const role = findRole(config, req.roleArn, trace);
+  const keys = webIdentityKeys(token, req.roleSessionName, globalKeys(config, meta, nowMs));
+  checkWebIdentityTrust(role, token, keys, trace);
+  const durationSeconds = checkDuration(req.durationSeconds, role, trace);
+  const policies = sessionPoliciesStep(config, req, token.tags, trace);
+  return {
+    token,
+    role,
+    packedPolicySize: policies.packedPolicySize,
+    issue: {
+      ...roleSessionInput(config, role, req.roleSessionName, durationSeconds, nowMs),
       sourceIdentity: token.sourceIdentity,
       tags: token.tags,
       transitiveTagKeys: token.transitiveTagKeys,
@@ -324,30 +353,32 @@ export async function assumeRoleWithWebIdentity(
       sessionPolicy: policies.policy,
       policyArns: policies.policyArns,
     },
-    config.sessionKeys[0]!,
-    deps.random ?? defaultRandom,
-  );
+  };
+}
+
+export async function assumeRoleWithWebIdentity(
+  req: WebIdentityParams,
+  deps: StsDeps,
+  meta: RequestMeta,
+  trace?: Trace,
+): Promise<WebIdentityResult> {
+  const { config } = deps;
+  const { token, role, issue, packedPolicySize } = await decideWebIdentity(req, deps, meta, trace);
+  const issued = issueCredentials(issue, config.sessionKeys[0]!, deps.random ?? defaultRandom);
   trace?.push({
     step: 'credentials',
     ok: true,
-    detail: `${duration} s session, expires ${isoSeconds(issued.expiration.getTime())}`,
+    detail: `${issue.durationSeconds} s session, expires ${isoSeconds(issued.expiration.getTime())}`,
   });
   return {
     session: issued.session,
     token,
-    role: role!,
+    role,
     subject: token.subject,
     audience: token.audience,
     provider: token.provider.arn,
-    arn: assumedRoleArn(config.partition, config.accountId, role!.name, req.roleSessionName),
-    assumedRoleId: `${role!.roleId}:${req.roleSessionName}`,
+    ...assumedRoleOut(issued),
     sourceIdentity: token.sourceIdentity,
-    packedPolicySize: policies.packedPolicySize,
-    credentials: {
-      accessKeyId: issued.accessKeyId,
-      secretAccessKey: issued.secretAccessKey,
-      sessionToken: issued.sessionToken,
-      expiration: isoSeconds(issued.expiration.getTime()),
-    },
+    packedPolicySize,
   };
 }

@@ -5,10 +5,11 @@
  */
 import { parse as parseYaml } from 'yaml';
 import { MAX_ADMISSION_BODY_BYTES } from './constants.js';
-import { goString, jsonKind } from './go-json.js';
-import { isJsonObject, parseGoJsonLossless } from './go-number.js';
-import { goDecodeUtf8 } from './go-utf8.js';
-import { exceedsGoDepth, GO_MAX_JSON_DEPTH, goJsonSyntaxError } from './mutate-jsonerr.js';
+import { goString } from './go/json-string.js';
+import { jsonKind } from './go/type-check.js';
+import { isJsonObject, parseGoJsonLossless } from './go/number.js';
+import { goDecodeUtf8 } from './go/utf8.js';
+import { exceedsGoDepth, GO_MAX_JSON_DEPTH, goJsonSyntaxError } from './go/json-syntax-error.js';
 import { mutatePrepared, preparePod } from './mutate.js';
 import type { IdentityLookup, MutationConfig, MutationResult } from './types.js';
 

@@ -5,8 +5,8 @@
  * itself except through the injected `fetchServiceAccount`.
  */
 import { ANNOTATION, DEFAULT_TOKEN_EXPIRATION, MIN_TOKEN_EXPIRATION } from './constants.js';
-import { goKeyCompare, goString } from './go-json.js';
-import { maxInt64, parseGoBool, parseGoInt64 } from './goparse.js';
+import { goKeyCompare, goString } from './go/json-string.js';
+import { maxInt64, parseGoBool, parseGoInt64 } from './go/strconv.js';
 import type { IdentityLookup, ServiceAccountSettings } from './types.js';
 import type { Logger } from '../log.js';
 

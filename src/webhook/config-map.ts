@@ -3,7 +3,7 @@
  * `<--namespace>/pod-identity-webhook` maps `"<ns|*>/<sa>"` to `{RoleARN, Audience, UseRegionalSTS, TokenExpiration}`.
  */
 import { CONFIG_MAP_KEY, CONFIG_MAP_NAME } from './constants.js';
-import { goIntOf, INT64_RANGE, isJsonNumber, isJsonObject, parseGoJson } from './go-number.js';
+import { goIntOf, INT64_RANGE, isJsonNumber, isJsonObject, parseGoJson } from './go/number.js';
 import type { ConfigMapEntries, IdentityCache } from './cache.js';
 import type { ServiceAccountSettings } from './types.js';
 import type { Logger } from '../log.js';

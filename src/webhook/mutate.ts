@@ -18,23 +18,20 @@ import {
   POD_IDENTITY_LABEL,
   ROLE_ARN_PATTERN,
 } from './constants.js';
+import { goCsvFirstRecord } from './go/csv.js';
 import {
-  canonicalisePod,
-  checkPodTypes,
-  takeInexactNumber,
   containerSegments,
   encodeStruct,
-  EnvVar,
-  goString,
-  podShallowOk,
-  VolumeMount,
   writeContainer,
   type ContainerSegments,
   type Out,
-} from './go-json.js';
-import { isJsonObject } from './go-number.js';
-import { maxInt64, parseGoInt64 } from './goparse.js';
-import { goCsvFirstRecord, goFilepathJoin } from './mutate-go.js';
+} from './go/encode.js';
+import { goFilepathJoin } from './go/filepath.js';
+import { goString } from './go/json-string.js';
+import { EnvVar, VolumeMount } from './go/k8s-types.js';
+import { isJsonObject, takeInexactNumber } from './go/number.js';
+import { maxInt64, parseGoInt64 } from './go/strconv.js';
+import { canonicalisePod, checkPodTypes, podShallowOk } from './go/type-check.js';
 import type { IdentityLookup, JsonPatchOperation, MutationConfig, MutationResult } from './types.js';
 
 type Obj = Record<string, unknown>;
@@ -355,84 +352,21 @@ export function mutatePrepared(
   const metadata = asObj(pod.metadata);
   const spec = asObj(pod.spec);
   const annotations = asObj(metadata?.annotations);
-  const prefix = config.annotationPrefix;
   const warnings: string[] = [];
-  const saName = str(spec?.serviceAccountName);
-
-  let expiration: bigint;
-  let audience: string;
-  let useRegionalSts: boolean;
-  let volumeName: string;
-  let mountPath: string;
-  let tokenPath: string;
-  let roleArn = '';
-  let fullUri = '';
-  if (lookup.mode === 'container-credentials') {
-    const cc = config.containerCredentials;
-    expiration = lookup.common.tokenExpiration;
-    useRegionalSts = lookup.common.useRegionalSts;
-    audience = cc.audience;
-    volumeName = cc.volumeName;
-    mountPath = cc.mountPath;
-    tokenPath = cc.tokenPath;
-    fullUri = cc.fullUri;
-  } else {
-    const s = lookup.settings;
-    expiration = s.tokenExpiration;
-    useRegionalSts = s.useRegionalSts;
-    audience = s.audience;
-    volumeName = IRSA_VOLUME_NAME;
-    mountPath = config.tokenMountPath;
-    tokenPath = IRSA_TOKEN_PATH;
-    roleArn = s.roleArn;
-    if (!ROLE_ARN_PATTERN.test(roleArn)) {
-      warnings.push(
-        `role ARN ${JSON.stringify(roleArn)} of service account ${namespace}/${saName} is not a valid IAM role ARN ` +
-          `(arn:<partition>:iam::<12-digit account>:role/<name>); it is used as given`,
-      );
-    }
-  }
-
-  // Pod annotation token-expiration overrides the SA/flag value (§1.2): invalid → ignored, valid → ≥ 600.
-  const expKey = `${prefix}/${ANNOTATION.tokenExpiration}`;
-  if (has(annotations, expKey)) {
-    const raw = str(annotations?.[expKey]);
-    const v = parseGoInt64(raw);
-    if (v === undefined) {
-      warnings.push(
-        `annotation ${expKey}=${JSON.stringify(raw)} is not an integer; using ${expiration} seconds`,
-      );
-    } else {
-      if (v < MIN_TOKEN_EXPIRATION)
-        warnings.push(
-          `annotation ${expKey}=${JSON.stringify(raw)} is below the minimum of ${MIN_TOKEN_EXPIRATION} seconds; ` +
-            `using ${MIN_TOKEN_EXPIRATION}`,
-        );
-      expiration = maxInt64(v, MIN_TOKEN_EXPIRATION);
-    }
-  }
-  if (lookup.mode === 'container-credentials' && expiration === DEFAULT_TOKEN_EXPIRATION) {
-    // rand.Int63n(7201) + 79200; a misbehaving random source cannot push it out of range.
-    const r = Math.min(Math.max(Math.floor(random() * JITTER_RANGE_SECONDS), 0), JITTER_RANGE_SECONDS - 1);
-    expiration = BigInt(JITTER_BASE_SECONDS + (Number.isFinite(r) ? r : 0));
-  }
-
-  const skipKey = `${prefix}/${ANNOTATION.skipContainers}`;
-  const skipValue = has(annotations, skipKey) ? str(annotations?.[skipKey]) : undefined;
-  const skip = containersToSkip(skipValue);
-  if (skip.invalid)
-    warnings.push(
-      `annotation ${skipKey}=${JSON.stringify(skipValue)} is not valid CSV; no container is skipped`,
-    );
+  const token = tokenSettings(lookup, config, `${namespace}/${str(spec?.serviceAccountName)}`, warnings);
+  token.expiration = podTokenExpiration(token.expiration, annotations, config.annotationPrefix, warnings);
+  if (lookup.mode === 'container-credentials' && token.expiration === DEFAULT_TOKEN_EXPIRATION)
+    token.expiration = jitteredExpiration(random);
+  const skip = skippedContainers(annotations, config.annotationPrefix, warnings);
 
   const pc: PatchConfig = {
-    skip: skip.names,
-    fullUri,
-    roleArn,
-    tokenFile: tokenFilePath(mountPath, tokenPath, isWindowsPod(spec)),
-    volumeName,
-    mountPath,
-    useRegionalSts,
+    skip,
+    fullUri: token.fullUri,
+    roleArn: token.roleArn,
+    tokenFile: tokenFilePath(token.mountPath, token.tokenPath, isWindowsPod(spec)),
+    volumeName: token.volumeName,
+    mountPath: token.mountPath,
+    useRegionalSts: token.useRegionalSts,
     region: config.awsDefaultRegion,
     envExtra: [],
     mountJson: undefined,
@@ -440,38 +374,8 @@ export function mutatePrepared(
 
   const out: Out = { s: '[' };
   let changed = false;
-  if (lookup.mode === 'container-credentials') {
-    const labels = asObj(metadata?.labels);
-    if (labels === undefined) {
-      openOp(out, '/metadata/labels');
-      out.s += `{${goString(POD_IDENTITY_LABEL)}:"enabled"}}`;
-      changed = true;
-    } else {
-      openOp(out, LABEL_POINTER);
-      out.s += '"enabled"}';
-      if (labels[POD_IDENTITY_LABEL] !== 'enabled') changed = true;
-    }
-  }
-
-  const volumes = asArr(spec?.volumes);
-  let volumeExists = false;
-  if (volumes !== undefined)
-    for (const v of volumes) if (str(asObj(v)?.name) === volumeName) volumeExists = true;
-  if (!volumeExists) {
-    const sat =
-      (audience === '' ? '' : `"audience":${goString(audience)},`) +
-      `"expirationSeconds":${expiration},"path":${goString(tokenPath)}`;
-    const vol = `{"name":${goString(volumeName)},"projected":{"sources":[{"serviceAccountToken":{${sat}}}]}}`;
-    if (volumes === undefined) {
-      openOp(out, '/spec/volumes');
-      out.s += `[${vol}]}`;
-    } else {
-      openOp(out, '/spec/volumes/0');
-      out.s += `${vol}}`;
-    }
-    changed = true;
-  }
-
+  if (lookup.mode === 'container-credentials' && labelOp(out, metadata)) changed = true;
+  if (tokenVolumeOp(out, spec, token)) changed = true;
   // The reference always sends this op; its value is a non-nil slice (`[]` for a pod without containers: an
   // interface holding an empty slice is not "empty" to omitempty).
   const containers = asArr(spec?.containers) ?? [];
@@ -487,4 +391,132 @@ export function mutatePrepared(
     lookup.mode === 'container-credentials' ? 'container_credentials' : 'sts_web_identity',
     warnings,
   );
+}
+
+/** The projected token and the identity it stands for, from the lookup (and the flags, for container credentials). */
+interface TokenSettings {
+  expiration: bigint;
+  audience: string;
+  useRegionalSts: boolean;
+  volumeName: string;
+  mountPath: string;
+  tokenPath: string;
+  /** Empty in container-credentials mode. */
+  roleArn: string;
+  /** Empty in web-identity mode. */
+  fullUri: string;
+}
+
+function tokenSettings(
+  lookup: Exclude<IdentityLookup, { mode: 'none' }>,
+  config: MutationConfig,
+  serviceAccount: string,
+  warnings: string[],
+): TokenSettings {
+  if (lookup.mode === 'container-credentials') {
+    const cc = config.containerCredentials;
+    return {
+      expiration: lookup.common.tokenExpiration,
+      audience: cc.audience,
+      useRegionalSts: lookup.common.useRegionalSts,
+      volumeName: cc.volumeName,
+      mountPath: cc.mountPath,
+      tokenPath: cc.tokenPath,
+      roleArn: '',
+      fullUri: cc.fullUri,
+    };
+  }
+  const s = lookup.settings;
+  if (!ROLE_ARN_PATTERN.test(s.roleArn)) {
+    warnings.push(
+      `role ARN ${JSON.stringify(s.roleArn)} of service account ${serviceAccount} is not a valid IAM role ARN ` +
+        `(arn:<partition>:iam::<12-digit account>:role/<name>); it is used as given`,
+    );
+  }
+  return {
+    expiration: s.tokenExpiration,
+    audience: s.audience,
+    useRegionalSts: s.useRegionalSts,
+    volumeName: IRSA_VOLUME_NAME,
+    mountPath: config.tokenMountPath,
+    tokenPath: IRSA_TOKEN_PATH,
+    roleArn: s.roleArn,
+    fullUri: '',
+  };
+}
+
+/** The pod's token-expiration annotation overrides the SA/flag value (§1.2): invalid → ignored, valid → ≥ 600. */
+function podTokenExpiration(
+  expiration: bigint,
+  annotations: Obj | undefined,
+  prefix: string,
+  warnings: string[],
+): bigint {
+  const expKey = `${prefix}/${ANNOTATION.tokenExpiration}`;
+  if (!has(annotations, expKey)) return expiration;
+  const raw = str(annotations?.[expKey]);
+  const v = parseGoInt64(raw);
+  if (v === undefined) {
+    warnings.push(
+      `annotation ${expKey}=${JSON.stringify(raw)} is not an integer; using ${expiration} seconds`,
+    );
+    return expiration;
+  }
+  if (v < MIN_TOKEN_EXPIRATION)
+    warnings.push(
+      `annotation ${expKey}=${JSON.stringify(raw)} is below the minimum of ${MIN_TOKEN_EXPIRATION} seconds; ` +
+        `using ${MIN_TOKEN_EXPIRATION}`,
+    );
+  return maxInt64(v, MIN_TOKEN_EXPIRATION);
+}
+
+/** The container-credentials jitter for the default expiration: rand.Int63n(7201) + 79200. */
+function jitteredExpiration(random: () => number): bigint {
+  // A misbehaving random source cannot push it out of range.
+  const r = Math.min(Math.max(Math.floor(random() * JITTER_RANGE_SECONDS), 0), JITTER_RANGE_SECONDS - 1);
+  return BigInt(JITTER_BASE_SECONDS + (Number.isFinite(r) ? r : 0));
+}
+
+/** The skip-containers annotation's names; a warning (and none skipped) when it is not valid CSV. */
+function skippedContainers(annotations: Obj | undefined, prefix: string, warnings: string[]): Set<string> {
+  const skipKey = `${prefix}/${ANNOTATION.skipContainers}`;
+  const skipValue = has(annotations, skipKey) ? str(annotations?.[skipKey]) : undefined;
+  const skip = containersToSkip(skipValue);
+  if (skip.invalid)
+    warnings.push(
+      `annotation ${skipKey}=${JSON.stringify(skipValue)} is not valid CSV; no container is skipped`,
+    );
+  return skip.names;
+}
+
+/** Appends the pod-identity label op (container credentials); true when the label was not already set. */
+function labelOp(out: Out, metadata: Obj | undefined): boolean {
+  const labels = asObj(metadata?.labels);
+  if (labels === undefined) {
+    openOp(out, '/metadata/labels');
+    out.s += `{${goString(POD_IDENTITY_LABEL)}:"enabled"}}`;
+    return true;
+  }
+  openOp(out, LABEL_POINTER);
+  out.s += '"enabled"}';
+  return labels[POD_IDENTITY_LABEL] !== 'enabled';
+}
+
+/** Appends the projected token volume's op unless the pod has a volume of that name; true when it did. */
+function tokenVolumeOp(out: Out, spec: Obj | undefined, token: TokenSettings): boolean {
+  const volumes = asArr(spec?.volumes);
+  if (volumes !== undefined)
+    for (const v of volumes) if (str(asObj(v)?.name) === token.volumeName) return false;
+  const sat =
+    (token.audience === '' ? '' : `"audience":${goString(token.audience)},`) +
+    `"expirationSeconds":${token.expiration},"path":${goString(token.tokenPath)}`;
+  const vol = `{"name":${goString(token.volumeName)},"projected":{"sources":[{"serviceAccountToken":{${sat}}}]}}`;
+  if (volumes === undefined) {
+    openOp(out, '/spec/volumes');
+    out.s += `[${vol}]}`;
+  } else {
+    openOp(out, '/spec/volumes/0');
+    out.s += `${vol}}`;
+  }
+  return true;
 }

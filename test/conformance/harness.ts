@@ -14,8 +14,8 @@ import {
   DEFAULT_TOKEN_EXPIRATION,
   DEFAULT_TOKEN_MOUNT_PATH,
 } from '../../src/webhook/constants.js';
-import { Container, structAt } from '../../src/webhook/go-json.js';
-import { parseGoBool, parseGoInt64 } from '../../src/webhook/goparse.js';
+import { Container, structAt } from '../../src/webhook/go/k8s-types.js';
+import { parseGoBool, parseGoInt64 } from '../../src/webhook/go/strconv.js';
 import { mutatePod } from '../../src/webhook/mutate.js';
 import type { IdentityLookup, MutationConfig } from '../../src/webhook/types.js';
 

@@ -6,7 +6,8 @@
  * no unescaped control character or markup in a response.
  */
 import { StsService } from '../../src/sts/server.js';
-import { StsError } from '../../src/sts/protocol.js';
+import { TokenError } from '../../src/oidc/errors.js';
+import { stsErrorOf } from '../../src/sts/token-errors.js';
 import { verifyToken } from '../../src/oidc/verify.js';
 import { KeyStore } from '../../src/oidc/keys.js';
 import { reviewAdmission } from '../../src/webhook/admission.js';
@@ -241,8 +242,10 @@ export async function check(c: FuzzCase): Promise<string | undefined> {
         if (!v.signatureVerified) return 'accepted without verifying the signature';
         return undefined;
       } catch (err) {
-        if (!(err instanceof StsError)) return `threw ${(err as Error)?.name}: ${(err as Error)?.message}`;
-        if (err.status >= 500) return `a ${err.status} (${err.code}) for a bad token`;
+        // A refused token is a TokenError, which the STS answers through its one mapping.
+        if (!(err instanceof TokenError)) return `threw ${(err as Error)?.name}: ${(err as Error)?.message}`;
+        const answer = stsErrorOf(err);
+        if (answer.status >= 500) return `a ${answer.status} (${answer.code}) for a bad token`;
         return undefined;
       }
     }

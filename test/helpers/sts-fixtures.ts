@@ -4,6 +4,8 @@ import { exportJWK, type JWK } from 'jose';
 import assert from 'node:assert/strict';
 import { buildConfig, type StsConfig } from '../../src/sts/config.js';
 import { StsError } from '../../src/sts/protocol.js';
+import { TokenError } from '../../src/oidc/errors.js';
+import { stsErrorOf } from '../../src/sts/token-errors.js';
 
 export const ISSUER = 'https://issuer.example.com/id/TEST1';
 export const ISSUER_ID = 'issuer.example.com/id/TEST1';
@@ -138,13 +140,20 @@ export interface Reply {
 }
 
 /** `ok`, or the StsError it rejects with as `CODE: message` (any other error fails the test). */
+/** What the STS answers for an error: an StsError as it is, an oidc TokenError through the STS's mapping. */
+export function asStsError(err: unknown): StsError | undefined {
+  if (err instanceof TokenError) return stsErrorOf(err);
+  return err instanceof StsError ? err : undefined;
+}
+
 export async function stsOutcome(p: Promise<unknown>): Promise<string> {
   try {
     await p;
     return 'ok';
   } catch (err) {
-    assert.ok(err instanceof StsError, String(err));
-    return `${err.code}: ${err.message}`;
+    const e = asStsError(err);
+    assert.ok(e, String(err));
+    return `${e.code}: ${e.message}`;
   }
 }
 

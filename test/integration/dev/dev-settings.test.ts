@@ -2,7 +2,9 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { get as httpsGet } from 'node:https';
+import { connect as tlsConnect } from 'node:tls';
 import { connect, createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -65,6 +67,72 @@ test('--host applies to every listener: issuer, STS, webhook and its metrics', a
     const exited = new Promise((r) => child.once('exit', r));
     child.kill('SIGTERM');
     await exited;
+  }
+});
+
+test('--host with another address: the printed URLs name it, and its certificate is valid for it (from the same CA)', async () => {
+  const state = join(await tempDir(), 'state');
+  const start = (
+    host: string,
+  ): { child: ReturnType<typeof spawn>; summary: Promise<Record<string, string>> } => {
+    const child = spawn(
+      process.execPath,
+      [BIN, 'dev', '--json', '--host', host, '--state-dir', state, ...FREE_PORTS],
+      {
+        env: cleanEnv({}),
+      },
+    );
+    const summary = new Promise<Record<string, string>>((resolve, reject) => {
+      let out = '';
+      child.stdout.on('data', (d: Buffer) => {
+        out += d.toString();
+        if (out.includes('\n')) resolve(JSON.parse(out.split('\n')[0]!) as Record<string, string>);
+      });
+      child.on('exit', (code) => reject(new Error(`dev exited ${code}`)));
+    });
+    return { child, summary };
+  };
+  const stop = async (child: ReturnType<typeof spawn>): Promise<void> => {
+    const exited = new Promise((r) => child.once('exit', r));
+    child.kill('SIGTERM');
+    await exited;
+  };
+  // First on localhost (the state and its CA are created), then on 127.0.0.2: the leaf is reissued by the same CA.
+  const first = start('127.0.0.1');
+  const caOf = (summary: Record<string, unknown>): string =>
+    (summary.env as Record<string, string>).AWS_CA_BUNDLE!;
+  const caBefore = caOf(await first.summary);
+  await stop(first.child);
+  const second = start('127.0.0.2');
+  try {
+    const summary = await second.summary;
+    assert.equal(caOf(summary), caBefore);
+    const ca = await readFile(caOf(summary), 'utf8');
+    for (const key of ['issuerUrl', 'stsUrl', 'webhookUrl', 'metricsUrl']) {
+      const url = new URL(summary[key]!);
+      assert.equal(url.hostname, '127.0.0.2', `${key}: ${summary[key]}`);
+      if (url.protocol !== 'https:') continue;
+      // A TLS client that checks the name, trusting only dev's CA, accepts the listener at that address.
+      await new Promise<void>((resolve, reject) => {
+        const s = tlsConnect({ host: url.hostname, port: Number(url.port), ca }, () => {
+          s.destroy();
+          resolve();
+        });
+        s.on('error', reject);
+      });
+    }
+    // The issuer URL inside the tokens is the one printed: its discovery document says so.
+    const discovery = await new Promise<string>((resolve, reject) => {
+      const req = httpsGet(`${summary.issuerUrl}/.well-known/openid-configuration`, { ca }, (res) => {
+        let body = '';
+        res.on('data', (d: Buffer) => (body += d.toString()));
+        res.on('end', () => resolve(body));
+      });
+      req.on('error', reject);
+    });
+    assert.equal((JSON.parse(discovery) as { issuer: string }).issuer, summary.issuerUrl);
+  } finally {
+    await stop(second.child);
   }
 });
 

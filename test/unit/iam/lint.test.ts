@@ -6,7 +6,8 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { run } from '../../../src/cli/lint.js';
 import { CliError } from '../../../src/cli/errors.js';
-import { IamError, LINT_RULES, lintTrustPolicy, rolesFromConfig } from '../../../src/iam/index.js';
+import { IamError, LINT_RULES, lintTrustPolicy } from '../../../src/iam/index.js';
+import { rolesFromConfig } from '../../../src/sts/lint-input.js';
 
 const DIR = join('test', 'fixtures', 'lint');
 const expected = (

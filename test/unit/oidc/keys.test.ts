@@ -4,7 +4,9 @@ import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { createCa, issueCertificate, sha1Thumbprint } from '../../../src/pki/index.js';
 import { KeyStore, ProviderKeys, selectJwk, type ProviderTrust } from '../../../src/oidc/keys.js';
-import { MSG, StsError } from '../../../src/sts/protocol.js';
+import { MSG, type StsError } from '../../../src/sts/protocol.js';
+import { TokenError } from '../../../src/oidc/errors.js';
+import { stsErrorOf } from '../../../src/sts/token-errors.js';
 import { makeKey } from '../../helpers/sts-fixtures.js';
 
 const ca = await createCa('oidc test CA');
@@ -48,12 +50,13 @@ const reset = () => {
   failDiscovery = false;
 };
 
+/** The STS's answer to the failure (oidc's TokenError through the STS mapping). */
 async function err(p: Promise<unknown>): Promise<StsError> {
   try {
     await p;
   } catch (e) {
-    assert.ok(e instanceof StsError);
-    return e;
+    assert.ok(e instanceof TokenError);
+    return stsErrorOf(e);
   }
   assert.fail('expected an StsError');
 }

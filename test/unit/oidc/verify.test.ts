@@ -11,7 +11,9 @@ import {
   verifyToken,
   type ProviderRef,
 } from '../../../src/oidc/verify.js';
-import { MSG, StsError } from '../../../src/sts/protocol.js';
+import { MSG } from '../../../src/sts/protocol.js';
+import { TokenError } from '../../../src/oidc/errors.js';
+import { asStsError } from '../../helpers/sts-fixtures.js';
 import {
   ISSUER,
   ISSUER_ID,
@@ -33,7 +35,11 @@ const key = await makeKey('k');
 const pub = createPublicKey({ key: key.jwk as JsonWebKey, format: 'jwk' });
 
 function fails(f: () => unknown, code: string, message: string) {
-  assert.throws(f, (e: unknown) => e instanceof StsError && e.code === code && e.message === message);
+  assert.throws(
+    f,
+    (e: unknown) =>
+      e instanceof TokenError && asStsError(e)?.code === code && asStsError(e)?.message === message,
+  );
 }
 
 test('verifyToken with a fixed key and clock returns the verified facts', async () => {
@@ -124,7 +130,7 @@ test('session tag and source identity claims', () => {
   assert.deepEqual(ok.tags, { team: 'b', env: 'prod' }, 'keys are case-insensitive; the later one wins');
   assert.deepEqual(ok.transitiveTagKeys, ['env']);
   assert.equal(ok.sourceIdentity, 'alice');
-  const bad = (c: Record<string, unknown>) => assert.throws(() => parseSessionClaims(c), StsError);
+  const bad = (c: Record<string, unknown>) => assert.throws(() => parseSessionClaims(c), TokenError);
   bad({ 'https://aws.amazon.com/tags': { principal_tags: { a: ['1', '2'] } } });
   bad({ 'https://aws.amazon.com/tags': { principal_tags: { 'aws:x': ['1'] } } });
   bad({ 'https://aws.amazon.com/tags': { principal_tags: { a: ['1'] }, transitive_tag_keys: ['b'] } });
@@ -154,6 +160,6 @@ test('a key of the wrong type for the header alg fails as a bad signature, not a
   const ecPub = createPublicKey({ key: ec.jwk as JsonWebKey, format: 'jwk' });
   await assert.rejects(
     verifyToken(signToken(key, claims()), { now: NOW, providers: [provider], getKey: async () => ecPub }),
-    (e: unknown) => e instanceof StsError && e.message === MSG.badSignature,
+    (e: unknown) => e instanceof TokenError && asStsError(e)?.message === MSG.badSignature,
   );
 });

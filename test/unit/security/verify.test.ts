@@ -16,7 +16,7 @@ import {
   type Alg,
   type ProviderRef,
 } from '../../../src/oidc/verify.js';
-import { MSG, StsError } from '../../../src/sts/protocol.js';
+import { MSG } from '../../../src/sts/protocol.js';
 import {
   ISSUER,
   ISSUER_ID,
@@ -24,6 +24,7 @@ import {
   PROVIDER_ARN,
   claims,
   signToken,
+  asStsError,
   stsOutcome,
   type TestKey,
 } from '../../helpers/sts-fixtures.js';
@@ -69,7 +70,7 @@ test('every allowed algorithm verifies with its key, and only with its key', asy
     const forged = `${h}.${Buffer.from(JSON.stringify(claims({ sub: 'x' }))).toString('base64url')}.${s}`;
     await assert.rejects(
       checkSignature(decodeJwt(forged), k.publicKey),
-      (e: StsError) => e.message === MSG.badSignature,
+      (e: unknown) => asStsError(e)?.message === MSG.badSignature,
     );
   }
 });
@@ -129,7 +130,7 @@ test('session tags and SourceIdentity: character sets and lengths as AWS enforce
   const invalidTags = (f: () => unknown) =>
     assert.throws(
       f,
-      (e: unknown) => e instanceof StsError && e.message.startsWith('Invalid session tags in the ID Token: '),
+      (e: unknown) => asStsError(e)?.message.startsWith('Invalid session tags in the ID Token: ') === true,
     );
   assert.deepEqual(tags({ 'k_.:/=+-@ é 1': ['v_.:/=+-@ é 1'] }).tags, { 'k_.:/=+-@ é 1': 'v_.:/=+-@ é 1' });
   assert.deepEqual(tags({ ['k'.repeat(128)]: ['v'.repeat(256)] }).tags, {
@@ -153,7 +154,7 @@ test('session tags and SourceIdentity: character sets and lengths as AWS enforce
   for (const bad of ['a', 'a'.repeat(65), 'a b', 'a/b', 'a:b', 'aws:me', 'AWS:me', 1, null, ''])
     assert.throws(
       () => si(bad),
-      (e: unknown) => e instanceof StsError && e.message === MSG.invalidSourceIdentity,
+      (e: unknown) => asStsError(e)?.message === MSG.invalidSourceIdentity,
       JSON.stringify(bad),
     );
 });

@@ -8,6 +8,7 @@ import {
   SetupPlanError,
   formatStep,
   planDelete,
+  trustsProvider,
   planSetup,
   providerArnOf,
   roleArnOf,
@@ -372,6 +373,60 @@ test('delete after setup on existing things: only our statement and annotation g
   // A role whose only statement is ours but that setup did not create keeps it (IAM needs one statement).
   const only: Observed = { role: { ...setUp.role!, trustPolicy: { Statement: [trustStatementOf(s)] } } };
   assert.equal(planDelete(s, only, ['role'])[0]!.status, 'unchanged');
+});
+
+test('delete for one of two ServiceAccounts sharing a role setup created: only its statement goes; role and provider stay', () => {
+  const first = spec();
+  const second = spec({ serviceAccount: 'worker' });
+  const afterFirst = apply({}, allActions(planSetup(first, {})));
+  const both = apply(afterFirst, allActions(planSetup(second, afterFirst)));
+  assert.equal(statementsOf(both.role!.trustPolicy).length, 2);
+  const steps = planDelete(first, { ...both, rolesTrustingProvider: [] });
+  assert.deepEqual(
+    steps.map((x) => [x.phase, x.status]),
+    [
+      ['serviceaccount', 'delete'],
+      ['role', 'update'],
+      ['provider', 'unchanged'],
+    ],
+  );
+  assert.match(steps[1]!.detail, /created by setup but it trusts others too/);
+  assert.match(steps[2]!.detail, /still trusted by role arn:aws:iam::111122223333:role\/app-web/);
+  const after = apply(both, allActions(steps));
+  assert.deepEqual(statementsOf(after.role!.trustPolicy), [trustStatementOf(second)]);
+  assert.ok(after.provider);
+  // Then the second goes too: now the role and the provider have nobody left.
+  const last = planDelete(second, { ...after, rolesTrustingProvider: [] }, ['role', 'provider']);
+  assert.deepEqual(
+    last.map((x) => [x.phase, x.status]),
+    [
+      ['role', 'delete'],
+      ['provider', 'delete'],
+    ],
+  );
+});
+
+test('delete keeps a provider setup created while another role of the account trusts it', () => {
+  const s = spec();
+  const created = apply({}, allActions(planSetup(s, {})));
+  const other = 'arn:aws:iam::111122223333:role/another-team';
+  const steps = planDelete(s, { ...created, rolesTrustingProvider: [other, ROLE] });
+  assert.deepEqual(
+    steps.map((x) => [x.phase, x.status]),
+    [
+      ['serviceaccount', 'delete'],
+      ['role', 'delete'],
+      ['provider', 'unchanged'],
+    ],
+  );
+  // The role being deleted does not count; the other one does, by name.
+  assert.match(steps[2]!.detail, new RegExp(`still trusted by role ${other}: kept`));
+  assert.equal(trustsProvider({ Statement: [trustStatementOf(s)] }, PROVIDER), true);
+  assert.equal(
+    trustsProvider({ Statement: { Effect: 'Allow', Principal: { Federated: [PROVIDER] } } }, PROVIDER),
+    true,
+  );
+  assert.equal(trustsProvider({ Statement: [OTHER as never] }, PROVIDER), false);
 });
 
 test('all phases are known and in order', () => {

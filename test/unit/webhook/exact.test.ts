@@ -6,8 +6,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { reviewAdmission } from '../../../src/webhook/admission.js';
-import { GoNumber, goIntOf, INT32_RANGE, INT64_RANGE, parseGoJson } from '../../../src/webhook/go-number.js';
-import { goDecodeUtf8 } from '../../../src/webhook/go-utf8.js';
+import { GoNumber, goIntOf, INT32_RANGE, INT64_RANGE, parseGoJson } from '../../../src/webhook/go/number.js';
+import { goDecodeUtf8 } from '../../../src/webhook/go/utf8.js';
 import { mutatePod } from '../../../src/webhook/mutate.js';
 import type { IdentityLookup } from '../../../src/webhook/types.js';
 import { config, irsa } from './mutate-helpers.js';

@@ -1,8 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { encodeContainer, goKeyCompare, goString } from '../../../src/webhook/go-json.js';
-import { goQuantityString, QuantityError } from '../../../src/webhook/mutate-quantity.js';
-import { goJsonSyntaxError } from '../../../src/webhook/mutate-jsonerr.js';
+import { encodeContainer } from '../../../src/webhook/go/encode.js';
+import { goKeyCompare, goString } from '../../../src/webhook/go/json-string.js';
+import { goQuantityString, QuantityError } from '../../../src/webhook/go/quantity.js';
+import { goJsonSyntaxError } from '../../../src/webhook/go/json-syntax-error.js';
 
 test('Go string escaping: <, >, & and U+2028/2029 as \\u escapes; control characters as Go writes them', () => {
   const rows: Array<[string, string]> = [

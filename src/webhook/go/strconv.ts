@@ -1,5 +1,5 @@
 /** Go's strconv parsing, exactly: annotations are parsed the way the reference webhook parses them. */
-import { INT64_RANGE } from './go-number.js';
+import { INT64_RANGE } from './number.js';
 
 const GO_BOOLS: Record<string, boolean> = {
   '1': true,

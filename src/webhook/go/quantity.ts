@@ -3,7 +3,7 @@
  * `resources` round-trip exactly as the reference emits them: `1000m` → `1`, `0.5` → `500m`, `1024Mi` → `1Gi`,
  * while strings already in canonical form (`100Mi`, `500m`) are kept verbatim, as Go caches them.
  */
-import { GoNumber } from './go-number.js';
+import { GoNumber } from './number.js';
 
 export class QuantityError extends Error {}
 

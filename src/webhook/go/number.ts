@@ -166,3 +166,19 @@ export function parseGoJsonLossless(text: string): unknown {
   }
   return revive(root);
 }
+
+/**
+ * Set when a plain number (from JSON.parse) that is not an exact integer was read or written: its source text may
+ * differ from what a double prints, so the caller must parse the body again with parseGoJsonLossless.
+ */
+let inexact = false;
+/** Note a plain number read or written: flags it when it is not an exact integer. */
+export const noteNumber = (v: number): void => {
+  if (!isExactInteger(v)) inexact = true;
+};
+/** Read and clear the flag (see `inexact`). */
+export function takeInexactNumber(): boolean {
+  const seen = inexact;
+  inexact = false;
+  return seen;
+}
