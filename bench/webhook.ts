@@ -14,7 +14,7 @@ import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { readFileSync, rmSync, existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { admissionReview, samplePod, webhookFiles } from '../test/unit/webhook/https-helpers.js';
+import { admissionReview, samplePod, webhookFiles } from '../test/helpers/webhook-https.js';
 import { parseReply } from './http-client.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
