@@ -12,7 +12,13 @@ import { promisify } from 'node:util';
 import { BIN, cleanEnv } from '../../helpers/sts-harness.js';
 
 const run = promisify(execFile);
-const FREE_PORTS = ['--issuer-port=0', '--sts-port=0', '--webhook-port=0', '--metrics-port=0'];
+const FREE_PORTS = [
+  '--issuer-port=0',
+  '--sts-port=0',
+  '--webhook-port=0',
+  '--metrics-port=0',
+  '--agent-port=0',
+];
 const dirs: string[] = [];
 after(async () => {
   for (const d of dirs) await rm(d, { recursive: true, force: true });

@@ -13,7 +13,13 @@ import { promisify } from 'node:util';
 import { ROOT, VENV_BIN, cleanEnv, venvTool } from '../../helpers/sts-harness.js';
 
 const run = promisify(execFile);
-const FREE_PORTS = ['--issuer-port=0', '--sts-port=0', '--webhook-port=0', '--metrics-port=0'];
+const FREE_PORTS = [
+  '--issuer-port=0',
+  '--sts-port=0',
+  '--webhook-port=0',
+  '--metrics-port=0',
+  '--agent-port=0',
+];
 const ARN = /^arn:aws:sts::111122223333:assumed-role\/s3-writer\/openirsa-dev-[0-9a-f]{12}$/;
 
 const children = new Set<ChildProcess>();
