@@ -19,7 +19,9 @@ if (!process.argv.includes('--report')) {
   if (run.status !== 0) process.exit(run.status ?? 1);
 }
 if (!existsSync(LCOV)) {
-  console.error(`coverage: no ${LCOV}: run \`npm run coverage\` (or npm test with OPENIRSA_COVERAGE=${LCOV})`);
+  console.error(
+    `coverage: no ${LCOV}: run \`npm run coverage\` (or npm test with OPENIRSA_COVERAGE=${LCOV})`,
+  );
   process.exit(1);
 }
 
@@ -68,7 +70,8 @@ const row = (name, g) =>
   `${name.padEnd(34)} ${pct(g.lh, g.lf).padStart(7)} ${pct(g.brh, g.brf).padStart(8)} ${String(g.files).padStart(6)}`;
 console.log(`${'src/ by the unit, conformance and integration suites'.padEnd(34)}   lines branches  files`);
 for (const name of folders) console.log(row(name, groups.get(name)));
-for (const s of SECURITY) console.log(row(`  ${s} (security)`, groups.get(`  ${s} (security)`) ?? { files: 0 }));
+for (const s of SECURITY)
+  console.log(row(`  ${s} (security)`, groups.get(`  ${s} (security)`) ?? { files: 0 }));
 console.log(row('total', groups.get('total')));
 // Node counts only the modules a test loaded: name the ones none did, so that they are not mistaken for covered.
 const unloaded = sourceFiles('src').filter((f) => !files.has(f));

@@ -12,7 +12,8 @@ import {
 } from '../../../src/sts/credentials.js';
 import { NodeSha256, verifySigV4, type SignedRequest } from '../../../src/sts/sigv4.js';
 import { MSG } from '../../../src/sts/protocol.js';
-import { asStsError, stsOutcome } from '../../helpers/sts-fixtures.js';
+import { stsOutcome } from '../../helpers/sts-fixtures.js';
+import { presignedGet, signedPost } from '../../helpers/sigv4-requests.js';
 
 const KEY = Buffer.alloc(32, 1);
 const OTHER = Buffer.alloc(32, 2);
@@ -74,39 +75,9 @@ async function signed(
     credentials: c,
     sha256: NodeSha256,
   });
-  const body = opts.body ?? 'Action=GetCallerIdentity&Version=2011-06-15';
-  if (opts.presign) {
-    const req = await signer.presign(
-      {
-        method: 'GET',
-        protocol: 'https:',
-        hostname: 'sts.local',
-        path: '/',
-        headers: { host: 'sts.local', 'x-k8s-aws-id': 'c1' },
-        query: { Action: 'GetCallerIdentity', Version: '2011-06-15' },
-      },
-      { signingDate: new Date(at), expiresIn: opts.expiresIn ?? 60 },
-    );
-    const query = Object.entries(req.query ?? {})
-      .map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(String(v))}`)
-      .join('&');
-    return { method: 'GET', path: '/', query, headers: req.headers, body: '' };
-  }
-  const req = await signer.sign(
-    {
-      method: 'POST',
-      protocol: 'https:',
-      hostname: 'sts.local',
-      path: '/',
-      headers: { host: 'sts.local', 'content-type': 'application/x-www-form-urlencoded; charset=utf-8' },
-      query: {},
-      body,
-    },
-    { signingDate: new Date(at) },
-  );
-  const headers: Record<string, string> = {};
-  for (const [k, v] of Object.entries(req.headers)) headers[k.toLowerCase()] = v;
-  return { method: 'POST', path: '/', query: '', headers, body };
+  return opts.presign
+    ? presignedGet(signer, at, { expiresIn: opts.expiresIn })
+    : signedPost(signer, at, opts.body);
 }
 
 test('SigV4 header form: valid, tampered, wrong secret, skew, expiry, forged token', async () => {
@@ -256,16 +227,7 @@ test("SigV4: the credential scope's region must be one of the endpoint partition
 });
 
 /** The code, message and explanation (the denial log's reason) of a refused verification. */
-async function refusal(p: Promise<unknown>): Promise<string> {
-  try {
-    await p;
-    return 'ok';
-  } catch (err) {
-    const e = asStsError(err);
-    assert.ok(e, String(err));
-    return `${e.code}: ${e.message}${e.explanation ? ` [${e.explanation}]` : ''}`;
-  }
-}
+const refusal = (p: Promise<unknown>) => stsOutcome(p, true);
 
 test('SigV4 refusals before the signature is computed: malformed query and header parts, scope and session mismatches', async () => {
   const c = issue();
