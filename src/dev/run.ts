@@ -3,8 +3,8 @@
  * the sample account, the webhook with a static ServiceAccount source — plus a token file kept fresh the
  * way the kubelet keeps a projected token fresh.
  */
-import { createHash, randomBytes, randomUUID } from 'node:crypto';
-import { Agent as HttpsAgent, request } from 'node:https';
+import { randomUUID } from 'node:crypto';
+import { request } from 'node:https';
 import { createServer } from 'node:net';
 import { readFile, writeFile } from 'node:fs/promises';
 import { writeSecretFile } from '../secret-file.js';
@@ -13,14 +13,12 @@ import { join, resolve } from 'node:path';
 import { stringify as toYaml } from 'yaml';
 import { buildIssuerDocuments, mintServiceAccountToken } from '../issuer/index.js';
 import { startIssuerServer, type IssuerServer } from '../issuer/serve.js';
-import { base32, buildConfig } from '../sts/config.js';
-import { secretAccessKey } from '../sts/credentials.js';
+import { buildConfig } from '../sts/config.js';
 import { IamApiService, openIamState } from '../iam-api/index.js';
 import { startServer as startStsServer, type RunningServer } from '../sts/server.js';
 import { parseArgs as parseWebhookArgs, resolveFlags } from '../webhook/flags.js';
 import { startWebhook, type RunningWebhook } from '../webhook/start.js';
 import { createLogger, type Logger } from '../log.js';
-import { AssumeRoleWithWebIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import { startAgent } from '../agent/index.js';
 import { POD_IDENTITY_AUDIENCE } from '../agent/token.js';
 import { loadOrCreateState, type DevState } from './state.js';
@@ -37,6 +35,14 @@ import {
   type DevIdentity,
 } from './sample.js';
 import { selfCheck, type SelfCheckResult } from './self-check.js';
+import {
+  ADMIN_PROFILE,
+  ADMIN_SECRET_FILE,
+  agentCredentials,
+  devSessionName,
+  ensureAdminKey,
+  ensureSessionKey,
+} from './credentials.js';
 
 export interface DevPorts {
   issuer: number;
@@ -231,8 +237,24 @@ async function reviewSamplePod(
   return { allowed: response.allowed === true, env, volume, patch };
 }
 
+/** What the phases of startDev share; each phase pushes how to stop what it started onto `stops`. */
+interface DevRun {
+  options: DevOptions;
+  id: DevIdentity;
+  host: string;
+  ports: DevPorts;
+  stateDir: string;
+  /** The host part of every URL (hostPlan.urlHost). */
+  urlHost: string;
+  state: DevState;
+  stops: Array<() => Promise<unknown>>;
+}
+
+/**
+ * Everything openirsa runs in a cluster, on this machine: the issuer, the STS with its IAM API, the webhook, the
+ * tokens the kubelet would project, and the Pod Identity agent; then the sample pod's mutation and the env files.
+ */
 export async function startDev(options: DevOptions): Promise<RunningDev> {
-  const id = options.identity;
   const host = options.host;
   const ports = await resolvePorts(host, options.ports);
   const stateDir = resolve(options.stateDir);
@@ -243,222 +265,52 @@ export async function startDev(options: DevOptions): Promise<RunningDev> {
     ),
   });
   const state = await loadOrCreateState(stateDir, hostPlan);
-  const logger: Logger = createLogger({ name: 'dev', level: options.logLevel });
-  const stopFns: Array<() => Promise<unknown>> = [];
+  const run: DevRun = {
+    options,
+    id: options.identity,
+    host,
+    ports,
+    stateDir,
+    urlHost: hostPlan.urlHost,
+    state,
+    stops: [],
+  };
   const stopAll = async (): Promise<void> => {
-    for (const fn of stopFns.reverse()) await fn().catch(() => undefined);
-    stopFns.length = 0;
+    for (const fn of run.stops.reverse()) await fn().catch(() => undefined);
+    run.stops.length = 0;
   };
 
   try {
-    // The issuer: documents for the state's key, served over HTTPS with the local CA's certificate.
-    const issuerUrl = `https://${hostPlan.urlHost}:${ports.issuer}`;
-    const documents = await buildIssuerDocuments({ issuer: issuerUrl, publicKeys: [state.publicKey] });
-    const issuer: IssuerServer = await startIssuerServer({
-      files: documents.files,
-      port: ports.issuer,
-      host,
-      tlsCert: state.tls.cert,
-      tlsKey: state.tls.key,
-    });
-    stopFns.push(() => issuer.close());
-
-    // The STS with the sample account; its config is also written out for `openirsa explain` and `sts serve`.
-    const sessionKeyFile = join(stateDir, 'sts-session.key');
-    const sessionKey = await ensureSessionKey(sessionKeyFile);
-    const roleArnValue = devRoleArn(id);
-    const adminKey = await ensureAdminKey(stateDir);
-    const stsDoc = {
-      ...stsConfigDocument(id, issuerUrl, state.caFile, sessionKeyFile),
-      // The IAM API on the STS's port; its changes persist in sts-config.iam-state.json beside the config.
-      iamApi: { admin: { accessKeyId: adminKey.accessKeyId, secretAccessKeyFile: ADMIN_SECRET_FILE } },
-    };
-    const stsConfigFile = join(stateDir, 'sts-config.yaml');
-    await writeFile(stsConfigFile, toYaml(stsDoc), { mode: 0o644 });
-    const stsLogger = createLogger({ name: 'sts', level: options.logLevel });
-    const seed = buildConfig(stsDoc, stsConfigFile);
-    const iam = await openIamState(seed, { logger: stsLogger });
-    stopFns.push(() => iam.stop());
-    const sts: RunningServer = await startStsServer({
-      config: iam.config(),
-      port: ports.sts,
-      host,
-      tls: { cert: state.tls.cert, key: state.tls.key },
-      logger: stsLogger,
-      iam: new IamApiService({ api: seed.iamApi!, store: iam.store, config: iam.config, logger: stsLogger }),
-    });
-    iam.onConfig((c) => sts.service.updateConfig(c));
-    stopFns.push(() => sts.close(2000));
-    const stsUrl = `https://${hostPlan.urlHost}:${ports.sts}`;
-    const admin: DevAdmin = {
-      profile: ADMIN_PROFILE,
-      accessKeyId: adminKey.accessKeyId,
-      credentialsFile: adminKey.credentialsFile,
-      env: { AWS_ENDPOINT_URL_IAM: stsUrl, AWS_SHARED_CREDENTIALS_FILE: adminKey.credentialsFile },
-    };
-
-    // The webhook, fed by a static ServiceAccount file instead of an API server.
-    const saFile = join(stateDir, 'service-accounts.yaml');
-    await writeFile(saFile, toYaml(serviceAccountsDocument(id, roleArnValue)), { mode: 0o644 });
-    const flags = resolveFlags(
-      parseWebhookArgs([
-        '--in-cluster=false',
-        `--tls-cert=${join(stateDir, 'tls.crt')}`,
-        `--tls-key=${join(stateDir, 'tls.key')}`,
-        `--port=${ports.webhook}`,
-        `--metrics-port=${ports.metrics}`,
-        `--bind-address=${host}`, // --host is every listener's address, the webhook's and its metrics' too
-        `--service-accounts-file=${saFile}`,
-      ]).values,
-    );
-    const webhook: RunningWebhook = await startWebhook(flags, {
-      logger: createLogger({ name: 'webhook', level: options.logLevel }),
-    });
-    stopFns.push(() => webhook.stop());
-    await webhook.synced;
-    const webhookUrl = `https://${hostPlan.urlHost}:${webhook.port}`;
-
-    // The token, as the kubelet would project it for a pod of the ServiceAccount.
-    const tokenFile = join(stateDir, 'token');
-    const refreshToken = async (): Promise<void> => {
-      const token = await mintServiceAccountToken({
-        privateKey: state.signingKey,
-        issuer: issuerUrl,
-        namespace: id.namespace,
-        serviceAccount: id.serviceAccount,
-        audiences: [id.audience],
-        now: new Date(),
-        ttl: options.tokenTtlSeconds,
-        pod: { name: 's3-uploader', uid: randomUUID() },
-      });
-      await writeSecretFile(tokenFile, token); // a reader never sees a half-written token
-    };
-    // EKS Pod Identity: the sample pod's token for the agent, and the agent's own (IRSA) token.
-    const podTokenFile = join(stateDir, 'pod-identity-token');
-    const podUid = randomUUID();
-    let agentToken = '';
-    const refreshPodIdentityTokens = async (): Promise<void> => {
-      const now = new Date();
-      const common = { privateKey: state.signingKey, issuer: issuerUrl, now, ttl: options.tokenTtlSeconds };
-      const podToken = await mintServiceAccountToken({
-        ...common,
-        namespace: id.namespace,
-        serviceAccount: id.serviceAccount,
-        audiences: [POD_IDENTITY_AUDIENCE],
-        pod: { name: 's3-uploader', uid: podUid },
-      });
-      await writeSecretFile(podTokenFile, podToken);
-      agentToken = await mintServiceAccountToken({
-        ...common,
-        namespace: DEV_AGENT.namespace,
-        serviceAccount: DEV_AGENT.serviceAccount,
-        audiences: [id.audience],
-      });
-    };
-    const refreshAll = async (): Promise<void> => {
-      await refreshToken();
-      await refreshPodIdentityTokens();
-    };
-    await refreshAll();
-    const associationsFile = join(stateDir, 'pod-identity-associations.yaml');
-    await writeFile(associationsFile, toYaml(associationDocument(id)), { mode: 0o644 });
-    const agent = await startAgent({
-      clusterName: DEV_AGENT.clusterName,
-      model: 'agent-identity',
-      bindHosts: [host],
-      port: ports.agent,
-      audiences: [POD_IDENTITY_AUDIENCE],
-      auth: { kind: 'jwks', issuer: issuerUrl, caBundleFile: state.caFile, podCheck: false },
-      associations: { kind: 'file', path: associationsFile },
-      sts: {
-        region: id.region,
-        endpoint: stsUrl,
-        caBundle: state.ca.cert,
-        credentials: agentCredentials(
-          stsUrl,
-          state.ca.cert,
-          id.region,
-          devAgentRoleArn(id),
-          () => agentToken,
-        ),
-      },
-      logger: createLogger({ name: 'agent', level: options.logLevel }),
-    });
-    stopFns.push(() => agent.stop());
-    const agentUrl = `http://${agent.addresses[0]}/v1/credentials`;
-    const timer = setInterval(
-      () => {
-        refreshAll().catch((err: unknown) =>
-          logger.error({ err: (err as Error).message }, 'token refresh failed'),
-        );
-      },
-      Math.max(1000, options.tokenTtlSeconds * 800),
-    );
-    timer.unref();
-    stopFns.push(async () => clearInterval(timer));
-
-    const mutation = await reviewSamplePod(webhookUrl, state.ca.cert, samplePod(id), id.namespace);
-
-    const env: DevEnvironment = {
-      AWS_ROLE_ARN: roleArnValue,
-      AWS_ROLE_SESSION_NAME: devSessionName(sessionKey),
-      AWS_WEB_IDENTITY_TOKEN_FILE: tokenFile,
-      AWS_ENDPOINT_URL_STS: stsUrl,
-      AWS_CA_BUNDLE: state.caFile,
-      NODE_EXTRA_CA_CERTS: state.caFile,
-      AWS_REGION: id.region,
-      AWS_DEFAULT_REGION: id.region,
-    };
-    const envFile = join(stateDir, 'env.sh');
-    await writeFile(
-      envFile,
-      exportLines(env) +
-        `# The IAM API (same port as the STS) and its administrator, a separate profile: the lines above stay the\n` +
-        `# sample role's. Use it as: aws iam list-roles --profile ${ADMIN_PROFILE}\n` +
-        exportLines(admin.env),
-      { mode: 0o644 },
-    );
-
-    const podIdentityEnv: PodIdentityEnvironment = {
-      AWS_CONTAINER_CREDENTIALS_FULL_URI: agentUrl,
-      AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE: podTokenFile,
-      AWS_ENDPOINT_URL_STS: stsUrl,
-      AWS_CA_BUNDLE: state.caFile,
-      NODE_EXTRA_CA_CERTS: state.caFile,
-      AWS_REGION: id.region,
-      AWS_DEFAULT_REGION: id.region,
-    };
-    const podIdentityEnvFile = join(stateDir, 'pod-identity-env.sh');
-    await writeFile(
-      podIdentityEnvFile,
-      `# EKS Pod Identity: what the webhook's container-credentials mode injects, pointed at the dev agent.\n` +
-        exportLines(podIdentityEnv),
-      { mode: 0o644 },
-    );
-
+    const issuerUrl = await startIssuerPhase(run);
+    const sts = await startStsPhase(run, issuerUrl);
+    const webhook = await startWebhookPhase(run);
+    const tokens = await startTokensPhase(run, issuerUrl);
+    const agentUrl = await startAgentPhase(run, issuerUrl, sts.url, tokens.agentToken);
+    const mutation = await reviewSamplePod(webhook.url, state.ca.cert, samplePod(run.id), run.id.namespace);
+    const files = await writeEnvFiles(run, { sts, agentUrl, tokens });
     return {
-      admin,
+      admin: sts.admin,
       agentUrl,
-      podIdentityEnv,
-      podIdentityEnvFile,
+      podIdentityEnv: files.podIdentityEnv,
+      podIdentityEnvFile: files.podIdentityEnvFile,
       state,
       issuerUrl,
-      stsUrl,
-      webhookUrl,
-      metricsUrl: `http://${hostPlan.urlHost}:${webhook.metricsPort}/metrics`,
-      tokenFile,
-      stsConfigFile,
-      envFile,
-      env,
+      stsUrl: sts.url,
+      webhookUrl: webhook.url,
+      metricsUrl: webhook.metricsUrl,
+      tokenFile: tokens.tokenFile,
+      stsConfigFile: sts.configFile,
+      envFile: files.envFile,
+      env: files.env,
       mutation,
-      refreshToken,
+      refreshToken: tokens.refreshToken,
       selfCheck: async () =>
         selfCheck({
-          stsEndpoint: stsUrl,
+          stsEndpoint: sts.url,
           caBundle: state.ca.cert,
-          roleArn: roleArnValue,
-          token: await readFile(tokenFile, 'utf8'),
-          region: id.region,
+          roleArn: devRoleArn(run.id),
+          token: await readFile(tokens.tokenFile, 'utf8'),
+          region: run.id.region,
         }),
       stop: stopAll,
     };
@@ -468,85 +320,242 @@ export async function startDev(options: DevOptions): Promise<RunningDev> {
   }
 }
 
-/** The dev agent's own identity: its ServiceAccount token traded at the dev STS, renewed 5 minutes before expiry. */
-function agentCredentials(
-  stsUrl: string,
-  ca: string,
-  region: string,
-  roleArn: string,
-  token: () => string,
-): () => Promise<{ accessKeyId: string; secretAccessKey: string; sessionToken: string; expiration: Date }> {
-  const client = new STSClient({
-    region,
-    endpoint: stsUrl,
-    requestHandler: { httpsAgent: new HttpsAgent({ ca }) },
+/** The issuer: documents for the state's key, served over HTTPS with the local CA's certificate. */
+async function startIssuerPhase({ host, ports, urlHost, state, stops }: DevRun): Promise<string> {
+  const issuerUrl = `https://${urlHost}:${ports.issuer}`;
+  const documents = await buildIssuerDocuments({ issuer: issuerUrl, publicKeys: [state.publicKey] });
+  const issuer: IssuerServer = await startIssuerServer({
+    files: documents.files,
+    port: ports.issuer,
+    host,
+    tlsCert: state.tls.cert,
+    tlsKey: state.tls.key,
   });
-  let current:
-    { accessKeyId: string; secretAccessKey: string; sessionToken: string; expiration: Date } | undefined;
-  return async () => {
-    if (current && current.expiration.getTime() - Date.now() > 300_000) return current;
-    const out = await client.send(
-      new AssumeRoleWithWebIdentityCommand({
-        RoleArn: roleArn,
-        RoleSessionName: 'openirsa-dev-agent',
-        WebIdentityToken: token(),
-      }),
-    );
-    const c = out.Credentials!;
-    current = {
-      accessKeyId: c.AccessKeyId!,
-      secretAccessKey: c.SecretAccessKey!,
-      sessionToken: c.SessionToken!,
-      expiration: c.Expiration!,
-    };
-    return current;
+  stops.push(() => issuer.close());
+  return issuerUrl;
+}
+
+interface DevSts {
+  url: string;
+  configFile: string;
+  sessionKey: string;
+  admin: DevAdmin;
+}
+
+/** The STS with the sample account; its config is also written out for `openirsa explain` and `sts serve`. */
+async function startStsPhase(run: DevRun, issuerUrl: string): Promise<DevSts> {
+  const { options, id, host, ports, stateDir, state, stops } = run;
+  const sessionKeyFile = join(stateDir, 'sts-session.key');
+  const sessionKey = await ensureSessionKey(sessionKeyFile);
+  const adminKey = await ensureAdminKey(stateDir);
+  const stsDoc = {
+    ...stsConfigDocument(id, issuerUrl, state.caFile, sessionKeyFile),
+    // The IAM API on the STS's port; its changes persist in sts-config.iam-state.json beside the config.
+    iamApi: { admin: { accessKeyId: adminKey.accessKeyId, secretAccessKeyFile: ADMIN_SECRET_FILE } },
+  };
+  const configFile = join(stateDir, 'sts-config.yaml');
+  await writeFile(configFile, toYaml(stsDoc), { mode: 0o644 });
+  const stsLogger = createLogger({ name: 'sts', level: options.logLevel });
+  const seed = buildConfig(stsDoc, configFile);
+  const iam = await openIamState(seed, { logger: stsLogger });
+  stops.push(() => iam.stop());
+  const sts: RunningServer = await startStsServer({
+    config: iam.config(),
+    port: ports.sts,
+    host,
+    tls: { cert: state.tls.cert, key: state.tls.key },
+    logger: stsLogger,
+    iam: new IamApiService({ api: seed.iamApi!, store: iam.store, config: iam.config, logger: stsLogger }),
+  });
+  iam.onConfig((c) => sts.service.updateConfig(c));
+  stops.push(() => sts.close(2000));
+  const url = `https://${run.urlHost}:${ports.sts}`;
+  return {
+    url,
+    configFile,
+    sessionKey,
+    admin: {
+      profile: ADMIN_PROFILE,
+      accessKeyId: adminKey.accessKeyId,
+      credentialsFile: adminKey.credentialsFile,
+      env: { AWS_ENDPOINT_URL_IAM: url, AWS_SHARED_CREDENTIALS_FILE: adminKey.credentialsFile },
+    },
   };
 }
 
-export const ADMIN_PROFILE = 'openirsa-admin';
-const ADMIN_SECRET_FILE = 'iam-admin.secret';
-const ADMIN_CREDENTIALS_FILE = 'admin-credentials';
+/** The webhook, fed by a static ServiceAccount file instead of an API server. */
+async function startWebhookPhase(run: DevRun): Promise<{ url: string; metricsUrl: string }> {
+  const { options, id, host, ports, stateDir, stops } = run;
+  const saFile = join(stateDir, 'service-accounts.yaml');
+  await writeFile(saFile, toYaml(serviceAccountsDocument(id, devRoleArn(id))), { mode: 0o644 });
+  const flags = resolveFlags(
+    parseWebhookArgs([
+      '--in-cluster=false',
+      `--tls-cert=${join(stateDir, 'tls.crt')}`,
+      `--tls-key=${join(stateDir, 'tls.key')}`,
+      `--port=${ports.webhook}`,
+      `--metrics-port=${ports.metrics}`,
+      `--bind-address=${host}`, // --host is every listener's address, the webhook's and its metrics' too
+      `--service-accounts-file=${saFile}`,
+    ]).values,
+  );
+  const webhook: RunningWebhook = await startWebhook(flags, {
+    logger: createLogger({ name: 'webhook', level: options.logLevel }),
+  });
+  stops.push(() => webhook.stop());
+  await webhook.synced;
+  return {
+    url: `https://${run.urlHost}:${webhook.port}`,
+    metricsUrl: `http://${run.urlHost}:${webhook.metricsPort}/metrics`,
+  };
+}
+
+interface DevTokens {
+  tokenFile: string;
+  podTokenFile: string;
+  /** Re-mints the sample pod's IRSA token. */
+  refreshToken: () => Promise<void>;
+  /** The agent's own (IRSA) token, as last minted. */
+  agentToken: () => string;
+}
 
 /**
- * The IAM API admin key, made on the first run and kept: the secret alone in iam-admin.secret (read by the STS
- * config) and as the `openirsa-admin` profile of an AWS shared credentials file (read by the AWS CLI and SDKs);
- * both 0600.
+ * The tokens the kubelet would project: the sample pod's IRSA token; for EKS Pod Identity, the sample pod's token
+ * for the agent and the agent's own. Minted now and renewed at 80 % of their lifetime.
  */
-async function ensureAdminKey(dir: string): Promise<{ accessKeyId: string; credentialsFile: string }> {
-  const credentialsFile = join(dir, ADMIN_CREDENTIALS_FILE);
-  const secretFile = join(dir, ADMIN_SECRET_FILE);
-  try {
-    const text = await readFile(credentialsFile, 'utf8');
-    const accessKeyId = /aws_access_key_id\s*=\s*(\S+)/.exec(text)?.[1];
-    const secret = (await readFile(secretFile, 'utf8')).trim();
-    if (accessKeyId && secret && text.includes(secret)) return { accessKeyId, credentialsFile };
-  } catch {
-    // first run, or a half-made pair: make a new key
-  }
-  const accessKeyId = 'AKIA' + base32(randomBytes(10), 16);
-  const secret = secretAccessKey();
-  await writeSecretFile(secretFile, secret + '\n');
-  await writeSecretFile(
-    credentialsFile,
-    `[${ADMIN_PROFILE}]\naws_access_key_id = ${accessKeyId}\naws_secret_access_key = ${secret}\n`,
+async function startTokensPhase(run: DevRun, issuerUrl: string): Promise<DevTokens> {
+  const { options, id, stateDir, state, stops } = run;
+  const tokenFile = join(stateDir, 'token');
+  const refreshToken = async (): Promise<void> => {
+    const token = await mintServiceAccountToken({
+      privateKey: state.signingKey,
+      issuer: issuerUrl,
+      namespace: id.namespace,
+      serviceAccount: id.serviceAccount,
+      audiences: [id.audience],
+      now: new Date(),
+      ttl: options.tokenTtlSeconds,
+      pod: { name: 's3-uploader', uid: randomUUID() },
+    });
+    await writeSecretFile(tokenFile, token); // a reader never sees a half-written token
+  };
+  const podTokenFile = join(stateDir, 'pod-identity-token');
+  const podUid = randomUUID();
+  let agentToken = '';
+  const refreshPodIdentityTokens = async (): Promise<void> => {
+    const now = new Date();
+    const common = { privateKey: state.signingKey, issuer: issuerUrl, now, ttl: options.tokenTtlSeconds };
+    const podToken = await mintServiceAccountToken({
+      ...common,
+      namespace: id.namespace,
+      serviceAccount: id.serviceAccount,
+      audiences: [POD_IDENTITY_AUDIENCE],
+      pod: { name: 's3-uploader', uid: podUid },
+    });
+    await writeSecretFile(podTokenFile, podToken);
+    agentToken = await mintServiceAccountToken({
+      ...common,
+      namespace: DEV_AGENT.namespace,
+      serviceAccount: DEV_AGENT.serviceAccount,
+      audiences: [id.audience],
+    });
+  };
+  const refreshAll = async (): Promise<void> => {
+    await refreshToken();
+    await refreshPodIdentityTokens();
+  };
+  await refreshAll();
+  const logger: Logger = createLogger({ name: 'dev', level: options.logLevel });
+  const timer = setInterval(
+    () => {
+      refreshAll().catch((err: unknown) =>
+        logger.error({ err: (err as Error).message }, 'token refresh failed'),
+      );
+    },
+    Math.max(1000, options.tokenTtlSeconds * 800),
   );
-  return { accessKeyId, credentialsFile };
+  timer.unref();
+  stops.push(async () => clearInterval(timer));
+  return { tokenFile, podTokenFile, refreshToken, agentToken: () => agentToken };
 }
 
-/** The STS session key lives in the state folder so credentials survive a restart of `openirsa dev`. */
-async function ensureSessionKey(file: string): Promise<string> {
-  try {
-    return await readFile(file, 'utf8');
-  } catch {
-    const key = randomBytes(32).toString('base64') + '\n';
-    await writeSecretFile(file, key, { mode: 0o600, replace: false });
-    return key;
-  }
+/** The EKS Pod Identity agent, with the sample association; its credentials URL. */
+async function startAgentPhase(
+  run: DevRun,
+  issuerUrl: string,
+  stsUrl: string,
+  agentToken: () => string,
+): Promise<string> {
+  const { options, id, host, ports, stateDir, state, stops } = run;
+  const associationsFile = join(stateDir, 'pod-identity-associations.yaml');
+  await writeFile(associationsFile, toYaml(associationDocument(id)), { mode: 0o644 });
+  const agent = await startAgent({
+    clusterName: DEV_AGENT.clusterName,
+    model: 'agent-identity',
+    bindHosts: [host],
+    port: ports.agent,
+    audiences: [POD_IDENTITY_AUDIENCE],
+    auth: { kind: 'jwks', issuer: issuerUrl, caBundleFile: state.caFile, podCheck: false },
+    associations: { kind: 'file', path: associationsFile },
+    sts: {
+      region: id.region,
+      endpoint: stsUrl,
+      caBundle: state.ca.cert,
+      credentials: agentCredentials(stsUrl, state.ca.cert, id.region, devAgentRoleArn(id), agentToken),
+    },
+    logger: createLogger({ name: 'agent', level: options.logLevel }),
+  });
+  stops.push(() => agent.stop());
+  return `http://${agent.addresses[0]}/v1/credentials`;
 }
 
-/** A role session name that changes with the STS session key and reveals nothing of it (a hash prefix). */
-export function devSessionName(sessionKey: string): string {
-  return `openirsa-dev-${createHash('sha256').update(sessionKey.trim()).digest('hex').slice(0, 12)}`;
+/** env.sh (the sample role's IRSA environment, then the IAM API administrator's) and pod-identity-env.sh. */
+async function writeEnvFiles(
+  { id, stateDir, state }: DevRun,
+  { sts, agentUrl, tokens }: { sts: DevSts; agentUrl: string; tokens: DevTokens },
+): Promise<{
+  env: DevEnvironment;
+  envFile: string;
+  podIdentityEnv: PodIdentityEnvironment;
+  podIdentityEnvFile: string;
+}> {
+  // Both environments reach the dev STS the same way, and list it after what is their own.
+  const toSts = {
+    AWS_ENDPOINT_URL_STS: sts.url,
+    AWS_CA_BUNDLE: state.caFile,
+    NODE_EXTRA_CA_CERTS: state.caFile,
+    AWS_REGION: id.region,
+    AWS_DEFAULT_REGION: id.region,
+  };
+  const env: DevEnvironment = {
+    AWS_ROLE_ARN: devRoleArn(id),
+    AWS_ROLE_SESSION_NAME: devSessionName(sts.sessionKey),
+    AWS_WEB_IDENTITY_TOKEN_FILE: tokens.tokenFile,
+    ...toSts,
+  };
+  const envFile = join(stateDir, 'env.sh');
+  await writeFile(
+    envFile,
+    exportLines(env) +
+      `# The IAM API (same port as the STS) and its administrator, a separate profile: the lines above stay the\n` +
+      `# sample role's. Use it as: aws iam list-roles --profile ${ADMIN_PROFILE}\n` +
+      exportLines(sts.admin.env),
+    { mode: 0o644 },
+  );
+
+  const podIdentityEnv: PodIdentityEnvironment = {
+    AWS_CONTAINER_CREDENTIALS_FULL_URI: agentUrl,
+    AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE: tokens.podTokenFile,
+    ...toSts,
+  };
+  const podIdentityEnvFile = join(stateDir, 'pod-identity-env.sh');
+  await writeFile(
+    podIdentityEnvFile,
+    `# EKS Pod Identity: what the webhook's container-credentials mode injects, pointed at the dev agent.\n` +
+      exportLines(podIdentityEnv),
+    { mode: 0o644 },
+  );
+  return { env, envFile, podIdentityEnv, podIdentityEnvFile };
 }
 
 /** `export NAME=VALUE` lines a POSIX shell can source, one a variable. */

@@ -57,11 +57,40 @@ async function jwksKids(
   }
 }
 
+/** What every phase reads with: the options, the core API client, and the annotation prefix and clock in use. */
+interface Run {
+  o: DoctorOptions;
+  core: CoreV1Api;
+  prefix: string;
+  now: () => number;
+}
+
+/** The ServiceAccount the pod runs as (or the one given), and what its annotations ask of the webhook. */
+interface ServiceAccountFacts {
+  pod: PodFacts | undefined;
+  saName: string;
+  annotations: Record<string, string> | undefined;
+  roleArn: string | undefined;
+  audience: string;
+}
+
+interface TokenFacts {
+  token: string;
+  header: { alg?: string; kid?: string };
+  claims: { iss?: string; sub?: string; aud?: string | string[]; exp?: number };
+}
+
+/**
+ * Every link from the cluster to STS, in order; a phase whose failure makes the later ones meaningless ends the
+ * run there (the API server, the pod, the token).
+ */
 export async function runDoctor(o: DoctorOptions): Promise<Check[]> {
-  const now = o.now ?? (() => Math.floor(Date.now() / 1000));
-  const prefix = o.annotationPrefix ?? DEFAULT_ANNOTATION_PREFIX;
-  const core = o.kubeConfig.makeApiClient(CoreV1Api);
-  const admission = o.kubeConfig.makeApiClient(AdmissionregistrationV1Api);
+  const run: Run = {
+    o,
+    core: o.kubeConfig.makeApiClient(CoreV1Api),
+    prefix: o.annotationPrefix ?? DEFAULT_ANNOTATION_PREFIX,
+    now: o.now ?? (() => Math.floor(Date.now() / 1000)),
+  };
   const checks: Check[] = [];
 
   // 0. The API server answers at all; when it does not, every later link would fail for that one reason.
@@ -69,23 +98,64 @@ export async function runDoctor(o: DoctorOptions): Promise<Check[]> {
   checks.push(api);
   if (api.status === 'fail') return checks;
 
-  // 1. The webhook is registered, and answers when it is reachable from here.
+  checks.push(...(await webhookPhase(o.kubeConfig)));
+  const sa = await serviceAccountPhase(run, checks);
+  if (!sa) return checks;
+  checks.push(...(await mutationPhase(run, sa)));
+  const token = await tokenPhase(run, sa, checks);
+  if (!token) return checks;
+  checks.push(...(await issuerPhase(run, token)));
+
+  // 7. The trust policy, evaluated on this very token (offline, with the STS config).
+  if (o.stsConfigFile) checks.push(await trustCheck(o.stsConfigFile, sa.roleArn, token.token, run.now()));
+
+  // 8. The IAM side as AWS sees it (GetOpenIDConnectProvider, GetRole), and a real exchange when asked.
+  const { iss, sub } = token.claims;
+  if (o.aws && sa.roleArn && iss && sub) {
+    checks.push(
+      ...(await runAwsChecks({
+        token: token.token,
+        issuer: iss,
+        sub,
+        audience: sa.audience,
+        roleArn: sa.roleArn,
+        exchange: o.aws.exchange,
+      })),
+    );
+  }
+  return checks;
+}
+
+/** 1. The webhook is registered, and answers when it is reachable from here. */
+async function webhookPhase(kc: KubeConfig): Promise<Check[]> {
+  const admission = kc.makeApiClient(AdmissionregistrationV1Api);
   try {
     const list = await admission.listMutatingWebhookConfiguration();
     const { check, webhooks } = checkWebhookRegistered(list.items);
-    checks.push(check);
+    const checks = [check];
     for (const { webhook } of webhooks) checks.push(await probeWebhook(webhook));
+    return checks;
   } catch (err) {
-    checks.push({
-      id: 'webhook-registered',
-      title: 'pod identity webhook registered',
-      status: 'fail',
-      detail: `cannot list MutatingWebhookConfigurations: ${kubeErrorText(err)}`,
-      fix: 'check --kubeconfig and that you may list mutatingwebhookconfigurations',
-    });
+    return [
+      {
+        id: 'webhook-registered',
+        title: 'pod identity webhook registered',
+        status: 'fail',
+        detail: `cannot list MutatingWebhookConfigurations: ${kubeErrorText(err)}`,
+        fix: 'check --kubeconfig and that you may list mutatingwebhookconfigurations',
+      },
+    ];
   }
+}
 
-  // 2. The pod (when given) names the ServiceAccount; the ServiceAccount carries the role.
+/**
+ * 2. The pod (when given) names the ServiceAccount; the ServiceAccount carries the role. Adds its checks to
+ * `checks`; undefined when the pod cannot be read (nothing later can be checked).
+ */
+async function serviceAccountPhase(
+  { o, core, prefix }: Run,
+  checks: Check[],
+): Promise<ServiceAccountFacts | undefined> {
   let pod: PodFacts | undefined;
   let saName = o.serviceAccount;
   if (o.pod) {
@@ -99,7 +169,7 @@ export async function runDoctor(o: DoctorOptions): Promise<Check[]> {
         status: 'fail',
         detail: isNotFound(err) ? 'not found' : kubeErrorText(err),
       });
-      return checks;
+      return undefined;
     }
   }
   saName = saName ?? 'default';
@@ -121,66 +191,85 @@ export async function runDoctor(o: DoctorOptions): Promise<Check[]> {
           },
     );
   }
-  const roleArn = annotations?.[`${prefix}/${ANNOTATION.roleArn}`] || undefined;
-  const audience = annotations?.[`${prefix}/${ANNOTATION.audience}`] || DEFAULT_TOKEN_AUDIENCE;
+  return {
+    pod,
+    saName,
+    annotations,
+    roleArn: annotations?.[`${prefix}/${ANNOTATION.roleArn}`] || undefined,
+    audience: annotations?.[`${prefix}/${ANNOTATION.audience}`] || DEFAULT_TOKEN_AUDIENCE,
+  };
+}
 
-  // 3. The webhook mutates the pod: the stored one, or a new one in a server-side dry run (nothing is created).
-  if (pod) {
-    checks.push(checkPodMutated(pod, roleArn, `pod ${o.namespace}/${o.pod}`, prefix));
-  } else if (annotations) {
-    const probe: V1Pod = {
-      apiVersion: 'v1',
-      kind: 'Pod',
-      metadata: { generateName: 'openirsa-doctor-', namespace: o.namespace },
-      spec: { serviceAccountName: saName, containers: [{ name: 'probe', image: 'busybox' }] },
-    };
-    try {
-      const created = await core.createNamespacedPod({ namespace: o.namespace, body: probe, dryRun: 'All' });
-      checks.push(checkPodMutated(created, roleArn, 'a new pod, server-side dry run', prefix));
-    } catch (err) {
-      checks.push({
+/** 3. The webhook mutates the pod: the stored one, or a new one in a server-side dry run (nothing is created). */
+async function mutationPhase({ o, core, prefix }: Run, sa: ServiceAccountFacts): Promise<Check[]> {
+  if (sa.pod) return [checkPodMutated(sa.pod, sa.roleArn, `pod ${o.namespace}/${o.pod}`, prefix)];
+  if (!sa.annotations) return [];
+  const probe: V1Pod = {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { generateName: 'openirsa-doctor-', namespace: o.namespace },
+    spec: { serviceAccountName: sa.saName, containers: [{ name: 'probe', image: 'busybox' }] },
+  };
+  try {
+    const created = await core.createNamespacedPod({ namespace: o.namespace, body: probe, dryRun: 'All' });
+    return [checkPodMutated(created, sa.roleArn, 'a new pod, server-side dry run', prefix)];
+  } catch (err) {
+    return [
+      {
         id: 'pod-mutated',
         title: 'pod mutated by the webhook (a new pod, server-side dry run)',
         status: 'fail',
         detail: `the API server refused the dry-run pod: ${kubeErrorText(err)}`,
         fix: 'with failurePolicy Fail an unreachable webhook blocks every pod: check the webhook Service/URL, its certificate and caBundle',
-      });
-    }
+      },
+    ];
   }
+}
 
-  // 4. A token exactly as the kubelet would get it.
-  let token: string | undefined;
-  let header: { alg?: string; kid?: string } = {};
-  let claims: { iss?: string; sub?: string; aud?: string | string[]; exp?: number } = {};
+/**
+ * 4. A token exactly as the kubelet would get it. Adds its check to `checks`; undefined when there is no token
+ * (nothing later can be checked).
+ */
+async function tokenPhase(
+  { o, core, now }: Run,
+  sa: ServiceAccountFacts,
+  checks: Check[],
+): Promise<TokenFacts | undefined> {
   try {
     const tr = await core.createNamespacedServiceAccountToken({
-      name: saName,
+      name: sa.saName,
       namespace: o.namespace,
       body: {
         apiVersion: 'authentication.k8s.io/v1',
         kind: 'TokenRequest',
-        spec: { audiences: [audience], expirationSeconds: 3600 },
+        spec: { audiences: [sa.audience], expirationSeconds: 3600 },
       },
     });
-    token = tr.status?.token;
+    const token = tr.status?.token;
     if (!token) throw new Error('the TokenRequest answer holds no token');
-    header = decodeProtectedHeader(token);
-    claims = decodeJwt(token);
+    const header = decodeProtectedHeader(token) as TokenFacts['header'];
+    const claims = decodeJwt(token) as TokenFacts['claims'];
     checks.push(
-      checkToken({ header, claims }, `system:serviceaccount:${o.namespace}:${saName}`, audience, now()),
+      checkToken({ header, claims }, `system:serviceaccount:${o.namespace}:${sa.saName}`, sa.audience, now()),
     );
+    return { token, header, claims };
   } catch (err) {
     checks.push({
       id: 'token',
-      title: `ServiceAccount token (TokenRequest, audience ${audience})`,
+      title: `ServiceAccount token (TokenRequest, audience ${sa.audience})`,
       status: 'fail',
       detail: `TokenRequest failed: ${kubeErrorText(err)}`,
       fix: 'the caller needs create on serviceaccounts/token; the API server needs --service-account-signing-key-file and --service-account-issuer',
     });
-    return checks;
+    return undefined;
   }
+}
 
-  // 5. The API server's own discovery agrees with the tokens it signs.
+/**
+ * 5. The API server's own discovery agrees with the tokens it signs. 6. The issuer as STS sees it: discovery and
+ * JWKS over HTTPS, the token verified against them.
+ */
+async function issuerPhase({ o }: Run, { token, header, claims }: TokenFacts): Promise<Check[]> {
   let apiIssuer: string | undefined;
   let apiKids: string[] | undefined;
   try {
@@ -190,44 +279,24 @@ export async function runDoctor(o: DoctorOptions): Promise<Check[]> {
   } catch {
     apiIssuer = undefined;
   }
-  checks.push(checkIssuerConsistency(claims.iss, apiIssuer));
-
-  // 6. The issuer as STS sees it: discovery and JWKS over HTTPS, the token verified against them.
-  if (claims.iss) {
-    const report = await checkIssuer(claims.iss, { token, ca: o.issuerCa });
-    const errors = report.findings.filter((f) => f.severity === 'error');
-    const warnings = report.findings.filter((f) => f.severity === 'warning');
-    checks.push({
-      id: 'issuer-discovery',
-      title: 'issuer discovery + JWKS reachable as STS fetches them',
-      status: errors.length ? 'fail' : warnings.length ? 'warn' : 'pass',
-      detail:
-        errors.length || warnings.length
-          ? [...errors, ...warnings].map(formatFinding).join('; ')
-          : `${claims.iss}/.well-known/openid-configuration and its jwks_uri over HTTPS; the token verifies`,
-      fix: errors.length
-        ? `publish the documents where STS can fetch them: openirsa issuer documents --issuer ${claims.iss} … then openirsa issuer publish/serve; details: openirsa issuer check ${claims.iss} --token FILE`
-        : undefined,
-    });
-    checks.push(checkKeysPublished(apiKids, report.publishedKeyIds, header.kid));
-  }
-
-  // 7. The trust policy, evaluated on this very token (offline, with the STS config).
-  if (o.stsConfigFile) checks.push(await trustCheck(o.stsConfigFile, roleArn, token, now()));
-
-  // 8. The IAM side as AWS sees it (GetOpenIDConnectProvider, GetRole), and a real exchange when asked.
-  if (o.aws && roleArn && claims.iss && claims.sub) {
-    checks.push(
-      ...(await runAwsChecks({
-        token,
-        issuer: claims.iss,
-        sub: claims.sub,
-        audience,
-        roleArn,
-        exchange: o.aws.exchange,
-      })),
-    );
-  }
+  const checks = [checkIssuerConsistency(claims.iss, apiIssuer)];
+  if (!claims.iss) return checks;
+  const report = await checkIssuer(claims.iss, { token, ca: o.issuerCa });
+  const errors = report.findings.filter((f) => f.severity === 'error');
+  const warnings = report.findings.filter((f) => f.severity === 'warning');
+  checks.push({
+    id: 'issuer-discovery',
+    title: 'issuer discovery + JWKS reachable as STS fetches them',
+    status: errors.length ? 'fail' : warnings.length ? 'warn' : 'pass',
+    detail:
+      errors.length || warnings.length
+        ? [...errors, ...warnings].map(formatFinding).join('; ')
+        : `${claims.iss}/.well-known/openid-configuration and its jwks_uri over HTTPS; the token verifies`,
+    fix: errors.length
+      ? `publish the documents where STS can fetch them: openirsa issuer documents --issuer ${claims.iss} … then openirsa issuer publish/serve; details: openirsa issuer check ${claims.iss} --token FILE`
+      : undefined,
+  });
+  checks.push(checkKeysPublished(apiKids, report.publishedKeyIds, header.kid));
   return checks;
 }
 

@@ -177,6 +177,9 @@ for (const mode of modes) {
         namespaceLabels: LABELS,
         roleAnnotation: ROLE_ANNOTATION,
         role: ROLE,
+        // Each test creates its ServiceAccount just before the pod, as a deploy does; under load the watch can be
+        // a moment behind, which the reference's grace-period lookup exists for.
+        args: ['--service-account-lookup-grace-period=5s'],
       });
     });
 

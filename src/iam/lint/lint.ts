@@ -71,6 +71,12 @@ function runOnStatement(
   }
 }
 
+/** The per-statement checks, in runs that share one loop. */
+const PER_STATEMENT = runsOf(
+  CHECKS.filter(({ check }) => check.loop !== 'input' && check.loop !== 'document'),
+  (a, b) => levelOf(a) === levelOf(b),
+);
+
 /** Lint one trust policy document (object, JSON text, or URL-encoded JSON as `aws iam get-role` gives). */
 export function lintTrustPolicy(input: unknown, options: LintOptions = {}): LintFinding[] {
   const findings: LintFinding[] = [];
@@ -100,11 +106,8 @@ export function lintTrustPolicy(input: unknown, options: LintOptions = {}): Lint
   if (syntaxError !== undefined || !isObject(doc)) return findings;
 
   const policy = policyFacts(doc, options.context);
-  const perStatement = runsOf(
-    CHECKS.filter(({ check }) => check.loop !== 'input' && check.loop !== 'document'),
-    (a, b) => levelOf(a) === levelOf(b),
-  );
-  for (const st of policy.statements) for (const run of perStatement) runOnStatement(run, st, policy, report);
+  for (const st of policy.statements)
+    for (const run of PER_STATEMENT) runOnStatement(run, st, policy, report);
   for (const { rule, check } of CHECKS) if (check.loop === 'document') check.run(policy, report(rule));
   return findings;
 }
