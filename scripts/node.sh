@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Builds (from the Go module proxy) the parts of a real Kubernetes node for `npm run test:node`: kubelet (the same
-# k8s.io/kubernetes version and module versions as scripts/control-plane.sh, so the Go build cache is shared),
-# containerd + its runc shim + ctr, runc, the CNI reference plugins the node uses, and a pause image built from
-# Kubernetes' own pause.c. Cached OUTSIDE the repository, beside the control plane's binaries.
+# Builds (from the Go module proxy) the parts of a real Kubernetes node for `npm run test:node`: kubelet,
+# kube-controller-manager and kube-scheduler (the same k8s.io/kubernetes version and module versions as
+# scripts/control-plane.sh, so the Go build cache is shared), containerd + its runc shim + ctr, runc, the CNI
+# reference plugins the node uses, and a pause image built from Kubernetes' own pause.c. Cached OUTSIDE the
+# repository, beside the control plane's binaries.
 #
 #   bash scripts/node.sh build     build what is missing (idempotent; seconds when cached)
 #   bash scripts/node.sh check     verify every binary is there and reports its pinned version
@@ -45,11 +46,13 @@ die() {
   exit 1
 }
 
-BINARIES="kubelet containerd containerd-shim-runc-v2 ctr runc"
+# kube-controller-manager and kube-scheduler run the chart's Deployment and DaemonSet on the node.
+K8S_COMMANDS="kubelet kube-controller-manager kube-scheduler"
+BINARIES="$K8S_COMMANDS containerd containerd-shim-runc-v2 ctr runc"
 
 reported_version() {
   case "$1" in
-    kubelet) "$BIN/kubelet" --version 2>/dev/null | awk '{print $2}' ;;
+    kubelet | kube-controller-manager | kube-scheduler) "$BIN/$1" --version 2>/dev/null | awk '{print $2}' ;;
     containerd | ctr) "$BIN/$1" --version 2>/dev/null | awk '{print $3}' ;;
     containerd-shim-runc-v2) "$BIN/$1" -v 2>/dev/null | awk '/Version:/{print $2; exit}' ;;
     runc) "$BIN/runc" --version 2>/dev/null | awk '/^runc version/{print "v"$3}' ;;
@@ -58,7 +61,7 @@ reported_version() {
 
 expected_version() {
   case "$1" in
-    kubelet) echo "v$K8S_VERSION" ;;
+    kubelet | kube-controller-manager | kube-scheduler) echo "v$K8S_VERSION" ;;
     containerd | ctr | containerd-shim-runc-v2) echo "v$CONTAINERD_VERSION" ;;
     runc) echo "v$RUNC_VERSION" ;;
   esac
@@ -109,9 +112,10 @@ k8s_module() {
   echo "$BUILD/kubernetes"
 }
 
-# kubelet with the control plane's flags (version ldflags, CGO_ENABLED=0, -trimpath).
-build_kubelet() {
-  local dir minor ld p
+# A command of k8s.io/kubernetes (kubelet, kube-controller-manager, kube-scheduler) with the control plane's flags
+# (version ldflags, CGO_ENABLED=0, -trimpath), from a copy of its wrapper module: mostly its cached packages.
+build_k8s() {
+  local cmd=$1 dir minor ld p
   dir=$(k8s_module)
   minor=$(echo "$K8S_VERSION" | cut -d. -f2)
   ld="-s -w"
@@ -121,10 +125,10 @@ build_kubelet() {
   done
   (
     cd "$dir"
-    log "building kubelet v$K8S_VERSION (cold: many minutes; after kube-apiserver: mostly its cached packages)"
-    CGO_ENABLED=0 timed kubelet "$BIN/.kubelet.new" go build -trimpath -ldflags "$ld" -o "$BIN/.kubelet.new" \
-      k8s.io/kubernetes/cmd/kubelet
-    mv -f "$BIN/.kubelet.new" "$BIN/kubelet"
+    log "building $cmd v$K8S_VERSION (cold: many minutes; after kube-apiserver: mostly its cached packages)"
+    CGO_ENABLED=0 timed "$cmd" "$BIN/.$cmd.new" go build -trimpath -ldflags "$ld" -o "$BIN/.$cmd.new" \
+      "k8s.io/kubernetes/cmd/$cmd"
+    mv -f "$BIN/.$cmd.new" "$BIN/$cmd"
   )
 }
 
@@ -261,7 +265,7 @@ build() {
   { is_current containerd && is_current containerd-shim-runc-v2 && is_current ctr; } || build_containerd
   cni_current || build_cni
   pause_current || build_pause
-  is_current kubelet || build_kubelet
+  for c in $K8S_COMMANDS; do is_current "$c" || build_k8s "$c"; done
   check
 }
 
@@ -300,7 +304,7 @@ case "${1:-}" in
       env OPENIRSA_NODE_SANDBOX=1 bash -c "$SANDBOX_INIT" node-sandbox "$@"
     ;;
   *)
-    sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//' >&2
+    sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//' >&2
     exit 2
     ;;
 esac

@@ -28,7 +28,18 @@ export async function awsClientConfig(
 
 /** AWS's error code and message, never a stack or a credential. */
 export function awsErrorText(err: unknown): string {
-  const e = err as { name?: string; Code?: string; message?: string };
+  const e = err as {
+    name?: string;
+    Code?: string;
+    message?: string;
+    $response?: { statusCode?: number };
+  };
+  // An answer the SDK could not read as AWS's (an HTML page: a proxy, or an IAM-compatible endpoint without the
+  // action): the SDK's text is about its XML parser and a hidden field, so say what happened instead.
+  if (e.$response && /Deserialization error/.test(e.message ?? '')) {
+    const status = e.$response.statusCode ? ` HTTP ${e.$response.statusCode}` : '';
+    return `the endpoint answered${status} with something that is not an AWS response (does it implement this action?)`;
+  }
   return `${e.Code ?? e.name ?? 'Error'}: ${e.message ?? String(err)}`;
 }
 

@@ -168,6 +168,9 @@ export async function run(argv: string[]): Promise<number> {
     console.log(HELP);
     return 0;
   }
+  // The SDK's web-identity provider (the agent's own IRSA credentials) makes its own STS client, which reads the
+  // endpoint from the environment only: without this, --sts-endpoint would get the agent's credentials from AWS.
+  if (opts.sts.endpoint !== undefined) process.env.AWS_ENDPOINT_URL_STS ??= opts.sts.endpoint;
   const logger = createLogger({ name: 'agent' });
   let agent;
   try {

@@ -277,8 +277,11 @@ async function issuerPhase(v: FlagValues, spec: SetupSpec, out: Printer, dryRun:
     return;
   }
   const published = await publishDocuments(docs.files, target);
+  const changed = published.filter((p) => !p.unchanged).length;
   out.line(
-    `${'issuer'.padEnd(14)} ${spec.issuer}: published ${published.length} documents to ${dest} (verified)`,
+    changed === 0
+      ? `${'issuer'.padEnd(14)} ${spec.issuer}: unchanged (${published.length} documents at ${dest}, verified)`
+      : `${'issuer'.padEnd(14)} ${spec.issuer}: published ${changed === published.length ? changed : `${changed} of ${published.length}`} documents to ${dest} (verified)`,
   );
 }
 

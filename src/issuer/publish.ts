@@ -3,6 +3,7 @@
  * Content-Type application/json, then reads every object back and compares it byte for byte.
  */
 import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { S3Client, PutObjectCommand, GetObjectCommand } from '@aws-sdk/client-s3';
 import { IssuerError } from './errors.js';
 import { writeDocuments, type DocumentFile } from './documents.js';
@@ -33,16 +34,29 @@ export interface PublishedObject {
   location: string;
   contentType: string;
   bytes: number;
+  /** It was already there with these bytes (and, in S3, this Content-Type and Cache-Control): nothing written. */
+  unchanged: boolean;
 }
 
 async function publishToFolder(files: DocumentFile[], dir: string): Promise<PublishedObject[]> {
-  const written = await writeDocuments(dir, files);
+  const pathOf = (f: DocumentFile) => join(dir, ...f.path.split('/'));
+  const before = await Promise.all(files.map((f) => readFile(pathOf(f), 'utf8').catch(() => undefined)));
+  // Only what differs is written, so a second run can say "unchanged" (and leaves the files' dates alone).
+  await writeDocuments(
+    dir,
+    files.filter((f, i) => before[i] !== f.body),
+  );
   return Promise.all(
     files.map(async (f, i) => {
-      const path = written[i]!;
+      const path = pathOf(f);
       const back = await readFile(path, 'utf8').catch(() => undefined);
       if (back !== f.body) throw new IssuerError('VerifyMismatch', `${path} does not read back as written`);
-      return { location: path, contentType: f.contentType, bytes: Buffer.byteLength(f.body) };
+      return {
+        location: path,
+        contentType: f.contentType,
+        bytes: Buffer.byteLength(f.body),
+        unchanged: before[i] === f.body,
+      };
     }),
   );
 }
@@ -93,18 +107,32 @@ async function publishToS3(
   for (const f of files) {
     const key = prefix ? `${prefix}/${f.path}` : f.path;
     const where = `s3://${bucket}/${key}`;
-    try {
-      await client.send(
-        new PutObjectCommand({
-          Bucket: bucket,
-          Key: key,
-          Body: f.body,
-          ContentType: f.contentType,
-          CacheControl: `public, max-age=${maxAgeSeconds}`,
-        }),
-      );
-    } catch (err) {
-      throw s3Error('upload to', where, err);
+    const cacheControl = `public, max-age=${maxAgeSeconds}`;
+    // What is there already (absent or unreadable: written); the same object is not uploaded again.
+    const existing = await client
+      .send(new GetObjectCommand({ Bucket: bucket, Key: key }))
+      .catch(() => undefined);
+    // The body is always read: a stream left unread would hold its connection.
+    const existingBody = await existing?.Body?.transformToString('utf-8').catch(() => undefined);
+    const unchanged =
+      existing !== undefined &&
+      existingBody === f.body &&
+      existing.ContentType === f.contentType &&
+      existing.CacheControl === cacheControl;
+    if (!unchanged) {
+      try {
+        await client.send(
+          new PutObjectCommand({
+            Bucket: bucket,
+            Key: key,
+            Body: f.body,
+            ContentType: f.contentType,
+            CacheControl: cacheControl,
+          }),
+        );
+      } catch (err) {
+        throw s3Error('upload to', where, err);
+      }
     }
     let body: string;
     let contentType: string | undefined;
@@ -122,7 +150,7 @@ async function publishToS3(
         `${where} has Content-Type ${contentType ?? '(none)'}, not ${f.contentType}`,
       );
     }
-    out.push({ location: where, contentType, bytes: Buffer.byteLength(f.body) });
+    out.push({ location: where, contentType, bytes: Buffer.byteLength(f.body), unchanged });
   }
   return out;
 }

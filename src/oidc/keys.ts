@@ -2,7 +2,7 @@
  * Verification keys of IAM OIDC providers: inline JWKS (offline labs) or discovery + JWKS over HTTPS, cached,
  * refetched (rate-limited) on an unknown kid, with TLS trust by CA bundle and/or thumbprint (IAM User Guide, "Create an OpenID Connect (OIDC) identity provider"; docs/sts.md).
  */
-import { request } from 'node:https';
+import { Agent, request } from 'node:https';
 import {
   checkServerIdentity,
   rootCertificates,
@@ -85,6 +85,14 @@ function checkThumbprint(socket: TLSSocket, host: string, trust: ProviderTrust):
   return undefined;
 }
 
+/**
+ * The thumbprint check reads the peer's certificate chain, which a resumed TLS session does not carry: with the
+ * default agent's session cache, every new connection to a host after the first (a provider re-created with the
+ * same URL, a refetch once the keep-alive socket closed) failed as "doesn't match configured thumbprint". So no
+ * session is ever resumed; open sockets are still reused.
+ */
+const oidcAgent = new Agent({ keepAlive: true, maxCachedSessions: 0 });
+
 /** GET over HTTPS with the provider's trust settings; errors are TokenErrors (jwks-unreachable, thumbprint-mismatch). */
 export function httpsGet(
   url: string,
@@ -106,6 +114,7 @@ export function httpsGet(
       u,
       {
         method: 'GET',
+        agent: oidcAgent,
         ca,
         rejectUnauthorized: false,
         timeout: timeoutMs,

@@ -17,16 +17,19 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stringify as toYaml } from 'yaml';
 import { CONTAINER_CREDENTIALS_DEFAULTS } from '../../src/webhook/constants.js';
-import { freePort, runBinary, startControlPlane, type ControlPlane } from '../helpers/control-plane.js';
+import { freePort, startControlPlane, type ControlPlane } from '../helpers/control-plane.js';
 import { venvTool } from '../helpers/sts-harness.js';
 import {
   createNamespace,
+  kubectl as kubectlOn,
   createPod,
   createServiceAccount,
   envOf,
   eventually,
   pod,
   servingCertificate,
+  projectedToken,
+  serveHttps,
   spawnCli,
   startWebhook,
   uniqueName,
@@ -35,7 +38,7 @@ import {
   type Pod,
   type RunningWebhook,
 } from './support.js';
-import { webIdentityTrust } from '../helpers/trust-policy.js';
+import { agentTrust, webIdentityTrust } from '../helpers/trust-policy.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const ACCOUNT = '111122223333';
@@ -51,17 +54,7 @@ async function ask(url: string, token: string): Promise<{ status: number; text: 
   return { status: r.status, text: await r.text() };
 }
 
-const trustAgent = (namespace: string) => ({
-  Version: '2012-10-17',
-  Statement: [
-    {
-      Effect: 'Allow',
-      Principal: { AWS: AGENT_ROLE },
-      Action: ['sts:AssumeRole', 'sts:TagSession'],
-      Condition: { StringEquals: { 'aws:RequestTag/kubernetes-namespace': namespace } },
-    },
-  ],
-});
+const trustAgent = (namespace: string) => agentTrust(AGENT_ROLE, namespace);
 
 describe('openirsa agent on a real control plane', () => {
   let cp: ControlPlane;
@@ -73,15 +66,7 @@ describe('openirsa agent on a real control plane', () => {
   const agents: { name: string; proc: CliProcess; url: string }[] = [];
   const namespace = uniqueName('apps');
 
-  const kubectl = (args: string[], input?: string) => {
-    const r = runBinary(
-      'kubectl',
-      ['--kubeconfig', cp.kubeconfigPath, ...args],
-      input === undefined ? {} : { input },
-    );
-    assert.equal(r.status, 0, `kubectl ${args.join(' ')}: ${r.stderr}`);
-    return r.stdout;
-  };
+  const kubectl = (args: string[], input?: string): string => kubectlOn(cp, args, input);
   const association = (roleArn: string) =>
     toYaml({
       apiVersion: 'openirsa.io/v1alpha1',
@@ -105,8 +90,6 @@ describe('openirsa agent on a real control plane', () => {
       'crd/podidentityassociations.openirsa.io',
     ]);
 
-    const stsPort = await freePort();
-    stsUrl = `https://127.0.0.1:${stsPort}`;
     const config = {
       accountId: ACCOUNT,
       oidcProviders: [{ Url: cp.issuer, ClientIDList: ['sts.amazonaws.com'], caBundle: caFile }],
@@ -124,21 +107,14 @@ describe('openirsa agent on a real control plane', () => {
       ],
     };
     writeFileSync(join(work, 'sts.yaml'), toYaml(config));
-    sts = spawnCli([
-      'sts',
-      'serve',
-      '--config',
-      join(work, 'sts.yaml'),
-      '--port',
-      String(stsPort),
-      '--host',
-      '127.0.0.1',
-      '--tls-cert',
-      tls.certFile,
-      '--tls-key',
-      tls.keyFile,
-    ]);
-    await waitForHttp(`${stsUrl}/healthz`, sts, cp.caPem);
+    const served = await serveHttps(
+      cp,
+      ['sts', 'serve', '--config', join(work, 'sts.yaml')],
+      tls,
+      '/healthz',
+    );
+    sts = served.proc;
+    stsUrl = served.url;
 
     // The agent's own identity: IRSA for its ServiceAccount (a TokenRequest, as the kubelet would project it).
     await createNamespace(cp, 'openirsa-system');
@@ -224,36 +200,18 @@ describe('openirsa agent on a real control plane', () => {
     const env = envOf(created.spec.containers[0]);
     assert.equal(env.AWS_CONTAINER_CREDENTIALS_FULL_URI, CONTAINER_CREDENTIALS_DEFAULTS.fullUri);
     assert.equal(env.AWS_ROLE_ARN, undefined, 'container-credentials mode, not web identity');
-    const volume = created.spec.volumes!.find(
-      (v) => v.name === CONTAINER_CREDENTIALS_DEFAULTS.volumeName,
-    ) as unknown as {
-      projected: { sources: { serviceAccountToken: { audience: string; expirationSeconds: number } }[] };
-    };
-    const projection = volume.projected.sources[0]!.serviceAccountToken;
-    assert.equal(projection.audience, 'pods.eks.amazonaws.com');
-    const tr = await cp.call<{ status: { token: string } }>(
-      'POST',
-      `/api/v1/namespaces/${namespace}/serviceaccounts/reader/token`,
-      {
-        apiVersion: 'authentication.k8s.io/v1',
-        kind: 'TokenRequest',
-        spec: {
-          audiences: [projection.audience],
-          expirationSeconds: projection.expirationSeconds,
-          boundObjectRef: {
-            kind: 'Pod',
-            apiVersion: 'v1',
-            name: created.metadata.name,
-            uid: created.metadata.uid,
-          },
-        },
-      },
+    const { token, audience } = await projectedToken(
+      cp,
+      namespace,
+      created,
+      CONTAINER_CREDENTIALS_DEFAULTS.volumeName,
     );
+    assert.equal(audience, 'pods.eks.amazonaws.com');
     const root = mkdtempSync(join(work, 'pod-root-'));
     const tokenFile = join(root, env.AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE!);
     mkdirSync(dirname(tokenFile), { recursive: true });
-    writeFileSync(tokenFile, tr.status.token, { mode: 0o600 });
-    return { pod: created, env, tokenFile, token: tr.status.token };
+    writeFileSync(tokenFile, token, { mode: 0o600 });
+    return { pod: created, env, tokenFile, token };
   }
 
   /** The injected env with the two host-side changes: the token file's place and the agent's loopback URL. */

@@ -15,7 +15,6 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stringify as toYaml } from 'yaml';
-import { IRSA_VOLUME_NAME } from '../../src/webhook/constants.js';
 import {
   freePort,
   httpCall,
@@ -32,10 +31,10 @@ import {
   pod,
   servingCertificate,
   sleep,
-  spawnCli,
+  projectedToken,
+  serveHttps,
   startWebhook,
   uniqueName,
-  waitForHttp,
   type CliProcess,
   type Pod,
   type RunningWebhook,
@@ -122,25 +121,17 @@ for (const mode of modes) {
           { cwd: ROOT, encoding: 'utf8' },
         );
         assert.equal(out.status, 0, out.stderr);
-        issuerServe = spawnCli([
-          'issuer',
-          'serve',
-          '--dir',
-          docs,
-          '--port',
-          String(issuerPort),
-          '--host',
-          '127.0.0.1',
-          '--tls-cert',
-          tls.certFile,
-          '--tls-key',
-          tls.keyFile,
-        ]);
-        await waitForHttp(`${cp.issuer}/.well-known/openid-configuration`, issuerServe, cp.caPem);
+        issuerServe = (
+          await serveHttps(
+            cp,
+            ['issuer', 'serve', '--dir', docs],
+            tls,
+            '/.well-known/openid-configuration',
+            issuerPort,
+          )
+        ).proc;
       }
 
-      const stsPort = await freePort();
-      stsUrl = `https://127.0.0.1:${stsPort}`;
       const config = {
         accountId: ACCOUNT,
         oidcProviders: [{ Url: cp.issuer, ClientIDList: ['sts.amazonaws.com'], caBundle: caFile }],
@@ -157,21 +148,9 @@ for (const mode of modes) {
       };
       const configFile = join(work, 'sts.yaml');
       writeFileSync(configFile, toYaml(config));
-      sts = spawnCli([
-        'sts',
-        'serve',
-        '--config',
-        configFile,
-        '--port',
-        String(stsPort),
-        '--host',
-        '127.0.0.1',
-        '--tls-cert',
-        tls.certFile,
-        '--tls-key',
-        tls.keyFile,
-      ]);
-      await waitForHttp(`${stsUrl}/healthz`, sts, cp.caPem);
+      const served = await serveHttps(cp, ['sts', 'serve', '--config', configFile], tls, '/healthz');
+      sts = served.proc;
+      stsUrl = served.url;
 
       webhook = await startWebhook(cp, work, {
         namespaceLabels: LABELS,
@@ -199,36 +178,13 @@ for (const mode of modes) {
       const created = await createPod(cp, namespace, pod(uniqueName('app'), serviceAccount));
       const env = envOf(created.spec.containers[0]);
       assert.equal(env.AWS_ROLE_ARN, ROLE, 'the webhook injected the role');
-      const volume = created.spec.volumes!.find((v) => v.name === IRSA_VOLUME_NAME) as unknown as {
-        projected: {
-          sources: { serviceAccountToken: { audience: string; expirationSeconds: number; path: string } }[];
-        };
-      };
-      const projection = volume.projected.sources[0]!.serviceAccountToken;
-      const tr = await cp.call<{ status: { token: string } }>(
-        'POST',
-        `/api/v1/namespaces/${namespace}/serviceaccounts/${serviceAccount}/token`,
-        {
-          apiVersion: 'authentication.k8s.io/v1',
-          kind: 'TokenRequest',
-          spec: {
-            audiences: [projection.audience],
-            expirationSeconds: projection.expirationSeconds,
-            boundObjectRef: {
-              kind: 'Pod',
-              apiVersion: 'v1',
-              name: created.metadata.name,
-              uid: created.metadata.uid,
-            },
-          },
-        },
-      );
+      const { token } = await projectedToken(cp, namespace, created);
       // The kubelet would write it inside the container at AWS_WEB_IDENTITY_TOKEN_FILE; we write it under a
       // private root and point the same variable there (the only change to the injected env).
       const root = mkdtempSync(join(work, 'pod-root-'));
       const tokenFile = join(root, env.AWS_WEB_IDENTITY_TOKEN_FILE!);
       mkdirSync(dirname(tokenFile), { recursive: true });
-      writeFileSync(tokenFile, tr.status.token, { mode: 0o600 });
+      writeFileSync(tokenFile, token, { mode: 0o600 });
 
       const childEnv: NodeJS.ProcessEnv = {
         PATH: process.env.PATH,
@@ -251,7 +207,7 @@ for (const mode of modes) {
       });
       assert.equal(out.status, 0, `SDK child failed: ${out.stderr}`);
       const line = out.stdout.trim().split('\n').pop()!;
-      return { pod: created, result: JSON.parse(line) as SdkResult, token: tr.status.token };
+      return { pod: created, result: JSON.parse(line) as SdkResult, token };
     }
 
     test('the SDK with the injected env gets credentials; GetCallerIdentity is the s3-writer assumed role', async () => {

@@ -14,10 +14,9 @@ import {
   createNamespace,
   createServiceAccount,
   servingCertificate,
-  spawnCli,
+  serveHttps,
   startWebhook,
   uniqueName,
-  waitForHttp,
   type CliProcess,
   type RunningWebhook,
 } from './support.js';
@@ -415,21 +414,9 @@ describe('openirsa doctor: a self-hosted issuer whose JWKS does not publish the 
     );
     assert.equal(out.status, 0, out.stderr);
     const tls = await servingCertificate(cp, work);
-    issuerServe = spawnCli([
-      'issuer',
-      'serve',
-      '--dir',
-      docs,
-      '--port',
-      String(port),
-      '--host',
-      '127.0.0.1',
-      '--tls-cert',
-      tls.certFile,
-      '--tls-key',
-      tls.keyFile,
-    ]);
-    await waitForHttp(`${issuer}/.well-known/openid-configuration`, issuerServe, cp.caPem);
+    issuerServe = (
+      await serveHttps(cp, ['issuer', 'serve', '--dir', docs], tls, '/.well-known/openid-configuration', port)
+    ).proc;
     writeFileSync(join(work, 'ca.pem'), cp.caPem);
     await createServiceAccount(cp, 'default', 'app', { [ROLE_ANNOTATION]: ROLE });
   });

@@ -24,16 +24,15 @@ import {
 } from '@aws-sdk/client-iam';
 import { AssumeRoleWithWebIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
-import { freePort, runBinary, startControlPlane, type ControlPlane } from '../helpers/control-plane.js';
+import { runBinary, startControlPlane, type ControlPlane } from '../helpers/control-plane.js';
 import { parseAllDocuments } from 'yaml';
 import { spawnSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import {
   createNamespace,
   createServiceAccount,
+  serveHttps,
   servingCertificate,
-  spawnCli,
-  waitForHttp,
   type CliProcess,
 } from './support.js';
 import { webIdentityTrust } from '../helpers/trust-policy.js';
@@ -50,25 +49,8 @@ let tls: { certFile: string; keyFile: string };
 const replicas: Array<{ proc: CliProcess; url: string }> = [];
 let agent: Agent;
 
-async function startReplica(): Promise<{ proc: CliProcess; url: string }> {
-  const port = await freePort();
-  const url = `https://127.0.0.1:${port}`;
-  const proc = spawnCli([
-    'sts',
-    'serve',
-    '--config',
-    configFile,
-    '--port',
-    String(port),
-    '--host',
-    '127.0.0.1',
-    '--tls-cert',
-    tls.certFile,
-    '--tls-key',
-    tls.keyFile,
-  ]);
-  await waitForHttp(`${url}/healthz`, proc, cp.caPem);
-  return { proc, url };
+function startReplica(): Promise<{ proc: CliProcess; url: string }> {
+  return serveHttps(cp, ['sts', 'serve', '--config', configFile], tls, '/healthz');
 }
 
 const handler = () => new NodeHttpHandler({ httpsAgent: agent });

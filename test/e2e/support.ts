@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { issueCertificate, loadCa, type PemPair } from '../../src/pki/index.js';
 import { CLI, freePort, httpCall, runBinary, type ControlPlane } from '../helpers/control-plane.js';
-import { SKIP_POD_LABEL } from '../../src/webhook/constants.js';
+import { IRSA_VOLUME_NAME, SKIP_POD_LABEL } from '../../src/webhook/constants.js';
 
 export const IMAGE = 'public.ecr.aws/docker/library/busybox:1.36';
 
@@ -91,6 +91,79 @@ export async function waitForHttp(
     await sleep(150);
   }
   throw new Error(`timed out waiting for ${url} (${last}):\n${proc.output()}`);
+}
+
+/**
+ * A server of the CLI (`sts serve`, `issuer serve`: `args`) on 127.0.0.1 over HTTPS with `tls` (a certificate of the
+ * control plane's CA), on `port` or a free one; resolves once `readyPath` answers 200.
+ */
+export async function serveHttps(
+  cp: ControlPlane,
+  args: string[],
+  tls: { certFile: string; keyFile: string },
+  readyPath: string,
+  port?: number,
+): Promise<{ proc: CliProcess; url: string }> {
+  const p = port ?? (await freePort());
+  const url = `https://127.0.0.1:${p}`;
+  const proc = spawnCli([
+    ...args,
+    '--port',
+    String(p),
+    '--host',
+    '127.0.0.1',
+    '--tls-cert',
+    tls.certFile,
+    '--tls-key',
+    tls.keyFile,
+  ]);
+  try {
+    await waitForHttp(`${url}${readyPath}`, proc, cp.caPem);
+  } catch (e) {
+    await proc.stop();
+    throw e;
+  }
+  return { proc, url };
+}
+
+/**
+ * The token the kubelet projects into a mutated pod's token volume (IRSA's unless `volumeName` says another): a
+ * TokenRequest bound to the pod, with the volume's audience and expiry.
+ */
+export async function projectedToken(
+  cp: ControlPlane,
+  namespace: string,
+  created: Pod,
+  volumeName: string = IRSA_VOLUME_NAME,
+): Promise<{ token: string; audience: string }> {
+  const volume = created.spec.volumes?.find((v) => v.name === volumeName) as
+    | {
+        projected: {
+          sources: Array<{ serviceAccountToken: { audience: string; expirationSeconds: number } }>;
+        };
+      }
+    | undefined;
+  const projection = volume?.projected.sources[0]?.serviceAccountToken;
+  assert.ok(projection, `pod ${created.metadata.name} has no ${volumeName} volume`);
+  const tr = await cp.call<{ status: { token: string } }>(
+    'POST',
+    `/api/v1/namespaces/${namespace}/serviceaccounts/${created.spec.serviceAccountName}/token`,
+    {
+      apiVersion: 'authentication.k8s.io/v1',
+      kind: 'TokenRequest',
+      spec: {
+        audiences: [projection.audience],
+        expirationSeconds: projection.expirationSeconds,
+        boundObjectRef: {
+          kind: 'Pod',
+          apiVersion: 'v1',
+          name: created.metadata.name,
+          uid: created.metadata.uid,
+        },
+      },
+    },
+  );
+  return { token: tr.status.token, audience: projection.audience };
 }
 
 /** Polls `check` until it returns a value (not undefined) or time runs out. */
@@ -369,3 +442,14 @@ export const FAIL_CLOSED_WEBHOOK_ENTRIES = [
   [WEBHOOK_ENTRY.main, 'Fail'],
   [WEBHOOK_ENTRY.systemNamespaces, 'Ignore'],
 ];
+
+/** `kubectl --kubeconfig <admin> ARGS` on `cp` (INPUT on stdin); asserts it succeeded and returns its stdout. */
+export function kubectl(cp: ControlPlane, args: string[], input?: string): string {
+  const r = runBinary(
+    'kubectl',
+    ['--kubeconfig', cp.kubeconfigPath, ...args],
+    input === undefined ? {} : { input },
+  );
+  assert.equal(r.status, 0, `kubectl ${args.join(' ')}: ${r.stderr}`);
+  return r.stdout;
+}

@@ -91,6 +91,9 @@ export function cniNetworkList(ipamDataDir: string): object {
         ipam: {
           type: 'host-local',
           ranges: [[{ subnet: POD_SUBNET, gateway: NODE_IP }]],
+          // A default route through the node, as on a real node: EKS's agent address (169.254.170.23, on the node)
+          // is outside the pod subnet. The sandbox's network has no way out, so nothing goes further.
+          routes: [{ dst: '0.0.0.0/0' }],
           dataDir: ipamDataDir,
         },
       },

@@ -1,6 +1,7 @@
 /**
  * A real Kubernetes node for the node suite (`npm run test:node`): containerd + runc + the CNI bridge and a kubelet
- * built by `scripts/node.sh build`, registered with a control plane from ./control-plane.ts.
+ * built by `scripts/node.sh build`, registered with a control plane from ./control-plane.ts; and the controllers
+ * (kube-controller-manager, kube-scheduler) that make Deployments and DaemonSets run on it.
  *
  * It runs as root, and only inside the sandbox `scripts/node.sh sandbox` makes (its own network, mount and PID
  * namespaces): the pod bridge, pod network namespaces, overlay and token mounts live and die with it, and every
@@ -43,10 +44,15 @@ const SCRIPT = join(ROOT, 'scripts/node.sh');
 /** Set by `scripts/node.sh sandbox`; the suite refuses to touch the machine's own network without it. */
 export const SANDBOX_ENV = 'OPENIRSA_NODE_SANDBOX';
 
-/** kube-apiserver flags a node needs: the Node authorizer (a list flag, added to the helper's RBAC) and NodeRestriction. */
+/**
+ * kube-apiserver flags a node needs: the Node authorizer (a list flag, added to the helper's RBAC) and
+ * NodeRestriction; and aggregator routing, so that the API server calls a webhook's Service at its endpoints (the
+ * pod's address on the node's bridge) rather than its ClusterIP: there is no kube-proxy here.
+ */
 export const NODE_API_SERVER_ARGS = [
   '--authorization-mode=Node',
   '--enable-admission-plugins=NodeRestriction',
+  '--enable-aggregator-routing=true',
 ];
 
 function script(...args: string[]): string {
@@ -401,4 +407,54 @@ export async function startNode(cp: ControlPlane, dir: string, options: NodeOpti
     await stop().catch(() => undefined);
     throw new Error(`node failed to start: ${(e as Error).message}\n${logs}`);
   }
+}
+
+export interface RunningControllers {
+  log(): string;
+  stop(): Promise<void>;
+}
+
+/**
+ * kube-controller-manager (Deployments, ReplicaSets, DaemonSets, EndpointSlices, the root CA publisher …) and
+ * kube-scheduler for `cp`, built by `scripts/node.sh build`, as cluster admin; no serving ports (nothing calls
+ * them). Resolves once the root CA publisher has written `kube-root-ca.crt` into `default`.
+ */
+export async function startControllers(
+  cp: ControlPlane,
+  dir: string,
+  timeoutSeconds = 180,
+): Promise<RunningControllers> {
+  const { bin } = requireNodePrerequisites();
+  mkdirSync(dir, { recursive: true });
+  const common = [`--kubeconfig=${cp.kubeconfigPath}`, '--leader-elect=false', '--secure-port=0', '--v=1'];
+  const procs = [
+    launch(
+      'kube-controller-manager',
+      join(bin, 'kube-controller-manager'),
+      [
+        ...common,
+        `--root-ca-file=${join(cp.dir, 'ca.crt')}`,
+        // Each controller with its own ServiceAccount would need the token controller's key; admin is enough here.
+        '--use-service-account-credentials=false',
+      ],
+      dir,
+      process.env,
+    ),
+    launch('kube-scheduler', join(bin, 'kube-scheduler'), common, dir, process.env),
+  ];
+  const stop = async () => {
+    for (const p of [...procs].reverse()) await stopProc(p);
+  };
+  const log = () => procs.map((p) => `--- ${p.name}\n${tail(p.logPath, 30)}`).join('\n');
+  try {
+    await until('the root CA publisher (kube-controller-manager)', procs, timeoutSeconds * 1000, async () => {
+      const r = await cp.request('GET', '/api/v1/namespaces/default/configmaps/kube-root-ca.crt');
+      return r.status === 200;
+    });
+  } catch (e) {
+    const logs = log();
+    await stop();
+    throw new Error(`controllers failed to start: ${(e as Error).message}\n${logs}`);
+  }
+  return { log, stop };
 }

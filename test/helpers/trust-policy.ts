@@ -24,3 +24,21 @@ export function webIdentityTrust(
     ],
   };
 }
+
+/**
+ * EKS Pod Identity's trust policy (docs/agent.md): the agent's role may assume the role and tag the session, for
+ * pods of one namespace (its `kubernetes-namespace` session tag).
+ */
+export function agentTrust(agentRoleArn: string, namespace: string): Record<string, unknown> {
+  return {
+    Version: '2012-10-17',
+    Statement: [
+      {
+        Effect: 'Allow',
+        Principal: { AWS: agentRoleArn },
+        Action: ['sts:AssumeRole', 'sts:TagSession'],
+        Condition: { StringEquals: { 'aws:RequestTag/kubernetes-namespace': namespace } },
+      },
+    ],
+  };
+}

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { createLocalJWKSet, jwtVerify, decodeProtectedHeader } from 'jose';
 import { S3Client, CreateBucketCommand, GetObjectCommand } from '@aws-sdk/client-s3';
 import { createCa, issueCertificate, sha1Thumbprint } from '../../../src/pki/index.js';
+import { publishDocuments, readDocuments } from '../../../src/issuer/index.js';
 import { BIN, cli, freePort, requireBuild, startMoto, stop, waitForOutput } from './harness.js';
 
 const fixture = (f: string) => join(import.meta.dirname, '../../unit/issuer/fixtures', f);
@@ -289,6 +290,18 @@ describe('issuer publish to a real S3-compatible server (moto)', () => {
       assert.equal(got.ContentType, 'application/json');
       assert.equal(await got.Body!.transformToString(), await readFile(join(dir, 'docs', f), 'utf8'));
     }
+    // Published again: the same objects are read, compared and not uploaded again.
+    const again = await publishDocuments(
+      await readDocuments(join(dir, 'docs')),
+      's3://oidc-bucket/cluster-b',
+      {
+        s3,
+      },
+    );
+    assert.deepEqual(
+      again.map((o) => o.unchanged),
+      [true, true],
+    );
     s3.destroy();
   });
 

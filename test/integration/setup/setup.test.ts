@@ -3,7 +3,8 @@
  * the CLI's IAM calls made by the real AWS SDK v3: from nothing, re-run, partial states, delete; the dry-run
  * AWS CLI script run by the real AWS CLI; Terraform parsed by python-hcl2, CloudFormation by cfn-lint; and the
  * token of the ServiceAccount really gets the role at the STS. What needs a kube-apiserver (the ServiceAccount
- * phase, the issuer phase from the cluster's keys, `setup verify`) has no test here and none in test/e2e yet.
+ * phase, the issuer phase from the cluster's keys, `setup verify`, a pod admitted by the webhook) and moto's IAM
+ * are in test/e2e/setup.test.ts.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -220,9 +221,9 @@ test('partial states: a provider with other client ids and a role with another s
   const trust = await trustOf('common');
   assert.deepEqual(trust.Statement[0], other);
   assert.equal(trust.Statement.length, 2);
-  // The engine admits the ServiceAccount with the merged policy. (No real exchange here: after the first test
-  // deleted and this one re-created the provider of the same URL, the local STS answers "HTTPS certificate doesn't
-  // match configured thumbprint" — an STS defect reported separately; the first test proves the exchange.)
+  // The engine admits the ServiceAccount with the merged policy, and so does the STS: the first test deleted the
+  // provider of this URL and this one re-created it (the STS once resumed a cached TLS session there, whose missing
+  // peer chain failed the thumbprint check; test/unit/oidc/keys.test.ts).
   assert.equal(
     checkAwsTrust(
       { value: { trustPolicy: JSON.stringify(trust) } },
@@ -235,6 +236,7 @@ test('partial states: a provider with other client ids and a role with another s
     ).status,
     'pass',
   );
+  assert.equal(await assume('common', sub('api')), `arn:aws:sts::${ACCOUNT}:assumed-role/common/setup-test`);
   assert.match((await setup(args)).stdout, /nothing to do/);
 
   const del = await setup(['delete', ...args]);

@@ -145,6 +145,23 @@ test('publish: targets, folder publish with read-back, S3 client from env', asyn
     const out = await publishDocuments(d.files, join(dir, 'site'));
     assert.equal(out.length, 2);
     assert.equal(await readFile(join(dir, 'site', 'keys.json'), 'utf8'), d.files[1]!.body);
+    assert.deepEqual(
+      out.map((o) => o.unchanged),
+      [false, false],
+    );
+    // Again: nothing to write, and it says so; a document that differs is the only one rewritten.
+    const again = await publishDocuments(d.files, join(dir, 'site'));
+    assert.deepEqual(
+      again.map((o) => o.unchanged),
+      [true, true],
+    );
+    await writeFile(join(dir, 'site', 'keys.json'), '{"keys":[]}');
+    const mended = await publishDocuments(d.files, join(dir, 'site'));
+    assert.deepEqual(
+      mended.map((o) => o.unchanged),
+      [true, false],
+    );
+    assert.equal(await readFile(join(dir, 'site', 'keys.json'), 'utf8'), d.files[1]!.body);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

@@ -52,12 +52,16 @@ test('containerd: a path with a quote or backslash stays one TOML string', () =>
   assert.match(toml, /^root = "\/t\/a \\"b\\"\\\\c"$/m);
 });
 
-test('CNI: one bridge on a documentation range, gateway = node IP, leases under the given folder, no masquerade', () => {
+test('CNI: one bridge on a documentation range, gateway = node IP and default route, leases under the given folder, no masquerade', () => {
   const list = cniNetworkList('/t/cni/ipam') as {
     plugins: {
       type: string;
       ipMasq: boolean;
-      ipam: { dataDir: string; ranges: { subnet: string; gateway: string }[][] };
+      ipam: {
+        dataDir: string;
+        ranges: { subnet: string; gateway: string }[][];
+        routes: { dst: string }[];
+      };
     }[];
   };
   assert.deepEqual(
@@ -68,6 +72,8 @@ test('CNI: one bridge on a documentation range, gateway = node IP, leases under 
   assert.equal(bridge.ipMasq, false);
   assert.equal(bridge.ipam.dataDir, '/t/cni/ipam');
   assert.deepEqual(bridge.ipam.ranges, [[{ subnet: POD_SUBNET, gateway: NODE_IP }]]);
+  // Through the node: how a pod reaches the agent's link-local address on it.
+  assert.deepEqual(bridge.ipam.routes, [{ dst: '0.0.0.0/0' }]);
   // RFC 5737 TEST-NET-2: never a private or public address of anything real.
   const docs = new BlockList();
   docs.addSubnet('198.51.100.0', 24);

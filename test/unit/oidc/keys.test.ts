@@ -89,6 +89,20 @@ test('thumbprint trust: the top certificate of the chain matches → ok; mismatc
   assert.equal(e.code, 'InvalidIdentityToken');
 });
 
+test('thumbprint trust holds on every new connection: a resumed TLS session (no peer chain) is never what is checked', async () => {
+  // A provider deleted and re-created with the same URL (or keys refetched after the keep-alive socket closed)
+  // connects again to the same host: a cached TLS session would resume without the peer's certificates, and the
+  // thumbprint check then failed with "doesn't match configured thumbprint".
+  reset();
+  const trust = { url: base, thumbprints: [sha1Thumbprint(ca.cert)] };
+  for (let i = 0; i < 3; i++) {
+    server.closeIdleConnections();
+    await new Promise((r) => setImmediate(r));
+    assert.ok(await new ProviderKeys(trust).getKey('k1', 'RS256'), `connection ${i + 1}`);
+  }
+  assert.deepEqual(hits, { discovery: 3, jwks: 3 });
+});
+
 test('unknown kid triggers one refetch (key rotation), rate-limited for later unknown kids', async () => {
   reset();
   let clock = 1_000_000;
