@@ -181,6 +181,7 @@ export function parseAssociationsText(text: string): Association[] {
   }
   return objects.map((o, i) => {
     if (isObj(o) && o.kind !== undefined && o.kind !== ASSOCIATION_KIND)
+      // eslint-disable-next-line @typescript-eslint/no-base-to-string -- a kind is a YAML scalar; anything else is refused as it prints
       throw new AssociationError(`object ${i + 1} is a ${String(o.kind)}, not a ${ASSOCIATION_KIND}`);
     const a = parseAssociation(o);
     if (!a.name) throw new AssociationError(`object ${i + 1}: metadata.name is required`);

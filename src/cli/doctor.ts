@@ -53,8 +53,7 @@ export async function run(argv: string[]): Promise<number> {
     console.log(USAGE);
     return 0;
   }
-  const s = (k: string): string | undefined =>
-    typeof values[k] === 'string' ? (values[k] as string) : undefined;
+  const s = (k: string): string | undefined => (typeof values[k] === 'string' ? values[k] : undefined);
   if (values['aws-exchange'] && !values.aws) throw new CliError('--aws-exchange goes with --aws');
   const format = s('format') ?? 'text';
   if (format !== 'text' && format !== 'json') throw new CliError('--format must be text or json');

@@ -112,9 +112,8 @@ const FLAGS = {
   help: { type: 'boolean', short: 'h' },
 } as const;
 
-const str = (v: FlagValues, k: string): string | undefined =>
-  typeof v[k] === 'string' ? (v[k] as string) : undefined;
-const list = (v: FlagValues, k: string): string[] => (Array.isArray(v[k]) ? (v[k] as string[]) : []);
+const str = (v: FlagValues, k: string): string | undefined => (typeof v[k] === 'string' ? v[k] : undefined);
+const list = (v: FlagValues, k: string): string[] => (Array.isArray(v[k]) ? v[k] : []);
 function need(v: FlagValues, k: string): string {
   const s = str(v, k);
   if (!s) throw new CliError(`setup: --${k} is required`);

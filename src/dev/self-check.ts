@@ -76,7 +76,7 @@ export async function selfCheck(options: {
     headers: { ...formType, host: url.host },
     body,
   });
-  const caller = await post(url, signed.headers as Record<string, string>, body, options.caBundle);
+  const caller = await post(url, signed.headers, body, options.caBundle);
   if (caller.status !== 200) throw new Error(`GetCallerIdentity failed: ${awsError(caller)}`);
   const callerArn = xmlText(caller.body, 'Arn');
   if (callerArn !== assumedRoleArn) {

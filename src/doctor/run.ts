@@ -23,7 +23,6 @@ import {
   checkWebhookRegistered,
   type Check,
   type PodFacts,
-  type WebhookConfiguration,
 } from './checks.js';
 import { messageOf } from '../errors.js';
 import { HttpError, failureText, httpRequestText } from '../net/http-client.js';
@@ -133,7 +132,7 @@ async function webhookPhase(kc: KubeConfig): Promise<Check[]> {
   const admission = kc.makeApiClient(AdmissionregistrationV1Api);
   try {
     const list = await admission.listMutatingWebhookConfiguration();
-    const { check, webhooks } = checkWebhookRegistered(list.items as WebhookConfiguration[]);
+    const { check, webhooks } = checkWebhookRegistered(list.items);
     const checks = [check];
     for (const { webhook } of webhooks) checks.push(await probeWebhook(webhook));
     return checks;
@@ -162,7 +161,7 @@ async function serviceAccountPhase(
   let saName = o.serviceAccount;
   if (o.pod) {
     try {
-      pod = (await core.readNamespacedPod({ name: o.pod, namespace: o.namespace })) as PodFacts;
+      pod = await core.readNamespacedPod({ name: o.pod, namespace: o.namespace });
       saName = saName ?? pod.spec?.serviceAccountName ?? 'default';
     } catch (err) {
       checks.push({
@@ -214,7 +213,7 @@ async function mutationPhase({ o, core, prefix }: Run, sa: ServiceAccountFacts):
   };
   try {
     const created = await core.createNamespacedPod({ namespace: o.namespace, body: probe, dryRun: 'All' });
-    return [checkPodMutated(created as PodFacts, sa.roleArn, 'a new pod, server-side dry run', prefix)];
+    return [checkPodMutated(created, sa.roleArn, 'a new pod, server-side dry run', prefix)];
   } catch (err) {
     return [
       {

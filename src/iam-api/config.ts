@@ -146,5 +146,5 @@ export function readIamApiConfig(
     );
   if (!admin && sc === false)
     throw new IamApiConfigError(path, 'allows no caller: give admin, or leave sessionCredentials true');
-  return { admin, sessionCredentials: sc, store, trustPolicyMaxSize: size as number };
+  return { admin, sessionCredentials: sc, store, trustPolicyMaxSize: size };
 }

@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto';
 import { CoreV1Api, type KubeConfig, type V1ConfigMap } from '@kubernetes/client-node';
 import type { Logger } from '../log.js';
 import { clientNodeWatch, loadKubeConfig } from '../kube/client.js';
-import { Reflector, type ListPage } from '../kube/reflector.js';
+import { Reflector } from '../kube/reflector.js';
 import type { OverlayEntry } from './model.js';
 import { ConflictError, entryKey, type StateBackend, type StoredEntry } from './store.js';
 import { kubeStatusOf } from '../kube/client-errors.js';
@@ -71,7 +71,7 @@ export class KubeBackend implements StateBackend {
       watch: clientNodeWatch(kc),
       path: `/api/v1/namespaces/${namespace}/configmaps`,
       labelSelector: SELECTOR,
-      list: (opts) => this.core.listNamespacedConfigMap({ namespace, ...opts }) as Promise<ListPage>,
+      list: (opts) => this.core.listNamespacedConfigMap({ namespace, ...opts }),
       onReplace: (items) => {
         const next = new Map<string, StoredEntry>();
         for (const it of items) {

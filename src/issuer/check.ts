@@ -130,7 +130,7 @@ export function checkDiscovery(
     }
   }
   const algs = doc.id_token_signing_alg_values_supported;
-  if (Array.isArray(algs) && algs.every((a) => typeof a === 'string')) facts.algorithms = algs as string[];
+  if (Array.isArray(algs) && algs.every((a) => typeof a === 'string')) facts.algorithms = algs;
   else
     findings.push(
       warn('algorithms-missing', 'discovery document has no "id_token_signing_alg_values_supported" list'),

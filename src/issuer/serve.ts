@@ -133,7 +133,7 @@ export interface IssuerServer {
   /** Re-reads the folder (or serves `files`) without dropping connections; for key rotation. */
   reload(files?: DocumentFile[]): Promise<number>;
   /** Re-reads the TLS files now; true when a new certificate is served. */
-  reloadTls(): Promise<boolean>;
+  reloadTls: () => Promise<boolean>;
   close(): Promise<void>;
 }
 

@@ -109,7 +109,7 @@ function trustOf(
       },
     );
     socket.on('timeout', () => socket.destroy(new Error('timed out')));
-    socket.on('error', (err) => resolve({ trusted: false, trustError: err.message }));
+    socket.on('error', (err: Error) => resolve({ trusted: false, trustError: err.message }));
   });
 }
 

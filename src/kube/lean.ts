@@ -111,10 +111,10 @@ function fromKubeconfig(path: string, serverOverride: string | undefined): KubeC
   const context = pick(doc.contexts, 'context', contextName) as
     { cluster?: string; user?: string } | undefined;
   if (!context) throw new KubeConfigError('the kubeconfig has no current cluster');
-  const cluster = pick(doc.clusters, 'cluster', context.cluster) as Record<string, unknown> | undefined;
+  const cluster = pick(doc.clusters, 'cluster', context.cluster);
   if (!cluster || typeof cluster.server !== 'string')
     throw new KubeConfigError('the kubeconfig has no current cluster');
-  const user = (pick(doc.users, 'user', context.user) ?? {}) as Record<string, unknown>;
+  const user = pick(doc.users, 'user', context.user) ?? {};
   const creds: Credentials = {
     ca: data(cluster['certificate-authority-data']) ?? file(cluster['certificate-authority']),
     cert: data(user['client-certificate-data']) ?? file(user['client-certificate']),
@@ -198,7 +198,7 @@ export class KubeConnection {
       protocol: this.server.protocol,
       hostname: this.server.hostname.replace(/^\[|\]$/g, ''),
       port: this.server.port || (this.tls ? 443 : 80),
-      path: `${prefix}${path}${qs.size > 0 ? `?${qs}` : ''}`,
+      path: `${prefix}${path}${qs.size > 0 ? `?${qs.toString()}` : ''}`,
       method: 'GET',
       headers,
       agent: this.agent,

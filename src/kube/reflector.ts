@@ -237,6 +237,7 @@ export class Reflector {
             'watch idle; re-watching from the last resourceVersion',
           );
           resolve(events);
+          // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- the watch's own failure, passed on as it came
         } else if (err && !(err instanceof Error && err.name.includes('Abort')) && !this.stopped) reject(err);
         else resolve(events);
       };

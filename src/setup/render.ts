@@ -71,6 +71,7 @@ function awsCommand(a: Extract<Action, { api: 'iam' }>): string {
       parts.push(`--${CLI_FLAG[k]!}`);
       // Tags are structures: JSON is the CLI's unambiguous form for them.
       if (k === 'Tags') parts.push(shellQuote(JSON.stringify(v)));
+      // eslint-disable-next-line @typescript-eslint/no-base-to-string -- every other list is of strings
       else parts.push(...v.map((x) => shellQuote(String(x))));
     } else parts.push(`--${CLI_FLAG[k]!}`, shellQuote(String(v)));
   }

@@ -237,7 +237,7 @@ function readProvider(
     if (!isObj(d)) r.fail(`${path}.discovery`, 'must be an OpenID discovery document object');
     if (d.jwks_uri !== undefined && typeof d.jwks_uri !== 'string')
       r.fail(`${path}.discovery.jwks_uri`, 'must be a string');
-    discovery = { jwks_uri: d.jwks_uri as string | undefined };
+    discovery = { jwks_uri: d.jwks_uri };
   }
   const keyPrefix = url.slice('https://'.length);
   return {
@@ -415,7 +415,7 @@ export function buildConfig(doc: unknown, file: string, options: LoadOptions = {
   else if (keyFile !== undefined)
     sessionKeys.push(parseSessionKey(r.readFile(keyFile, 'sessionKeyFile'), keyFile, r, 'sessionKeyFile'));
   else if (env[SESSION_KEY_ENV])
-    sessionKeys.push(parseSessionKey(env[SESSION_KEY_ENV]!, `$${SESSION_KEY_ENV}`, r, 'sessionKey'));
+    sessionKeys.push(parseSessionKey(env[SESSION_KEY_ENV], `$${SESSION_KEY_ENV}`, r, 'sessionKey'));
   let generated = false;
   if (sessionKeys.length === 0) {
     sessionKeys.push(randomBytes(32));

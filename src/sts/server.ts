@@ -263,7 +263,7 @@ export interface RunningServer {
   url: string;
   service: StsService;
   /** Re-reads the TLS files now; true when a new certificate is served. */
-  reloadTls(): Promise<boolean>;
+  reloadTls: () => Promise<boolean>;
   close(graceMs?: number): Promise<void>;
 }
 

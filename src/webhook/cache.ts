@@ -269,8 +269,8 @@ export class IdentityCache {
       if (!set) this.waiters.set(k, (set = new Set()));
       const done = (): void => {
         clearTimeout(timer);
-        set!.delete(done);
-        if (set!.size === 0 && this.waiters.get(k) === set) this.waiters.delete(k);
+        set.delete(done);
+        if (set.size === 0 && this.waiters.get(k) === set) this.waiters.delete(k);
         resolve();
       };
       const timer = setTimeout(done, ms);

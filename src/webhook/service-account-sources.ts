@@ -83,7 +83,7 @@ export class ServiceAccountApiSource {
         const status = kubeStatusOf(err);
         if (status === 404) return undefined;
         const serverTimeout =
-          status === 504 || /ServerTimeout/.test(String((err as { body?: unknown }).body ?? ''));
+          status === 504 || /ServerTimeout/.test(bodyText((err as { body?: unknown }).body));
         if (!serverTimeout || attempt >= 3) throw err;
         await new Promise((r) => setTimeout(r, delay * (0.9 + Math.random() * 0.2)));
         delay *= 5;
@@ -132,4 +132,9 @@ export class ConfigMapApiSource {
   stop(): void {
     this.reflector.stop();
   }
+}
+
+/** An API error's body as text: a string, or the parsed Status object (whose `reason` may be ServerTimeout). */
+function bodyText(body: unknown): string {
+  return typeof body === 'string' ? body : JSON.stringify(body ?? '');
 }

@@ -147,7 +147,7 @@ export async function startWebhook(f: WebhookFlags, opts: StartOptions): Promise
     { port: ports.port, metricsPort: ports.metricsPort, source: f.serviceAccountsFile ? 'file' : 'api' },
     'webhook listening',
   );
-  const synced = Promise.all(parts.map((p) => p.synced)).then(() => {
+  const synced = Promise.all(parts.map((p) => p.synced ?? Promise.resolve())).then(() => {
     log.info('identity sources synced; ready');
   });
 

@@ -18,15 +18,14 @@ import { execFile } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, Agent, type Server } from 'node:https';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { stringify as toYaml } from 'yaml';
 import * as IAM from '@aws-sdk/client-iam';
 import { AssumeRoleWithWebIdentityCommand, GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { decodeJwt } from 'jose';
-import { cleanEnv } from '../helpers/sts-harness.js';
+import { cleanEnv, venvTool } from '../helpers/sts-harness.js';
 import { IRSA_VOLUME_NAME } from '../../src/webhook/constants.js';
 import { decodePolicyText } from '../../src/iam/policy.js';
 import { CLI, freePort, keygen, startControlPlane, type ControlPlane } from '../helpers/control-plane.js';
@@ -48,7 +47,6 @@ import {
   type RunningWebhook,
 } from './support.js';
 
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const exec = promisify(execFile);
 const ACCOUNT = '111122223333';
 /** moto's account for any credentials. */
@@ -57,7 +55,6 @@ const ADMIN = { accessKeyId: 'AKIAOPENIRSASETUPE2E', secretAccessKey: 'e2e-setup
 const LABELS = { 'openirsa-e2e': 'setup' };
 const ROLE_ANNOTATION = 'eks.amazonaws.com/role-arn';
 const CREATED_BY = 'openirsa.io/created-by';
-const MOTO_SERVER = join(ROOT, '.cache/venv/bin/moto_server');
 const EC2_STATEMENT = {
   Sid: 'Ec2',
   Effect: 'Allow',
@@ -229,7 +226,7 @@ async function podCallerArn(ns: string, sa: string, roleArn: string, stsUrl: str
   assert.equal(env.AWS_ROLE_ARN, roleArn, 'the webhook injected the role setup annotated');
   assert.ok(env.AWS_WEB_IDENTITY_TOKEN_FILE, 'and the token file');
   const mount = container.volumeMounts?.find((m) => m.name === IRSA_VOLUME_NAME);
-  assert.equal(mount?.mountPath, dirname(env.AWS_WEB_IDENTITY_TOKEN_FILE!));
+  assert.equal(mount?.mountPath, dirname(env.AWS_WEB_IDENTITY_TOKEN_FILE));
   assert.ok(
     created.spec.volumes?.some((v) => v.name === IRSA_VOLUME_NAME),
     'and the projected token volume',
@@ -541,11 +538,7 @@ describe("setup against openirsa's IAM API", () => {
 
 describe(
   "setup against moto's IAM server (an independent IAM)",
-  {
-    skip:
-      !existsSync(MOTO_SERVER) &&
-      `${MOTO_SERVER} is missing: npm test installs it (bash scripts/python-tools.sh)`,
-  },
+  // No skip: without moto this suite fails loudly (venvTool names what to install).
   () => {
     const ns = uniqueName('moto');
     const MOTO = { accessKeyId: 'testing', secretAccessKey: 'testing' };
@@ -577,7 +570,7 @@ describe(
     before(async () => {
       const port = await freePort();
       motoUrl = `http://127.0.0.1:${port}`;
-      moto = spawnProcess(MOTO_SERVER, ['-H', '127.0.0.1', '-p', String(port)]);
+      moto = spawnProcess(venvTool('moto_server'), ['-H', '127.0.0.1', '-p', String(port)]);
       const deadline = Date.now() + 60_000;
       for (;;) {
         const up = await fetch(`${motoUrl}/moto-api/`).then(

@@ -90,7 +90,7 @@ test('--host with another address: the printed URLs name it, and its certificate
     );
     const summary = new Promise<Record<string, string>>((resolve, reject) => {
       let out = '';
-      child.stdout!.on('data', (d: Buffer) => {
+      child.stdout.on('data', (d: Buffer) => {
         out += d.toString();
         if (out.includes('\n')) resolve(JSON.parse(out.split('\n')[0]!) as Record<string, string>);
       });

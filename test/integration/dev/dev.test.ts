@@ -32,12 +32,12 @@ function startDev(args: string[]): Promise<{ child: ChildProcess; summary: DevJs
   return new Promise((resolve, reject) => {
     const c = spawn(process.execPath, [BIN, 'dev', '--json', ...args], { cwd: dir, env: cleanEnv({}) });
     let out = '';
-    c.stdout!.on('data', (d: Buffer) => {
+    c.stdout.on('data', (d: Buffer) => {
       out += d.toString();
       const line = out.split('\n')[0];
       if (out.includes('\n') && line) resolve({ child: c, summary: JSON.parse(line) as DevJson });
     });
-    c.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+    c.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     c.on('exit', (code) => reject(new Error(`openirsa dev exited ${code} before its summary: ${stderr}`)));
   });
 }

@@ -52,11 +52,11 @@ function startDev(args: string[], env: NodeJS.ProcessEnv): Promise<{ child: Chil
     children.add(child);
     let out = '';
     let err = '';
-    child.stdout!.on('data', (d: Buffer) => {
+    child.stdout.on('data', (d: Buffer) => {
       out += d.toString();
       if (out.includes('Ctrl-C stops everything.')) resolve({ child, out });
     });
-    child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
     child.on('exit', (code) =>
       reject(new Error(`openirsa dev exited ${code} before its summary: ${err}${out}`)),
     );
