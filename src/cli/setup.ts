@@ -30,12 +30,12 @@ import {
   PHASES,
   SetupPlanError,
   formatStep,
-  planDelete,
   planSetup,
   type Phase,
   type SetupSpec,
   type Step,
 } from '../setup/plan.js';
+import { planDelete } from '../setup/plan-delete.js';
 import { RENDER_FORMATS, RenderError, render, type RenderFormat } from '../setup/render.js';
 import { SetupError, execute, makeKubeClient, observe, type SetupClients } from '../setup/run.js';
 

@@ -6,7 +6,7 @@
 import { createServer as createHttpServer, type RequestListener, type Server } from 'node:http';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import type { Logger } from '../log.js';
-import { CertificateReloader } from '../webhook/tls.js';
+import { CertificateReloader } from './tls.js';
 import { applyLimits, DEFAULT_LIMITS, type ConnectionLimits } from './limits.js';
 
 export interface LimitedServerOptions {

@@ -13,7 +13,7 @@ import { createMetrics, type WebhookMetrics } from './metrics.js';
 import { WebhookServer, type Readiness, type ReviewFn } from './server.js';
 import type { ServiceAccountApiSource } from './service-account-sources.js';
 import { StaticServiceAccountSource } from './static-source.js';
-import { CertificateReloader, cipherString, loadKeyPair, minVersion, type TlsSettings } from './tls.js';
+import { CertificateReloader, cipherString, loadKeyPair, minVersion, type TlsSettings } from '../net/tls.js';
 import type { IdentityLookup, MutationConfig } from './types.js';
 import type { Reflector } from '../kube/reflector.js';
 import type { Logger } from '../log.js';

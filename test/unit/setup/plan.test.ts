@@ -7,7 +7,6 @@ import {
   PHASES,
   SetupPlanError,
   formatStep,
-  planDelete,
   trustsProvider,
   planSetup,
   providerArnOf,
@@ -20,6 +19,7 @@ import {
   type SetupSpec,
   type TrustPolicy,
 } from '../../../src/setup/plan.js';
+import { planDelete } from '../../../src/setup/plan-delete.js';
 import { hclString, render, shellQuote, RenderError } from '../../../src/setup/render.js';
 import { evaluateTrustPolicy } from './evaluate-helper.js';
 

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 import { getCiphers } from 'node:tls';
-import { cipherString, GO_CIPHER_SUITES, minVersion, TlsConfigError } from '../../../src/webhook/tls.js';
+import { cipherString, GO_CIPHER_SUITES, minVersion, TlsConfigError } from '../../../src/net/tls.js';
 import { composeRoleArnFromImds, partitionForRegion, ImdsError } from '../../../src/webhook/imds.js';
 import { formatTextLine, levelForVerbosity } from '../../../src/webhook/logging.js';
 import { queryIsValid } from '../../../src/webhook/server.js';

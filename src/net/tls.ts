@@ -1,6 +1,7 @@
 /**
  * TLS settings with the reference's Go names (reference main.go) mapped to OpenSSL's, and the serving
- * certificate loaded from --tls-cert/--tls-key and hot-reloaded when the files change.
+ * certificate loaded from --tls-cert/--tls-key and hot-reloaded when the files change. Shared by every HTTPS
+ * server (webhook, STS, issuer, agent), so it lives below them.
  */
 import { cannotRead } from '../file-errors.js';
 import { createSecureContext, type SecureContextOptions, type SecureVersion } from 'node:tls';
