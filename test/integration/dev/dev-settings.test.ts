@@ -143,7 +143,15 @@ test('every busy port is named in one message, each with its flag', async () => 
     await assert.rejects(
       run(
         process.execPath,
-        [BIN, 'dev', '--state-dir', state, ...DEV_FREE_PORTS, `--sts-port=${a.port}`, `--metrics-port=${b.port}`],
+        [
+          BIN,
+          'dev',
+          '--state-dir',
+          state,
+          ...DEV_FREE_PORTS,
+          `--sts-port=${a.port}`,
+          `--metrics-port=${b.port}`,
+        ],
         {
           env: cleanEnv({}),
         },

@@ -42,7 +42,6 @@ function startDev(args: string[]): Promise<{ child: ChildProcess; summary: DevJs
   });
 }
 
-
 before(async () => {
   dir = await mkdtemp(join(tmpdir(), 'openirsa-dev-'));
   ({ child, summary: dev } = await startDev(['--state-dir', join(dir, 'state'), ...DEV_FREE_PORTS]));
