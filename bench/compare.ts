@@ -26,7 +26,7 @@ import {
   spawnProcess,
   type CliProcess,
 } from '../test/e2e/support.js';
-import { admissionReview, samplePod, ROLE } from '../test/unit/webhook/https-helpers.js';
+import { admissionReview, samplePod, ROLE } from '../test/helpers/webhook-https.js';
 import { claims, configDoc, makeKey, signToken, webIdentityForm } from '../test/helpers/sts-fixtures.js';
 import { referenceBinary, OneLineError } from '../scripts/reference-webhook.js';
 import type { LoadSpec } from './load-generator.js';

@@ -107,7 +107,7 @@ async function main(): Promise<void> {
           if (done) return;
         }
       });
-      s.on('error', (e) => {
+      s.on('error', (e: Error) => {
         if (running && !done) fail(e.message);
         finish(false);
       });

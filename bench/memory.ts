@@ -24,7 +24,7 @@ import {
   spawnProcess,
   type CliProcess,
 } from '../test/e2e/support.js';
-import { admissionReview, samplePod } from '../test/unit/webhook/https-helpers.js';
+import { admissionReview, samplePod } from '../test/helpers/webhook-https.js';
 import { referenceBinary, OneLineError } from '../scripts/reference-webhook.js';
 import { round, rssOf, waitFor, type Side } from './side-by-side.js';
 

@@ -8,7 +8,7 @@
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { admissionReview, samplePod } from '../test/unit/webhook/https-helpers.js';
+import { admissionReview, samplePod } from '../test/helpers/webhook-https.js';
 import { reviewAdmission } from '../src/webhook/admission.js';
 import { DEFAULT_TOKEN_EXPIRATION, CONTAINER_CREDENTIALS_DEFAULTS } from '../src/webhook/constants.js';
 

@@ -74,7 +74,7 @@ const child = spawn(
 );
 const port = await new Promise<number>((res, rej) => {
   let out = '';
-  child.stdout!.on('data', (c: Buffer) => {
+  child.stdout.on('data', (c: Buffer) => {
     out += c.toString();
     const m = /listening on http:\/\/[^:]+:(\d+)/.exec(out);
     if (m) res(Number(m[1]));
@@ -212,7 +212,7 @@ try {
       { stdio: ['ignore', 'pipe', 'inherit'] },
     );
     target = await new Promise<number>((res) =>
-      floor.stdout!.once('data', (c: Buffer) => res(Number(c.toString().trim()))),
+      floor.stdout.once('data', (c: Buffer) => res(Number(c.toString().trim()))),
     );
     await load(1000, false);
     const floorCpu = () => {

@@ -14,7 +14,7 @@ import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { readFileSync, rmSync, existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { admissionReview, samplePod, webhookFiles } from '../test/unit/webhook/https-helpers.js';
+import { admissionReview, samplePod, webhookFiles } from '../test/helpers/webhook-https.js';
 import { parseReply } from './http-client.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -78,14 +78,14 @@ async function main(): Promise<void> {
   );
   const port = await new Promise<number>((resolve, reject) => {
     let buf = '';
-    child.stderr!.on('data', (d: Buffer) => {
+    child.stderr.on('data', (d: Buffer) => {
       buf += d.toString();
       const m = /"port":(\d+),"metricsPort"/.exec(buf);
       if (m) resolve(Number(m[1]));
     });
     child.on('exit', (code) => reject(new Error(`webhook exited (${code}): ${buf}`)));
   });
-  child.stderr!.resume();
+  child.stderr.resume();
 
   const body = Buffer.from(
     admissionReview('admission.k8s.io/v1', '6a1c4c39-0b7e-4d5e-9a7c-2f3d4e5f6a7b', samplePod()),
@@ -186,7 +186,7 @@ async function main(): Promise<void> {
             if (done) return;
           }
         });
-        s.on('error', (e) => {
+        s.on('error', (e: Error) => {
           if (running) fail(e.message);
           finish();
         });

@@ -185,7 +185,7 @@ function generate(r: () => number, i: number, prefix: string): Review {
       intended.add('os-windows');
   }
   if (r() < 0.3) spec.volumes = [{ name: pick(['data', 'aws-iam-token']), emptyDir: {} }];
-  notes.push(`${spec.serviceAccountName}`, `${nContainers} containers`);
+  notes.push(String(spec.serviceAccountName), `${nContainers} containers`);
   const review = {
     kind: 'AdmissionReview',
     apiVersion: pick(['admission.k8s.io/v1', 'admission.k8s.io/v1beta1']),

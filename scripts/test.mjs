@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Runs node's test runner on every *.test.ts under test/<suite>/ (Node 20's --test does not glob).
-import { readdirSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { mkdirSync, readdirSync, statSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 
 const suites = process.argv.slice(2);
@@ -36,9 +36,22 @@ if (suites.includes('integration')) {
   if (tools.status !== 0) process.exit(tools.status ?? 1);
 }
 const concurrency = process.env.TEST_CONCURRENCY ?? '2';
+// OPENIRSA_COVERAGE=FILE: node's built-in coverage of src/, as lcov into FILE (scripts/coverage.mjs reports it).
+const lcov = process.env.OPENIRSA_COVERAGE;
+if (lcov) mkdirSync(dirname(lcov), { recursive: true });
+const coverage = lcov
+  ? [
+      '--experimental-test-coverage',
+      '--test-coverage-include=src/**',
+      '--test-reporter=spec',
+      '--test-reporter-destination=stdout',
+      '--test-reporter=lcov',
+      `--test-reporter-destination=${lcov}`,
+    ]
+  : [];
 const result = spawnSync(
   process.execPath,
-  ['--import', 'tsx', '--test', `--test-concurrency=${concurrency}`, ...files],
+  ['--import', 'tsx', '--test', `--test-concurrency=${concurrency}`, ...coverage, ...files],
   { stdio: 'inherit' },
 );
 process.exit(result.status ?? 1);

@@ -2,6 +2,7 @@
  * One wording for a file that cannot be read or written, whatever the command: `cannot read WHAT FILE: REASON`,
  * with the reason in words (as `ls` or `cat` would say it), never a bare errno code or Node's `open '…'` suffix.
  */
+import { OpenIrsaError } from './errors.js';
 const REASONS: Record<string, string> = {
   ENOENT: 'no such file or directory',
   EACCES: 'permission denied',
@@ -34,15 +35,13 @@ export function cannotWrite(what: string, file: string, err: unknown): string {
 }
 
 /** A file a command was given could not be read: the message is already the one line to print. */
-export class FileReadError extends Error {
-  readonly code = 'FileUnreadable';
+export class FileReadError extends OpenIrsaError {
   constructor(
     readonly what: string,
     readonly file: string,
     override readonly cause: unknown,
   ) {
-    super(cannotRead(what, file, cause));
-    this.name = 'FileReadError';
+    super('FileUnreadable', cannotRead(what, file, cause));
   }
   /** The same error, naming the flag the user wrote. */
   as(what: string): FileReadError {

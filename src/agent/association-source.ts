@@ -12,6 +12,7 @@ import {
   parseAssociation,
   type Association,
 } from './association.js';
+import { messageOf } from '../errors.js';
 
 /** Keeps an AssociationIndex in step with the cluster's PodIdentityAssociation objects. */
 export class AssociationApiSource {
@@ -26,7 +27,7 @@ export class AssociationApiSource {
       try {
         return parseAssociation(obj);
       } catch (err) {
-        logger.warn({ err: (err as Error).message }, 'ignoring an invalid PodIdentityAssociation');
+        logger.warn({ err: messageOf(err) }, 'ignoring an invalid PodIdentityAssociation');
         return undefined;
       }
     };

@@ -6,6 +6,7 @@
  */
 import { parseAllDocuments } from 'yaml';
 import { parseRoleArn } from '../iam/arn.js';
+import { OpenIrsaError, messageOf } from '../errors.js';
 
 export const ASSOCIATION_GROUP = 'openirsa.io';
 export const ASSOCIATION_VERSION = 'v1alpha1';
@@ -37,11 +38,9 @@ export interface Association {
   revision: string;
 }
 
-export class AssociationError extends Error {
-  readonly code = 'ASSOCIATION_INVALID';
+export class AssociationError extends OpenIrsaError {
   constructor(message: string) {
-    super(message);
-    this.name = 'AssociationError';
+    super('AssociationInvalid', message);
   }
 }
 
@@ -172,7 +171,7 @@ export function parseAssociationsText(text: string): Association[] {
     });
   } catch (err) {
     if (err instanceof AssociationError) throw err;
-    throw new AssociationError(`invalid YAML: ${(err as Error).message}`);
+    throw new AssociationError(`invalid YAML: ${messageOf(err)}`);
   }
   const objects: unknown[] = [];
   for (const d of docs) {
@@ -182,6 +181,7 @@ export function parseAssociationsText(text: string): Association[] {
   }
   return objects.map((o, i) => {
     if (isObj(o) && o.kind !== undefined && o.kind !== ASSOCIATION_KIND)
+      // eslint-disable-next-line @typescript-eslint/no-base-to-string -- a kind is a YAML scalar; anything else is refused as it prints
       throw new AssociationError(`object ${i + 1} is a ${String(o.kind)}, not a ${ASSOCIATION_KIND}`);
     const a = parseAssociation(o);
     if (!a.name) throw new AssociationError(`object ${i + 1}: metadata.name is required`);

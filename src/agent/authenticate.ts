@@ -12,6 +12,7 @@
 import type { ProviderKeys } from '../oidc/keys.js';
 import { serviceError, AgentError } from './errors.js';
 import { decodePodToken, verifyPodToken, podIdentityFromClaims, type PodIdentity } from './token.js';
+import { messageOf } from '../errors.js';
 
 export interface PodTokenAuthenticator {
   /** `now` in seconds since the epoch. */
@@ -64,7 +65,7 @@ export class JwksAuthenticator implements PodTokenAuthenticator {
       } catch (err) {
         throw serviceError(
           'ServiceUnavailableException',
-          `cannot check pod ${pod.namespace}/${pod.podName}: ${(err as Error).message}`,
+          `cannot check pod ${pod.namespace}/${pod.podName}: ${messageOf(err)}`,
           requestId,
         );
       }
@@ -98,7 +99,7 @@ export class TokenReviewAuthenticator implements PodTokenAuthenticator {
     } catch (err) {
       throw serviceError(
         'ServiceUnavailableException',
-        `cannot review the token: ${(err as Error).message}`,
+        `cannot review the token: ${messageOf(err)}`,
         requestId,
       );
     }

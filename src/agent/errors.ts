@@ -8,6 +8,7 @@
  *   signature, audience, pod, association) and any upstream STS error: the service's status, and the body
  *   `[<request id>]: (<error code>): <message>, fault: <client|server>`.
  */
+import { OpenIrsaError } from '../errors.js';
 
 /** EKS Auth's AssumeRoleForPodIdentity errors and their HTTP status (its Smithy model, eks-auth 2023-11-26). */
 export const SERVICE_ERROR_STATUS = {
@@ -25,18 +26,17 @@ export type ServiceErrorCode = keyof typeof SERVICE_ERROR_STATUS;
 
 export type AgentErrorKind = 'request' | 'address' | 'service' | 'upstream' | 'internal';
 
-export class AgentError extends Error {
+export class AgentError extends OpenIrsaError<string> {
   constructor(
     readonly kind: AgentErrorKind,
     /** HTTP status of the answer. */
     readonly status: number,
-    /** A stable code: the service error code, or the agent's own for request checks. */
-    readonly code: string,
+    /** A stable code: the service error code, or the agent's own for request checks (the wire's, so open). */
+    code: string,
     /** The response body (one line, without the trailing newline Go's http.Error adds). */
     readonly body: string,
   ) {
-    super(body);
-    this.name = 'AgentError';
+    super(code, body);
   }
 }
 

@@ -31,6 +31,7 @@ import {
   type Listening,
 } from './server.js';
 import { StsUpstream, type StsUpstreamOptions, type Upstream } from './upstream.js';
+import { OpenIrsaError, messageOf } from '../errors.js';
 
 export type AgentAuth =
   | { kind: 'token-review' }
@@ -80,11 +81,9 @@ export interface RunningAgent {
   stop(): Promise<void>;
 }
 
-export class AgentConfigError extends Error {
-  readonly code = 'AGENT_CONFIG_INVALID';
+export class AgentConfigError extends OpenIrsaError {
   constructor(message: string) {
-    super(message);
-    this.name = 'AgentConfigError';
+    super('AgentConfigInvalid', message);
   }
 }
 
@@ -108,7 +107,7 @@ async function buildAuthenticator(o: AgentOptions): Promise<PodTokenAuthenticato
     try {
       doc = JSON.parse(await readFile(a.jwksFile, 'utf8'));
     } catch (err) {
-      throw new AgentConfigError(`cannot read the JWKS file ${a.jwksFile}: ${(err as Error).message}`);
+      throw new AgentConfigError(`cannot read the JWKS file ${a.jwksFile}: ${messageOf(err)}`);
     }
     const checked = checkJwks(doc);
     if (!checked) throw new AgentConfigError(`${a.jwksFile} is not a JWKS (no "keys" list)`);
@@ -122,7 +121,7 @@ async function buildAuthenticator(o: AgentOptions): Promise<PodTokenAuthenticato
     try {
       caBundle = await readFile(a.caBundleFile, 'utf8');
     } catch (err) {
-      throw new AgentConfigError(`cannot read the CA bundle ${a.caBundleFile}: ${(err as Error).message}`);
+      throw new AgentConfigError(`cannot read the CA bundle ${a.caBundleFile}: ${messageOf(err)}`);
     }
   }
   // A failed fetch refuses every token ("not one of the cluster's keys"): the reason is logged, as `sts serve` does.
@@ -186,16 +185,13 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
     try {
       await load();
     } catch (err) {
-      throw new AgentConfigError(`${path}: ${(err as Error).message}`);
+      throw new AgentConfigError(`${path}: ${messageOf(err)}`);
     }
     const watcher = new FileWatcher(
       path,
       () =>
         load().catch((err: unknown) =>
-          log.error(
-            { path, err: (err as Error).message },
-            'invalid associations file; keeping the previous one',
-          ),
+          log.error({ path, err: messageOf(err) }, 'invalid associations file; keeping the previous one'),
         ),
       log,
     );
@@ -225,7 +221,7 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
   } catch (err) {
     stopSource();
     throw new AgentConfigError(
-      `cannot listen on ${o.bindHosts.join(', ')} port ${o.port}: ${(err as Error).message}`,
+      `cannot listen on ${o.bindHosts.join(', ')} port ${o.port}: ${messageOf(err)}`,
     );
   }
   let probe: Listening | undefined;
@@ -239,7 +235,7 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
     } catch (err) {
       await main.close();
       stopSource();
-      throw new AgentConfigError(`cannot listen on the probe address: ${(err as Error).message}`);
+      throw new AgentConfigError(`cannot listen on the probe address: ${messageOf(err)}`);
     }
   }
   log.info(

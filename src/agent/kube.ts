@@ -8,11 +8,7 @@ import type { ListPage, ListWatch } from '../kube/reflector.js';
 import { clientNodeWatch } from '../kube/client.js';
 import { ASSOCIATION_GROUP, ASSOCIATION_PLURAL, ASSOCIATION_VERSION } from './association.js';
 import type { PodCheck, TokenReviewer } from './authenticate.js';
-
-const statusOf = (err: unknown): number | undefined => {
-  const e = err as { code?: unknown; statusCode?: unknown } | null;
-  return typeof e?.code === 'number' ? e.code : typeof e?.statusCode === 'number' ? e.statusCode : undefined;
-};
+import { kubeStatusOf } from '../kube/client-errors.js';
 
 export function kubePodCheck(kc: KubeConfig): PodCheck {
   const core = kc.makeApiClient(CoreV1Api);
@@ -21,8 +17,8 @@ export function kubePodCheck(kc: KubeConfig): PodCheck {
       const pod = await core.readNamespacedPod({ name, namespace });
       return pod.metadata?.uid === uid ? 'exists' : 'replaced';
     } catch (err) {
-      if (statusOf(err) === 404) return 'gone';
-      throw new Error(`GET pod failed (HTTP ${statusOf(err) ?? 'error'})`);
+      if (kubeStatusOf(err) === 404) return 'gone';
+      throw new Error(`GET pod failed (HTTP ${kubeStatusOf(err) ?? 'error'})`);
     }
   };
 }
@@ -40,7 +36,7 @@ export function kubeTokenReviewer(kc: KubeConfig): TokenReviewer {
         },
       });
     } catch (err) {
-      throw new Error(`TokenReview failed (HTTP ${statusOf(err) ?? 'error'})`);
+      throw new Error(`TokenReview failed (HTTP ${kubeStatusOf(err) ?? 'error'})`);
     }
     const s = r.status ?? {};
     return {

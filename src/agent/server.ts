@@ -16,6 +16,7 @@ import type { CredentialsCache } from './cache.js';
 import type { PodTokenAuthenticator } from './authenticate.js';
 import type { Association } from './association.js';
 import type { Upstream } from './upstream.js';
+import { messageOf } from '../errors.js';
 
 export const CREDENTIALS_PATH = '/v1/credentials';
 /** EKS's link-local addresses: where the webhook's AWS_CONTAINER_CREDENTIALS_FULL_URI points. */
@@ -112,7 +113,7 @@ export async function answerCredentialsRequest(
   } catch (err) {
     const e = err instanceof AgentError ? err : internalError('Unable to fetch credentials');
     if (!(err instanceof AgentError))
-      d.logger.error({ err: (err as Error).message, requestId }, 'unexpected failure');
+      d.logger.error({ err: messageOf(err), requestId }, 'unexpected failure');
     d.logger.warn(
       { requestId, status: e.status, code: e.code, reason: e.body },
       'Error fetching credentials',

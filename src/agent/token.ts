@@ -8,6 +8,7 @@
 import type { KeyObject } from 'node:crypto';
 import { checkSignature, decodeJwt, type Alg, type DecodedJwt } from '../oidc/verify.js';
 import { requestError, serviceError, AgentError } from './errors.js';
+import { messageOf } from '../errors.js';
 
 /** Tokens are ~1 KiB; a bigger Authorization value is refused before any parsing. */
 export const MAX_TOKEN_BYTES = 8192;
@@ -87,11 +88,7 @@ export function decodePodToken(token: string, requestId: string): DecodedJwt {
   try {
     return decodeJwt(token);
   } catch (err) {
-    throw serviceError(
-      'InvalidTokenException',
-      `Token is not a valid JWT: ${(err as Error).message}`,
-      requestId,
-    );
+    throw serviceError('InvalidTokenException', `Token is not a valid JWT: ${messageOf(err)}`, requestId);
   }
 }
 

@@ -1,9 +1,10 @@
 /** `openirsa agent [flags]`: EKS Pod Identity for any cluster (docs/agent.md). Flags only; src/agent does the rest. */
 import { parseFlags } from './args.js';
-import { CliError, messageOf } from './errors.js';
+import { CliError } from './errors.js';
+import { messageOf } from '../errors.js';
 import { createLogger } from '../log.js';
 import { KubeConfigError, loadKubeConfig } from '../kube/client.js';
-import { AgentConfigError, startAgent, type AgentAuth, type AgentOptions } from '../agent/index.js';
+import { startAgent, type AgentAuth, type AgentOptions } from '../agent/index.js';
 import { CLUSTER_NAME, CREDENTIALS_MODELS, type CredentialsModel } from '../agent/plan.js';
 import { DEFAULT_BIND_HOSTS } from '../agent/server.js';
 import { POD_IDENTITY_AUDIENCE } from '../agent/token.js';
@@ -177,7 +178,7 @@ export async function run(argv: string[]): Promise<number> {
     agent = await startAgent({ ...opts, logger });
   } catch (err) {
     logger.flush();
-    throw new CliError(messageOf(err), err instanceof AgentConfigError ? 2 : 1);
+    throw err;
   }
   for (const a of agent.addresses) console.log(`listening on http://${a}`);
   if (agent.probeAddress) console.log(`probes on http://${agent.probeAddress}`);

@@ -1,5 +1,6 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { CliError, messageOf } from './errors.js';
+import { CliError } from './errors.js';
+import { messageOf } from '../errors.js';
 import { programName } from './program.js';
 
 export type FlagOptions = NonNullable<ParseArgsConfig['options']>;
@@ -67,7 +68,7 @@ export function parseFlags<const T extends FlagOptions>(
   const { allowPositionals = false, describe } = typeof how === 'boolean' ? { allowPositionals: how } : how;
   try {
     const { values, positionals } = parseArgs({ args: argv, options, strict: true, allowPositionals });
-    return { values: values as TypedFlagValues<T>, positionals };
+    return { values: values, positionals };
   } catch (err) {
     const problem = problemOf(err);
     throw new CliError(

@@ -1,10 +1,8 @@
 #!/usr/bin/env node
 import { existsSync, readFileSync } from 'node:fs';
-import { terminalSafe } from '../escape.js';
 import { main } from './main.js';
-import { CliError, messageOf } from './errors.js';
+import { exitStatusOf, failureText } from './errors.js';
 import { unsupportedNode } from './node-version.js';
-import { FileReadError } from '../file-errors.js';
 
 /** The nearest package.json above this file (dist/src/cli/bin.js installed or built, src/cli/bin.ts under tsx). */
 function enginesNode(): string | undefined {
@@ -28,10 +26,8 @@ main(process.argv.slice(2)).then(
     process.exitCode = code;
   },
   (err: unknown) => {
-    // A message may quote input (a flag's value, a file's content): no line of it reaches the terminal raw.
-    console.error(`openirsa: ${messageOf(err).split('\n').map(terminalSafe).join('\n')}`);
+    console.error(failureText(err));
     if (process.env.OPENIRSA_DEBUG && err instanceof Error) console.error(err.stack);
-    // A file the user named that cannot be read is bad input, like a bad flag.
-    process.exitCode = err instanceof CliError ? err.exitCode : err instanceof FileReadError ? 2 : 1;
+    process.exitCode = exitStatusOf(err);
   },
 );

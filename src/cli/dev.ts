@@ -3,7 +3,8 @@ import { cannotRead } from '../file-errors.js';
 import { resolve as resolvePath } from 'node:path';
 import { parseFlags } from './args.js';
 import { parse as parseYaml } from 'yaml';
-import { CliError, messageOf } from './errors.js';
+import { CliError, EXIT_FAILED, inContext } from './errors.js';
+import { messageOf } from '../errors.js';
 import { programName } from './program.js';
 import { shellQuote } from '../escape.js';
 import {
@@ -249,7 +250,7 @@ export async function run(argv: string[]): Promise<number> {
     if (err instanceof PortInUseError) {
       throw new CliError(busyPortsMessage(err, name), 1);
     }
-    throw new CliError(`cannot start: ${messageOf(err)}`, 1);
+    throw inContext('cannot start: ', err, EXIT_FAILED);
   }
 
   if (values.json) {

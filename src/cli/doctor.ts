@@ -1,7 +1,7 @@
 import { terminalSafe, terminalSafeJson } from '../escape.js';
 import { cannotRead } from '../file-errors.js';
 import { parseFlags } from './args.js';
-import { CliError, messageOf } from './errors.js';
+import { CliError, EXIT_BAD_INPUT, inContext } from './errors.js';
 import { loadKubectlConfig } from '../kube/kubectl-config.js';
 import { firstBroken, formatChecklist, type Check } from '../doctor/checks.js';
 import { readCa, runDoctor } from '../doctor/run.js';
@@ -53,8 +53,7 @@ export async function run(argv: string[]): Promise<number> {
     console.log(USAGE);
     return 0;
   }
-  const s = (k: string): string | undefined =>
-    typeof values[k] === 'string' ? (values[k] as string) : undefined;
+  const s = (k: string): string | undefined => (typeof values[k] === 'string' ? values[k] : undefined);
   if (values['aws-exchange'] && !values.aws) throw new CliError('--aws-exchange goes with --aws');
   const format = s('format') ?? 'text';
   if (format !== 'text' && format !== 'json') throw new CliError('--format must be text or json');
@@ -63,7 +62,7 @@ export async function run(argv: string[]): Promise<number> {
   try {
     loaded = loadKubectlConfig({ kubeconfig: s('kubeconfig'), context: s('context') });
   } catch (err) {
-    throw new CliError(messageOf(err));
+    throw inContext('', err, EXIT_BAD_INPUT);
   }
   const namespace = s('namespace') ?? loaded.namespace;
   let issuerCa: string | undefined;

@@ -92,7 +92,7 @@ export async function run(argv: string[]): Promise<number> {
       seed = loadConfig(str('config')!);
     } catch (err) {
       if (err instanceof ConfigError) throw new CliError(`invalid config: ${err.message}`);
-      if (err instanceof FileReadError) throw new CliError(err.as('--config').message);
+      if (err instanceof FileReadError) throw err.as('--config');
       throw err;
     }
   }

@@ -2,14 +2,14 @@
 import { StateFileError, openIamState, type LiveIam } from '../iam-api/index.js';
 import type { Logger } from '../log.js';
 import type { StsConfig } from '../sts/config.js';
-import { CliError, messageOf } from './errors.js';
+import { CliError, EXIT_FAILED, inContext } from './errors.js';
 
 export async function liveState(seed: StsConfig, logger?: Logger): Promise<LiveIam> {
   try {
     return await openIamState(seed, { logger });
   } catch (err) {
     if (err instanceof StateFileError) throw new CliError(`invalid IAM state: ${err.message}`);
-    throw new CliError(`cannot open the IAM state: ${messageOf(err)}`, 1);
+    throw inContext('cannot open the IAM state: ', err, EXIT_FAILED);
   }
 }
 

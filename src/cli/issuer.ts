@@ -4,7 +4,8 @@ import { access, constants as fsConstants, readFile } from 'node:fs/promises';
 import { makeDirs, writeSecretFile } from '../secret-file.js';
 import { DEFAULT_LIMITS, parseMaxConnections } from '../net/limits.js';
 import { parseFlags, type FlagOptions } from './args.js';
-import { CliError, messageOf } from './errors.js';
+import { CliError, EXIT_BAD_INPUT, inContext } from './errors.js';
+import { failureText } from '../net/http-client.js';
 import { createLogger } from '../log.js';
 import { kubeGet } from '../kube/client.js';
 import { loadKubectlConfig } from '../kube/kubectl-config.js';
@@ -35,7 +36,6 @@ import {
   DEFAULT_TOKEN_TTL_SECONDS,
   DEFAULT_MAX_AGE_SECONDS,
   KEYGEN_ALGORITHMS,
-  type IssuerErrorCode,
 } from '../issuer/index.js';
 
 const USAGE = `usage: openirsa issuer <subcommand> [flags]
@@ -141,22 +141,6 @@ development and tests only.
   --sa-uid UID               the ServiceAccount's uid (default random)
   --out FILE                 write the token to FILE (mode 0600) instead of stdout`,
 };
-
-const BAD_INPUT: IssuerErrorCode[] = [
-  'KeyUnreadable',
-  'KeyInvalid',
-  'KeyUnsupported',
-  'KeyExists',
-  'UrlInvalid',
-  'BadInput',
-  'TokenInvalid',
-  'DocumentInvalid',
-];
-
-function toCli(err: unknown): unknown {
-  if (err instanceof IssuerError) return new CliError(err.message, BAD_INPUT.includes(err.code) ? 2 : 1);
-  return err;
-}
 
 function warn(message: string): void {
   console.error(`openirsa: warning: ${message}`);
@@ -297,7 +281,7 @@ export async function readClusterIssuer(
   try {
     kc = loadKubectlConfig({ kubeconfig, context }).kubeConfig;
   } catch (err) {
-    throw new CliError(`${what}: ${messageOf(err)}`);
+    throw inContext(`${what}: `, err, EXIT_BAD_INPUT);
   }
   const server = kc.getCurrentCluster()!.server;
   const get = async (path: string): Promise<unknown> => {
@@ -305,7 +289,7 @@ export async function readClusterIssuer(
     try {
       r = await kubeGet(kc, path);
     } catch (err) {
-      throw new CliError(`${what}: cannot read ${path} from ${server}: ${messageOf(err)}`, 1);
+      throw new CliError(`${what}: cannot read ${path} from ${server}: ${failureText(err)}`, 1);
     }
     if (r.status !== 200) {
       const hint =
@@ -358,7 +342,7 @@ async function serve(argv: string[]): Promise<number> {
   try {
     maxConnections = parseMaxConnections(values['max-connections'] ?? String(DEFAULT_LIMITS.maxConnections));
   } catch (err) {
-    throw new CliError(`issuer serve: ${messageOf(err)}`);
+    throw inContext('issuer serve: ', err, EXIT_BAD_INPUT);
   }
   const dir = need('serve', values, 'dir');
   const port = intFlag('serve', values.port, 'port');
@@ -530,9 +514,5 @@ export async function run(argv: string[]): Promise<number> {
   }
   const fn = SUBCOMMANDS[sub];
   if (!fn) throw new CliError(`issuer: unknown subcommand "${sub}"; run 'openirsa issuer --help'`);
-  try {
-    return await fn(rest);
-  } catch (err) {
-    throw toCli(err);
-  }
+  return fn(rest);
 }

@@ -5,7 +5,7 @@ import { IAMClient } from '@aws-sdk/client-iam';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { STSClient, GetCallerIdentityCommand } from '@aws-sdk/client-sts';
 import { parseFlags, type FlagValues } from './args.js';
-import { CliError, messageOf } from './errors.js';
+import { CliError, EXIT_BAD_INPUT, EXIT_FAILED, exitStatusOf, inContext } from './errors.js';
 import { loadKubectlConfig } from '../kube/kubectl-config.js';
 import { awsClientConfig, awsErrorText } from '../aws/sdk.js';
 import { cannotRead } from '../file-errors.js';
@@ -30,12 +30,12 @@ import {
   PHASES,
   SetupPlanError,
   formatStep,
-  planDelete,
   planSetup,
   type Phase,
   type SetupSpec,
   type Step,
 } from '../setup/plan.js';
+import { planDelete } from '../setup/plan-delete.js';
 import { RENDER_FORMATS, RenderError, render, type RenderFormat } from '../setup/render.js';
 import { SetupError, execute, makeKubeClient, observe, type SetupClients } from '../setup/run.js';
 
@@ -112,9 +112,8 @@ const FLAGS = {
   help: { type: 'boolean', short: 'h' },
 } as const;
 
-const str = (v: FlagValues, k: string): string | undefined =>
-  typeof v[k] === 'string' ? (v[k] as string) : undefined;
-const list = (v: FlagValues, k: string): string[] => (Array.isArray(v[k]) ? (v[k] as string[]) : []);
+const str = (v: FlagValues, k: string): string | undefined => (typeof v[k] === 'string' ? v[k] : undefined);
+const list = (v: FlagValues, k: string): string[] => (Array.isArray(v[k]) ? v[k] : []);
 function need(v: FlagValues, k: string): string {
   const s = str(v, k);
   if (!s) throw new CliError(`setup: --${k} is required`);
@@ -134,7 +133,7 @@ function kubeConfigOf(v: FlagValues, what: string): KubeConfig {
   try {
     return loadKubectlConfig({ kubeconfig: str(v, 'kubeconfig'), context: str(v, 'context') }).kubeConfig;
   } catch (err) {
-    throw new CliError(`${what}: ${messageOf(err)}`);
+    throw inContext(`${what}: `, err, EXIT_BAD_INPUT);
   }
 }
 
@@ -142,7 +141,7 @@ async function awsConfig(): Promise<Record<string, unknown>> {
   try {
     return await awsClientConfig();
   } catch (err) {
-    throw new CliError(`setup: ${messageOf(err)}`);
+    throw inContext('setup: ', err, EXIT_BAD_INPUT);
   }
 }
 
@@ -167,7 +166,7 @@ async function buildSpec(v: FlagValues, accountId: string, thumbprints: string[]
   try {
     validateIssuerUrl(issuer);
   } catch (err) {
-    throw new CliError(`setup: ${messageOf(err)}`);
+    throw inContext('setup: ', err, EXIT_BAD_INPUT);
   }
   const namespace = need(v, 'namespace');
   const serviceAccount = need(v, 'service-account');
@@ -244,7 +243,7 @@ async function resolveThumbprints(v: FlagValues, ca: string | undefined): Promis
       try {
         out.push((await thumbprintOf(need(v, 'issuer'), { ca })).thumbprint);
       } catch (err) {
-        throw new CliError(`setup: --thumbprint auto: ${messageOf(err)}`, 1);
+        throw inContext('setup: --thumbprint auto: ', err, EXIT_FAILED);
       }
     } else if (/^[0-9a-fA-F]{40}$/.test(t)) out.push(t.toLowerCase());
     else throw new CliError(`setup: --thumbprint "${t}" is not 40 hex digits (or auto)`);
@@ -402,11 +401,14 @@ export async function run(argv: string[]): Promise<number> {
       out.line('nothing to do: everything is as asked');
     return 0;
   } catch (err) {
-    if (err instanceof SetupPlanError) throw new CliError(`setup: ${err.message}`);
-    if (err instanceof RenderError) throw new CliError(`setup: ${err.message}`);
-    if (err instanceof IssuerError) throw new CliError(`setup: issuer: ${err.message}`, 1);
+    if (err instanceof SetupPlanError || err instanceof RenderError) throw inContext('setup: ', err);
+    if (err instanceof IssuerError) throw inContext('setup: issuer: ', err);
     if (err instanceof SetupError)
-      throw new CliError(`setup: ${err.message} (what ran is kept: run setup again to finish)`, 1);
+      throw new CliError(
+        `setup: ${err.message} (what ran is kept: run setup again to finish)`,
+        exitStatusOf(err),
+        { cause: err },
+      );
     throw err;
   }
 }

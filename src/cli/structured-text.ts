@@ -5,17 +5,16 @@
  * JSON and YAML otherwise.
  */
 import { parseDocument } from 'yaml';
+import { OpenIrsaError, messageOf } from '../errors.js';
 
-export class SyntaxPositionError extends Error {
-  readonly code = 'SYNTAX';
+export class SyntaxPositionError extends OpenIrsaError {
   constructor(
     readonly format: 'JSON' | 'YAML',
     readonly line: number,
     readonly column: number,
     readonly reason: string,
   ) {
-    super(`${line}:${column}: not valid ${format}: ${reason}`);
-    this.name = 'SyntaxPositionError';
+    super('SyntaxInvalid', `${line}:${column}: not valid ${format}: ${reason}`);
   }
 }
 
@@ -31,7 +30,7 @@ const failsWithin = (text: string, k: number): boolean => {
     JSON.parse(text.slice(0, k));
     return false;
   } catch (err) {
-    const m = (err as Error).message;
+    const m = messageOf(err);
     const at = /at position (\d+)/.exec(m);
     return !/Unexpected end of JSON input/.test(m) && (at === null || Number(at[1]) < k);
   }
@@ -67,7 +66,7 @@ export function parseJson(text: string): unknown {
   try {
     return JSON.parse(text);
   } catch (err) {
-    const message = (err as Error).message;
+    const message = messageOf(err);
     const { line, column } = lineColumn(text, jsonErrorOffset(text, message));
     throw new SyntaxPositionError('JSON', line, column, jsonReason(message));
   }

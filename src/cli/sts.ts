@@ -2,7 +2,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { FileReadError, cannotRead } from '../file-errors.js';
 import { randomBytes } from 'node:crypto';
 import { parseFlags } from './args.js';
-import { CliError, messageOf } from './errors.js';
+import { CliError, EXIT_BAD_INPUT, EXIT_FAILED, inContext } from './errors.js';
 import { createLogger } from '../log.js';
 import { ConfigError, loadConfig } from '../sts/config.js';
 import { plainHttpWarning, startServer } from '../sts/server.js';
@@ -47,7 +47,7 @@ function load(file: string | undefined, warn?: (m: string) => void) {
     return loadConfig(file, { warn });
   } catch (err) {
     if (err instanceof ConfigError) throw new CliError(`invalid config: ${err.message}`);
-    if (err instanceof FileReadError) throw new CliError(err.as('--config').message);
+    if (err instanceof FileReadError) throw err.as('--config');
     throw err;
   }
 }
@@ -131,7 +131,7 @@ export async function run(argv: string[]): Promise<number> {
           values['max-connections'] ?? String(DEFAULT_LIMITS.maxConnections),
         );
       } catch (err) {
-        throw new CliError((err as Error).message);
+        throw inContext('', err, EXIT_BAD_INPUT);
       }
       const host = values.host ?? '127.0.0.1';
       const plain = !isWorker() ? plainHttpWarning(host, tls !== undefined) : undefined;
@@ -163,7 +163,7 @@ export async function run(argv: string[]): Promise<number> {
         });
       } catch (err) {
         await iam.stop();
-        throw new CliError(`cannot listen: ${messageOf(err)}`, 1);
+        throw inContext('cannot listen: ', err, EXIT_FAILED);
       }
       iam.onConfig((c) => running.service.updateConfig(c));
       logger.info(

@@ -1,5 +1,6 @@
 /** `openirsa webhook [flags]`: the pod identity webhook with the reference's flags (docs/webhook.md). */
-import { CliError, messageOf } from './errors.js';
+import { CliError, EXIT_FAILED, inContext } from './errors.js';
+import { messageOf } from '../errors.js';
 import { FlagError, helpText, parseArgs, resolveFlags, type WebhookFlags } from '../webhook/flags.js';
 import { createWebhookLogger } from '../webhook/logging.js';
 import { startWebhook } from '../webhook/start.js';
@@ -34,7 +35,8 @@ export async function run(argv: string[]): Promise<number> {
     webhook = await startWebhook(flags, { logger });
   } catch (err) {
     logger.flush();
-    throw new CliError(messageOf(err), 1);
+    // The reference exits 1 on any start failure (klog.Fatal), whatever its cause.
+    throw inContext('', err, EXIT_FAILED);
   }
   // A stray async error (e.g. inside a client library) is logged; it must not take the webhook down.
   process.on('unhandledRejection', (reason: unknown) => {

@@ -4,7 +4,7 @@
  * way the kubelet keeps a projected token fresh.
  */
 import { randomUUID } from 'node:crypto';
-import { request } from 'node:https';
+import { httpRequestText } from '../net/http-client.js';
 import { createServer } from 'node:net';
 import { readFile, writeFile } from 'node:fs/promises';
 import { writeSecretFile } from '../secret-file.js';
@@ -35,6 +35,7 @@ import {
   type DevIdentity,
 } from './sample.js';
 import { selfCheck, type SelfCheckResult } from './self-check.js';
+import { OpenIrsaError, messageOf } from '../errors.js';
 import {
   ADMIN_PROFILE,
   ADMIN_SECRET_FILE,
@@ -65,12 +66,12 @@ export interface DevOptions {
 export const DEFAULT_PORTS: DevPorts = { issuer: 8441, sts: 8442, webhook: 8443, metrics: 8444, agent: 8445 };
 
 /** Raised when ports are taken, all of them at once: the CLI turns it into one line naming each setting. */
-export class PortInUseError extends Error {
+export class PortInUseError extends OpenIrsaError {
   constructor(readonly busy: Array<{ component: keyof DevPorts; port: number }>) {
     super(
+      'PortsInUse',
       `${busy.map((b) => `port ${b.port} for the ${b.component}`).join(', ')} ${busy.length > 1 ? 'are' : 'is'} already in use`,
     );
-    this.name = 'PortInUseError';
   }
 }
 
@@ -194,28 +195,14 @@ async function reviewSamplePod(
     },
   };
   const body = JSON.stringify(review);
-  const answer = await new Promise<string>((resolveBody, reject) => {
-    const req = request(
-      `${webhookUrl}/mutate`,
-      {
-        method: 'POST',
-        ca,
-        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
-      },
-      (res) => {
-        let data = '';
-        res.setEncoding('utf8');
-        res.on('data', (c: string) => (data += c));
-        res.on('end', () =>
-          res.statusCode === 200
-            ? resolveBody(data)
-            : reject(new Error(`webhook answered ${res.statusCode}: ${data}`)),
-        );
-      },
-    );
-    req.on('error', reject);
-    req.end(body);
+  const reply = await httpRequestText(`${webhookUrl}/mutate`, {
+    method: 'POST',
+    ca,
+    headers: { 'content-type': 'application/json' },
+    body,
   });
+  if (reply.status !== 200) throw new Error(`webhook answered ${reply.status}: ${reply.body}`);
+  const answer = reply.body;
   const response =
     (JSON.parse(answer) as { response?: { allowed?: boolean; patch?: string } }).response ?? {};
   const patch = response.patch
@@ -468,9 +455,7 @@ async function startTokensPhase(run: DevRun, issuerUrl: string): Promise<DevToke
   const logger: Logger = createLogger({ name: 'dev', level: options.logLevel });
   const timer = setInterval(
     () => {
-      refreshAll().catch((err: unknown) =>
-        logger.error({ err: (err as Error).message }, 'token refresh failed'),
-      );
+      refreshAll().catch((err: unknown) => logger.error({ err: messageOf(err) }, 'token refresh failed'));
     },
     Math.max(1000, options.tokenTtlSeconds * 800),
   );

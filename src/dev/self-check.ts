@@ -2,31 +2,13 @@
  * `openirsa dev --check`: proves the chain the way a pod would, over the wire: AssumeRoleWithWebIdentity
  * with the minted token, then a SigV4-signed GetCallerIdentity with the returned credentials.
  */
-import { request } from 'node:https';
 import { SignatureV4 } from '@smithy/signature-v4';
 import { NodeSha256 } from '../sts/sigv4.js';
+import { httpRequestText, type HttpAnswer } from '../net/http-client.js';
 
-interface HttpAnswer {
-  status: number;
-  body: string;
-}
-
+/** A POST to dev's own STS, trusting dev's CA only. */
 function post(url: URL, headers: Record<string, string>, body: string, ca: string): Promise<HttpAnswer> {
-  return new Promise((resolve, reject) => {
-    const req = request(
-      url,
-      { method: 'POST', headers: { ...headers, 'content-length': String(Buffer.byteLength(body)) }, ca },
-      (res) => {
-        let data = '';
-        res.setEncoding('utf8');
-        res.on('data', (c: string) => (data += c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: data }));
-      },
-    );
-    req.on('error', reject);
-    req.setTimeout(10_000, () => req.destroy(new Error(`no answer from ${url.origin} within 10 s`)));
-    req.end(body);
-  });
+  return httpRequestText(url.href, { method: 'POST', headers, body, ca });
 }
 
 function xmlText(xml: string, tag: string): string | undefined {
@@ -94,7 +76,7 @@ export async function selfCheck(options: {
     headers: { ...formType, host: url.host },
     body,
   });
-  const caller = await post(url, signed.headers as Record<string, string>, body, options.caBundle);
+  const caller = await post(url, signed.headers, body, options.caBundle);
   if (caller.status !== 200) throw new Error(`GetCallerIdentity failed: ${awsError(caller)}`);
   const callerArn = xmlText(caller.body, 'Arn');
   if (callerArn !== assumedRoleArn) {

@@ -6,6 +6,7 @@ import { providerIdFromIssuer } from '../iam/arn.js';
 import { evaluatePolicy } from '../iam/evaluate.js';
 import { explain } from '../iam/explain.js';
 import type { Check } from './checks.js';
+import { messageOf } from '../errors.js';
 
 /** What a read returned: the value, undefined for NoSuchEntity, or the error text of another failure. */
 export type Read<T> = { value: T } | { missing: true } | { error: string };
@@ -65,7 +66,7 @@ export function checkAwsTrust(
     return {
       ...base,
       status: 'fail',
-      detail: `${roleArn}: its trust policy does not parse: ${(err as Error).message}`,
+      detail: `${roleArn}: its trust policy does not parse: ${messageOf(err)}`,
     };
   }
   if (result.decision === 'Allow') {

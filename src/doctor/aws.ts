@@ -10,6 +10,7 @@ import { awsClientConfig, awsErrorText, isNoSuchEntity } from '../aws/sdk.js';
 import { decodePolicyText } from '../iam/policy.js';
 import { providerIdFromIssuer } from '../iam/arn.js';
 import { checkAwsExchange, checkAwsProvider, checkAwsTrust, type Read } from './aws-checks.js';
+import { messageOf } from '../errors.js';
 
 async function read<T>(f: () => Promise<T>): Promise<Read<T>> {
   try {
@@ -41,7 +42,7 @@ export async function runAwsChecks(i: AwsCheckInput): Promise<Check[]> {
         id: 'aws-provider',
         title: 'AWS client configuration',
         status: 'fail',
-        detail: (err as Error).message,
+        detail: messageOf(err),
       },
     ];
   }

@@ -2,7 +2,6 @@
  * `openirsa doctor`: reads the cluster, the issuer and (optionally) the STS configuration, link by link, and
  * hands what it read to the pure analysers in checks.ts. Every failure to read is itself a finding.
  */
-import { request as httpsRequest } from 'node:https';
 import { readFile } from 'node:fs/promises';
 import { decodeJwt, decodeProtectedHeader } from 'jose';
 import { AdmissionregistrationV1Api, CoreV1Api, type KubeConfig, type V1Pod } from '@kubernetes/client-node';
@@ -11,7 +10,7 @@ import { loadConfig } from '../sts/config.js';
 import { explainWebIdentity } from '../sts/explain.js';
 import { KeyStore } from '../oidc/keys.js';
 import { kubeGet } from '../kube/client.js';
-import { kubeErrorText } from '../kube/client-errors.js';
+import { kubeErrorText, kubeStatusOf } from '../kube/client-errors.js';
 import { runAwsChecks } from './aws.js';
 import { DEFAULT_ANNOTATION_PREFIX, DEFAULT_TOKEN_AUDIENCE, ANNOTATION } from '../webhook/constants.js';
 import {
@@ -24,8 +23,9 @@ import {
   checkWebhookRegistered,
   type Check,
   type PodFacts,
-  type WebhookConfiguration,
 } from './checks.js';
+import { messageOf } from '../errors.js';
+import { HttpError, failureText, httpRequestText } from '../net/http-client.js';
 
 export interface DoctorOptions {
   kubeConfig: KubeConfig;
@@ -43,7 +43,7 @@ export interface DoctorOptions {
   now?: () => number;
 }
 
-const isNotFound = (err: unknown): boolean => (err as { code?: number }).code === 404;
+const isNotFound = (err: unknown): boolean => kubeStatusOf(err) === 404;
 
 async function jwksKids(
   fetchJwks: () => Promise<{ status: number; body: string }>,
@@ -132,7 +132,7 @@ async function webhookPhase(kc: KubeConfig): Promise<Check[]> {
   const admission = kc.makeApiClient(AdmissionregistrationV1Api);
   try {
     const list = await admission.listMutatingWebhookConfiguration();
-    const { check, webhooks } = checkWebhookRegistered(list.items as WebhookConfiguration[]);
+    const { check, webhooks } = checkWebhookRegistered(list.items);
     const checks = [check];
     for (const { webhook } of webhooks) checks.push(await probeWebhook(webhook));
     return checks;
@@ -161,7 +161,7 @@ async function serviceAccountPhase(
   let saName = o.serviceAccount;
   if (o.pod) {
     try {
-      pod = (await core.readNamespacedPod({ name: o.pod, namespace: o.namespace })) as PodFacts;
+      pod = await core.readNamespacedPod({ name: o.pod, namespace: o.namespace });
       saName = saName ?? pod.spec?.serviceAccountName ?? 'default';
     } catch (err) {
       checks.push({
@@ -213,7 +213,7 @@ async function mutationPhase({ o, core, prefix }: Run, sa: ServiceAccountFacts):
   };
   try {
     const created = await core.createNamespacedPod({ namespace: o.namespace, body: probe, dryRun: 'All' });
-    return [checkPodMutated(created as PodFacts, sa.roleArn, 'a new pod, server-side dry run', prefix)];
+    return [checkPodMutated(created, sa.roleArn, 'a new pod, server-side dry run', prefix)];
   } catch (err) {
     return [
       {
@@ -313,8 +313,8 @@ async function probeApiServer(kc: KubeConfig, via: string): Promise<Check> {
     }
     return checkApiServer({ server, via, status: r.status, gitVersion });
   } catch (err) {
-    const e = err as NodeJS.ErrnoException;
-    return checkApiServer({ server, via, error: { code: e.code, message: e.message ?? String(err) } });
+    const code = err instanceof HttpError ? err.errno : (err as NodeJS.ErrnoException).code;
+    return checkApiServer({ server, via, error: { code, message: failureText(err) } });
   }
 }
 
@@ -336,15 +336,7 @@ async function probeWebhook(webhook: {
     : undefined;
   const healthz = new URL('/healthz', url);
   try {
-    const status = await new Promise<number>((resolve, reject) => {
-      const req = httpsRequest(healthz, { method: 'GET', ca }, (res) => {
-        res.resume();
-        resolve(res.statusCode ?? 0);
-      });
-      req.on('error', reject);
-      req.setTimeout(5000, () => req.destroy(new Error('no answer within 5 s')));
-      req.end();
-    });
+    const { status } = await httpRequestText(healthz.href, { ...(ca ? { ca } : {}), timeoutMs: 5000 });
     if (status !== 200) return { ...base, status: 'fail', detail: `${healthz.href} answered ${status}` };
     return {
       ...base,
@@ -355,7 +347,7 @@ async function probeWebhook(webhook: {
     return {
       ...base,
       status: 'fail',
-      detail: `${healthz.href}: ${(err as Error).message}`,
+      detail: `${healthz.href}: ${failureText(err)}`,
       fix: 'start the webhook, or fix clientConfig.url/caBundle (the certificate must be signed by the caBundle and name the host)',
     };
   }
@@ -373,7 +365,7 @@ async function trustCheck(
   try {
     config = loadConfig(file);
   } catch (err) {
-    return { ...base, status: 'fail', detail: (err as Error).message };
+    return { ...base, status: 'fail', detail: messageOf(err) };
   }
   const keys = new KeyStore(config.providers, { ttlMs: config.jwksCacheSeconds * 1000, minRefetchMs: 0 });
   const report = await explainWebIdentity({

@@ -8,6 +8,7 @@
  *     trustPolicyMaxSize: 2048        # ACLSizePerRole quota (4096 when raised)
  */
 import { basename, dirname, extname, join, resolve } from 'node:path';
+import { OpenIrsaError, messageOf } from '../errors.js';
 
 export const DEFAULT_ADMIN_USER = 'openirsa-admin';
 export const DEFAULT_STATE_SUFFIX = '.iam-state.json';
@@ -25,13 +26,12 @@ export interface IamApiConfig {
 }
 
 /** A problem at `path` inside the section; the config loader names the file. */
-export class IamApiConfigError extends Error {
+export class IamApiConfigError extends OpenIrsaError {
   constructor(
     readonly path: string,
     what: string,
   ) {
-    super(what);
-    this.name = 'IamApiConfigError';
+    super('IamApiConfigInvalid', what);
   }
 }
 
@@ -92,7 +92,7 @@ export function readIamApiConfig(
       } catch (err) {
         throw new IamApiConfigError(
           `${ap}.secretAccessKeyFile`,
-          `cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+          `cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? messageOf(err)}`,
         );
       }
     }
@@ -146,5 +146,5 @@ export function readIamApiConfig(
     );
   if (!admin && sc === false)
     throw new IamApiConfigError(path, 'allows no caller: give admin, or leave sessionCredentials true');
-  return { admin, sessionCredentials: sc, store, trustPolicyMaxSize: size as number };
+  return { admin, sessionCredentials: sc, store, trustPolicyMaxSize: size };
 }

@@ -5,6 +5,7 @@
  * the AWS CLI / Terraform issue trackers); `explanation` is for the log only, never the wire.
  */
 import { validationMessage, type Violation } from '../sts/protocol.js';
+import { OpenIrsaError } from '../errors.js';
 
 export const IAM_ERROR_STATUS = {
   NoSuchEntity: 404,
@@ -81,17 +82,16 @@ export const IAM_MSG = {
 } as const;
 
 /** An error answered as IAM error XML. */
-export class IamApiError extends Error {
+export class IamApiError extends OpenIrsaError<IamApiErrorCode> {
   readonly status: number;
   /** Per-statement reasons for the log (authorization denials). */
   details?: string[];
   constructor(
-    readonly code: IamApiErrorCode,
+    code: IamApiErrorCode,
     message: string,
     readonly explanation?: string,
   ) {
-    super(message);
-    this.name = 'IamApiError';
+    super(code, message);
     this.status = IAM_ERROR_STATUS[code];
   }
   get type(): 'Sender' | 'Receiver' {

@@ -22,16 +22,16 @@ import { randomBytes } from 'node:crypto';
 import { basename, dirname } from 'node:path';
 import type { OverlayEntry } from './model.js';
 import { ConflictError, type StateBackend, type StoredEntry } from './store.js';
+import { OpenIrsaError, messageOf } from '../errors.js';
 
 const FORMAT = 'openirsa.iam-state/v1';
 
-export class StateFileError extends Error {
+export class StateFileError extends OpenIrsaError {
   constructor(
     readonly file: string,
     what: string,
   ) {
-    super(`${file}: ${what}`);
-    this.name = 'StateFileError';
+    super('IamStateFileInvalid', `${file}: ${what}`);
   }
 }
 
@@ -47,7 +47,7 @@ export function parseStateFile(file: string, text: string): FileContent {
   try {
     doc = JSON.parse(text);
   } catch (err) {
-    throw new StateFileError(file, `not valid JSON: ${(err as Error).message}`);
+    throw new StateFileError(file, `not valid JSON: ${messageOf(err)}`);
   }
   const d = doc as Partial<FileContent> | null;
   if (!d || typeof d !== 'object' || d.format !== FORMAT)
@@ -71,10 +71,7 @@ function readState(file: string): FileContent {
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT')
       return { format: FORMAT, generation: 0, entries: {} };
-    throw new StateFileError(
-      file,
-      `cannot read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
-    );
+    throw new StateFileError(file, `cannot read: ${(err as NodeJS.ErrnoException).code ?? messageOf(err)}`);
   }
   return parseStateFile(file, text);
 }
@@ -219,7 +216,7 @@ export class FileBackend implements StateBackend {
     try {
       this.adopt(readState(this.file));
     } catch (err) {
-      this.onError(err as Error);
+      this.onError(err instanceof Error ? err : new Error(String(err)));
     }
   }
 

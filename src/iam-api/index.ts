@@ -20,7 +20,7 @@ export { ACTIONS } from './actions.js';
 export interface LiveIam {
   store: IamStore;
   /** The STS config for the current state. */
-  config(): StsConfig;
+  config: () => StsConfig;
   /** Called with the new config after every change (this process's or another's). */
   onConfig(listener: (c: StsConfig) => void): void;
   /** Entities left out because their stored policies do not parse (reported by check-config). */

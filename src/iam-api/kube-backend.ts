@@ -9,9 +9,10 @@ import { createHash } from 'node:crypto';
 import { CoreV1Api, type KubeConfig, type V1ConfigMap } from '@kubernetes/client-node';
 import type { Logger } from '../log.js';
 import { clientNodeWatch, loadKubeConfig } from '../kube/client.js';
-import { Reflector, type ListPage } from '../kube/reflector.js';
+import { Reflector } from '../kube/reflector.js';
 import type { OverlayEntry } from './model.js';
 import { ConflictError, entryKey, type StateBackend, type StoredEntry } from './store.js';
+import { kubeStatusOf } from '../kube/client-errors.js';
 
 export const MANAGED_BY = 'openirsa';
 export const KIND_LABEL = 'iam.openirsa.dev/kind';
@@ -24,11 +25,6 @@ export function configMapName(key: string): string {
   const [kind] = key.split('/');
   return `openirsa-iam-${kind}-${createHash('sha256').update(key).digest('hex').slice(0, 20)}`;
 }
-
-const statusOf = (err: unknown): number | undefined => {
-  const e = err as { code?: unknown; statusCode?: unknown } | null;
-  return typeof e?.code === 'number' ? e.code : typeof e?.statusCode === 'number' ? e.statusCode : undefined;
-};
 
 function decode(obj: unknown): { key: string; stored: StoredEntry } | undefined {
   const cm = obj as V1ConfigMap;
@@ -75,7 +71,7 @@ export class KubeBackend implements StateBackend {
       watch: clientNodeWatch(kc),
       path: `/api/v1/namespaces/${namespace}/configmaps`,
       labelSelector: SELECTOR,
-      list: (opts) => this.core.listNamespacedConfigMap({ namespace, ...opts }) as Promise<ListPage>,
+      list: (opts) => this.core.listNamespacedConfigMap({ namespace, ...opts }),
       onReplace: (items) => {
         const next = new Map<string, StoredEntry>();
         for (const it of items) {
@@ -133,7 +129,7 @@ export class KubeBackend implements StateBackend {
       this.set(key, d?.stored);
       return d?.stored;
     } catch (err) {
-      if (statusOf(err) !== 404) throw err;
+      if (kubeStatusOf(err) !== 404) throw err;
       this.set(key, undefined);
       return undefined;
     }
@@ -172,7 +168,7 @@ export class KubeBackend implements StateBackend {
       const d = decode(out);
       if (d) this.set(key, d.stored);
     } catch (err) {
-      const status = statusOf(err);
+      const status = kubeStatusOf(err);
       // 409: AlreadyExists / Conflict; 404: deleted meanwhile (an update or delete of something gone).
       if (status === 409 || status === 404) {
         this.logger?.info(

@@ -21,6 +21,7 @@ import {
   type PolicyEntity,
   type RoleEntity,
 } from './model.js';
+import { messageOf } from '../errors.js';
 
 const isoSeconds = (ms: number): string =>
   new Date(Math.floor(ms / 1000) * 1000).toISOString().replace('.000Z', 'Z');
@@ -130,7 +131,7 @@ export function liveConfig(base: StsConfig, state: IamState, problems: LiveProbl
         text: p.document,
       });
     } catch (err) {
-      problems.push({ entity: arn, what: `stored document does not parse: ${(err as Error).message}` });
+      problems.push({ entity: arn, what: `stored document does not parse: ${messageOf(err)}` });
     }
   }
   const roles = new Map<string, RoleConfig>();
@@ -157,7 +158,7 @@ export function liveConfig(base: StsConfig, state: IamState, problems: LiveProbl
       if (r.description !== undefined) role.description = r.description;
       roles.set(arn, role);
     } catch (err) {
-      problems.push({ entity: arn, what: `stored policy does not parse: ${(err as Error).message}` });
+      problems.push({ entity: arn, what: `stored policy does not parse: ${messageOf(err)}` });
     }
   }
   return { ...base, providers, roles, managedPolicies };

@@ -93,10 +93,7 @@ export function entityId(kind: EntityKind, e: Entity): string {
 }
 
 function mapOf(state: IamState, kind: EntityKind): Map<string, Entity> {
-  return (kind === 'role' ? state.roles : kind === 'oidc-provider' ? state.providers : state.policies) as Map<
-    string,
-    Entity
-  >;
+  return kind === 'role' ? state.roles : kind === 'oidc-provider' ? state.providers : state.policies;
 }
 
 /** Seed ⊕ overlay: overlay entities replace seed ones, tombstones remove them. */

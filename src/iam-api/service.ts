@@ -21,6 +21,7 @@ import type { IamApiConfig } from './config.js';
 import { IAM_MSG, IamApiError, type IamApiErrorCode } from './errors.js';
 import { IAM_API_VERSION, renderIamError, renderResponse } from './responses.js';
 import { ConflictError, type IamStore } from './store.js';
+import { messageOf } from '../errors.js';
 
 export interface IamApiOptions {
   api: IamApiConfig;
@@ -192,7 +193,7 @@ export class IamApiService {
       const e =
         err instanceof IamApiError
           ? err
-          : new IamApiError('ServiceFailure', IAM_MSG.internal, (err as Error)?.message ?? String(err));
+          : new IamApiError('ServiceFailure', IAM_MSG.internal, messageOf(err));
       const fields: Record<string, unknown> = {
         event: 'iam_denied',
         requestId,

@@ -6,6 +6,7 @@
  */
 import { applyOverlay, seedHas, type IamState, type OverlayEntry } from './model.js';
 import type { ActionOutcome } from './actions.js';
+import { OpenIrsaError } from '../errors.js';
 
 export interface StoredEntry {
   /** Opaque: a Kubernetes resourceVersion, or the file's per-entry counter. */
@@ -14,13 +15,12 @@ export interface StoredEntry {
 }
 
 /** The stored version moved on since it was read. `current` is what is stored now (undefined = absent). */
-export class ConflictError extends Error {
+export class ConflictError extends OpenIrsaError {
   constructor(
     readonly key: string,
     readonly current?: StoredEntry,
   ) {
-    super(`concurrent update of ${key}`);
-    this.name = 'ConflictError';
+    super('IamStateConflict', `concurrent update of ${key}`);
   }
 }
 

@@ -80,6 +80,7 @@ export function tryParseArn(s: string): Arn | undefined {
   if (typeof s !== 'string' || !s.startsWith('arn:')) return undefined;
   const parts = s.split(':');
   if (parts.length < 6) return undefined;
+  // eslint-disable-next-line @typescript-eslint/no-unsafe-type-assertion -- six parts at least, checked above
   const [, partition, service, region, account] = parts as [string, string, string, string, string];
   return { partition, service, region, account, resource: parts.slice(5).join(':') };
 }

@@ -354,7 +354,7 @@ export function evaluateCondition(
       matched,
       missing
         ? `${q(key)} is absent from the request; Null ${list(entry.values)} ${matched ? 'matches' : 'requires it to be present'}`
-        : `${q(key)} is present (${list(requestValues!)}); Null ${list(entry.values)} ${matched ? 'matches' : 'requires it to be absent'}`,
+        : `${q(key)} is present (${list(requestValues)}); Null ${list(entry.values)} ${matched ? 'matches' : 'requires it to be absent'}`,
     );
   }
 
@@ -393,7 +393,7 @@ export function evaluateCondition(
   const anyPolicy = (value: string): boolean =>
     patterns.some((p) => compareOne(def.compare, def.family, p, value));
   const satisfies = (value: string): boolean => (op.negated ? !anyPolicy(value) : anyPolicy(value));
-  const values = requestValues!;
+  const values = requestValues;
   let matched: boolean;
   if (op.qualifier === 'ForAllValues') matched = values.every(satisfies);
   else if (op.qualifier === 'ForAnyValue') matched = values.some(satisfies);

@@ -1,16 +1,16 @@
 /** Typed errors of the policy engine. Messages never carry secrets (policies and ARNs are not secret). */
+import { OpenIrsaError, messageOf } from '../errors.js';
 
 export type IamErrorCode = 'MalformedPolicyDocument' | 'LimitExceeded' | 'InvalidArn' | 'InvalidInput';
 
-export class IamError extends Error {
+export class IamError extends OpenIrsaError<IamErrorCode> {
   constructor(
-    readonly code: IamErrorCode,
+    code: IamErrorCode,
     message: string,
     /** JSON path of the offending element, e.g. `$.Statement[0].Resource`, when there is one. */
     readonly path?: string,
   ) {
-    super(message);
-    this.name = 'IamError';
+    super(code, message);
   }
 }
 
@@ -23,7 +23,6 @@ export class MalformedPolicyError extends IamError {
     readonly detail?: string,
   ) {
     super('MalformedPolicyDocument', message, path);
-    this.name = 'MalformedPolicyError';
   }
 
   /** One line for humans: IAM's message, then where and what. */
@@ -40,13 +39,20 @@ export class PolicySizeError extends IamError {
     readonly limit: number,
   ) {
     super('LimitExceeded', message, '$');
-    this.name = 'PolicySizeError';
   }
 }
 
 export class InvalidArnError extends IamError {
   constructor(message: string) {
     super('InvalidArn', message);
-    this.name = 'InvalidArnError';
   }
+}
+
+/** What a policy check's failure says: its message, and where and what exactly when it is an IAM error. */
+export function policyErrorParts(err: unknown): { message: string; path?: string; detail?: string } {
+  return {
+    message: messageOf(err),
+    ...(err instanceof IamError && err.path !== undefined ? { path: err.path } : {}),
+    ...(err instanceof MalformedPolicyError && err.detail !== undefined ? { detail: err.detail } : {}),
+  };
 }

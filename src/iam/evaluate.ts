@@ -56,11 +56,7 @@ function isParsed(doc: unknown): doc is ParsedPolicy {
  * Evaluate one policy. `doc` is a ParsedPolicy, or raw JSON (text or object) parsed here as a trust policy when
  * the request has a principal and as an identity policy otherwise (throws MalformedPolicyError when invalid).
  */
-export function evaluatePolicy(
-  doc: ParsedPolicy | unknown,
-  ctx: RequestContext,
-  kind?: PolicyKind,
-): EvaluationResult {
+export function evaluatePolicy(doc: unknown, ctx: RequestContext, kind?: PolicyKind): EvaluationResult {
   const policy = isParsed(doc)
     ? doc
     : parsePolicy(doc, kind ?? (ctx.principal ? 'trust' : 'identity'), { maxSize: 0 });
@@ -88,7 +84,7 @@ export interface MultiEvaluationResult {
 
 /** Several permission policies of one principal: an explicit Deny in any wins, then any Allow. */
 export function evaluatePolicies(
-  docs: Array<{ name: string; document: ParsedPolicy | unknown }>,
+  docs: Array<{ name: string; document: unknown }>, // each as evaluatePolicy takes it
   ctx: RequestContext,
   kind?: PolicyKind,
 ): MultiEvaluationResult {

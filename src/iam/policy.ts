@@ -12,6 +12,7 @@ import { parseOperator, type ParsedOperator } from './conditions.js';
 export type PolicyKind = 'trust' | 'identity';
 export type PrincipalType = 'AWS' | 'Federated' | 'Service' | 'CanonicalUser';
 export const PRINCIPAL_TYPES: readonly PrincipalType[] = ['AWS', 'Federated', 'Service', 'CanonicalUser'];
+const isPrincipalType = (t: string): t is PrincipalType => (PRINCIPAL_TYPES as readonly string[]).includes(t);
 
 /** `'*'` (everyone) or, per principal type, the listed values (OR). */
 export type PrincipalSpec = '*' | Partial<Record<PrincipalType, string[]>>;
@@ -167,7 +168,7 @@ export function checkPolicy(
     fail(SYNTAX, '$', 'missing Statement');
   } else if (Array.isArray(rawStatements)) {
     if (rawStatements.length === 0) fail(SYNTAX, '$.Statement', 'Statement is empty');
-    list = rawStatements.map((raw, i) => ({ raw, path: `$.Statement[${i}]` }));
+    list = rawStatements.map((raw: unknown, i) => ({ raw, path: `$.Statement[${i}]` }));
   } else if (isPlainObject(rawStatements)) {
     list = [{ raw: rawStatements, path: '$.Statement' }];
   } else {
@@ -203,7 +204,7 @@ type Fail = (message: string, path: string, detail?: string) => void;
 
 function stringList(v: unknown, path: string, name: string, fail: Fail): string[] | undefined {
   if (typeof v === 'string') return [v];
-  if (Array.isArray(v) && v.every((x) => typeof x === 'string')) return v as string[];
+  if (Array.isArray(v) && v.every((x) => typeof x === 'string')) return v;
   fail(SYNTAX, path, `${name} must be a string or an array of strings`);
   return undefined;
 }
@@ -346,7 +347,7 @@ function parsePrincipal(v: unknown, path: string, fail: Fail): PrincipalSpec | u
   if (keys.length === 0) fail(SYNTAX, path, 'Principal is empty');
   for (const type of keys) {
     const p = childPath(path, type);
-    if (!(PRINCIPAL_TYPES as readonly string[]).includes(type)) {
+    if (!isPrincipalType(type)) {
       fail(
         invalidPrincipal(type, v[type]),
         p,
@@ -358,9 +359,9 @@ function parsePrincipal(v: unknown, path: string, fail: Fail): PrincipalSpec | u
     if (!values) continue;
     values.forEach((value, i) => {
       const vp = Array.isArray(v[type]) ? `${p}[${i}]` : p;
-      checkPrincipalValue(type as PrincipalType, value, vp, fail);
+      checkPrincipalValue(type, value, vp, fail);
     });
-    spec[type as PrincipalType] = values;
+    spec[type] = values;
   }
   return spec;
 }

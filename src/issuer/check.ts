@@ -10,6 +10,7 @@ import { fetchText, FetchError, type FetchOptions, type FetchResult } from './fe
 import { keyIdOf } from './key-id.js';
 import { privateMembersOf } from '../oidc/jwk.js';
 import { discoveryUrl, validateIssuerUrl } from './url.js';
+import { messageOf } from '../errors.js';
 
 export type Severity = 'ok' | 'warning' | 'error';
 
@@ -42,7 +43,7 @@ export function checkIssuerUrl(url: string): Finding[] {
       ),
     ];
   } catch (err) {
-    return [error('url-invalid', (err as Error).message)];
+    return [error('url-invalid', messageOf(err))];
   }
 }
 
@@ -129,7 +130,7 @@ export function checkDiscovery(
     }
   }
   const algs = doc.id_token_signing_alg_values_supported;
-  if (Array.isArray(algs) && algs.every((a) => typeof a === 'string')) facts.algorithms = algs as string[];
+  if (Array.isArray(algs) && algs.every((a) => typeof a === 'string')) facts.algorithms = algs;
   else
     findings.push(
       warn('algorithms-missing', 'discovery document has no "id_token_signing_alg_values_supported" list'),
@@ -226,7 +227,7 @@ export function checkJwks(
       const k8sKid = keyIdOf(pub);
       detail = kid === k8sKid ? ', kid as kube-apiserver computes it' : '';
     } catch (err) {
-      findings.push(error('key-invalid', `${name} is not a valid public key: ${(err as Error).message}`));
+      findings.push(error('key-invalid', `${name} is not a valid public key: ${messageOf(err)}`));
       return;
     }
     if (alg && facts.algorithms && !facts.algorithms.includes(alg)) {
@@ -319,7 +320,7 @@ export async function checkToken(token: string, input: TokenCheckInput): Promise
         verified = true;
         break;
       } catch (err) {
-        reason = (err as Error).message;
+        reason = messageOf(err);
       }
     }
     if (verified)
@@ -390,7 +391,7 @@ function fetchFinding(code: string, what: string, err: unknown): Finding {
   if (err instanceof FetchError) {
     return error(err.tls ? 'tls-untrusted' : `${code}-unreachable`, `${what} ${err.url}: ${err.reason}`);
   }
-  return error(`${code}-unreachable`, `${what}: ${(err as Error).message}`);
+  return error(`${code}-unreachable`, `${what}: ${messageOf(err)}`);
 }
 
 /** Runs every check against a live issuer. Never throws for issuer problems: they are findings. */

@@ -14,6 +14,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { makeDirs, writeSecretFile } from '../secret-file.js';
 import { join } from 'node:path';
 import { IssuerError } from './errors.js';
+import { messageOf } from '../errors.js';
 
 export type SigningAlgorithm = 'RS256' | 'ES256' | 'ES384' | 'ES512';
 export const KEYGEN_ALGORITHMS = ['RS256', 'ES256'] as const;
@@ -161,7 +162,7 @@ function usableKey<B>(
   try {
     algorithmOf(key);
   } catch (err) {
-    throw new IssuerError('KeyUnsupported', `${source}: ${(err as Error).message}`);
+    throw new IssuerError('KeyUnsupported', `${source}: ${messageOf(err)}`);
   }
   return key;
 }

@@ -11,6 +11,7 @@ import { SignJWT } from 'jose';
 import { IssuerError } from './errors.js';
 import { keyIdOf } from './key-id.js';
 import { algorithmOf } from './keys.js';
+import { messageOf } from '../errors.js';
 
 /** TokenRequest's default expirationSeconds. */
 export const DEFAULT_TOKEN_TTL_SECONDS = 3600;
@@ -172,6 +173,6 @@ export async function mintServiceAccountToken(options: MintOptions): Promise<str
   try {
     return await new SignJWT(claims).setProtectedHeader(header).sign(privateKey);
   } catch (err) {
-    throw new IssuerError('KeyInvalid', `cannot sign with ${alg}: ${(err as Error).message}`);
+    throw new IssuerError('KeyInvalid', `cannot sign with ${alg}: ${messageOf(err)}`);
   }
 }

@@ -12,6 +12,7 @@ import type { AddressInfo } from 'node:net';
 import { createLogger, type Logger } from '../log.js';
 import { IssuerError } from './errors.js';
 import { DISCOVERY_PATH, readDocuments, type DocumentFile } from './documents.js';
+import { messageOf } from '../errors.js';
 
 export const DEFAULT_MAX_AGE_SECONDS = 3600;
 
@@ -132,7 +133,7 @@ export interface IssuerServer {
   /** Re-reads the folder (or serves `files`) without dropping connections; for key rotation. */
   reload(files?: DocumentFile[]): Promise<number>;
   /** Re-reads the TLS files now; true when a new certificate is served. */
-  reloadTls(): Promise<boolean>;
+  reloadTls: () => Promise<boolean>;
   close(): Promise<void>;
 }
 
@@ -167,7 +168,7 @@ export async function startIssuerServer(options: ServeOptions): Promise<IssuerSe
       serve,
     );
   } catch (err) {
-    throw new IssuerError('BadInput', `invalid TLS certificate or key: ${(err as Error).message}`);
+    throw new IssuerError('BadInput', `invalid TLS certificate or key: ${messageOf(err)}`);
   }
   const { server, reloadTls, stopTlsReload } = listener;
   const host = options.host ?? '127.0.0.1';

@@ -4,9 +4,10 @@
  * the server presents (openssl s_client -showcerts). Only certificates the server actually sends are
  * considered: the connection trusts nothing, so no local trust store can extend the chain.
  */
-import { X509Certificate, createHash } from 'node:crypto';
-import { checkServerIdentity, connect, rootCertificates, type DetailedPeerCertificate } from 'node:tls';
+import { X509Certificate } from 'node:crypto';
+import { checkServerIdentity, connect, rootCertificates } from 'node:tls';
 import { IssuerError } from './errors.js';
+import { presentedChain, sha1Hex } from '../net/tls-chain.js';
 
 export interface ChainCertificate {
   subject: string;
@@ -37,7 +38,7 @@ function describe(der: Buffer): ChainCertificate {
   return {
     subject: c.subject.replace(/\n/g, ', '),
     issuer: c.issuer.replace(/\n/g, ', '),
-    sha1: createHash('sha1').update(der).digest('hex'),
+    sha1: sha1Hex(der),
     selfSigned: c.checkIssued(c),
     isCa: c.ca,
     notAfter: c.validTo,
@@ -61,21 +62,14 @@ export function thumbprintFromChain(chain: ChainCertificate[]): {
   return { used, thumbprint: chain[used]!.sha1, warnings };
 }
 
-function presentedChain(host: string, port: number, servername: string | undefined): Promise<Buffer[]> {
+function readPresentedChain(host: string, port: number, servername: string | undefined): Promise<Buffer[]> {
   return new Promise((resolve, reject) => {
     // ca: [] trusts nothing, so Node cannot add certificates from a local store to the chain: what
-    // getPeerCertificate(true) then returns is what the server sent.
+    // getPeerCertificate(true) then returns is what the server sent (as the STS reads it for a ThumbprintList).
     const socket = connect(
       { host, port, servername, ca: [], rejectUnauthorized: false, timeout: 10_000 },
       () => {
-        const ders: Buffer[] = [];
-        let cert: DetailedPeerCertificate | undefined = socket.getPeerCertificate(true);
-        const seen = new Set<string>();
-        while (cert && cert.raw && !seen.has(cert.fingerprint256)) {
-          seen.add(cert.fingerprint256);
-          ders.push(cert.raw);
-          cert = cert.issuerCertificate;
-        }
+        const ders = presentedChain(socket);
         socket.end();
         resolve(ders);
       },
@@ -115,7 +109,7 @@ function trustOf(
       },
     );
     socket.on('timeout', () => socket.destroy(new Error('timed out')));
-    socket.on('error', (err) => resolve({ trusted: false, trustError: err.message }));
+    socket.on('error', (err: Error) => resolve({ trusted: false, trustError: err.message }));
   });
 }
 
@@ -140,7 +134,7 @@ export async function thumbprintOf(
   const host = u.hostname.replace(/^\[|\]$/g, '');
   const port = u.port ? Number(u.port) : 443;
   const isIp = /^[\d.]+$/.test(host) || host.includes(':');
-  const ders = await presentedChain(host, port, isIp ? undefined : host);
+  const ders = await readPresentedChain(host, port, isIp ? undefined : host);
   const chain = ders.map(describe);
   const pick = thumbprintFromChain(chain);
   const trust = await trustOf(host, port, isIp ? undefined : host, options.ca);

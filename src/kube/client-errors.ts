@@ -1,9 +1,9 @@
 /** What both Kubernetes client configurations (client.ts for client-node, lean.ts) take and throw, and how a command words an API error. */
-export class KubeConfigError extends Error {
-  readonly code = 'KUBECONFIG_INVALID';
+import { OpenIrsaError, messageOf } from '../errors.js';
+
+export class KubeConfigError extends OpenIrsaError {
   constructor(message: string) {
-    super(message);
-    this.name = 'KubeConfigError';
+    super('KubeconfigInvalid', message);
   }
 }
 
@@ -33,14 +33,26 @@ export function loadingKubeConfig<T>(load: () => T): T {
     return load();
   } catch (err) {
     if (err instanceof KubeConfigError) throw err;
-    throw new KubeConfigError(`cannot load the Kubernetes client configuration: ${(err as Error).message}`);
+    throw new KubeConfigError(`cannot load the Kubernetes client configuration: ${messageOf(err)}`);
   }
+}
+
+/**
+ * The HTTP status of a failed Kubernetes API call: client-node's ApiException keeps it in `code`, lean.ts's
+ * KubeApiError (and a watch's error) in `statusCode`.
+ */
+export function kubeStatusOf(err: unknown): number | undefined {
+  const e = err as { code?: unknown; statusCode?: unknown } | null;
+  if (typeof e?.statusCode === 'number') return e.statusCode;
+  if (typeof e?.code === 'number') return e.code;
+  return undefined;
 }
 
 /** A Kubernetes API error in one line: its HTTP status and the API server's reason, never a stack. */
 export function kubeErrorText(err: unknown): string {
-  const e = err as { code?: number; body?: unknown; message?: string };
-  if (typeof e.code === 'number') {
+  const e = err as { body?: unknown; message?: string };
+  const status = kubeStatusOf(err);
+  if (status !== undefined) {
     let reason = '';
     try {
       const body =
@@ -51,7 +63,7 @@ export function kubeErrorText(err: unknown): string {
     } catch {
       reason = '';
     }
-    return `HTTP ${e.code}${reason ? `: ${reason}` : ''}`;
+    return `HTTP ${status}${reason ? `: ${reason}` : ''}`;
   }
   return e.message ?? String(err);
 }

@@ -2,8 +2,8 @@
  * Kubernetes client configuration the way the reference builds it (clientcmd.BuildConfigFromFlags): `--kube-api`
  * overrides the server, `--kubeconfig` names the file, and with neither the in-cluster service account is used.
  */
-import { request as httpRequest } from 'node:http';
-import { request as httpsRequest, type RequestOptions } from 'node:https';
+import type { RequestOptions } from 'node:https';
+import { httpRequestText } from '../net/http-client.js';
 import { KubeConfig, Watch } from '@kubernetes/client-node';
 import type { WatchFn } from './reflector.js';
 
@@ -68,25 +68,8 @@ export async function kubeGet(kc: KubeConfig, path: string): Promise<{ status: n
   const url = new URL(`${cluster.server.replace(/\/$/, '')}${path}`);
   const options: RequestOptions = {};
   await kc.applyToHTTPSOptions(options);
-  const request = url.protocol === 'http:' ? httpRequest : httpsRequest;
-  return new Promise((resolve, reject) => {
-    const req = request(url, { ...options, method: 'GET' }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => {
-        body += c;
-        if (body.length > MAX_RAW_BODY) req.destroy(new Error(`${url.href} answered more than 1 MiB`));
-      });
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-    });
-    req.on('error', reject);
-    req.setTimeout(10_000, () =>
-      req.destroy(
-        Object.assign(new Error(`${url.origin} did not answer within 10 s`), { code: 'ETIMEDOUT' }),
-      ),
-    );
-    req.end();
-  });
+  const { status, body } = await httpRequestText(url.href, { options, maxBytes: MAX_RAW_BODY });
+  return { status, body };
 }
 
 /** The Reflector's watch on client-node's Watch. */

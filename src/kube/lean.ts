@@ -20,20 +20,19 @@ import {
   type KubeClientOptions,
 } from './client-errors.js';
 import type { ListPage, ListWatch } from './reflector.js';
+import { OpenIrsaError } from '../errors.js';
 
 export { KubeConfigError, type KubeClientOptions };
 
 /** A non-2xx answer of the API server (`statusCode` and `code` as client-node's ApiException has them). */
-export class KubeApiError extends Error {
-  readonly code: number;
+/** Its code is the HTTP status, as client-node's ApiException has it, so callers read either client's the same way. */
+export class KubeApiError extends OpenIrsaError<number> {
   constructor(
     readonly statusCode: number,
     readonly body: string,
     what: string,
   ) {
-    super(`${what}: HTTP ${statusCode}: ${body.slice(0, 300)}`);
-    this.name = 'KubeApiError';
-    this.code = statusCode;
+    super(statusCode, `${what}: HTTP ${statusCode}: ${body.slice(0, 300)}`);
   }
 }
 
@@ -112,10 +111,10 @@ function fromKubeconfig(path: string, serverOverride: string | undefined): KubeC
   const context = pick(doc.contexts, 'context', contextName) as
     { cluster?: string; user?: string } | undefined;
   if (!context) throw new KubeConfigError('the kubeconfig has no current cluster');
-  const cluster = pick(doc.clusters, 'cluster', context.cluster) as Record<string, unknown> | undefined;
+  const cluster = pick(doc.clusters, 'cluster', context.cluster);
   if (!cluster || typeof cluster.server !== 'string')
     throw new KubeConfigError('the kubeconfig has no current cluster');
-  const user = (pick(doc.users, 'user', context.user) ?? {}) as Record<string, unknown>;
+  const user = pick(doc.users, 'user', context.user) ?? {};
   const creds: Credentials = {
     ca: data(cluster['certificate-authority-data']) ?? file(cluster['certificate-authority']),
     cert: data(user['client-certificate-data']) ?? file(user['client-certificate']),
@@ -199,7 +198,7 @@ export class KubeConnection {
       protocol: this.server.protocol,
       hostname: this.server.hostname.replace(/^\[|\]$/g, ''),
       port: this.server.port || (this.tls ? 443 : 80),
-      path: `${prefix}${path}${qs.size > 0 ? `?${qs}` : ''}`,
+      path: `${prefix}${path}${qs.size > 0 ? `?${qs.toString()}` : ''}`,
       method: 'GET',
       headers,
       agent: this.agent,

@@ -10,6 +10,8 @@
  * - relists on 410 Gone (HTTP or an ERROR event), and retries any other error with capped exponential backoff.
  */
 import type { Logger } from '../log.js';
+import { OpenIrsaError, messageOf } from '../errors.js';
+import { kubeStatusOf } from './client-errors.js';
 
 /**
  * Start one watch request on a collection (client-node's Watch.watch shape, plus the idle timeout): events go to
@@ -62,14 +64,11 @@ export interface ReflectorOptions {
 /** Where a Reflector lists and watches: the transport, apart from what to do with the objects. */
 export type ListWatch = Pick<ReflectorOptions, 'list' | 'watch'>;
 
-class GoneError extends Error {}
-
-const statusOf = (err: unknown): number | undefined => {
-  const e = err as { statusCode?: unknown; code?: unknown } | null;
-  if (typeof e?.statusCode === 'number') return e.statusCode;
-  if (typeof e?.code === 'number') return e.code;
-  return undefined;
-};
+class GoneError extends OpenIrsaError {
+  constructor(message: string) {
+    super('KubeWatchGone', message);
+  }
+}
 
 export class Reflector {
   private readonly idleTimeoutMs: number;
@@ -144,7 +143,7 @@ export class Reflector {
       } catch (err) {
         if (this.stopped) break;
         if (this.relistRequested) continue;
-        if (err instanceof GoneError || statusOf(err) === 410) {
+        if (err instanceof GoneError || kubeStatusOf(err) === 410) {
           this.o.logger.info(
             { reflector: this.o.name },
             'watch resourceVersion expired (410 Gone); relisting',
@@ -154,7 +153,7 @@ export class Reflector {
           continue;
         }
         const wait = this.nextBackoff();
-        this.lastError = (err as Error).message ?? String(err);
+        this.lastError = messageOf(err) ?? String(err);
         this.o.logger.warn(
           { reflector: this.o.name, err: this.lastError, retryInMs: wait },
           'list/watch failed; retrying',
@@ -231,14 +230,15 @@ export class Reflector {
         this.controller = undefined;
         if (gone) reject(new GoneError('410 Gone'));
         else if (errorEvent) reject(errorEvent);
-        else if ((err as Error | null)?.name === 'TimeoutError') {
+        else if (err instanceof Error && err.name === 'TimeoutError') {
           // Nothing arrived for the idle timeout: the connection is presumed dead; it already waited, so no backoff.
           this.o.logger.info(
             { reflector: this.o.name, resourceVersion: this.resourceVersion },
             'watch idle; re-watching from the last resourceVersion',
           );
           resolve(events);
-        } else if (err && !(err as Error).name?.includes('Abort') && !this.stopped) reject(err);
+          // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- the watch's own failure, passed on as it came
+        } else if (err && !(err instanceof Error && err.name.includes('Abort')) && !this.stopped) reject(err);
         else resolve(events);
       };
       this.endWatch = () => finish(null);

@@ -6,7 +6,7 @@
 import { createServer as createHttpServer, type RequestListener, type Server } from 'node:http';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import type { Logger } from '../log.js';
-import { CertificateReloader } from '../webhook/tls.js';
+import { CertificateReloader } from './tls.js';
 import { applyLimits, DEFAULT_LIMITS, type ConnectionLimits } from './limits.js';
 
 export interface LimitedServerOptions {
@@ -21,9 +21,9 @@ export interface LimitedServerOptions {
 export interface LimitedServer {
   server: Server;
   /** Re-reads the TLS files now; true when a new certificate is served. */
-  reloadTls(): Promise<boolean>;
+  reloadTls: () => Promise<boolean>;
   /** Stops following the TLS files (also done when the server closes). */
-  stopTlsReload(): void;
+  stopTlsReload: () => void;
 }
 
 /** Creates the server (not listening yet); an invalid certificate or key throws from node:https. */
@@ -31,10 +31,10 @@ export function createLimitedServer(options: LimitedServerOptions, handler: Requ
   const limits = { ...DEFAULT_LIMITS, ...options.limits };
   const tls = options.tls;
   const server: Server = tls
-    ? (createHttpsServer(
+    ? createHttpsServer(
         { cert: tls.cert, key: tls.key, handshakeTimeout: limits.handshakeTimeoutMs },
         handler,
-      ) as unknown as Server)
+      )
     : createHttpServer(handler);
   applyLimits(server, limits);
   const reloader =

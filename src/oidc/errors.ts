@@ -3,6 +3,8 @@
  * code to AWS's error code and wording in one place (src/sts/token-errors.ts). The message says the cause in
  * words, with the values involved, for explanations and logs.
  */
+import { OpenIrsaError } from '../errors.js';
+
 export type TokenErrorCode =
   | 'token-malformed'
   | 'alg-unsupported'
@@ -37,13 +39,12 @@ export interface TokenErrorFacts {
   why?: string;
 }
 
-export class TokenError extends Error {
+export class TokenError extends OpenIrsaError<TokenErrorCode> {
   constructor(
-    readonly code: TokenErrorCode,
+    code: TokenErrorCode,
     message: string,
     readonly facts: TokenErrorFacts = {},
   ) {
-    super(message);
-    this.name = 'TokenError';
+    super(code, message);
   }
 }

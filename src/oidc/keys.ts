@@ -2,20 +2,15 @@
  * Verification keys of IAM OIDC providers: inline JWKS (offline labs) or discovery + JWKS over HTTPS, cached,
  * refetched (rate-limited) on an unknown kid, with TLS trust by CA bundle and/or thumbprint (IAM User Guide, "Create an OpenID Connect (OIDC) identity provider"; docs/sts.md).
  */
-import { Agent, request } from 'node:https';
-import {
-  checkServerIdentity,
-  rootCertificates,
-  type DetailedPeerCertificate,
-  type PeerCertificate,
-  type TLSSocket,
-} from 'node:tls';
-import { X509Certificate, createPublicKey, type KeyObject } from 'node:crypto';
+import { createPublicKey, type KeyObject } from 'node:crypto';
 import type { JWK } from 'jose';
 import type { JsonWebKey } from 'node:crypto';
 import { TokenError } from './errors.js';
 import { keyFitsAlg, type Alg, type KeyLookup, type ProviderRef } from './verify.js';
 import { checkJwks } from './jwk.js';
+import { messageOf } from '../errors.js';
+import { HttpError, failureText, httpRequestText, type HttpAnswer } from '../net/http-client.js';
+import { pinnedChainProblem } from '../net/tls-chain.js';
 
 export interface ProviderTrust {
   /** Issuer URL as registered (`https://...`). */
@@ -54,111 +49,53 @@ const MAX_DOC_BYTES = 1 << 20;
 export const MAX_JWKS_KEYS = 100;
 const keyError = (why: string) => new TokenError('jwks-unreachable', why);
 
-function thumbprintOf(cert: PeerCertificate): string {
-  return cert.fingerprint.replace(/:/g, '').toLowerCase();
-}
-
-/** The presented chain leaf → top, each link checked to be signed by the next. */
-function presentedChain(leaf: DetailedPeerCertificate): PeerCertificate[] {
-  const chain: PeerCertificate[] = [leaf];
-  let cur: DetailedPeerCertificate = leaf;
-  while (cur.issuerCertificate && cur.issuerCertificate !== cur && chain.length < 10) {
-    if (cur.issuerCertificate.fingerprint256 === cur.fingerprint256) break;
-    cur = cur.issuerCertificate;
-    chain.push(cur);
-  }
-  return chain;
-}
-
-function checkThumbprint(socket: TLSSocket, host: string, trust: ProviderTrust): string | undefined {
-  const leaf = socket.getPeerCertificate(true);
-  if (!leaf || !leaf.raw) return 'the server presented no certificate';
-  const chain = presentedChain(leaf);
-  const x = chain.map((c) => new X509Certificate(c.raw));
-  for (let i = 0; i + 1 < x.length; i++)
-    if (!x[i]!.verify(x[i + 1]!.publicKey)) return 'the presented certificate chain is not consistent';
-  const idErr = checkServerIdentity(host, leaf);
-  if (idErr) return idErr.message;
-  const top = thumbprintOf(chain[chain.length - 1]!);
-  if (!trust.thumbprints.includes(top))
-    return `thumbprint ${top} of the top certificate is not in ThumbprintList`;
-  return undefined;
-}
+// kube-apiserver answers 406 to its JWKS unless application/jwk-set+json is acceptable.
+const ACCEPT_JSON = { accept: 'application/json, application/jwk-set+json, */*;q=0.1' };
 
 /**
- * The thumbprint check reads the peer's certificate chain, which a resumed TLS session does not carry: with the
- * default agent's session cache, every new connection to a host after the first (a provider re-created with the
- * same URL, a refetch once the keep-alive socket closed) failed as "doesn't match configured thumbprint". So no
- * session is ever resumed; open sockets are still reused.
+ * GET over HTTPS with the provider's trust settings, as AWS does: the CA bundle (with the system roots) first; when
+ * no CA trusts the chain, the ThumbprintList over a pinned connection (src/net/tls-chain.ts, the chain `issuer
+ * thumbprint` reads). Errors are TokenErrors (jwks-unreachable, thumbprint-mismatch).
  */
-const oidcAgent = new Agent({ keepAlive: true, maxCachedSessions: 0 });
-
-/** GET over HTTPS with the provider's trust settings; errors are TokenErrors (jwks-unreachable, thumbprint-mismatch). */
-export function httpsGet(
+export async function httpsGet(
   url: string,
   trust: ProviderTrust,
   timeoutMs = 5000,
   signal?: AbortSignal,
 ): Promise<string> {
-  return new Promise((resolve, reject) => {
-    let u: URL;
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    throw keyError(`${url} is not a valid URL`);
+  }
+  if (u.protocol !== 'https:') throw keyError(`${url} is not an https URL; AWS fetches only over HTTPS`);
+  const request = { headers: ACCEPT_JSON, timeoutMs, maxBytes: MAX_DOC_BYTES, ...(signal ? { signal } : {}) };
+  let answer: HttpAnswer;
+  try {
+    answer = await httpRequestText(url, {
+      ...request,
+      ...(trust.caBundle ? { extraCa: trust.caBundle } : {}),
+    });
+  } catch (err) {
+    if (!(err instanceof HttpError && err.failure.kind === 'tls'))
+      throw keyError(`GET ${url}: ${failureText(err)}`);
+    const why = err.failure.code || err.failure.reason;
+    if (trust.thumbprints.length === 0)
+      throw keyError(`TLS to ${u.host} failed: ${why} (no caBundle trusts it and no ThumbprintList)`);
     try {
-      u = new URL(url);
-    } catch {
-      return reject(keyError(`${url} is not a valid URL`));
+      answer = await httpRequestText(url, {
+        ...request,
+        pinned: (socket, host) => pinnedChainProblem(socket, host, trust.thumbprints),
+      });
+    } catch (pinErr) {
+      if (pinErr instanceof HttpError && pinErr.failure.kind === 'untrusted')
+        throw new TokenError('thumbprint-mismatch', `TLS to ${u.host}: ${why}; ${pinErr.failure.reason}`);
+      throw keyError(`GET ${url}: ${failureText(pinErr)}`);
     }
-    if (u.protocol !== 'https:')
-      return reject(keyError(`${url} is not an https URL; AWS fetches only over HTTPS`));
-    const ca = trust.caBundle ? [...rootCertificates, trust.caBundle] : undefined;
-    const req = request(
-      u,
-      {
-        method: 'GET',
-        agent: oidcAgent,
-        ca,
-        rejectUnauthorized: false,
-        timeout: timeoutMs,
-        ...(signal ? { signal } : {}),
-        // kube-apiserver answers 406 to its JWKS unless application/jwk-set+json is acceptable.
-        headers: { accept: 'application/json, application/jwk-set+json, */*;q=0.1' },
-      },
-      (res) => {
-        const socket = res.socket as TLSSocket;
-        if (!socket.authorized) {
-          const why = socket.authorizationError ? String(socket.authorizationError) : 'untrusted certificate';
-          if (trust.thumbprints.length === 0) {
-            res.destroy();
-            return reject(
-              keyError(`TLS to ${u.host} failed: ${why} (no caBundle trusts it and no ThumbprintList)`),
-            );
-          }
-          const bad = checkThumbprint(socket, u.hostname, trust);
-          if (bad) {
-            res.destroy();
-            return reject(new TokenError('thumbprint-mismatch', `TLS to ${u.host}: ${why}; ${bad}`));
-          }
-        }
-        if (res.statusCode !== 200) {
-          res.destroy();
-          return reject(keyError(`GET ${url} returned HTTP ${res.statusCode}`));
-        }
-        const chunks: Buffer[] = [];
-        let size = 0;
-        res.on('data', (c: Buffer) => {
-          size += c.length;
-          if (size > MAX_DOC_BYTES) {
-            res.destroy();
-            reject(keyError(`GET ${url}: document larger than ${MAX_DOC_BYTES} bytes`));
-          } else chunks.push(c);
-        });
-        res.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-        res.on('error', (e) => reject(keyError(`GET ${url}: ${e.message}`)));
-      },
-    );
-    req.on('timeout', () => req.destroy(new Error(`timed out after ${timeoutMs} ms`)));
-    req.on('error', (e) => reject(e instanceof TokenError ? e : keyError(`GET ${url}: ${e.message}`)));
-    req.end();
-  });
+  }
+  if (answer.status !== 200) throw keyError(`GET ${url} returned HTTP ${answer.status}`);
+  return answer.body;
 }
 
 function parseJson(text: string, what: string): Record<string, unknown> {
@@ -281,7 +218,7 @@ export class ProviderKeys {
       this.lastFailure = undefined;
       this.opts.onFetch?.({ provider: this.trust.url, url, ok: true });
     } catch (err) {
-      const e = err instanceof TokenError ? err : keyError(`fetching ${url}: ${(err as Error).message}`);
+      const e = err instanceof TokenError ? err : keyError(`fetching ${url}: ${messageOf(err)}`);
       this.lastFailure = e;
       this.opts.onFetch?.({ provider: this.trust.url, url, ok: false, error: e.message });
       throw e;
@@ -343,7 +280,7 @@ export class ProviderKeys {
       try {
         key = createPublicKey({ key: jwk as JsonWebKey, format: 'jwk' });
       } catch (err) {
-        throw keyError(`the JWK ${JSON.stringify(jwk.kid)} cannot be imported: ${(err as Error).message}`);
+        throw keyError(`the JWK ${JSON.stringify(jwk.kid)} cannot be imported: ${messageOf(err)}`);
       }
       if (!keyFitsAlg(key, alg))
         throw keyError(

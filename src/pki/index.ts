@@ -6,6 +6,7 @@
 import 'reflect-metadata';
 import { webcrypto, randomBytes, X509Certificate } from 'node:crypto';
 import * as x509 from '@peculiar/x509';
+import { sha1Hex } from '../net/tls-chain.js';
 
 x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
 type CryptoKey = webcrypto.CryptoKey;
@@ -125,5 +126,5 @@ export async function loadCa(pair: PemPair): Promise<CertificateAuthority> {
 
 /** SHA-1 fingerprint (lowercase hex, no colons) as AWS writes OIDC thumbprints. */
 export function sha1Thumbprint(certPem: string): string {
-  return new X509Certificate(certPem).fingerprint.replace(/:/g, '').toLowerCase();
+  return sha1Hex(new X509Certificate(certPem).raw);
 }

@@ -18,6 +18,7 @@ import {
   type SetupSpec,
   type Step,
 } from './plan.js';
+import { OpenIrsaError } from '../errors.js';
 
 export const RENDER_FORMATS = ['aws-cli', 'terraform', 'cloudformation', 'json'] as const;
 export type RenderFormat = (typeof RENDER_FORMATS)[number];
@@ -70,6 +71,7 @@ function awsCommand(a: Extract<Action, { api: 'iam' }>): string {
       parts.push(`--${CLI_FLAG[k]!}`);
       // Tags are structures: JSON is the CLI's unambiguous form for them.
       if (k === 'Tags') parts.push(shellQuote(JSON.stringify(v)));
+      // eslint-disable-next-line @typescript-eslint/no-base-to-string -- every other list is of strings
       else parts.push(...v.map((x) => shellQuote(String(x))));
     } else parts.push(`--${CLI_FLAG[k]!}`, shellQuote(String(v)));
   }
@@ -308,11 +310,9 @@ export function renderTerraform(input: RenderInput): string {
   return out.join('\n') + '\n';
 }
 
-export class RenderError extends Error {
-  readonly code = 'RenderUnsupported';
+export class RenderError extends OpenIrsaError {
   constructor(message: string) {
-    super(message);
-    this.name = 'RenderError';
+    super('RenderUnsupported', message);
   }
 }
 

@@ -41,15 +41,12 @@ import {
 } from './plan.js';
 import { awsErrorText, isNoSuchEntity } from '../aws/sdk.js';
 import { decodePolicyText } from '../iam/policy.js';
-import { kubeErrorText } from '../kube/client-errors.js';
+import { kubeErrorText, kubeStatusOf } from '../kube/client-errors.js';
+import { OpenIrsaError, type SetupErrorCode } from '../errors.js';
 
-export class SetupError extends Error {
-  constructor(
-    readonly code: 'IamFailed' | 'KubernetesFailed' | 'IssuerCheckFailed' | 'BadInput',
-    message: string,
-  ) {
-    super(message);
-    this.name = 'SetupError';
+export class SetupError extends OpenIrsaError {
+  constructor(code: SetupErrorCode, message: string) {
+    super(code, message);
   }
 }
 
@@ -134,7 +131,7 @@ export async function observe(
 ): Promise<Observed> {
   const observed: Observed = {};
   const needsIam = phases.includes('provider') || phases.includes('role');
-  if (needsIam && !clients.iam) throw new SetupError('BadInput', 'no IAM client');
+  if (needsIam && !clients.iam) throw new SetupError('ClientMissing', 'no IAM client');
   try {
     if (phases.includes('provider')) {
       const arn = providerArnOf(spec);
@@ -164,7 +161,7 @@ export async function observe(
     throw new SetupError('IamFailed', `reading IAM: ${awsErrorText(err)}`);
   }
   if (phases.includes('serviceaccount')) {
-    if (!clients.core) throw new SetupError('BadInput', 'no Kubernetes client');
+    if (!clients.core) throw new SetupError('ClientMissing', 'no Kubernetes client');
     try {
       const sa = await clients.core.readNamespacedServiceAccount({
         namespace: spec.namespace,
@@ -175,7 +172,7 @@ export async function observe(
         labels: sa.metadata?.labels ?? {},
       };
     } catch (err) {
-      if ((err as { code?: number }).code !== 404) {
+      if (kubeStatusOf(err) !== 404) {
         throw new SetupError(
           'KubernetesFailed',
           `reading ServiceAccount ${spec.namespace}/${spec.serviceAccount}: ${kubeErrorText(err)}`,

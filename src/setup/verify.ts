@@ -64,7 +64,7 @@ export async function verifySetup(o: VerifyOptions): Promise<Check[]> {
       },
     });
     token = tr.status?.token ?? '';
-    claims = decodeJwt(token) as typeof claims;
+    claims = decodeJwt(token);
   } catch (err) {
     checks.push({
       id: 'token',

@@ -348,7 +348,7 @@ export async function assumeRole(
     );
   const { tags, transitive, sourceIdentity } = chainedSessionClaims(req, caller, trace);
   const nowMs = deps.now();
-  checkChainTrust(req, caller, role!, assumeRoleKeys(req, caller, deps, meta, nowMs), config, trace);
+  checkChainTrust(req, caller, role, assumeRoleKeys(req, caller, deps, meta, nowMs), config, trace);
   if ((req.durationSeconds ?? 3600) > CHAINED_MAX_SECONDS)
     failStep(
       trace,
@@ -359,7 +359,7 @@ export async function assumeRole(
         `DurationSeconds ${req.durationSeconds} > 3600 for a chained role session`,
       ),
     );
-  const duration = checkDuration(req.durationSeconds, role!, trace);
+  const duration = checkDuration(req.durationSeconds, role, trace);
   const policies = sessionPoliciesStep(
     config,
     req,
@@ -368,7 +368,7 @@ export async function assumeRole(
   );
   const issued = issueCredentials(
     {
-      ...roleSessionInput(config, role!, req.roleSessionName, duration, nowMs),
+      ...roleSessionInput(config, role, req.roleSessionName, duration, nowMs),
       sourceIdentity,
       tags: Object.keys(tags).length ? tags : undefined,
       transitiveTagKeys: transitive.length ? transitive : undefined,
@@ -383,7 +383,7 @@ export async function assumeRole(
   trace?.push({ step: 'credentials', ok: true, detail: `${duration} s chained session` });
   return {
     session: issued.session,
-    role: role!,
+    role: role,
     ...assumedRoleOut(issued),
     sourceIdentity,
     packedPolicySize: policies.packedPolicySize,

@@ -2,6 +2,7 @@
 import { deflateRawSync } from 'node:zlib';
 import { randomFillSync } from 'node:crypto';
 import { assumedRoleArn, tryParseArn } from '../iam/arn.js';
+import { policyErrorParts } from '../iam/errors.js';
 import type { ConditionValue, EvaluationResult, RequestContext } from '../iam/types.js';
 import type { KeyLookup } from '../oidc/verify.js';
 import type { RoleConfig, StsConfig } from './config.js';
@@ -189,11 +190,11 @@ export function checkSessionPolicies(
       checkSessionPolicy(policy);
       minified = JSON.stringify(JSON.parse(policy));
     } catch (err) {
-      const e = err as Error & { detail?: string; path?: string };
+      const { message, path, detail } = policyErrorParts(err);
       throw new StsError(
         'MalformedPolicyDocument',
-        e.message,
-        `the session Policy is invalid${e.path ? ` at ${e.path}` : ''}: ${e.detail ?? e.message}`,
+        message,
+        `the session Policy is invalid${path ? ` at ${path}` : ''}: ${detail ?? message}`,
       );
     }
   }

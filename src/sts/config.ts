@@ -14,19 +14,20 @@ import type { ProviderRef } from '../oidc/verify.js';
 import type { ProviderTrust } from '../oidc/keys.js';
 import { jwkProblem } from '../oidc/jwk.js';
 import { decodePolicyText } from '../iam/policy.js';
+import { policyErrorParts } from '../iam/errors.js';
 import { IamApiConfigError, readIamApiConfig, type IamApiConfig } from '../iam-api/config.js';
 import { checkTrustPolicy, checkPermissionPolicy, type PolicyDoc } from './policy.js';
+import { OpenIrsaError, messageOf } from '../errors.js';
 
 export const SESSION_KEY_ENV = 'OPENIRSA_STS_SESSION_KEY';
 
-export class ConfigError extends Error {
+export class ConfigError extends OpenIrsaError {
   constructor(
     readonly file: string,
     readonly path: string,
     what: string,
   ) {
-    super(`${file}: ${path}: ${what}`);
-    this.name = 'ConfigError';
+    super('StsConfigInvalid', `${file}: ${path}: ${what}`);
   }
 }
 
@@ -160,7 +161,7 @@ class Reader {
     try {
       return JSON.parse(text);
     } catch (err) {
-      this.fail(path, `not valid JSON: ${(err as Error).message}`);
+      this.fail(path, `not valid JSON: ${messageOf(err)}`);
     }
   }
 }
@@ -236,7 +237,7 @@ function readProvider(
     if (!isObj(d)) r.fail(`${path}.discovery`, 'must be an OpenID discovery document object');
     if (d.jwks_uri !== undefined && typeof d.jwks_uri !== 'string')
       r.fail(`${path}.discovery.jwks_uri`, 'must be a string');
-    discovery = { jwks_uri: d.jwks_uri as string | undefined };
+    discovery = { jwks_uri: d.jwks_uri };
   }
   const keyPrefix = url.slice('https://'.length);
   return {
@@ -256,7 +257,7 @@ function readPolicyDoc(r: Reader, raw: unknown, path: string, kind: 'trust' | 'i
   try {
     return kind === 'trust' ? checkTrustPolicy(raw) : checkPermissionPolicy(raw);
   } catch (err) {
-    const e = err as Error & { path?: string; detail?: string };
+    const e = policyErrorParts(err);
     const inner = e.path && e.path !== '$' ? e.path.replace(/^\$/, '') : '';
     r.fail(`${path}${inner}`, `${e.message}${e.detail ? ` (${e.detail})` : ''}`);
   }
@@ -414,7 +415,7 @@ export function buildConfig(doc: unknown, file: string, options: LoadOptions = {
   else if (keyFile !== undefined)
     sessionKeys.push(parseSessionKey(r.readFile(keyFile, 'sessionKeyFile'), keyFile, r, 'sessionKeyFile'));
   else if (env[SESSION_KEY_ENV])
-    sessionKeys.push(parseSessionKey(env[SESSION_KEY_ENV]!, `$${SESSION_KEY_ENV}`, r, 'sessionKey'));
+    sessionKeys.push(parseSessionKey(env[SESSION_KEY_ENV], `$${SESSION_KEY_ENV}`, r, 'sessionKey'));
   let generated = false;
   if (sessionKeys.length === 0) {
     sessionKeys.push(randomBytes(32));
@@ -469,7 +470,7 @@ export function loadConfig(file: string, options: LoadOptions = {}): StsConfig {
     throw new ConfigError(
       file,
       '$',
-      `not valid ${/\.json$/i.test(file) ? 'JSON' : 'YAML'}: ${(err as Error).message.split('\n')[0]}`,
+      `not valid ${/\.json$/i.test(file) ? 'JSON' : 'YAML'}: ${messageOf(err).split('\n')[0]}`,
     );
   }
   return buildConfig(doc, file, options);

@@ -119,6 +119,7 @@ export function openSession(token: string, keys: readonly Buffer[]): Session | u
       d.setAAD(AAD);
       d.setAuthTag(tag);
       const plain = Buffer.concat([d.update(ct), d.final()]).toString('utf8');
+      // eslint-disable-next-line @typescript-eslint/no-unsafe-type-assertion -- GCM-authenticated: only issue() wrote it
       return JSON.parse(plain) as Session;
     } catch {
       // wrong key or tampered: try the next
@@ -148,6 +149,7 @@ export interface IssuedCredentials {
 /** The session an IssueInput makes, with these keys (`openirsa explain` gives empty ones: it issues nothing). */
 export function sessionOf(input: IssueInput, accessKeyId: string, secret: string): Session {
   const { durationSeconds, now } = input;
+  // eslint-disable-next-line @typescript-eslint/no-unsafe-type-assertion -- the rest of Session is copied from input below
   const session = {
     accessKeyId,
     secretAccessKey: secret,
@@ -156,9 +158,11 @@ export function sessionOf(input: IssueInput, accessKeyId: string, secret: string
   } as Session;
   // Copy only the fields that are set (no `delete`: it would push the object into slow dictionary mode), and
   // straight from the input (no rest-destructured copy: V8 makes those slowly).
+  // eslint-disable-next-line @typescript-eslint/no-unsafe-type-assertion -- read as a record only to copy its set fields
   const from = input as unknown as Record<string, unknown>;
   for (const k of Object.keys(from))
     if (k !== 'durationSeconds' && k !== 'now' && from[k] !== undefined)
+      // eslint-disable-next-line @typescript-eslint/no-unsafe-type-assertion -- k is one of IssueInput's Session fields
       (session as unknown as Record<string, unknown>)[k] = from[k];
   return session;
 }

@@ -77,7 +77,7 @@ export function contextFromConfig(config: unknown): LintContext | undefined {
   if (typeof config.accountId === 'string') ctx.accountId = config.accountId;
   ctx.partition = typeof config.partition === 'string' ? config.partition : 'aws';
   if (Array.isArray(config.oidcProviders)) {
-    ctx.providers = config.oidcProviders.flatMap((raw) => {
+    ctx.providers = config.oidcProviders.flatMap((raw: unknown) => {
       const p = isObject(raw) && isObject(raw.OpenIDConnectProvider) ? raw.OpenIDConnectProvider : raw;
       if (!isObject(p) || typeof p.Url !== 'string') return [];
       return [{ providerId: p.Url.replace(/^https:\/\//i, ''), clientIds: strings(p.ClientIDList) }];

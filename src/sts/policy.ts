@@ -75,7 +75,7 @@ export function evaluateTrust(doc: PolicyDoc, ctx: RequestContext): EvaluationRe
     cacheKey += v === undefined ? '\u0000-' : `\u0000${JSON.stringify(v)}`;
   }
   let cache = trustCache.get(doc);
-  if (!cache) trustCache.set(doc, (cache = new Map()));
+  if (!cache) trustCache.set(doc, (cache = new Map<string, EvaluationResult>()));
   let result = cache.get(cacheKey);
   if (!result) {
     result = evaluatePolicy(doc, ctx, 'trust');

@@ -4,6 +4,7 @@
  */
 
 import { xmlSafe } from '../escape.js';
+import { OpenIrsaError } from '../errors.js';
 
 export const API_VERSION = '2011-06-15';
 export const XML_NS = 'https://sts.amazonaws.com/doc/2011-06-15/';
@@ -82,18 +83,17 @@ export const MSG = {
  * An error returned to the client as AWS error XML. `explanation` is for logs and `openirsa explain` only (the
  * wire carries AWS's message; it never carries a token or a secret).
  */
-export class StsError extends Error {
+export class StsError extends OpenIrsaError<StsErrorCode> {
   readonly status: number;
   /** Per-statement reasons (trust-policy denials), for the denial log. */
   details?: string[];
   constructor(
-    readonly code: StsErrorCode,
+    code: StsErrorCode,
     message: string,
     readonly explanation?: string,
     options?: ErrorOptions,
   ) {
-    super(message, options);
-    this.name = 'StsError';
+    super(code, message, options);
     this.status = ERROR_STATUS[code];
   }
   get type(): 'Sender' | 'Receiver' {

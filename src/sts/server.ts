@@ -29,6 +29,7 @@ import {
 } from './protocol.js';
 import { hasSigV4, verifySigV4, type SignedRequest } from './sigv4.js';
 import { assumeRoleWithWebIdentity, readWebIdentityParams } from './web-identity.js';
+import { messageOf } from '../errors.js';
 
 export const DEFAULT_BODY_LIMIT = 64 * 1024;
 
@@ -216,10 +217,7 @@ export class StsService {
           throw new StsError('InvalidAction', MSG.invalidAction(action, version));
       }
     } catch (err) {
-      const e =
-        err instanceof StsError
-          ? err
-          : new StsError('InternalFailure', MSG.internal, (err as Error)?.message ?? String(err));
+      const e = err instanceof StsError ? err : new StsError('InternalFailure', MSG.internal, messageOf(err));
       const fields: Record<string, unknown> = {
         event: 'denied',
         requestId,
@@ -265,7 +263,7 @@ export interface RunningServer {
   url: string;
   service: StsService;
   /** Re-reads the TLS files now; true when a new certificate is served. */
-  reloadTls(): Promise<boolean>;
+  reloadTls: () => Promise<boolean>;
   close(graceMs?: number): Promise<void>;
 }
 

@@ -139,7 +139,7 @@ export function webIdentityKeys(
   if (token.tags && Object.keys(token.tags).length > 0) Object.assign(keys, tagKeys(token.tags));
   const { amr, azp } = token.claims;
   if (typeof amr === 'string' || (Array.isArray(amr) && amr.every((x) => typeof x === 'string')))
-    keys[names.amr] = amr as ConditionValue;
+    keys[names.amr] = amr;
   if (typeof azp === 'string') keys[names.azp] = azp;
   for (const [claim, key] of names.extra) {
     const v = token.claims[claim];
@@ -222,7 +222,7 @@ function checkRequest(req: WebIdentityParams, trace: Trace | undefined): RoleArn
         `ProviderId ${JSON.stringify(req.providerId)} is only for www.amazon.com / graph.facebook.com OAuth 2.0 access tokens`,
       ),
     );
-  return arn!;
+  return arn;
 }
 
 /** The token, verified against the OIDC providers of the role's account; a refusal in AWS's words. */
@@ -280,9 +280,9 @@ function findRole(config: StsConfig, roleArn: string, trace: Trace | undefined):
   trace?.push({
     step: 'role',
     ok: true,
-    detail: `${role!.arn} (RoleId ${role!.roleId}, MaxSessionDuration ${role!.maxSessionDuration} s)`,
+    detail: `${role.arn} (RoleId ${role.roleId}, MaxSessionDuration ${role.maxSessionDuration} s)`,
   });
-  return role!;
+  return role;
 }
 
 /** The role's trust policy allows the token's provider (and sts:TagSession / sts:SetSourceIdentity when needed). */

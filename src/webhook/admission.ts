@@ -12,6 +12,7 @@ import { goDecodeUtf8 } from './go/utf8.js';
 import { exceedsGoDepth, GO_MAX_JSON_DEPTH, goJsonSyntaxError } from './go/json-syntax-error.js';
 import { mutatePrepared, preparePod } from './mutate.js';
 import type { IdentityLookup, MutationConfig, MutationResult } from './types.js';
+import { OpenIrsaError, messageOf } from '../errors.js';
 
 export { MAX_ADMISSION_BODY_BYTES };
 
@@ -96,7 +97,11 @@ export function renderReview(echo: Echo, r: ResponseFields): string {
   return out + '}}';
 }
 
-class DecodeFailure extends Error {}
+class DecodeFailure extends OpenIrsaError {
+  constructor(message: string) {
+    super('AdmissionBodyInvalid', message);
+  }
+}
 
 /**
  * The UniversalDeserializer step: JSON when the body starts with `{` (after whitespace), YAML otherwise.
@@ -124,7 +129,7 @@ function decodeBody(body: Buffer, text: string, lossless: boolean): unknown {
     try {
       doc = text.trim() === '' ? null : (parseYaml(text, { version: '1.1', uniqueKeys: false }) ?? null);
     } catch (e) {
-      throw new DecodeFailure(`error converting YAML to JSON: yaml: ${(e as Error).message.split('\n')[0]}`);
+      throw new DecodeFailure(`error converting YAML to JSON: yaml: ${messageOf(e).split('\n')[0]}`);
     }
   }
   if (doc !== null && !isObj(doc)) {

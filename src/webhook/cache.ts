@@ -9,6 +9,7 @@ import { goKeyCompare, goString } from './go/json-string.js';
 import { maxInt64, parseGoBool, parseGoInt64 } from './go/strconv.js';
 import type { IdentityLookup, ServiceAccountSettings } from './types.js';
 import type { Logger } from '../log.js';
+import { messageOf } from '../errors.js';
 
 /** A ServiceAccount reduced to what the cache needs (the reference's stripDownServiceAccount). */
 export interface StrippedServiceAccount {
@@ -268,8 +269,8 @@ export class IdentityCache {
       if (!set) this.waiters.set(k, (set = new Set()));
       const done = (): void => {
         clearTimeout(timer);
-        set!.delete(done);
-        if (set!.size === 0 && this.waiters.get(k) === set) this.waiters.delete(k);
+        set.delete(done);
+        if (set.size === 0 && this.waiters.get(k) === set) this.waiters.delete(k);
         resolve();
       };
       const timer = setTimeout(done, ms);
@@ -324,7 +325,7 @@ export class IdentityCache {
       else this.opts.logger.info({ namespace, serviceAccount: name }, 'ServiceAccount not found by the API');
     } catch (err) {
       this.opts.logger.warn(
-        { namespace, serviceAccount: name, err: (err as Error).message },
+        { namespace, serviceAccount: name, err: messageOf(err) },
         'ServiceAccount GET failed; a later request will retry',
       );
     } finally {

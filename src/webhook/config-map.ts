@@ -7,12 +7,11 @@ import { goIntOf, INT64_RANGE, isJsonNumber, isJsonObject, parseGoJson } from '.
 import type { ConfigMapEntries, IdentityCache } from './cache.js';
 import type { ServiceAccountSettings } from './types.js';
 import type { Logger } from '../log.js';
+import { OpenIrsaError, messageOf } from '../errors.js';
 
-export class ConfigMapParseError extends Error {
-  readonly code = 'CONFIG_MAP_INVALID';
+export class ConfigMapParseError extends OpenIrsaError {
   constructor(message: string) {
-    super(message);
-    this.name = 'ConfigMapParseError';
+    super('ConfigMapInvalid', message);
   }
 }
 
@@ -37,9 +36,7 @@ export function parseConfigMapConfig(config: string): ParsedConfigMap {
   try {
     raw = parseGoJson(config);
   } catch (err) {
-    throw new ConfigMapParseError(
-      `invalid JSON in ConfigMap key "${CONFIG_MAP_KEY}": ${(err as Error).message}`,
-    );
+    throw new ConfigMapParseError(`invalid JSON in ConfigMap key "${CONFIG_MAP_KEY}": ${messageOf(err)}`);
   }
   if (raw === null) return { entries: new Map(), rejected: [] };
   if (!isJsonObject(raw)) {
@@ -124,7 +121,7 @@ export class ConfigMapHandler {
       parsed = parseConfigMapConfig(config);
     } catch (err) {
       this.logger.error(
-        { configMap: CONFIG_MAP_NAME, err: (err as Error).message },
+        { configMap: CONFIG_MAP_NAME, err: messageOf(err) },
         'invalid ConfigMap config; keeping the previous entries',
       );
       return;

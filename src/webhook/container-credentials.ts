@@ -9,12 +9,11 @@ import { resolve } from 'node:path';
 import { FileWatcher } from './file-watch.js';
 import type { ContainerCredentialsLookup } from './cache.js';
 import type { Logger } from '../log.js';
+import { OpenIrsaError, messageOf } from '../errors.js';
 
-export class ContainerCredentialsParseError extends Error {
-  readonly code = 'CONTAINER_CREDENTIALS_CONFIG_INVALID';
+export class ContainerCredentialsParseError extends OpenIrsaError {
   constructor(message: string) {
-    super(message);
-    this.name = 'ContainerCredentialsParseError';
+    super('ContainerCredentialsConfigInvalid', message);
   }
 }
 
@@ -32,7 +31,7 @@ export function parseIdentities(content: string): Set<string> {
   try {
     raw = JSON.parse(content);
   } catch (err) {
-    throw new ContainerCredentialsParseError(`invalid JSON: ${(err as Error).message}`);
+    throw new ContainerCredentialsParseError(`invalid JSON: ${messageOf(err)}`);
   }
   if (raw === null) return out;
   if (typeof raw !== 'object' || Array.isArray(raw))
@@ -94,7 +93,7 @@ export class ContainerCredentialsConfig implements ContainerCredentialsLookup {
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') {
         this.logger.warn(
-          { path: this.path, err: (err as Error).message },
+          { path: this.path, err: messageOf(err) },
           'cannot read the container credentials config; keeping the previous one',
         );
         this.retry();
@@ -107,7 +106,7 @@ export class ContainerCredentialsConfig implements ContainerCredentialsLookup {
       this.identities = parseIdentities(content);
     } catch (err) {
       this.logger.error(
-        { path: this.path, err: (err as Error).message },
+        { path: this.path, err: messageOf(err) },
         'invalid container credentials config; keeping the previous one',
       );
       this.retry();

@@ -6,6 +6,7 @@
 import { watch, type FSWatcher } from 'node:fs';
 import { dirname } from 'node:path';
 import type { Logger } from '../log.js';
+import { messageOf } from '../errors.js';
 
 export class FileWatcher {
   private watcher: FSWatcher | undefined;
@@ -51,7 +52,7 @@ export class FileWatcher {
     try {
       await this.onChange();
     } catch (err) {
-      this.logger.warn({ err: (err as Error).message, path: this.path }, 'reload failed');
+      this.logger.warn({ err: messageOf(err), path: this.path }, 'reload failed');
     } finally {
       this.running = false;
       if (this.again) {

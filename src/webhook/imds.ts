@@ -3,6 +3,7 @@
  * falling back to IMDSv1), read once at startup; any failure is fatal, as in the reference.
  */
 import type { ComposeRoleArn } from './cache.js';
+import { OpenIrsaError, messageOf } from '../errors.js';
 
 /** Partition from a region name (the reference's prefix table). */
 export function partitionForRegion(region: string): string {
@@ -14,11 +15,9 @@ export function partitionForRegion(region: string): string {
   return 'aws';
 }
 
-export class ImdsError extends Error {
-  readonly code = 'IMDS_UNAVAILABLE';
+export class ImdsError extends OpenIrsaError {
   constructor(message: string) {
-    super(message);
-    this.name = 'ImdsError';
+    super('ImdsUnavailable', message);
   }
 }
 
@@ -49,7 +48,7 @@ export async function composeRoleArnFromImds(
     doc = (await r.json()) as typeof doc;
   } catch (err) {
     throw new ImdsError(
-      `--compose-role-arn: cannot read the EC2 instance identity document from ${base}: ${(err as Error).message}`,
+      `--compose-role-arn: cannot read the EC2 instance identity document from ${base}: ${messageOf(err)}`,
     );
   }
   if (typeof doc.accountId !== 'string' || typeof doc.region !== 'string') {

@@ -30,6 +30,7 @@ export function formatTextLine(line: string): string {
   const kv = Object.entries(rest)
     .map(([k, v]) => `${k}=${typeof v === 'string' && !/\s|"/.test(v) ? v : JSON.stringify(v)}`)
     .join(' ');
+  // eslint-disable-next-line @typescript-eslint/no-base-to-string -- pino writes msg as a string
   return `${String(time)} ${LEVELS[level as number] ?? String(level)} ${String(msg ?? '')}${kv ? ' ' + kv : ''}\n`;
 }
 

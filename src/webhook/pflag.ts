@@ -5,6 +5,7 @@
  */
 import { INT64_RANGE } from './go/number.js';
 import { parseGoBool } from './go/strconv.js';
+import { OpenIrsaError, messageOf } from '../errors.js';
 
 /** `int64` values are exact (a bigint); `int` ones are JS numbers (ports, sizes, levels). */
 export type FlagType = 'string' | 'bool' | 'int' | 'int64' | 'duration';
@@ -15,11 +16,9 @@ export interface PflagSpec {
   type: FlagType;
 }
 
-export class FlagError extends Error {
-  readonly code = 'FLAG_INVALID';
+export class FlagError extends OpenIrsaError {
   constructor(message: string) {
-    super(message);
-    this.name = 'FlagError';
+    super('FlagInvalid', message);
   }
 }
 
@@ -153,7 +152,7 @@ export function flagValue(spec: PflagSpec, raw: string): string | number | bigin
       try {
         return parseGoDuration(raw);
       } catch (err) {
-        throw new FlagError(`invalid argument "${raw}" for "--${spec.name}" flag: ${(err as Error).message}`);
+        throw new FlagError(`invalid argument "${raw}" for "--${spec.name}" flag: ${messageOf(err)}`);
       }
   }
 }

@@ -17,6 +17,7 @@ import type { WebhookMetrics } from './metrics.js';
 import type { AdmissionInput, AdmissionOutput } from './admission.js';
 import type { IdentityLookup, MutationConfig } from './types.js';
 import type { Logger } from '../log.js';
+import { messageOf } from '../errors.js';
 
 /** The admission core the server adapts to HTTP (admission.ts `reviewAdmission`; tests may inject another). */
 export type ReviewFn = (input: AdmissionInput) => Promise<AdmissionOutput>;
@@ -217,7 +218,7 @@ export class WebhookServer {
       }
     });
     fn().catch((err: unknown) => {
-      this.o.logger.error({ err: (err as Error)?.message ?? String(err), path }, 'request handler failed');
+      this.o.logger.error({ err: messageOf(err), path }, 'request handler failed');
       if (!res.headersSent) {
         res.writeHead(500, TEXT);
         res.end('internal error\n');
@@ -287,7 +288,7 @@ export class WebhookServer {
         },
         (err: unknown) => {
           res.writeHead(500, TEXT);
-          res.end(`cannot collect metrics: ${(err as Error).message}\n`);
+          res.end(`cannot collect metrics: ${messageOf(err)}\n`);
         },
       );
       return;

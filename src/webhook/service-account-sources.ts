@@ -9,6 +9,7 @@ import { CONFIG_MAP_NAME } from './constants.js';
 import { stripServiceAccount, type IdentityCache, type StrippedServiceAccount } from './cache.js';
 import { ConfigMapHandler } from './config-map.js';
 import type { Logger } from '../log.js';
+import { kubeStatusOf } from '../kube/client-errors.js';
 
 export interface ApiSourceOptions {
   kube: KubeConnection;
@@ -22,11 +23,6 @@ export interface ApiSourceOptions {
   /** See ReflectorOptions.watchIdleTimeoutMs (tests shorten it). */
   watchIdleTimeoutMs?: number;
 }
-
-const errStatus = (err: unknown): number | undefined => {
-  const e = err as { code?: unknown; statusCode?: unknown } | null;
-  return typeof e?.code === 'number' ? e.code : typeof e?.statusCode === 'number' ? e.statusCode : undefined;
-};
 
 function watchTimeout(resyncPeriodMs: number): number {
   // client-go picks a random watch timeout in [5min, 10min); we follow the resync period, within sane bounds.
@@ -84,10 +80,10 @@ export class ServiceAccountApiSource {
         const sa = await withTimeout(this.o.kube.get(path, {}, 1000), 1000);
         return stripServiceAccount(sa, this.o.annotationPrefix);
       } catch (err) {
-        const status = errStatus(err);
+        const status = kubeStatusOf(err);
         if (status === 404) return undefined;
         const serverTimeout =
-          status === 504 || /ServerTimeout/.test(String((err as { body?: unknown }).body ?? ''));
+          status === 504 || /ServerTimeout/.test(bodyText((err as { body?: unknown }).body));
         if (!serverTimeout || attempt >= 3) throw err;
         await new Promise((r) => setTimeout(r, delay * (0.9 + Math.random() * 0.2)));
         delay *= 5;
@@ -136,4 +132,9 @@ export class ConfigMapApiSource {
   stop(): void {
     this.reflector.stop();
   }
+}
+
+/** An API error's body as text: a string, or the parsed Status object (whose `reason` may be ServerTimeout). */
+function bodyText(body: unknown): string {
+  return typeof body === 'string' ? body : JSON.stringify(body ?? '');
 }

@@ -13,16 +13,15 @@ import { createMetrics, type WebhookMetrics } from './metrics.js';
 import { WebhookServer, type Readiness, type ReviewFn } from './server.js';
 import type { ServiceAccountApiSource } from './service-account-sources.js';
 import { StaticServiceAccountSource } from './static-source.js';
-import { CertificateReloader, cipherString, loadKeyPair, minVersion, type TlsSettings } from './tls.js';
+import { CertificateReloader, cipherString, loadKeyPair, minVersion, type TlsSettings } from '../net/tls.js';
 import type { IdentityLookup, MutationConfig } from './types.js';
 import type { Reflector } from '../kube/reflector.js';
 import type { Logger } from '../log.js';
+import { OpenIrsaError, messageOf } from '../errors.js';
 
-export class WebhookStartError extends Error {
-  readonly code = 'WEBHOOK_START_FAILED';
+export class WebhookStartError extends OpenIrsaError {
   constructor(message: string) {
-    super(message);
-    this.name = 'WebhookStartError';
+    super('WebhookStartFailed', message);
   }
 }
 
@@ -148,7 +147,7 @@ export async function startWebhook(f: WebhookFlags, opts: StartOptions): Promise
     { port: ports.port, metricsPort: ports.metricsPort, source: f.serviceAccountsFile ? 'file' : 'api' },
     'webhook listening',
   );
-  const synced = Promise.all(parts.map((p) => p.synced)).then(() => {
+  const synced = Promise.all(parts.map((p) => p.synced ?? Promise.resolve())).then(() => {
     log.info('identity sources synced; ready');
   });
 
@@ -257,7 +256,7 @@ async function startContainerCredentialsFile(cc: ContainerCredentialsConfig): Pr
     await cc.start();
   } catch (err) {
     throw new WebhookStartError(
-      `--watch-container-credentials-config ${cc.path}: cannot watch its directory: ${(err as Error).message}`,
+      `--watch-container-credentials-config ${cc.path}: cannot watch its directory: ${messageOf(err)}`,
     );
   }
   return { stop: () => cc.stop() };
@@ -358,7 +357,7 @@ async function listenOrStop(
     stopParts();
     await server.shutdown();
     throw new WebhookStartError(
-      `cannot listen on port ${f.port} / metrics port ${f.metricsPort}: ${(err as Error).message}`,
+      `cannot listen on port ${f.port} / metrics port ${f.metricsPort}: ${messageOf(err)}`,
     );
   }
 }

@@ -9,12 +9,11 @@ import { parseAllDocuments } from 'yaml';
 import { FileWatcher } from './file-watch.js';
 import { stripServiceAccount, type IdentityCache, type StrippedServiceAccount } from './cache.js';
 import type { Logger } from '../log.js';
+import { OpenIrsaError, messageOf } from '../errors.js';
 
-export class ServiceAccountsFileError extends Error {
-  readonly code = 'SERVICE_ACCOUNTS_FILE_INVALID';
+export class ServiceAccountsFileError extends OpenIrsaError {
   constructor(message: string) {
-    super(message);
-    this.name = 'ServiceAccountsFileError';
+    super('ServiceAccountsFileInvalid', message);
   }
 }
 
@@ -81,7 +80,7 @@ export class StaticServiceAccountSource {
     try {
       content = await readFile(this.path, 'utf8');
     } catch (err) {
-      const msg = `cannot read --service-accounts-file ${this.path}: ${(err as Error).message}`;
+      const msg = `cannot read --service-accounts-file ${this.path}: ${messageOf(err)}`;
       if (strict) throw new ServiceAccountsFileError(msg);
       this.logger.warn({ path: this.path }, msg + '; keeping the previous ServiceAccounts');
       return false;
@@ -91,7 +90,7 @@ export class StaticServiceAccountSource {
     try {
       items = parseServiceAccounts(content, this.annotationPrefix);
     } catch (err) {
-      const msg = `invalid --service-accounts-file ${this.path}: ${(err as Error).message}`;
+      const msg = `invalid --service-accounts-file ${this.path}: ${messageOf(err)}`;
       if (strict) throw new ServiceAccountsFileError(msg);
       this.logger.error({ path: this.path }, msg + '; keeping the previous ServiceAccounts');
       return false;

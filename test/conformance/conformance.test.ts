@@ -1,4 +1,5 @@
 /** The reference's fixtures, one subtest per `*.pod.yaml` in test/fixtures/pod-identity-webhook (see its README). */
+import { join } from 'node:path';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
@@ -24,7 +25,6 @@ test('pod identity webhook fixtures pass semantically', async (t) => {
 
 test('the harness detects a wrong patch (a fixture with a tampered expectation fails)', async () => {
   const { mkdtempSync, writeFileSync, readFileSync, rmSync } = await import('node:fs');
-  const { join } = await import('node:path');
   const { tmpdir } = await import('node:os');
   const dir = mkdtempSync(join(tmpdir(), 'openirsa-fixture-'));
   try {

@@ -155,7 +155,7 @@ export function normalise(v: unknown): unknown {
       const n = normalise(x);
       if (n === null || n === undefined) continue;
       if (Array.isArray(n) && n.length === 0) continue;
-      if (typeof n === 'object' && !Array.isArray(n) && Object.keys(n as Obj).length === 0) continue;
+      if (typeof n === 'object' && !Array.isArray(n) && Object.keys(n).length === 0) continue;
       out[k] = n;
     }
     return out;
@@ -238,7 +238,7 @@ export function runFixture(file: string, baseDir: string): FixtureResult {
   result.expectedPatch = expected;
   // The Go harness forces namespace and service account to "default".
   (pod.metadata as Obj).namespace = 'default';
-  pod.spec = { ...((pod.spec as Obj) ?? {}), serviceAccountName: 'default' };
+  pod.spec = { ...(pod.spec ?? {}), serviceAccountName: 'default' };
   const { lookup, config } = harnessSetup(annotations);
   const r = mutatePod(pod, 'default', lookup, config, () => 0);
   if (r.error !== undefined) {

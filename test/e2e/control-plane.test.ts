@@ -35,7 +35,7 @@ describe('control plane (real etcd + kube-apiserver)', () => {
   test('the API server is ready and reports the pinned version', async () => {
     const ready = await cp.request('GET', '/readyz', undefined, { anonymous: true });
     assert.equal(ready.status, 200, ready.text);
-    const version = (await cp.call('GET', '/version')) as { gitVersion: string; major: string };
+    const version = await cp.call<{ gitVersion: string; major: string }>('GET', '/version');
     assert.match(version.gitVersion, /^v1\.\d+\.\d+$/);
     assert.equal(version.major, '1');
   });

@@ -345,7 +345,7 @@ describe('openirsa doctor on a real kube-apiserver', () => {
     const unshare = spawnSync('unshare', ['-m', '--propagation', 'private', 'true']);
     if (unshare.status !== 0)
       throw new Error(
-        `this test needs root and unshare(1) (util-linux) to mount a pod's ServiceAccount folder: ${unshare.error?.message ?? unshare.stderr}`,
+        `this test needs root and unshare(1) (util-linux) to mount a pod's ServiceAccount folder: ${unshare.error?.message ?? unshare.stderr.toString()}`,
       );
     await cp.call('POST', `/api/v1/namespaces/${ns}/serviceaccounts`, {
       apiVersion: 'v1',

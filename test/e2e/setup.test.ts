@@ -226,7 +226,7 @@ async function podCallerArn(ns: string, sa: string, roleArn: string, stsUrl: str
   assert.equal(env.AWS_ROLE_ARN, roleArn, 'the webhook injected the role setup annotated');
   assert.ok(env.AWS_WEB_IDENTITY_TOKEN_FILE, 'and the token file');
   const mount = container.volumeMounts?.find((m) => m.name === IRSA_VOLUME_NAME);
-  assert.equal(mount?.mountPath, dirname(env.AWS_WEB_IDENTITY_TOKEN_FILE!));
+  assert.equal(mount?.mountPath, dirname(env.AWS_WEB_IDENTITY_TOKEN_FILE));
   assert.ok(
     created.spec.volumes?.some((v) => v.name === IRSA_VOLUME_NAME),
     'and the projected token volume',

@@ -45,8 +45,8 @@ export function spawnProcess(command: string, args: string[], env: NodeJS.Proces
     env: { ...process.env, NO_PROXY: '127.0.0.1,localhost', ...env },
   });
   let out = '';
-  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (out += d.toString()));
   const exited = once(child, 'exit');
   const kill = () => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');

@@ -11,7 +11,7 @@ import { stsErrorOf } from '../../src/sts/token-errors.js';
 import { verifyToken } from '../../src/oidc/verify.js';
 import { KeyStore } from '../../src/oidc/keys.js';
 import { reviewAdmission } from '../../src/webhook/admission.js';
-import { config as mutationConfig, irsa } from '../unit/webhook/mutate-helpers.js';
+import { config as mutationConfig, irsa } from '../helpers/webhook-mutate.js';
 import { claims, makeKey, signToken, testConfig, NOW, ROLE_ARN } from '../helpers/sts-fixtures.js';
 import { prng } from '../helpers/prng.js';
 

@@ -208,11 +208,11 @@ export async function startAgentProcess(
     },
   );
   let stderr = '';
-  child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
+  child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
   const { port, probe } = await new Promise<{ port: number; probe: string }>((resolve, reject) => {
     let out = '';
     const timer = setTimeout(() => reject(new Error(`agent did not start: ${stderr}`)), 20_000);
-    child.stdout!.on('data', (c: Buffer) => {
+    child.stdout.on('data', (c: Buffer) => {
       out += c.toString();
       const m = /listening on http:\/\/127\.0\.0\.1:(\d+)/.exec(out);
       const p = /probes on http:\/\/(\S+)/.exec(out);

@@ -564,7 +564,7 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
       keyId: keyIdFromPublicKey(saKey.publicKeyPem),
       etcdUrl,
       get pids() {
-        return { etcd: etcd!.child.pid ?? 0, apiServer: api!.child.pid ?? 0 };
+        return { etcd: etcd.child.pid ?? 0, apiServer: api!.child.pid ?? 0 };
       },
       request,
       call,

@@ -140,21 +140,25 @@ export interface Reply {
   message?: string;
 }
 
-/** `ok`, or the StsError it rejects with as `CODE: message` (any other error fails the test). */
 /** What the STS answers for an error: an StsError as it is, an oidc TokenError through the STS's mapping. */
 export function asStsError(err: unknown): StsError | undefined {
   if (err instanceof TokenError) return stsErrorOf(err);
   return err instanceof StsError ? err : undefined;
 }
 
-export async function stsOutcome(p: Promise<unknown>): Promise<string> {
+/**
+ * `ok`, or the StsError it rejects with as `CODE: message` (any other error fails the test); `withExplanation`
+ * adds the explanation (the denial log's reason) as ` [why]`.
+ */
+export async function stsOutcome(p: Promise<unknown>, withExplanation = false): Promise<string> {
   try {
     await p;
     return 'ok';
   } catch (err) {
     const e = asStsError(err);
     assert.ok(e, String(err));
-    return `${e.code}: ${e.message}`;
+    const why = withExplanation && e.explanation ? ` [${e.explanation}]` : '';
+    return `${e.code}: ${e.message}${why}`;
   }
 }
 

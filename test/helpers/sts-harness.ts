@@ -255,3 +255,12 @@ export function venvTool(name: string): string {
     );
   return p;
 }
+
+/** `openirsa dev` with every listener on a free port, so that dev runs in one test run never meet. */
+export const DEV_FREE_PORTS = [
+  '--issuer-port=0',
+  '--sts-port=0',
+  '--webhook-port=0',
+  '--metrics-port=0',
+  '--agent-port=0',
+];

@@ -33,7 +33,7 @@ import {
   samplePod,
   webhookFiles,
   ROLE,
-} from '../unit/webhook/https-helpers.js';
+} from '../helpers/webhook-https.js';
 import { sdkCallerIdentity, startHarness } from '../helpers/sts-harness.js';
 
 const pins = JSON.parse(readFileSync(join(ROOT, 'scripts/pins.json'), 'utf8')) as {

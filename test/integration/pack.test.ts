@@ -91,5 +91,5 @@ test('every exports subpath resolves and loads from the installed package', asyn
     ['--input-type=module', '-e', `await import('${pkg.name}/dist/src/cli/main.js')`],
     { cwd: app, env },
   ).catch((e: { stderr: string }) => e);
-  assert.match((hidden as { stderr: string }).stderr, /ERR_PACKAGE_PATH_NOT_EXPORTED/);
+  assert.match(hidden.stderr, /ERR_PACKAGE_PATH_NOT_EXPORTED/);
 });

@@ -11,6 +11,7 @@ export function pathSegments(path: string): Array<string | number> {
   while ((m = re.exec(outer))) {
     if (m[1] !== undefined) out.push(m[1]);
     else if (m[2] !== undefined) out.push(Number(m[2]));
+    // eslint-disable-next-line @typescript-eslint/no-unsafe-type-assertion -- the regex matched a JSON string literal
     else out.push(JSON.parse(m[3]!) as string);
   }
   return out;
@@ -29,6 +30,7 @@ export function locator(text: string): (path: string) => { line: number; column:
     if (!doc) return undefined;
     const segs = pathSegments(path);
     for (let n = segs.length; n >= 0; n--) {
+      // eslint-disable-next-line @typescript-eslint/no-unsafe-type-assertion -- a yaml Node (keepScalar); range is checked next
       const node = doc.getIn(segs.slice(0, n), true) as { range?: [number, number, number] } | undefined;
       if (node && typeof node === 'object' && Array.isArray(node.range)) {
         const pos = lc.linePos(node.range[0]);

@@ -68,6 +68,7 @@ export function goCsvFirstRecord(input: string): string[] | undefined {
         } else return undefined; // ErrQuote: extraneous " in field
       } else if (line.length > 0) {
         buf += line;
+        // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-assertion -- `line` is inferred from it
         line = li < lines.length ? (lines[li++] as string) : '';
       } else return undefined; // ErrQuote: unterminated quoted field
     }

@@ -3,6 +3,7 @@
  * `unexpected end of JSON input`, `invalid character 'x' looking for beginning of value`). Only called on the
  * error path.
  */
+import { OpenIrsaError } from '../../errors.js';
 
 function quoteChar(c: string): string {
   if (c === "'") return "'\\''";
@@ -24,7 +25,11 @@ function quoteChar(c: string): string {
   return `'${c}'`;
 }
 
-class SyntaxErr extends Error {}
+class SyntaxErr extends OpenIrsaError {
+  constructor(message: string) {
+    super('GoJsonSyntaxInvalid', message);
+  }
+}
 /** Go's encoding/json nesting limit (scanner.go maxNestingDepth). */
 export const GO_MAX_JSON_DEPTH = 10000;
 const MAX_DEPTH = GO_MAX_JSON_DEPTH;

@@ -4,8 +4,13 @@
  * while strings already in canonical form (`100Mi`, `500m`) are kept verbatim, as Go caches them.
  */
 import { GoNumber } from './number.js';
+import { OpenIrsaError } from '../../errors.js';
 
-export class QuantityError extends Error {}
+export class QuantityError extends OpenIrsaError {
+  constructor(message: string) {
+    super('QuantityInvalid', message);
+  }
+}
 
 const ERR_FORMAT =
   "quantities must match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'";

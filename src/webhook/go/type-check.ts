@@ -14,6 +14,7 @@ import {
 } from './number.js';
 import { goTypeName, Pod, PodShallow, type GoStruct, type GoType } from './k8s-types.js';
 import { goQuantityString, QuantityError } from './quantity.js';
+import { OpenIrsaError } from '../../errors.js';
 
 /** The JSON kind Go's UnmarshalTypeError names ("string", "number", "bool", "array", "object"). */
 export function jsonKind(v: unknown): string {
@@ -37,7 +38,11 @@ interface Ctx {
   path: string;
 }
 
-class DecodeError extends Error {}
+class DecodeError extends OpenIrsaError {
+  constructor(message: string) {
+    super('GoJsonTypeInvalid', message);
+  }
+}
 
 function typeError(value: string, t: GoType, ctx: Ctx, top: string): DecodeError {
   if (ctx.struct === '' && ctx.path === '')

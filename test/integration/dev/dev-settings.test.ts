@@ -9,16 +9,9 @@ import { connect, createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { BIN, cleanEnv } from '../../helpers/sts-harness.js';
+import { BIN, cleanEnv, DEV_FREE_PORTS } from '../../helpers/sts-harness.js';
 
 const run = promisify(execFile);
-const FREE_PORTS = [
-  '--issuer-port=0',
-  '--sts-port=0',
-  '--webhook-port=0',
-  '--metrics-port=0',
-  '--agent-port=0',
-];
 const dirs: string[] = [];
 after(async () => {
   for (const d of dirs) await rm(d, { recursive: true, force: true });
@@ -49,7 +42,7 @@ test('--host applies to every listener: issuer, STS, webhook and its metrics', a
   const state = join(await tempDir(), 'state');
   const child = spawn(
     process.execPath,
-    [BIN, 'dev', '--json', '--host', '127.0.0.1', '--state-dir', state, ...FREE_PORTS],
+    [BIN, 'dev', '--json', '--host', '127.0.0.1', '--state-dir', state, ...DEV_FREE_PORTS],
     {
       env: cleanEnv({}),
     },
@@ -83,14 +76,14 @@ test('--host with another address: the printed URLs name it, and its certificate
   ): { child: ReturnType<typeof spawn>; summary: Promise<Record<string, string>> } => {
     const child = spawn(
       process.execPath,
-      [BIN, 'dev', '--json', '--host', host, '--state-dir', state, ...FREE_PORTS],
+      [BIN, 'dev', '--json', '--host', host, '--state-dir', state, ...DEV_FREE_PORTS],
       {
         env: cleanEnv({}),
       },
     );
     const summary = new Promise<Record<string, string>>((resolve, reject) => {
       let out = '';
-      child.stdout!.on('data', (d: Buffer) => {
+      child.stdout.on('data', (d: Buffer) => {
         out += d.toString();
         if (out.includes('\n')) resolve(JSON.parse(out.split('\n')[0]!) as Record<string, string>);
       });
@@ -150,7 +143,15 @@ test('every busy port is named in one message, each with its flag', async () => 
     await assert.rejects(
       run(
         process.execPath,
-        [BIN, 'dev', '--state-dir', state, ...FREE_PORTS, `--sts-port=${a.port}`, `--metrics-port=${b.port}`],
+        [
+          BIN,
+          'dev',
+          '--state-dir',
+          state,
+          ...DEV_FREE_PORTS,
+          `--sts-port=${a.port}`,
+          `--metrics-port=${b.port}`,
+        ],
         {
           env: cleanEnv({}),
         },

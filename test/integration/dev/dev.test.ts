@@ -6,7 +6,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { BIN, ROOT, cleanEnv, venvTool } from '../../helpers/sts-harness.js';
+import { BIN, ROOT, cleanEnv, venvTool, DEV_FREE_PORTS } from '../../helpers/sts-harness.js';
 
 const run = promisify(execFile);
 const ARN = /^arn:aws:sts::111122223333:assumed-role\/s3-writer\/[\w+=,.@-]+$/;
@@ -32,27 +32,19 @@ function startDev(args: string[]): Promise<{ child: ChildProcess; summary: DevJs
   return new Promise((resolve, reject) => {
     const c = spawn(process.execPath, [BIN, 'dev', '--json', ...args], { cwd: dir, env: cleanEnv({}) });
     let out = '';
-    c.stdout!.on('data', (d: Buffer) => {
+    c.stdout.on('data', (d: Buffer) => {
       out += d.toString();
       const line = out.split('\n')[0];
       if (out.includes('\n') && line) resolve({ child: c, summary: JSON.parse(line) as DevJson });
     });
-    c.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+    c.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     c.on('exit', (code) => reject(new Error(`openirsa dev exited ${code} before its summary: ${stderr}`)));
   });
 }
 
-const FREE_PORTS = [
-  '--issuer-port=0',
-  '--sts-port=0',
-  '--webhook-port=0',
-  '--metrics-port=0',
-  '--agent-port=0',
-];
-
 before(async () => {
   dir = await mkdtemp(join(tmpdir(), 'openirsa-dev-'));
-  ({ child, summary: dev } = await startDev(['--state-dir', join(dir, 'state'), ...FREE_PORTS]));
+  ({ child, summary: dev } = await startDev(['--state-dir', join(dir, 'state'), ...DEV_FREE_PORTS]));
 });
 
 after(async () => {
@@ -202,7 +194,7 @@ test('a taken port gives a one-line message naming the flag, and exit 1', async 
     await assert.rejects(
       run(
         process.execPath,
-        [BIN, 'dev', '--state-dir', join(dir, 'state2'), ...FREE_PORTS, `--sts-port=${port}`],
+        [BIN, 'dev', '--state-dir', join(dir, 'state2'), ...DEV_FREE_PORTS, `--sts-port=${port}`],
         {
           env: cleanEnv({}),
         },
@@ -222,7 +214,7 @@ test('a taken port gives a one-line message naming the flag, and exit 1', async 
 test('--check proves the chain and exits 0, reusing the state of an earlier run', async () => {
   const { stdout } = await run(
     process.execPath,
-    [BIN, 'dev', '--check', '--state-dir', dev.stateDir, ...FREE_PORTS],
+    [BIN, 'dev', '--check', '--state-dir', dev.stateDir, ...DEV_FREE_PORTS],
     {
       env: cleanEnv({}),
     },

@@ -10,16 +10,9 @@ import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { ROOT, VENV_BIN, cleanEnv, venvTool } from '../../helpers/sts-harness.js';
+import { ROOT, VENV_BIN, cleanEnv, venvTool, DEV_FREE_PORTS } from '../../helpers/sts-harness.js';
 
 const run = promisify(execFile);
-const FREE_PORTS = [
-  '--issuer-port=0',
-  '--sts-port=0',
-  '--webhook-port=0',
-  '--metrics-port=0',
-  '--agent-port=0',
-];
 const ARN = /^arn:aws:sts::111122223333:assumed-role\/s3-writer\/openirsa-dev-[0-9a-f]{12}$/;
 
 const children = new Set<ChildProcess>();
@@ -52,11 +45,11 @@ function startDev(args: string[], env: NodeJS.ProcessEnv): Promise<{ child: Chil
     children.add(child);
     let out = '';
     let err = '';
-    child.stdout!.on('data', (d: Buffer) => {
+    child.stdout.on('data', (d: Buffer) => {
       out += d.toString();
       if (out.includes('Ctrl-C stops everything.')) resolve({ child, out });
     });
-    child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
     child.on('exit', (code) =>
       reject(new Error(`openirsa dev exited ${code} before its summary: ${err}${out}`)),
     );
@@ -77,7 +70,7 @@ test('every command the running dev prints runs verbatim from the clone', async 
   const home = await tempDir('openirsa-home-');
   const state = join(await tempDir('openirsa-printed-'), 'state');
   const env = userEnv(home);
-  const { child, out } = await startDev(['--state-dir', state, ...FREE_PORTS], env);
+  const { child, out } = await startDev(['--state-dir', state, ...DEV_FREE_PORTS], env);
   try {
     // Commands are the indented lines.
     const lines = out
@@ -118,7 +111,7 @@ test('every command the running dev prints runs verbatim from the clone', async 
 test('dev --check prints only what is true once it has stopped, and its printed commands run', async () => {
   const state = join(await tempDir('openirsa-check-'), 'state');
   const env = userEnv(await tempDir('openirsa-home-'));
-  const { stdout } = await run('./openirsa', ['dev', '--check', '--state-dir', state, ...FREE_PORTS], {
+  const { stdout } = await run('./openirsa', ['dev', '--check', '--state-dir', state, ...DEV_FREE_PORTS], {
     cwd: ROOT,
     env,
   });
@@ -152,20 +145,20 @@ test('after a restart of dev, with or without its old state, cached web-identity
     return arns;
   };
 
-  let { child } = await startDev(['--state-dir', state, ...FREE_PORTS], env);
+  let { child } = await startDev(['--state-dir', state, ...DEV_FREE_PORTS], env);
   const [first] = await callerArns();
   assert.match(first!, ARN);
   assert.ok((await readdir(join(home, '.aws/cli/cache'))).length > 0, 'the credentials were cached');
   await stop(child);
 
   // Same state: the same STS session key, so cached credentials stay valid.
-  ({ child } = await startDev(['--state-dir', state, ...FREE_PORTS], env));
+  ({ child } = await startDev(['--state-dir', state, ...DEV_FREE_PORTS], env));
   assert.deepEqual(await callerArns(), [first, first]);
   await stop(child);
 
   // New state: a new STS that cannot open the old credentials; nothing may replay them.
   await rm(state, { recursive: true, force: true });
-  ({ child } = await startDev(['--state-dir', state, ...FREE_PORTS], env));
+  ({ child } = await startDev(['--state-dir', state, ...DEV_FREE_PORTS], env));
   const [second, secondCached] = await callerArns();
   assert.match(second!, ARN);
   assert.notEqual(second, first);

@@ -535,7 +535,7 @@ test('unauthorized calls are refused: no credentials, and a session whose role a
   const anon = await run(aws, ['iam', 'list-roles', '--no-sign-request', '--output', 'json'], {
     env: iamEnv(),
   }).catch((e: { stderr: string }) => e);
-  assert.match((anon as { stderr: string }).stderr, /\(MissingAuthenticationToken\)/);
+  assert.match(anon.stderr, /\(MissingAuthenticationToken\)/);
 });
 
 test('scenario: the CLI registers the issuer and a role; the token gets in at once, and is refused after update-assume-role-policy', async () => {

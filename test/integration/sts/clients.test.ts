@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import { before, after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -24,7 +25,6 @@ after(async () => {
 
 test('sts serve rejects a bad config at start: exit 2, one line naming file and path', async () => {
   const { writeFileSync } = await import('node:fs');
-  const { join } = await import('node:path');
   const bad = join(h.dir, 'bad.yaml');
   writeFileSync(bad, 'accountId: "111122223333"\nroles:\n  - RoleName: r\n    MaxSessionDuration: 5\n');
   const r = await run(process.execPath, [BIN, 'sts', 'serve', '--config', bad]).catch(
@@ -163,7 +163,6 @@ test('a denied call gets AWS error XML and the server logs the explanation witho
 });
 
 test('openirsa explain fetches the issuer keys over HTTPS like the server (no inline JWKS)', async () => {
-  const { join } = await import('node:path');
   const args = [
     BIN,
     'explain',

@@ -5,7 +5,7 @@ import { Agent } from 'node:https';
 import { join } from 'node:path';
 import { X509Certificate } from 'node:crypto';
 import { issueCertificate } from '../../../src/pki/index.js';
-import { admissionReview, call, samplePod, webhookFiles } from '../../unit/webhook/https-helpers.js';
+import { admissionReview, call, samplePod, webhookFiles } from '../../helpers/webhook-https.js';
 import { startProcess } from './process.js';
 
 /** Lay out a Secret volume the way kubelet does: files are symlinks through `..data`, swapped atomically. */

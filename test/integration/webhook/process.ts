@@ -36,8 +36,8 @@ export async function startProcess(args: string[], timeoutMs = 20_000): Promise<
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let err = '';
-  child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
-  child.stdout!.resume();
+  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+  child.stdout.resume();
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
     child.once('exit', (code, signal) => resolve({ code, signal })),
   );
@@ -53,7 +53,7 @@ export async function startProcess(args: string[], timeoutMs = 20_000): Promise<
         resolve({ port: Number(m[1]), metricsPort: Number(m[2]) });
       }
     };
-    child.stderr!.on('data', check);
+    child.stderr.on('data', check);
     void exited.then(({ code }) => {
       clearTimeout(timer);
       reject(new Error(`webhook exited with ${code} before listening:\n${err}`));
@@ -69,8 +69,8 @@ export function runCli(args: string[]): Promise<{ code: number | null; stdout: s
     const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
-    child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     child.once('exit', (code) => resolve({ code, stdout, stderr }));
   });
 }

@@ -10,7 +10,7 @@ import {
   webhookFiles,
   ROLE,
   type WebhookFiles,
-} from '../../unit/webhook/https-helpers.js';
+} from '../../helpers/webhook-https.js';
 import { runCli, startProcess, type WebhookProcess } from './process.js';
 
 let files: WebhookFiles;

@@ -6,8 +6,8 @@ import type { ListWatch } from '../../../src/kube/reflector.js';
 import { AssociationApiSource } from '../../../src/agent/association-source.js';
 import { clientNodeAssociationListWatch } from '../../../src/agent/kube.js';
 import { ASSOCIATION_API_PATH, AssociationIndex } from '../../../src/agent/association.js';
-import { KubeReplay } from '../webhook/kube-replay.js';
-import { memoryLogger, until } from '../webhook/helpers.js';
+import { KubeReplay } from '../../helpers/kube-replay.js';
+import { memoryLogger, until } from '../../helpers/wait-and-log.js';
 
 const pia = (name: string, spec: Record<string, unknown>, rv: string) => ({
   apiVersion: 'openirsa.io/v1alpha1',

@@ -107,7 +107,7 @@ test('killed mid-write, the state file is the old or the new state, never half o
       cwd: ROOT,
       stdio: ['ignore', 'pipe', 'inherit'],
     });
-    await new Promise<void>((r) => child.stdout!.once('data', () => r()));
+    await new Promise<void>((r) => child.stdout.once('data', () => r()));
     await new Promise((r) => setTimeout(r, 30 + round * 40));
     const exited = new Promise((r) => child.once('exit', r));
     child.kill('SIGKILL');

@@ -5,12 +5,15 @@ import {
   assumedRoleArn,
   dnsSuffix,
   formatArn,
+  iamUserArn,
   InvalidArnError,
+  isSamlProviderArn,
   oidcProviderArn,
   parseArn,
   parseAssumedRoleArn,
   parseOidcProviderArn,
   parseRoleArn,
+  partitionOfRegion,
   providerIdFromIssuer,
   roleArn,
   tryParseArn,
@@ -86,6 +89,46 @@ describe('ARNs', () => {
     assert.throws(() => assumedRoleArn('aws', '111122223333', 'r', 'a:b'), /session name/);
     assert.equal(parseRoleArn('arn:aws:iam::111122223333:user/r'), undefined);
     assert.equal(parseRoleArn('arn:aws:iam:us-east-1:111122223333:role/r'), undefined);
+  });
+  it('refuses the ARNs the trust decision must not accept: no service, SAML look-alikes, malformed sessions', () => {
+    assert.throws(() => parseArn('arn:aws::us-east-1:111122223333:thing'), /empty service/);
+    assert.throws(() => parseArn('not-an-arn'), /is not an ARN/);
+    assert.equal(tryParseArn(42 as unknown as string), undefined);
+    assert.equal(isSamlProviderArn('arn:aws:iam::111122223333:saml-provider/corp.idp'), true);
+    for (const s of [
+      'arn:aws:iam::111122223333:saml-provider/corp/idp',
+      'arn:aws:iam:us-east-1:111122223333:saml-provider/corp',
+      'arn:aws:sts::111122223333:saml-provider/corp',
+      'arn:aws:iam::1111:saml-provider/corp',
+      'arn:nope:iam::111122223333:saml-provider/corp',
+      'arn:aws:iam::111122223333:oidc-provider/corp',
+    ])
+      assert.equal(isSamlProviderArn(s), false, s);
+    for (const s of [
+      'arn:aws:sts::111122223333:assumed-role/r',
+      'arn:aws:sts::111122223333:assumed-role/r/s/x',
+      'arn:aws:iam::111122223333:assumed-role/r/s',
+      'arn:aws:sts:us-east-1:111122223333:assumed-role/r/s',
+      'arn:aws:sts::11112222333:assumed-role/r/s',
+    ])
+      assert.equal(parseAssumedRoleArn(s), undefined, s);
+    assert.equal(parseRoleArn('arn:aws:iam::111122223333:role/bad name'), undefined);
+    assert.equal(parseRoleArn('arn:aws:iam::111122223333:role/a b/r'), undefined);
+  });
+  it('user ARNs are checked as role ARNs are; regions name their partition', () => {
+    assert.equal(iamUserArn('aws', '111122223333', 'admin'), 'arn:aws:iam::111122223333:user/admin');
+    assert.equal(
+      iamUserArn('aws-cn', '111122223333', 'a', '/ops/'),
+      'arn:aws-cn:iam::111122223333:user/ops/a',
+    );
+    assert.throws(() => iamUserArn('aws', '111122223333', 'bad name'), /not a valid user name/);
+    assert.throws(() => iamUserArn('aws', '1', 'a'), /12-digit/);
+    assert.throws(() => accountRootArn('nope', '111122223333'), /unknown partition "nope"/);
+    assert.equal(partitionOfRegion('eu-west-1'), 'aws');
+    assert.equal(partitionOfRegion('cn-north-1'), 'aws-cn');
+    assert.equal(partitionOfRegion('us-gov-west-1'), 'aws-us-gov');
+    assert.equal(partitionOfRegion('us-east-1x'), undefined);
+    assert.equal(partitionOfRegion(''), undefined);
   });
   it('provider ids keep path and trailing slash', () => {
     assert.equal(providerIdFromIssuer('https://auth-dev.mozilla.auth0.com/'), 'auth-dev.mozilla.auth0.com/');

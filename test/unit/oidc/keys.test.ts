@@ -203,12 +203,7 @@ test('KeyStore routes by provider URL', async () => {
 test('a fetched JWKS entry that is null, private or symmetric is left out with a warning, never a 500', async () => {
   reset();
   const warnings: string[] = [];
-  served = [
-    null as never,
-    { ...k2.jwk, d: 'c2VjcmV0' },
-    { kty: 'oct', kid: 'h', k: 'c2VjcmV0' } as never,
-    k1.jwk,
-  ];
+  served = [null as never, { ...k2.jwk, d: 'c2VjcmV0' }, { kty: 'oct', kid: 'h', k: 'c2VjcmV0' }, k1.jwk];
   const keys = new ProviderKeys(
     { url: base, caBundle: ca.cert, thumbprints: [] },
     { onWarning: (w) => warnings.push(w.message) },

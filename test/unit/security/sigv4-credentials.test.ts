@@ -7,6 +7,7 @@ import { SignatureV4 } from '@smithy/signature-v4';
 import { issueCredentials, openSession, sealSession } from '../../../src/sts/credentials.js';
 import { NodeSha256, verifySigV4, type SignedRequest } from '../../../src/sts/sigv4.js';
 import { stsOutcome } from '../../helpers/sts-fixtures.js';
+import { GET_CALLER_IDENTITY, presignedGet, signedPost } from '../../helpers/sigv4-requests.js';
 
 const KEY = Buffer.alloc(32, 7);
 const T0 = Date.UTC(2026, 0, 1, 12, 0, 0);
@@ -92,49 +93,18 @@ test('presigned: dated in the future, expiry out of range or not a number', asyn
 });
 
 test("'host' must be among the signed headers, in both forms", async () => {
-  const signedNoHost = await signer.sign(
-    {
-      method: 'POST',
-      protocol: 'https:',
-      hostname: 'sts.local',
-      path: '/',
-      headers: { host: 'sts.local', 'content-type': 'application/x-www-form-urlencoded' },
-      query: {},
-      body: 'Action=GetCallerIdentity&Version=2011-06-15',
-    },
-    { signingDate: new Date(T0), unsignableHeaders: new Set(['host']) },
-  );
-  const headers: Record<string, string> = {};
-  for (const [k, val] of Object.entries(signedNoHost.headers)) headers[k.toLowerCase()] = val;
-  assert.doesNotMatch(headers.authorization!, /SignedHeaders=[^,]*host/);
-  const r = {
-    method: 'POST',
-    path: '/',
-    query: '',
-    headers,
-    body: 'Action=GetCallerIdentity&Version=2011-06-15',
-  };
+  const r = await signedPost(signer, T0, GET_CALLER_IDENTITY, {
+    contentType: 'application/x-www-form-urlencoded',
+    unsignableHeaders: new Set(['host']),
+  });
+  assert.doesNotMatch(r.headers.authorization as string, /SignedHeaders=[^,]*host/);
   assert.equal(
     await stsOutcome(v(r)),
     'SignatureDoesNotMatch: The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.',
   );
-  const pre = await signer.presign(
-    {
-      method: 'GET',
-      protocol: 'https:',
-      hostname: 'sts.local',
-      path: '/',
-      headers: { host: 'sts.local', 'x-k8s-aws-id': 'c1' },
-      query: { Action: 'GetCallerIdentity', Version: '2011-06-15' },
-    },
-    { signingDate: new Date(T0), expiresIn: 60, unsignableHeaders: new Set(['host']) },
-  );
-  const query = new URLSearchParams(pre.query as Record<string, string>).toString();
-  assert.match(query, /X-Amz-SignedHeaders=x-k8s-aws-id&/);
-  assert.match(
-    await stsOutcome(v({ method: 'GET', path: '/', query, headers: pre.headers, body: '' })),
-    /^SignatureDoesNotMatch/,
-  );
+  const pre = await presignedGet(signer, T0, { unsignableHeaders: new Set(['host']) });
+  assert.match(pre.query, /X-Amz-SignedHeaders=x-k8s-aws-id&/);
+  assert.match(await stsOutcome(v(pre)), /^SignatureDoesNotMatch/);
 });
 
 test('NodeSha256: reset starts over, and an HMAC stays an HMAC with its key', async () => {

@@ -7,7 +7,6 @@ import {
   PHASES,
   SetupPlanError,
   formatStep,
-  planDelete,
   trustsProvider,
   planSetup,
   providerArnOf,
@@ -20,6 +19,7 @@ import {
   type SetupSpec,
   type TrustPolicy,
 } from '../../../src/setup/plan.js';
+import { planDelete } from '../../../src/setup/plan-delete.js';
 import { hclString, render, shellQuote, RenderError } from '../../../src/setup/render.js';
 import { evaluateTrustPolicy } from './evaluate-helper.js';
 
@@ -241,7 +241,7 @@ test('existing role with another statement: ours is added, the other kept; polic
   const observed: Observed = {
     role: {
       arn: ROLE,
-      trustPolicy: { Version: '2012-10-17', Statement: [OTHER as never] },
+      trustPolicy: { Version: '2012-10-17', Statement: [OTHER] },
       tags: {},
       attachedPolicyArns: ['arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess'],
       inlinePolicies: {},
@@ -279,7 +279,7 @@ test('a statement of ours that drifted is replaced, not duplicated', () => {
   const observed: Observed = {
     role: {
       arn: ROLE,
-      trustPolicy: { Version: '2012-10-17', Statement: [drifted, OTHER as never] },
+      trustPolicy: { Version: '2012-10-17', Statement: [drifted, OTHER] },
       tags: {},
       attachedPolicyArns: [],
       inlinePolicies: {},
@@ -348,7 +348,7 @@ test('delete after setup on existing things: only our statement and annotation g
     provider: { arn: PROVIDER, clientIds: ['other-app'], thumbprints: [], tags: {} },
     role: {
       arn: ROLE,
-      trustPolicy: { Version: '2012-10-17', Statement: [OTHER as never] },
+      trustPolicy: { Version: '2012-10-17', Statement: [OTHER] },
       tags: { team: 'x' },
       attachedPolicyArns: ['arn:aws:iam::aws:policy/ReadOnlyAccess'],
       inlinePolicies: {},

@@ -13,6 +13,7 @@ import {
 import { NodeSha256, verifySigV4, type SignedRequest } from '../../../src/sts/sigv4.js';
 import { MSG } from '../../../src/sts/protocol.js';
 import { stsOutcome } from '../../helpers/sts-fixtures.js';
+import { presignedGet, signedPost } from '../../helpers/sigv4-requests.js';
 
 const KEY = Buffer.alloc(32, 1);
 const OTHER = Buffer.alloc(32, 2);
@@ -74,39 +75,9 @@ async function signed(
     credentials: c,
     sha256: NodeSha256,
   });
-  const body = opts.body ?? 'Action=GetCallerIdentity&Version=2011-06-15';
-  if (opts.presign) {
-    const req = await signer.presign(
-      {
-        method: 'GET',
-        protocol: 'https:',
-        hostname: 'sts.local',
-        path: '/',
-        headers: { host: 'sts.local', 'x-k8s-aws-id': 'c1' },
-        query: { Action: 'GetCallerIdentity', Version: '2011-06-15' },
-      },
-      { signingDate: new Date(at), expiresIn: opts.expiresIn ?? 60 },
-    );
-    const query = Object.entries(req.query ?? {})
-      .map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(String(v))}`)
-      .join('&');
-    return { method: 'GET', path: '/', query, headers: req.headers, body: '' };
-  }
-  const req = await signer.sign(
-    {
-      method: 'POST',
-      protocol: 'https:',
-      hostname: 'sts.local',
-      path: '/',
-      headers: { host: 'sts.local', 'content-type': 'application/x-www-form-urlencoded; charset=utf-8' },
-      query: {},
-      body,
-    },
-    { signingDate: new Date(at) },
-  );
-  const headers: Record<string, string> = {};
-  for (const [k, v] of Object.entries(req.headers)) headers[k.toLowerCase()] = v;
-  return { method: 'POST', path: '/', query: '', headers, body };
+  return opts.presign
+    ? presignedGet(signer, at, { expiresIn: opts.expiresIn })
+    : signedPost(signer, at, opts.body);
 }
 
 test('SigV4 header form: valid, tampered, wrong secret, skew, expiry, forged token', async () => {
@@ -253,4 +224,80 @@ test("SigV4: the credential scope's region must be one of the endpoint partition
       "SignatureDoesNotMatch: Credential should be scoped to a valid region, not 'us-east-1'. ",
     );
   }
+});
+
+/** The code, message and explanation (the denial log's reason) of a refused verification. */
+const refusal = (p: Promise<unknown>) => stsOutcome(p, true);
+
+test('SigV4 refusals before the signature is computed: malformed query and header parts, scope and session mismatches', async () => {
+  const c = issue();
+  const v = (r: SignedRequest, now = T0 + 1000) => verifySigV4(r, { now, keys: [KEY] });
+  const p = await signed(c, T0, { presign: true });
+  const withQuery = (edit: (q: URLSearchParams) => void): SignedRequest => {
+    const q = new URLSearchParams(p.query);
+    edit(q);
+    return { ...p, query: q.toString() };
+  };
+  assert.equal(
+    await refusal(v(withQuery((q) => q.delete('X-Amz-Signature')))),
+    'IncompleteSignature: Query-string authentication requires the X-Amz-Signature parameter.',
+  );
+  assert.equal(
+    await refusal(v(withQuery((q) => (q.delete('X-Amz-Credential'), q.delete('X-Amz-Date'))))),
+    'IncompleteSignature: Query-string authentication requires the X-Amz-Credential parameter. Query-string authentication requires the X-Amz-Date parameter.',
+  );
+  assert.equal(
+    await refusal(v(withQuery((q) => q.set('X-Amz-Algorithm', 'AWS4-HMAC-SHA1')))),
+    "IncompleteSignature: Unsupported AWS 'algorithm': 'AWS4-HMAC-SHA1'",
+  );
+  for (const expires of ['0', '604801', '1.5', ''])
+    assert.equal(
+      await refusal(v(withQuery((q) => q.set('X-Amz-Expires', expires)))),
+      'IncompleteSignature: X-Amz-Expires must be an integer from 1 to 604800 (seconds).',
+      expires,
+    );
+  assert.equal(
+    await refusal(v(withQuery((q) => q.set('X-Amz-Date', '2026-01-01T12:00:00Z')))),
+    "IncompleteSignature: Date must be in ISO-8601 'basic format'. Got '2026-01-01T12:00:00Z'. See http://en.wikipedia.org/wiki/ISO_8601",
+  );
+  assert.equal(
+    await refusal(v(withQuery((q) => q.set('X-Amz-Date', '20260102T120000Z')))),
+    "SignatureDoesNotMatch: Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: '20260101' != '20260102', from '20260102T120000Z'.",
+  );
+  const scope = new URLSearchParams(p.query).get('X-Amz-Credential')!;
+  assert.equal(
+    await refusal(
+      v(withQuery((q) => q.set('X-Amz-Credential', scope.replace('aws4_request', 'aws5_request')))),
+    ),
+    `IncompleteSignature: Credential should be scoped to a valid region, service and terminator: 'aws4_request'. Credential=${c.accessKeyId}/...`,
+  );
+  assert.equal(
+    await refusal(v(withQuery((q) => q.set('X-Amz-SignedHeaders', 'x-k8s-aws-id')))),
+    `SignatureDoesNotMatch: ${MSG.signatureMismatch} [the signed headers do not include 'host']`,
+  );
+  assert.equal(
+    await refusal(v(withQuery((q) => q.set('X-Amz-SignedHeaders', 'host;x-k8s-aws-id;x-other')))),
+    `SignatureDoesNotMatch: ${MSG.signatureMismatch} [signed header x-other is not in the request]`,
+  );
+  // Another session's token with this access key id: the key does not belong to it.
+  const other = issue();
+  assert.equal(
+    await refusal(v(withQuery((q) => q.set('X-Amz-Security-Token', other.sessionToken)))),
+    `InvalidClientTokenId: ${MSG.invalidClientTokenId} [access key ${c.accessKeyId} does not belong to the session token]`,
+  );
+  assert.equal(
+    await refusal(v(withQuery((q) => q.delete('X-Amz-Security-Token')))),
+    `InvalidClientTokenId: ${MSG.invalidClientTokenId} [access key ${c.accessKeyId} came without a session token; this STS issues only temporary credentials]`,
+  );
+
+  const h = await signed(c, T0);
+  const { 'x-amz-date': _date, ...undated } = h.headers;
+  assert.equal(
+    await refusal(v({ ...h, headers: undated })),
+    "IncompleteSignature: Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header.",
+  );
+  assert.equal(
+    await refusal(v({ ...h, headers: { host: 'sts.local', 'x-amz-security-token': c.sessionToken } })),
+    `InvalidClientTokenId: ${MSG.invalidClientTokenId} [a session token header came without a signature]`,
+  );
 });

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { MAX_ADMISSION_BODY_BYTES, reviewAdmission } from '../../../src/webhook/admission.js';
 import type { IdentityLookup } from '../../../src/webhook/types.js';
-import { config, irsa, ROLE } from './mutate-helpers.js';
+import { config, irsa, ROLE } from '../../helpers/webhook-mutate.js';
 
 type Lookup = (ns: string, sa: string) => Promise<IdentityLookup>;
 

@@ -9,7 +9,7 @@ import {
   type IdentityCacheOptions,
   type StrippedServiceAccount,
 } from '../../../src/webhook/cache.js';
-import { memoryLogger, sleep } from './helpers.js';
+import { memoryLogger, sleep } from '../../helpers/wait-and-log.js';
 
 const D: CacheDefaults = {
   annotationPrefix: 'eks.amazonaws.com',

@@ -10,7 +10,7 @@ import { GoNumber, goIntOf, INT32_RANGE, INT64_RANGE, parseGoJson } from '../../
 import { goDecodeUtf8 } from '../../../src/webhook/go/utf8.js';
 import { mutatePod } from '../../../src/webhook/mutate.js';
 import type { IdentityLookup } from '../../../src/webhook/types.js';
-import { config, irsa } from './mutate-helpers.js';
+import { config, irsa } from '../../helpers/webhook-mutate.js';
 
 const NONE: IdentityLookup = { mode: 'none', reason: 'not-found' };
 

@@ -4,8 +4,8 @@ import { IdentityCache } from '../../../src/webhook/cache.js';
 import { ConfigMapApiSource, ServiceAccountApiSource } from '../../../src/webhook/service-account-sources.js';
 import { loadKubeConnection } from '../../../src/kube/lean.js';
 import { loadKubeConfig } from '../../../src/kube/client.js';
-import { KubeReplay, fixture, lines } from './kube-replay.js';
-import { memoryLogger, until } from './helpers.js';
+import { KubeReplay, fixture, lines } from '../../helpers/kube-replay.js';
+import { memoryLogger, until } from '../../helpers/wait-and-log.js';
 
 const SA_PATH = '/api/v1/serviceaccounts';
 

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mutatePod } from '../../../src/webhook/mutate.js';
 import { parseGoBool, parseGoInt64 } from '../../../src/webhook/go/strconv.js';
-import { config, envOf, irsa, pod } from './mutate-helpers.js';
+import { config, envOf, irsa, pod } from '../../helpers/webhook-mutate.js';
 
 const zero = (): number => 0;
 

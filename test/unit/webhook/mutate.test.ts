@@ -12,7 +12,7 @@ import {
   pod,
   ROLE,
   TOKEN_FILE,
-} from './mutate-helpers.js';
+} from '../../helpers/webhook-mutate.js';
 
 const zero = (): number => 0;
 const names = (env: Array<Record<string, unknown>>): unknown[] => env.map((e) => e.name);

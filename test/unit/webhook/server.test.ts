@@ -7,8 +7,8 @@ import { parseArgs, resolveFlags } from '../../../src/webhook/flags.js';
 import { reviewAdmission } from '../../../src/webhook/admission.js';
 import { issueCertificate } from '../../../src/pki/index.js';
 import type { ReviewFn } from '../../../src/webhook/server.js';
-import { KubeReplay, fixture } from './kube-replay.js';
-import { memoryLogger, sleep, until } from './helpers.js';
+import { KubeReplay, fixture } from '../../helpers/kube-replay.js';
+import { memoryLogger, sleep, until } from '../../helpers/wait-and-log.js';
 import {
   admissionReview,
   call,
@@ -17,7 +17,7 @@ import {
   webhookFiles,
   ROLE,
   type WebhookFiles,
-} from './https-helpers.js';
+} from '../../helpers/webhook-https.js';
 
 let files: WebhookFiles;
 let wh: RunningWebhook;

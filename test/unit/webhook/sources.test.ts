@@ -11,7 +11,7 @@ import {
 import { ContainerCredentialsConfig, parseIdentities } from '../../../src/webhook/container-credentials.js';
 import { parseServiceAccounts, StaticServiceAccountSource } from '../../../src/webhook/static-source.js';
 import { IdentityCache } from '../../../src/webhook/cache.js';
-import { memoryLogger, until } from './helpers.js';
+import { memoryLogger, until } from '../../helpers/wait-and-log.js';
 
 const ROLE = 'arn:aws:iam::111122223333:role/s3-writer';
 const newCache = () => {

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 import { getCiphers } from 'node:tls';
-import { cipherString, GO_CIPHER_SUITES, minVersion, TlsConfigError } from '../../../src/webhook/tls.js';
+import { cipherString, GO_CIPHER_SUITES, minVersion, TlsConfigError } from '../../../src/net/tls.js';
 import { composeRoleArnFromImds, partitionForRegion, ImdsError } from '../../../src/webhook/imds.js';
 import { formatTextLine, levelForVerbosity } from '../../../src/webhook/logging.js';
 import { queryIsValid } from '../../../src/webhook/server.js';
@@ -51,7 +51,7 @@ test('partition from region', () => {
 test('compose-role-arn reads the instance identity document (IMDSv2 token) from a local IMDS', async () => {
   const seen: string[] = [];
   const server = createServer((req, res) => {
-    seen.push(`${req.method} ${req.url} ${req.headers['x-aws-ec2-metadata-token'] ?? ''}`);
+    seen.push(`${req.method} ${req.url} ${String(req.headers['x-aws-ec2-metadata-token'] ?? '')}`);
     if (req.method === 'PUT' && req.url === '/latest/api/token') return void res.end('TOKEN123');
     if (req.url === '/latest/dynamic/instance-identity/document') {
       return void res.end(

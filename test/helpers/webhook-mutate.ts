@@ -5,8 +5,8 @@ import {
   DEFAULT_TOKEN_AUDIENCE,
   DEFAULT_TOKEN_EXPIRATION,
   DEFAULT_TOKEN_MOUNT_PATH,
-} from '../../../src/webhook/constants.js';
-import type { IdentityLookup, MutationConfig } from '../../../src/webhook/types.js';
+} from '../../src/webhook/constants.js';
+import type { IdentityLookup, MutationConfig } from '../../src/webhook/types.js';
 
 export const ROLE = 'arn:aws:iam::111122223333:role/s3-reader';
 export const TOKEN_FILE = '/var/run/secrets/eks.amazonaws.com/serviceaccount/token';

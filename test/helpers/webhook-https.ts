@@ -5,7 +5,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TLSSocket } from 'node:tls';
-import { createCa, issueCertificate, type CertificateAuthority } from '../../../src/pki/index.js';
+import { createCa, issueCertificate, type CertificateAuthority } from '../../src/pki/index.js';
 
 export const ROLE = 'arn:aws:iam::111122223333:role/s3-writer';
 

@@ -1,6 +1,7 @@
 /**
  * TLS settings with the reference's Go names (reference main.go) mapped to OpenSSL's, and the serving
- * certificate loaded from --tls-cert/--tls-key and hot-reloaded when the files change.
+ * certificate loaded from --tls-cert/--tls-key and hot-reloaded when the files change. Shared by every HTTPS
+ * server (webhook, STS, issuer, agent), so it lives below them.
  */
 import { cannotRead } from '../file-errors.js';
 import { createSecureContext, type SecureContextOptions, type SecureVersion } from 'node:tls';
@@ -8,6 +9,7 @@ import { readFile } from 'node:fs/promises';
 import { watch, type FSWatcher } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { Logger } from '../log.js';
+import { OpenIrsaError, messageOf } from '../errors.js';
 
 /** Go's tls.CipherSuites() and tls.InsecureCipherSuites() names → OpenSSL names. */
 export const GO_CIPHER_SUITES: Readonly<Record<string, string>> = {
@@ -46,11 +48,9 @@ export const GO_CIPHER_SUITES: Readonly<Record<string, string>> = {
 
 const TLS13_SUITES = 'TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256';
 
-export class TlsConfigError extends Error {
-  readonly code = 'TLS_CONFIG_INVALID';
+export class TlsConfigError extends OpenIrsaError {
   constructor(message: string) {
-    super(message);
-    this.name = 'TlsConfigError';
+    super('TlsConfigInvalid', message);
   }
 }
 
@@ -115,16 +115,21 @@ export async function loadKeyPair(
     readFile(file).catch((err: unknown) => {
       throw new TlsConfigError(cannotRead(what, file, err));
     });
-  const [cert, key] = await Promise.all([
+  // Both read at once, but the certificate's failure is the one reported when both fail, whichever came first.
+  const [certRead, keyRead] = await Promise.allSettled([
     read('--tls-cert', settings.certFile),
     read('--tls-key', settings.keyFile),
   ]);
+  if (certRead.status === 'rejected') throw certRead.reason;
+  if (keyRead.status === 'rejected') throw keyRead.reason;
+  const cert = certRead.value;
+  const key = keyRead.value;
   try {
     return { cert, key, options: secureContextOptions(settings, cert, key) };
   } catch (err) {
     // OpenSSL's message names the problem (e.g. "key values mismatch"), never the key material.
     throw new TlsConfigError(
-      `invalid TLS certificate/key pair (${settings.certFile}, ${settings.keyFile}): ${(err as Error).message}`,
+      `invalid TLS certificate/key pair (${settings.certFile}, ${settings.keyFile}): ${messageOf(err)}`,
     );
   }
 }
@@ -165,7 +170,7 @@ export class CertificateReloader {
         this.watchers.push(w);
       } catch (err) {
         this.logger.warn(
-          { err: (err as Error).message, dir },
+          { err: messageOf(err), dir },
           'cannot watch the TLS certificate directory; polling only',
         );
       }
@@ -198,7 +203,7 @@ export class CertificateReloader {
         [cert, key] = await Promise.all([readFile(this.settings.certFile), readFile(this.settings.keyFile)]);
       } catch (err) {
         this.logger.warn(
-          { err: (err as Error).message },
+          { err: messageOf(err) },
           'TLS certificate reload: cannot read the files; keeping the current certificate',
         );
         return false;
@@ -209,7 +214,7 @@ export class CertificateReloader {
         options = secureContextOptions(this.settings, cert, key);
       } catch (err) {
         this.logger.warn(
-          { err: (err as Error).message },
+          { err: messageOf(err) },
           'TLS certificate reload: invalid certificate/key pair; keeping the current certificate',
         );
         return false;

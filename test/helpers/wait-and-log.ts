@@ -1,5 +1,5 @@
 import { pino } from 'pino';
-import type { Logger } from '../../../src/log.js';
+import type { Logger } from '../../src/log.js';
 
 /** A logger that records lines in memory (and prints nothing). */
 export function memoryLogger(level = 'trace'): { logger: Logger; lines: Array<Record<string, unknown>> } {

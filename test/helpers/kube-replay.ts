@@ -8,7 +8,8 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const here = dirname(fileURLToPath(import.meta.url));
-export const fixture = (name: string): string => readFileSync(join(here, 'fixtures', name), 'utf8');
+export const fixture = (name: string): string =>
+  readFileSync(join(here, '../fixtures/kube-replay', name), 'utf8');
 
 export type Scripted =
   | { status: number; body: string }
