@@ -16,6 +16,7 @@ import {
 } from '../../../src/sts/sigv4.js';
 import { MSG, StsError } from '../../../src/sts/protocol.js';
 import { stsOutcome } from '../../helpers/sts-fixtures.js';
+import { presignedGet } from '../../helpers/sigv4-requests.js';
 
 const KEY = Buffer.alloc(32, 3);
 const T0 = Date.UTC(2026, 0, 1, 12, 0, 0);
@@ -76,27 +77,13 @@ async function headerSigned(
   return { method: 'POST', path: '/', query: query.toString(), headers, body: BODY };
 }
 
-async function presigned(at: number, expiresIn = 60): Promise<SignedRequest> {
-  const signer = new SignatureV4({
-    service: 'sts',
-    region: 'us-east-1',
-    credentials: creds,
-    sha256: NodeSha256,
-  });
-  const pre = await signer.presign(
-    {
-      method: 'GET',
-      protocol: 'https:',
-      hostname: 'sts.local',
-      path: '/',
-      headers: { host: 'sts.local' },
-      query: { Action: 'GetCallerIdentity', Version: '2011-06-15' },
-    },
-    { signingDate: new Date(at), expiresIn },
-  );
-  const query = new URLSearchParams(pre.query as Record<string, string>).toString().replace(/\+/g, '%20');
-  return { method: 'GET', path: '/', query, headers: pre.headers, body: '' };
-}
+const stsSigner = new SignatureV4({
+  service: 'sts',
+  region: 'us-east-1',
+  credentials: creds,
+  sha256: NodeSha256,
+});
+const presigned = (at: number, expiresIn = 60) => presignedGet(stsSigner, at, { expiresIn });
 
 const withAuth = (r: SignedRequest, f: (auth: string) => string): SignedRequest => ({
   ...r,
