@@ -69,7 +69,7 @@ export interface Observed {
   role?: ObservedRole;
   serviceAccount?: ObservedServiceAccount;
   /**
-   * For delete: the ARNs of the account's other roles whose trust policy names the provider as its Federated
+   * For delete: the ARNs of the account's roles whose trust policy names the provider as its Federated
    * principal. A provider setup created is shared by every role that trusts it, so it goes only when none does.
    */
   rolesTrustingProvider?: string[];

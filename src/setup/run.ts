@@ -28,8 +28,8 @@ import {
 } from '@aws-sdk/client-iam';
 import { CoreV1Api, PatchStrategy, setHeaderOptions, type KubeConfig } from '@kubernetes/client-node';
 import {
+  isOurs,
   providerArnOf,
-  roleArnOf,
   trustsProvider,
   type Action,
   type Observed,
@@ -101,14 +101,14 @@ async function observeRole(iam: IAMClient, roleName: string): Promise<ObservedRo
 }
 
 /** What exists now, for the phases asked. A read that fails is an error (never taken as "absent"). */
-/** The account's roles, other than `except`, whose trust policy names the provider (for delete). */
-async function rolesTrusting(iam: IAMClient, providerArn: string, except: string): Promise<string[]> {
+/** The account's roles whose trust policy names the provider (for delete; the planner sets aside the role it handles). */
+async function rolesTrusting(iam: IAMClient, providerArn: string): Promise<string[]> {
   const found: string[] = [];
   let marker: string | undefined;
   do {
     const r: ListRolesCommandOutput = await iam.send(new ListRolesCommand({ Marker: marker }));
     for (const role of r.Roles ?? []) {
-      if (!role.Arn || role.Arn === except) continue;
+      if (!role.Arn) continue;
       const text = decodePolicyText(role.AssumeRolePolicyDocument ?? '{"Statement":[]}');
       let trusts: boolean;
       try {
@@ -150,12 +150,9 @@ export async function observe(
       }
     }
     if (phases.includes('role')) observed.role = await observeRole(clients.iam!, spec.roleName);
-    if (purpose === 'delete' && observed.provider)
-      observed.rolesTrustingProvider = await rolesTrusting(
-        clients.iam!,
-        observed.provider.arn,
-        roleArnOf(spec),
-      );
+    // Only a provider setup created may be deleted, so only then is the account's list of roles worth reading.
+    if (purpose === 'delete' && observed.provider && isOurs(observed.provider.tags))
+      observed.rolesTrustingProvider = await rolesTrusting(clients.iam!, observed.provider.arn);
   } catch (err) {
     if (err instanceof SetupError) throw err;
     throw new SetupError('IamFailed', `reading IAM: ${awsErrorText(err)}`);
