@@ -28,7 +28,8 @@ export interface ProviderRef {
 
 export interface DecodedJwt {
   token: string;
-  header: Record<string, unknown>;
+  /** Shared by the tokens that carry the same header: read it, never change it (it is frozen). */
+  header: Readonly<Record<string, unknown>>;
   payload: Record<string, unknown>;
   alg: Alg;
   kid?: string;
@@ -89,13 +90,32 @@ function decodeJson(part: string): Record<string, unknown> | undefined {
   }
 }
 
+/**
+ * Decoded headers by their exact text. Every token one key signs carries the same header (alg, kid, typ), so a
+ * handful of entries serve all requests; the header is only parsed here, never trusted more for being cached.
+ * Bounded: distinct headers sent on purpose only churn it.
+ */
+const HEADER_CACHE_MAX = 64;
+const headerCache = new Map<string, Readonly<Record<string, unknown>>>();
+function decodeHeader(part: string): Readonly<Record<string, unknown>> | undefined {
+  let header = headerCache.get(part);
+  if (header === undefined) {
+    const decoded = decodeJson(part);
+    if (decoded === undefined) return undefined;
+    header = Object.freeze(decoded);
+    if (headerCache.size >= HEADER_CACHE_MAX) headerCache.clear();
+    headerCache.set(part, header);
+  }
+  return header;
+}
+
 /** Syntax and algorithm: a compact JWS with JSON header and payload, signed with an allowed algorithm. */
 export function decodeJwt(raw: string): DecodedJwt {
   // SDKs read the token file without trimming; a trailing newline is not the client's fault.
   const token = raw.trim();
   const parts = token.split('.');
   if (parts.length !== 3) throw malformed(`the token has ${parts.length} dot-separated parts, not 3`);
-  const header = decodeJson(parts[0]!);
+  const header = decodeHeader(parts[0]!);
   const payload = decodeJson(parts[1]!);
   if (!header || !payload) throw malformed('the token header or payload is not base64url-encoded JSON');
   const alg = header.alg;
