@@ -247,8 +247,7 @@ export class WebhookServer {
       config: this.o.config,
       random: this.random,
     });
-    // A known length: Node then writes the head and the body as one string, without chunked framing.
-    res.writeHead(out.status, { ...out.headers, 'content-length': Buffer.byteLength(out.body) });
+    res.writeHead(out.status, out.headers);
     res.end(out.body);
     const r = out.result;
     if (r?.method) this.o.metrics.podCount.inc({ method: r.method });
