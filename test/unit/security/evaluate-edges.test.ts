@@ -9,6 +9,8 @@ import {
   keyLookup,
   MalformedPolicyError,
   type ParsedPolicy,
+  type ParsedStatement,
+  type PolicyKind,
   type RequestContext,
 } from '../../../src/iam/index.js';
 
@@ -19,6 +21,20 @@ const request = (over: Partial<RequestContext>): RequestContext => ({
   action: 's3:GetObject',
   conditionKeys: {},
   ...over,
+});
+/** A policy parsed by hand, as evaluatePolicy takes one: for shapes the types allow but parsePolicy refuses. */
+const parsed = (
+  kind: PolicyKind,
+  ...statements: Array<Omit<ParsedStatement, 'index' | 'path' | 'conditions'>>
+): ParsedPolicy => ({
+  kind,
+  size: 0,
+  statements: statements.map((st, index) => ({
+    index,
+    path: `$.Statement[${index}]`,
+    conditions: [],
+    ...st,
+  })),
 });
 const identity = (doc: unknown, ctx: RequestContext) => evaluatePolicy(doc, ctx, 'identity');
 /** The elements of the first statement, as explain prints them: name, matched, reason. */
@@ -93,20 +109,12 @@ test('AWS principal values: only an account id, its iam root ARN, the caller or 
 test('Federated principals match by exact value only: the AWS account-wide forms do not apply to them', () => {
   const provider = `arn:aws:iam::${ACCT}:oidc-provider/oidc.example.com`;
   // Parsed by hand: IAM refuses an account id or a root ARN under "Federated"; the evaluator must not widen it.
-  const trust = (federated: string): ParsedPolicy => ({
-    kind: 'trust',
-    size: 0,
-    statements: [
-      {
-        index: 0,
-        path: '$.Statement[0]',
-        effect: 'Allow',
-        principal: { Federated: [federated] },
-        action: ['sts:AssumeRoleWithWebIdentity'],
-        conditions: [],
-      },
-    ],
-  });
+  const trust = (federated: string) =>
+    parsed('trust', {
+      effect: 'Allow',
+      principal: { Federated: [federated] },
+      action: ['sts:AssumeRoleWithWebIdentity'],
+    });
   const decide = (federated: string) =>
     evaluatePolicy(
       trust(federated),
@@ -141,23 +149,12 @@ test('a statement with a Principal never applies to a request without one, whate
 
 test('NotPrincipal (a parsed resource-style statement): matches every principal but the ones it names', () => {
   const role = `arn:aws:iam::${ACCT}:role/app`;
-  const parsed: ParsedPolicy = {
-    kind: 'identity',
-    version: '2012-10-17',
-    size: 0,
-    statements: [
-      { index: 0, path: '$.Statement[0]', effect: 'Allow', principal: '*', action: ['*'], conditions: [] },
-      {
-        index: 1,
-        path: '$.Statement[1]',
-        effect: 'Deny',
-        notPrincipal: { AWS: [role] },
-        action: ['*'],
-        conditions: [],
-      },
-    ],
-  };
-  const as = (id: string) => evaluatePolicy(parsed, request({ principal: { type: 'AWS', id } }));
+  const doc = parsed(
+    'identity',
+    { effect: 'Allow', principal: '*', action: ['*'] },
+    { effect: 'Deny', notPrincipal: { AWS: [role] }, action: ['*'] },
+  );
+  const as = (id: string) => evaluatePolicy(doc, request({ principal: { type: 'AWS', id } }));
   assert.equal(as(SESSION).decision, 'Allow', 'a session of the named role is not denied');
   const other = as(`arn:aws:sts::${ACCT}:assumed-role/other/s`);
   assert.equal(other.decision, 'ExplicitDeny');
@@ -266,20 +263,11 @@ test("explain's reasons for principals: the caller's type and id, and what the s
   );
   assert.equal(reason({ AWS: ACCT }), `AWS principal "${SESSION}" matches "${ACCT}"`);
   // A principal parsed by hand may carry a type without values (the type allows it): listed as empty.
-  const handBuilt: ParsedPolicy = {
-    kind: 'trust',
-    size: 0,
-    statements: [
-      {
-        index: 0,
-        path: '$.Statement[0]',
-        effect: 'Allow',
-        principal: { Federated: undefined, Service: ['ec2.amazonaws.com'] },
-        action: ['sts:AssumeRole'],
-        conditions: [],
-      },
-    ],
-  };
+  const handBuilt = parsed('trust', {
+    effect: 'Allow',
+    principal: { Federated: undefined, Service: ['ec2.amazonaws.com'] },
+    action: ['sts:AssumeRole'],
+  });
   assert.equal(
     evaluatePolicy(handBuilt, caller).statements[0]!.elements[0]!.reason,
     `the caller is a AWS principal "${SESSION}", but the statement lists only Federated [], Service ["ec2.amazonaws.com"]`,
