@@ -93,40 +93,20 @@ async function compareWebhooks(
     ];
     const ref = spawnProcess(refBin, [...common, `--port=${refPort}`, `--metrics-port=${refMetrics}`]);
     // Each openirsa build runs with the V8 options its deploy files give the webhook.
-    const nodeOptionsOf = (cliJs: string): NodeJS.ProcessEnv => {
+    const startOpenirsa = (cliJs: string, port: number, metricsPort: number): CliProcess => {
       const options = deployedWebhookNodeOptions(cliJs);
       console.log(`webhook: ${cliJs}: NODE_OPTIONS=${options ?? '(none)'}`);
-      return options ? { NODE_OPTIONS: options } : {};
+      const args = [`--port=${port}`, `--metrics-port=${metricsPort}`, '--bind-address=127.0.0.1'];
+      return spawnProcess(
+        process.execPath,
+        [cliJs, 'webhook', ...common, ...args],
+        options ? { NODE_OPTIONS: options } : {},
+      );
     };
-    const ours = spawnProcess(
-      process.execPath,
-      [
-        CLI,
-        'webhook',
-        ...common,
-        `--port=${ourPort}`,
-        `--metrics-port=${ourMetrics}`,
-        '--bind-address=127.0.0.1',
-      ],
-      nodeOptionsOf(CLI),
-    );
+    const ours = startOpenirsa(CLI, ourPort, ourMetrics);
     procs.push(ref, ours);
     const basePorts = baseline ? await Promise.all([freePort(), freePort()]) : undefined;
-    const base =
-      baseline && basePorts
-        ? spawnProcess(
-            process.execPath,
-            [
-              baseline,
-              'webhook',
-              ...common,
-              `--port=${basePorts[0]}`,
-              `--metrics-port=${basePorts[1]}`,
-              '--bind-address=127.0.0.1',
-            ],
-            nodeOptionsOf(baseline),
-          )
-        : undefined;
+    const base = baseline && basePorts ? startOpenirsa(baseline, basePorts[0], basePorts[1]) : undefined;
     if (base) procs.push(base);
     const body = admissionReview('admission.k8s.io/v1', '6a1c4c39-0b7e-4d5e-9a7c-2f3d4e5f6a7b', samplePod());
     const spec: Omit<LoadSpec, 'url'> = {
