@@ -82,11 +82,14 @@ function amzDate(ms: number): string {
     .replace(/\.\d{3}/, '');
 }
 
+/** The time an X-Amz-Date names, or undefined unless it is a real UTC time written as `amzDate` writes it. */
 function parseAmzDate(s: string): number | undefined {
-  const m = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/.exec(s);
-  if (!m) return undefined;
-  const t = Date.UTC(+m[1]!, +m[2]! - 1, +m[3]!, +m[4]!, +m[5]!, +m[6]!);
-  return Number.isNaN(t) ? undefined : t;
+  // `20131008T001036Z` → `2013-10-08T00:10:36Z` for Date.parse, which refuses month 13 or minute 60 (NaN) but rolls
+  // April 31 or 24:00 over; the round trip refuses those and anything else not in exactly this form.
+  const t = Date.parse(
+    `${s.slice(0, 4)}-${s.slice(4, 6)}-${s.slice(6, 11)}:${s.slice(11, 13)}:${s.slice(13)}`,
+  );
+  return Number.isNaN(t) || amzDate(t) !== s ? undefined : t;
 }
 
 const incomplete = (what: string) => new StsError('IncompleteSignature', what);
