@@ -8,7 +8,8 @@ import { TokenError, type TokenErrorCode, type TokenErrorFacts } from './errors.
 
 export const ALLOWED_ALGS = ['RS256', 'RS384', 'RS512', 'ES256', 'ES384', 'ES512'] as const;
 export type Alg = (typeof ALLOWED_ALGS)[number];
-const ALG_SET = new Set<string>(ALLOWED_ALGS);
+const ALG_SET: ReadonlySet<unknown> = new Set(ALLOWED_ALGS);
+const isAlg = (alg: unknown): alg is Alg => ALG_SET.has(alg);
 
 /** AWS allows this much clock skew after `exp` (IAM user guide, OIDC federation). */
 export const EXP_GRACE_SECONDS = 300;
@@ -78,16 +79,16 @@ const malformed = (why: string) => refuse('token-malformed', why);
 const missingClaim = (claim: string) =>
   refuse('claim-missing', `Missing a required claim: ${claim}`, { claim });
 
-function decodeJson(part: string): Record<string, unknown> | undefined {
+/** The JSON object a base64url part holds; anything else (`null` included) is falsy. */
+function decodeJson(part: string): Record<string, unknown> | null | undefined {
   if (!/^[A-Za-z0-9_-]+$/.test(part)) return undefined;
   try {
     const v: unknown = JSON.parse(Buffer.from(part, 'base64url').toString('utf8'));
-    return v !== null && typeof v === 'object' && !Array.isArray(v)
-      ? (v as Record<string, unknown>)
-      : undefined;
+    if (typeof v === 'object' && !Array.isArray(v)) return v as Record<string, unknown> | null;
   } catch {
-    return undefined;
+    // not JSON: undefined, below
   }
+  return undefined;
 }
 
 /**
@@ -101,7 +102,7 @@ function decodeHeader(part: string): Readonly<Record<string, unknown>> | undefin
   let header = headerCache.get(part);
   if (header === undefined) {
     const decoded = decodeJson(part);
-    if (decoded === undefined) return undefined;
+    if (!decoded) return undefined;
     header = Object.freeze(decoded);
     if (headerCache.size >= HEADER_CACHE_MAX) headerCache.clear();
     headerCache.set(part, header);
@@ -119,7 +120,7 @@ export function decodeJwt(raw: string): DecodedJwt {
   const payload = decodeJson(parts[1]!);
   if (!header || !payload) throw malformed('the token header or payload is not base64url-encoded JSON');
   const alg = header.alg;
-  if (typeof alg !== 'string' || !ALG_SET.has(alg))
+  if (!isAlg(alg))
     throw refuse(
       'alg-unsupported',
       `the token is signed with alg ${JSON.stringify(alg)}; AWS accepts only ${ALLOWED_ALGS.join(', ')}`,
@@ -135,7 +136,7 @@ export function decodeJwt(raw: string): DecodedJwt {
   if (header.crit !== undefined) throw malformed('the token header has a "crit" member');
   const kid = header.kid;
   if (kid !== undefined && typeof kid !== 'string') throw malformed('the token header kid is not a string');
-  return { token, header, payload, alg: alg as Alg, kid, signature };
+  return { token, header, payload, alg, kid, signature };
 }
 
 export function findProvider(
@@ -271,8 +272,7 @@ export function parseSessionClaims(payload: Record<string, unknown>): SessionCla
       typeof si !== 'string' ||
       si.length < 2 ||
       si.length > 64 ||
-      !/^[\w+=,.@-]*$/.test(si) ||
-      si.toLowerCase().startsWith('aws:')
+      !/^[\w+=,.@-]*$/.test(si) // no ':', so no value with AWS's reserved `aws:` prefix either
     )
       throw refuse('source-identity-invalid', 'Invalid source identity in the ID Token');
     out.sourceIdentity = si;
@@ -328,13 +328,15 @@ const keyDetails = new WeakMap<KeyObject, KeyObject['asymmetricKeyDetails']>();
 /** Is this key usable for this algorithm? (RSA ≥ 2048 bits for RS*, the matching curve for ES*.) */
 export function keyFitsAlg(key: KeyObject, alg: Alg): boolean {
   if (key.type !== 'public') return false;
-  let d = keyDetails.get(key);
-  if (d === undefined) {
-    d = key.asymmetricKeyDetails;
-    keyDetails.set(key, d);
+  let details = keyDetails.get(key);
+  if (details === undefined) {
+    details = key.asymmetricKeyDetails!; // every public key has details
+    keyDetails.set(key, details);
   }
-  if (alg.startsWith('RS')) return key.asymmetricKeyType === 'rsa' && (d?.modulusLength ?? 0) >= MIN_RSA_BITS;
-  return key.asymmetricKeyType === 'ec' && d?.namedCurve === CURVE[alg];
+  const { modulusLength = 0, namedCurve } = details;
+  // RS* is PKCS#1 v1.5: an RSA-PSS key (which has a modulus too) does not fit. Only an EC key has a named curve.
+  if (alg.startsWith('RS')) return key.asymmetricKeyType === 'rsa' && modulusLength >= MIN_RSA_BITS;
+  return namedCurve === CURVE[alg];
 }
 
 /**
@@ -349,19 +351,16 @@ export async function checkSignature(jwt: DecodedJwt, key: KeyObject): Promise<v
 function checkSignatureSync(jwt: DecodedJwt, key: KeyObject): void {
   const dot = jwt.token.lastIndexOf('.');
   const sig = jwt.signature;
-  let ok = false;
-  if (keyFitsAlg(key, jwt.alg)) {
-    try {
-      ok = cryptoVerify(
-        HASH[jwt.alg],
-        Buffer.from(jwt.token.slice(0, dot), 'ascii'),
-        jwt.alg.startsWith('ES') ? { key, dsaEncoding: 'ieee-p1363' } : key,
-        sig,
-      );
-    } catch {
-      ok = false;
-    }
-  }
+  // With a key that fits the algorithm, verify answers false for any signature bytes (it does not throw);
+  // dsaEncoding (JWS's r||s form) is ignored for RSA keys.
+  const ok =
+    keyFitsAlg(key, jwt.alg) &&
+    cryptoVerify(
+      HASH[jwt.alg],
+      Buffer.from(jwt.token.slice(0, dot)),
+      { key, dsaEncoding: 'ieee-p1363' },
+      sig,
+    );
   if (!ok)
     throw refuse(
       'signature-invalid',

@@ -3,7 +3,7 @@
  * signature is recomputed with @smithy/signature-v4 over exactly the headers the client signed, and compared in
  * constant time. Session state comes from the session token (credentials.ts), so any replica can verify.
  */
-import { createHash, createHmac, timingSafeEqual, type Hash, type Hmac } from 'node:crypto';
+import { createHash, createHmac, timingSafeEqual, type BinaryLike, type Hash, type Hmac } from 'node:crypto';
 import { SignatureV4 } from '@smithy/signature-v4';
 import type { HttpRequest, SourceData } from '@smithy/types';
 import { partitionOfRegion } from '../iam/arn.js';
@@ -16,16 +16,16 @@ const ALGORITHM = 'AWS4-HMAC-SHA256';
 /** node:crypto as smithy's hash constructor (SHA-256, or HMAC-SHA256 when given a secret). */
 export class NodeSha256 {
   private h: Hash | Hmac;
-  private readonly secret: Buffer | undefined;
+  private readonly secret: BinaryLike | undefined;
   constructor(secret?: SourceData) {
-    this.secret = secret === undefined ? undefined : toBuffer(secret);
+    this.secret = secret === undefined ? undefined : binary(secret);
     this.h = this.fresh();
   }
   private fresh(): Hash | Hmac {
     return this.secret === undefined ? createHash('sha256') : createHmac('sha256', this.secret);
   }
   update(data: SourceData): void {
-    this.h.update(toBuffer(data));
+    this.h.update(binary(data));
   }
   async digest(): Promise<Uint8Array> {
     return new Uint8Array(this.h.digest());
@@ -35,10 +35,10 @@ export class NodeSha256 {
   }
 }
 
-function toBuffer(d: SourceData): Buffer {
-  if (typeof d === 'string') return Buffer.from(d, 'utf8');
-  if (ArrayBuffer.isView(d)) return Buffer.from(d.buffer, d.byteOffset, d.byteLength);
-  return Buffer.from(d);
+/** What node:crypto reads: a string (as UTF-8), or the bytes a view spans (not its elements) or an ArrayBuffer holds. */
+function binary(d: SourceData): BinaryLike {
+  if (typeof d === 'string') return d;
+  return ArrayBuffer.isView(d) ? new Uint8Array(d.buffer, d.byteOffset, d.byteLength) : new Uint8Array(d);
 }
 
 export interface SignedRequest {
@@ -82,11 +82,14 @@ function amzDate(ms: number): string {
     .replace(/\.\d{3}/, '');
 }
 
+/** The time an X-Amz-Date names, or undefined unless it is a real UTC time written as `amzDate` writes it. */
 function parseAmzDate(s: string): number | undefined {
-  const m = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/.exec(s);
-  if (!m) return undefined;
-  const t = Date.UTC(+m[1]!, +m[2]! - 1, +m[3]!, +m[4]!, +m[5]!, +m[6]!);
-  return Number.isNaN(t) ? undefined : t;
+  // `20131008T001036Z` → `2013-10-08T00:10:36Z` for Date.parse, which refuses month 13 or minute 60 (NaN) but rolls
+  // April 31 or 24:00 over; the round trip refuses those and anything else not in exactly this form.
+  const t = Date.parse(
+    `${s.slice(0, 4)}-${s.slice(4, 6)}-${s.slice(6, 11)}:${s.slice(11, 13)}:${s.slice(13)}`,
+  );
+  return Number.isNaN(t) || amzDate(t) !== s ? undefined : t;
 }
 
 const incomplete = (what: string) => new StsError('IncompleteSignature', what);
@@ -121,19 +124,21 @@ function parseCredential(cred: string): Pick<AuthParts, 'accessKeyId' | 'scopeDa
   const parts = cred.split('/');
   if (parts.length !== 5 || parts[4] !== 'aws4_request' || !/^\d{8}$/.test(parts[1]!))
     throw incomplete(
-      `Credential should be scoped to a valid region, service and terminator: 'aws4_request'. Credential=${parts[0] ?? ''}/...`,
+      `Credential should be scoped to a valid region, service and terminator: 'aws4_request'. Credential=${parts[0]!}/...`,
     );
   return { accessKeyId: parts[0]!, scopeDate: parts[1]!, region: parts[2]!, service: parts[3]! };
 }
 
 function fromHeader(req: SignedRequest, auth: string): AuthParts {
-  const m = /^(\S+)\s+(.*)$/s.exec(auth.trim());
+  // The first word is the algorithm, the rest its parameters (leading whitespace is skipped, trailing whitespace
+  // ends in the last part, trimmed below).
+  const m = /(\S+)\s(.*)/s.exec(auth);
   if (!m || m[1] !== ALGORITHM)
     throw incomplete(`Unsupported AWS 'algorithm': '${m?.[1] ?? auth.split(' ')[0]}'`);
   const kv = new Map<string, string>();
   for (const part of m[2]!.split(',')) {
     const eq = part.indexOf('=');
-    if (eq > 0) kv.set(part.slice(0, eq).trim(), part.slice(eq + 1).trim());
+    if (eq !== -1) kv.set(part.slice(0, eq).trim(), part.slice(eq + 1).trim());
   }
   const missing = ['Credential', 'Signature', 'SignedHeaders'].filter((k) => !kv.get(k));
   if (missing.length)
@@ -150,9 +155,8 @@ function fromHeader(req: SignedRequest, auth: string): AuthParts {
   };
 }
 
-function fromQuery(q: URLSearchParams): AuthParts {
-  const alg = q.get('X-Amz-Algorithm');
-  if (alg !== ALGORITHM) throw incomplete(`Unsupported AWS 'algorithm': '${alg ?? ''}'`);
+function fromQuery(q: URLSearchParams, alg: string): AuthParts {
+  if (alg !== ALGORITHM) throw incomplete(`Unsupported AWS 'algorithm': '${alg}'`);
   const missing = ['X-Amz-Credential', 'X-Amz-Signature', 'X-Amz-SignedHeaders', 'X-Amz-Date'].filter(
     (k) => !q.get(k),
   );
@@ -191,17 +195,18 @@ export async function verifySigV4Any(req: SignedRequest, opts: VerifyOptions): P
   const service = opts.service ?? 'sts';
   const q = new URLSearchParams(req.query);
   const auth = header(req, 'authorization');
-  if (auth === undefined && !q.has('X-Amz-Algorithm')) {
-    if (header(req, 'x-amz-security-token') !== undefined)
-      throw new StsError(
-        'InvalidClientTokenId',
-        MSG.invalidClientTokenId,
-        'a session token header came without a signature',
-      );
-    throw new StsError('MissingAuthenticationToken', MSG.missingAuth);
-  }
+  const algorithm = q.get('X-Amz-Algorithm');
   const presigned = auth === undefined;
-  const a = presigned ? fromQuery(q) : fromHeader(req, auth);
+  let a: AuthParts;
+  if (auth !== undefined) a = fromHeader(req, auth);
+  else if (algorithm !== null) a = fromQuery(q, algorithm);
+  else if (header(req, 'x-amz-security-token') !== undefined)
+    throw new StsError(
+      'InvalidClientTokenId',
+      MSG.invalidClientTokenId,
+      'a session token header came without a signature',
+    );
+  else throw new StsError('MissingAuthenticationToken', MSG.missingAuth);
 
   // Credentials first: an unknown or forged session token is InvalidClientTokenId whatever the signature.
   const staticSecret = a.sessionToken ? undefined : opts.staticKeys?.(a.accessKeyId);
@@ -269,14 +274,14 @@ export async function verifySigV4Any(req: SignedRequest, opts: VerifyOptions): P
   if (!a.signedHeaders.includes('host'))
     throw mismatch(MSG.signatureMismatch, "the signed headers do not include 'host'");
 
-  const signsToken = presigned || a.signedHeaders.includes('x-amz-security-token');
   const signer = new SignatureV4({
     service: a.service,
     region: a.region,
     credentials: {
       accessKeyId: a.accessKeyId,
       secretAccessKey: session ? session.secretAccessKey : staticSecret!,
-      sessionToken: signsToken ? a.sessionToken : undefined,
+      // presign puts the token back into the query; a token header the client signed is among `headers` below.
+      sessionToken: presigned ? a.sessionToken : undefined,
     },
     sha256: NodeSha256,
     applyChecksum: false,
@@ -290,7 +295,7 @@ export async function verifySigV4Any(req: SignedRequest, opts: VerifyOptions): P
   // smithy trusts a signed x-amz-content-sha256 as the payload hash, so check it against the body we got.
   const declaredHash = headers['x-amz-content-sha256'];
   if (declaredHash !== undefined) {
-    const actual = createHash('sha256').update(req.body, 'utf8').digest('hex');
+    const actual = createHash('sha256').update(req.body).digest('hex');
     if (declaredHash !== actual)
       throw mismatch(
         MSG.signatureMismatch,
@@ -299,22 +304,17 @@ export async function verifySigV4Any(req: SignedRequest, opts: VerifyOptions): P
           : 'x-amz-content-sha256 does not match the body',
       );
   }
+  // A presigned URL's X-Amz-* parameters stay: presign sets each from the parsed values, and leaves the signature out.
   const query: Record<string, string | string[]> = {};
   for (const [k, v] of q) {
-    if (
-      presigned &&
-      /^X-Amz-(Algorithm|Credential|Date|Expires|SignedHeaders|Signature|Security-Token)$/.test(k)
-    )
-      continue;
     const prev = query[k];
     query[k] = prev === undefined ? v : Array.isArray(prev) ? [...prev, v] : [prev, v];
   }
-  const [hostname, port] = (headers.host ?? '').split(':');
   const request: HttpRequest = {
     method: req.method,
+    // Required by the type, not read when signing: SigV4 signs the host header as received.
     protocol: 'https:',
-    hostname: hostname ?? '',
-    port: port ? Number(port) : undefined,
+    hostname: '',
     path: req.path,
     query,
     headers,
@@ -325,7 +325,7 @@ export async function verifySigV4Any(req: SignedRequest, opts: VerifyOptions): P
   };
   const signingDate = new Date(signedAt);
   const signableHeaders = new Set(a.signedHeaders);
-  let expected: string | undefined;
+  let expected: string;
   if (presigned) {
     const out = await signer.presign(request, {
       signingDate,
@@ -333,15 +333,14 @@ export async function verifySigV4Any(req: SignedRequest, opts: VerifyOptions): P
       signableHeaders,
       unhoistableHeaders: signableHeaders,
     });
-    expected = String(out.query?.['X-Amz-Signature'] ?? '');
+    expected = String(out.query!['X-Amz-Signature']);
   } else {
     const out = await signer.sign(request, { signingDate, signableHeaders });
-    expected = /Signature=([0-9a-f]+)/.exec(
-      String(out.headers.authorization ?? out.headers.Authorization),
-    )?.[1];
+    // `AWS4-HMAC-SHA256 Credential=…, SignedHeaders=…, Signature=` and the signature's 64 hex digits.
+    expected = out.headers.authorization!.slice(-64);
   }
   const got = Buffer.from(a.signature);
-  const want = Buffer.from(expected ?? '');
+  const want = Buffer.from(expected);
   if (got.length !== want.length || !timingSafeEqual(got, want))
     throw mismatch(
       MSG.signatureMismatch,

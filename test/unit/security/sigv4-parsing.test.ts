@@ -135,6 +135,35 @@ test('X-Amz-Date and the credential scope date: AWS answers, exactly', async () 
   );
 });
 
+test('an X-Amz-Date of the right shape that is not a real UTC time is malformed, in both forms', async () => {
+  // Date.UTC would roll month 13, April 31 or 24:00 over into a later time; AWS reads the date strictly and answers
+  // a date it cannot read with IncompleteSignature, whatever the credential scope says.
+  const ok = await headerSigned(T0);
+  const p = await presigned(T0);
+  const malformed = (bad: string) =>
+    `IncompleteSignature: Date must be in ISO-8601 'basic format'. Got '${bad}'. See http://en.wikipedia.org/wiki/ISO_8601`;
+  for (const bad of [
+    '20261301T120000Z',
+    '20260001T120000Z',
+    '20260132T120000Z',
+    '20260100T120000Z',
+    '20260431T120000Z',
+    '20260229T120000Z',
+    '20260101T250000Z',
+    '20260101T240000Z',
+    '20260101T126000Z',
+    '20260101T120060Z',
+  ]) {
+    assert.equal(await v({ ...ok, headers: { ...ok.headers, 'x-amz-date': bad } }), malformed(bad), bad);
+    assert.equal(await v(withQuery(p, (q) => q.set('X-Amz-Date', bad))), malformed(bad), `presigned ${bad}`);
+  }
+  // A leap day is a real date: it gets as far as the credential scope check.
+  assert.equal(
+    await v({ ...ok, headers: { ...ok.headers, 'x-amz-date': '20240229T120000Z' } }),
+    "SignatureDoesNotMatch: Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: '20260101' != '20240229', from '20240229T120000Z'.",
+  );
+});
+
 test('the Authorization header: its parts, separators and AWS answers', async () => {
   const ok = await headerSigned(T0);
   assert.equal(await v(withAuth(ok, (a) => `  ${a}  `)), 'ok', 'surrounding whitespace');

@@ -3,10 +3,12 @@
 // issuer (the hint an operator acts on).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { createPublicKey, generateKeyPairSync } from 'node:crypto';
 import {
   checkTimes,
   decodeJwt,
   findProvider,
+  keyFitsAlg,
   matchAudience,
   parseSessionClaims,
   verifyToken,
@@ -78,6 +80,36 @@ test('token syntax: each part is base64url JSON of an object, the signature non-
   assert.equal(await outcome(() => decodeJwt(`${h}.${p}.${s}`)), 'ok');
   // kid is optional: a token without one verifies (the only key is used).
   assert.equal((await verify(signToken(key, claims(), { kid: undefined }))).kid, undefined);
+});
+
+test('an empty signature and one that is not base64url are told apart (the reason explain prints)', () => {
+  const [h, p, s] = signToken(key, claims()).split('.') as [string, string, string];
+  const refusedWith = (message: string) => (e: unknown) => e instanceof TokenError && e.message === message;
+  assert.throws(() => decodeJwt(`${h}.${p}.`), refusedWith('the token has an empty signature'));
+  assert.throws(
+    () => decodeJwt(`${h}.${p}.+${s.slice(1)}`),
+    refusedWith('the token signature is not base64url'),
+  );
+});
+
+// An RSA-PSS public key (2048 bits): it has a modulus like an RSA key, but RS* is PKCS#1 v1.5.
+const RSA_PSS_2048 = `-----BEGIN PUBLIC KEY-----
+MIIBIDALBgkqhkiG9w0BAQoDggEPADCCAQoCggEBAJOyEkJGkntH9sJzhUuhzrFD
+BVK9w4E5ab/bWrx1rqfh+PlI5dojCROUh0egMEqa2CnDnua9laR73WnoY4JWQ2g+
+q7ks9T46lHhEFNJFl4bbG1zAIDJe8oxEFQFn3C9v8ppfMkkWwqlW4OAiktPy8l1C
+sE90kKc9EksT0CCfImHAobVRKy4JwXwNOxhtws0/UURwyuyB9AYQ4UYURrP2HMNo
++cgSVZSFYwIN2mTQRSGhXsDD2A0I+esQBE4oBEtlckkxk8aiQRFiDqQyASsh+K6P
+aTgnp4wQcEvR1zPC5xmyZL6YeFTSzA+TUyyJk5JqFowa+ofkli2wC3OMMUCXWA8C
+AwEAAQ==
+-----END PUBLIC KEY-----`;
+
+test('keys of another type never fit: RSA-PSS for RS*, Ed25519 for ES*', () => {
+  const pss = createPublicKey(RSA_PSS_2048);
+  assert.equal(pss.asymmetricKeyDetails?.modulusLength, 2048);
+  for (const alg of ['RS256', 'RS384', 'RS512'] as const) assert.equal(keyFitsAlg(pss, alg), false, alg);
+  const ed = generateKeyPairSync('ed25519').publicKey;
+  for (const alg of ['RS256', 'ES256', 'ES384', 'ES512'] as const)
+    assert.equal(keyFitsAlg(ed, alg), false, alg);
 });
 
 test('iss and aud: empty, null or of the wrong type are missing claims', async () => {
