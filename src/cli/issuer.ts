@@ -320,7 +320,9 @@ async function publish(argv: string[]): Promise<number> {
   const target = parsePublishTarget(need('publish', values, 'to'));
   const files = await readDocuments(from, { jwksPath: values['jwks-path'] });
   for (const o of await publishDocuments(files, target)) {
-    console.log(`published ${o.location} (${o.contentType}, ${o.bytes} bytes, verified)`);
+    // Said apart so a re-run (or a CI job publishing on every build) shows that nothing was rewritten.
+    const verb = o.unchanged ? 'unchanged' : 'published';
+    console.log(`${verb} ${o.location} (${o.contentType}, ${o.bytes} bytes, verified)`);
   }
   return 0;
 }

@@ -224,13 +224,19 @@ describe('issuer end to end: keygen → documents → serve (HTTPS) → check �
   test('publish to a folder reads back identical documents', async () => {
     const p = await cli(['issuer', 'publish', '--from', join(dir, 'docs'), '--to', join(dir, 'copy')]);
     assert.equal(p.code, 0, p.stderr);
-    assert.match(p.stdout, /verified/);
+    assert.match(p.stdout, /^published .*openid-configuration .*verified\)$/m);
     for (const f of ['.well-known/openid-configuration', 'keys.json']) {
       assert.equal(
         await readFile(join(dir, 'copy', f), 'utf8'),
         await readFile(join(dir, 'docs', f), 'utf8'),
       );
     }
+    // A second run finds the same bytes: it says so and writes nothing.
+    const again = await cli(['issuer', 'publish', '--from', join(dir, 'docs'), '--to', join(dir, 'copy')]);
+    assert.equal(again.code, 0, again.stderr);
+    const lines = again.stdout.trim().split('\n');
+    assert.equal(lines.length, 2, again.stdout);
+    for (const line of lines) assert.match(line, /^unchanged .* bytes, verified\)$/);
   });
 });
 
