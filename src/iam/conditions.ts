@@ -294,17 +294,15 @@ function compareOne(cmp: Comparison, family: Family, policy: Token[], request: s
   }
 }
 
-/** A Numeric or Date comparison: a value that does not parse matches nothing. */
+/** A Numeric or Date comparison. A value that does not parse is NaN, which compares false with everything (itself too). */
 function ordered(
   family: Family,
   request: string,
   policy: string,
   f: (a: number, b: number) => boolean,
 ): boolean {
-  const parse = family === 'Date' ? parseDate : parseNumber;
-  const a = parse(request);
-  const b = parse(policy);
-  return a !== undefined && b !== undefined && f(a, b);
+  const parse = (text: string): number => (family === 'Date' ? parseDate(text) : parseNumber(text)) ?? NaN;
+  return f(parse(request), parse(policy));
 }
 
 const q = (s: string): string => JSON.stringify(s);
@@ -400,10 +398,10 @@ export function evaluateCondition(
   }
 
   const shown = patterns.map(tokensToText);
-  const valuesShown =
-    unresolved.length > 0 || entry.values.some((v, i) => v !== shown[i])
-      ? `${list(entry.values)} (resolved: ${list(shown)}${unresolved.length > 0 ? `; ${unresolved.join('; ')}` : ''})`
-      : list(entry.values);
+  // An unresolved value leaves `shown` shorter than the policy's values, so it shows the resolved list too.
+  const valuesShown = entry.values.some((v, i) => v !== shown[i])
+    ? `${list(entry.values)} (resolved: ${list(shown)}${unresolved.length > 0 ? `; ${unresolved.join('; ')}` : ''})`
+    : list(entry.values);
   const scope =
     op.qualifier === 'ForAllValues'
       ? 'every value of '

@@ -7,6 +7,7 @@ import {
   BASE_OPERATORS,
   cidrContains,
   evaluatePolicy,
+  parseDate,
   parseOperator,
   type ConditionResult,
   type ConditionValue,
@@ -113,6 +114,21 @@ describe('Date values', () => {
     ['DateGreaterThanEquals', D, '2026-06-01T00:00:00Z', true, 'strictly later'],
     ['DateLessThan', D, '1767225599', true, 'epoch seconds, one second before'],
   ]);
+});
+
+describe("a date without a zone is UTC, whatever the machine's zone", () => {
+  it('under a zone ahead of UTC', () => {
+    const saved = process.env.TZ;
+    process.env.TZ = 'Asia/Kolkata';
+    try {
+      assert.equal(parseDate('2026-01-01T00:00:00'), Date.UTC(2026, 0, 1));
+      assert.equal(parseDate('2026-01-01'), Date.UTC(2026, 0, 1));
+      assert.equal(verdict('DateEquals', '2026-01-01', '2026-01-01T00:00:00Z'), 'match');
+    } finally {
+      if (saved === undefined) delete process.env.TZ;
+      else process.env.TZ = saved;
+    }
+  });
 });
 
 describe('IP addresses and CIDRs', () => {
@@ -274,6 +290,8 @@ describe('the reason explain prints for each pair', () => {
   const absent = '"test:Key" is not in the request; ';
   const unresolved =
     'policy value "${aws:username}": ${aws:username} cannot be resolved: "aws:username" is not in the request';
+  const unresolvedId =
+    'policy value "${aws:userid}": ${aws:userid} cannot be resolved: "aws:userid" is not in the request';
   const user = { 'aws:username': 'al' };
   const rows: Array<[string, unknown, ConditionValue | undefined, Record<string, ConditionValue>, string]> = [
     // a missing key, for each rule that decides it
@@ -337,7 +355,28 @@ describe('the reason explain prints for each pair', () => {
       {},
       `"test:Key" = "x" satisfies StringEquals ["\${aws:username}", "x"] (resolved: "x"; ${unresolved})`,
     ],
+    [
+      'StringEquals',
+      ['u-${aws:username}', 'x'],
+      'u-al',
+      user,
+      '"test:Key" = "u-al" satisfies StringEquals ["u-${aws:username}", "x"] (resolved: ["u-al", "x"])',
+    ],
+    [
+      'StringEquals',
+      ['${aws:username}', '${aws:userid}', 'x'],
+      'x',
+      {},
+      `"test:Key" = "x" satisfies StringEquals ["\${aws:username}", "\${aws:userid}", "x"] (resolved: "x"; ${unresolved}; ${unresolvedId})`,
+    ],
     // undetermined pairs say why
+    [
+      'StringEquals',
+      ['${aws:username}', '${aws:userid}'],
+      'y',
+      {},
+      `${unresolved}; ${unresolvedId}; the other values do not decide the condition, so it is undetermined`,
+    ],
     [
       'StringEquals',
       ['${aws:username}', 'x'],
