@@ -30,7 +30,15 @@ import { admissionReview, samplePod, ROLE } from '../test/helpers/webhook-https.
 import { claims, configDoc, makeKey, signToken, webIdentityForm } from '../test/helpers/sts-fixtures.js';
 import { referenceBinary, OneLineError } from '../scripts/reference-webhook.js';
 import type { LoadSpec } from './load-generator.js';
-import { alternate, round, rssOf, summary, waitFor, type Side } from './side-by-side.js';
+import {
+  alternate,
+  deployedWebhookNodeOptions,
+  round,
+  rssOf,
+  summary,
+  waitFor,
+  type Side,
+} from './side-by-side.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -84,27 +92,21 @@ async function compareWebhooks(
       '--aws-default-region=eu-west-1',
     ];
     const ref = spawnProcess(refBin, [...common, `--port=${refPort}`, `--metrics-port=${refMetrics}`]);
-    const ours = spawnProcess(process.execPath, [
-      CLI,
-      'webhook',
-      ...common,
-      `--port=${ourPort}`,
-      `--metrics-port=${ourMetrics}`,
-      '--bind-address=127.0.0.1',
-    ]);
+    // Each openirsa build runs with the V8 options its deploy files give the webhook.
+    const startOpenirsa = (cliJs: string, port: number, metricsPort: number): CliProcess => {
+      const options = deployedWebhookNodeOptions(cliJs);
+      console.log(`webhook: ${cliJs}: NODE_OPTIONS=${options ?? '(none)'}`);
+      const args = [`--port=${port}`, `--metrics-port=${metricsPort}`, '--bind-address=127.0.0.1'];
+      return spawnProcess(
+        process.execPath,
+        [cliJs, 'webhook', ...common, ...args],
+        options ? { NODE_OPTIONS: options } : {},
+      );
+    };
+    const ours = startOpenirsa(CLI, ourPort, ourMetrics);
     procs.push(ref, ours);
     const basePorts = baseline ? await Promise.all([freePort(), freePort()]) : undefined;
-    const base =
-      baseline && basePorts
-        ? spawnProcess(process.execPath, [
-            baseline,
-            'webhook',
-            ...common,
-            `--port=${basePorts[0]}`,
-            `--metrics-port=${basePorts[1]}`,
-            '--bind-address=127.0.0.1',
-          ])
-        : undefined;
+    const base = baseline && basePorts ? startOpenirsa(baseline, basePorts[0], basePorts[1]) : undefined;
     if (base) procs.push(base);
     const body = admissionReview('admission.k8s.io/v1', '6a1c4c39-0b7e-4d5e-9a7c-2f3d4e5f6a7b', samplePod());
     const spec: Omit<LoadSpec, 'url'> = {

@@ -26,7 +26,7 @@ import {
 } from '../test/e2e/support.js';
 import { admissionReview, samplePod } from '../test/helpers/webhook-https.js';
 import { referenceBinary, OneLineError } from '../scripts/reference-webhook.js';
-import { round, rssOf, waitFor, type Side } from './side-by-side.js';
+import { deployedWebhookNodeOptions, round, rssOf, waitFor, type Side } from './side-by-side.js';
 
 const NAMESPACES = 100;
 
@@ -111,15 +111,22 @@ async function main(): Promise<void> {
         `--tls-key=${tls.keyFile}`,
       ];
     }
-    const start = async (name: string, cmd: string, args: string[]): Promise<void> => {
+    const start = async (name: string, cmd: string, args: string[], cliJs?: string): Promise<void> => {
       const [port, metrics] = await Promise.all([freePort(), freePort()]);
-      const proc = spawnProcess(cmd, [...args, ...common, `--port=${port}`, `--metrics-port=${metrics}`]);
+      // Each openirsa build runs with the V8 options its deploy files give the webhook.
+      const nodeOptions = cliJs ? deployedWebhookNodeOptions(cliJs) : undefined;
+      if (cliJs) console.log(`${name}: NODE_OPTIONS=${nodeOptions ?? '(none)'}`);
+      const proc = spawnProcess(
+        cmd,
+        [...args, ...common, `--port=${port}`, `--metrics-port=${metrics}`],
+        nodeOptions ? { NODE_OPTIONS: nodeOptions } : {},
+      );
       procs.push({ side: { name, pid: proc.child.pid!, url: `https://127.0.0.1:${port}/mutate` }, proc });
     };
     await start('reference', refBin, []);
-    await start('openirsa', process.execPath, [CLI, 'webhook', '--bind-address=127.0.0.1']);
+    await start('openirsa', process.execPath, [CLI, 'webhook', '--bind-address=127.0.0.1'], CLI);
     if (baseline)
-      await start('baseline', process.execPath, [baseline, 'webhook', '--bind-address=127.0.0.1']);
+      await start('baseline', process.execPath, [baseline, 'webhook', '--bind-address=127.0.0.1'], baseline);
     const [lastNs, lastName] = names.at(-1)!;
     // The sample review is in great-namespace; this one asks for the last ServiceAccount created.
     const review = admissionReview('admission.k8s.io/v1', 'mem-1', samplePod(lastName)).replaceAll(

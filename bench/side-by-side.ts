@@ -4,10 +4,11 @@
  * RSS of a server and its children, waiting for a side to answer.
  */
 import { spawn } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parse as parseYaml } from 'yaml';
 import { sleep, type CliProcess } from '../test/e2e/support.js';
 import { childPids, cpuSeconds, memoryMiB } from './http-client.js';
 import type { LoadResult, LoadSpec } from './load-generator.js';
@@ -23,6 +24,25 @@ export interface Side {
 export interface RoundResult extends LoadResult {
   serverCpuPerRequestUs: number;
   requestsPerSecond: number;
+}
+
+/**
+ * The NODE_OPTIONS that a build's deploy files give the webhook container (deploy/kustomize/base/deployment.yaml of
+ * the repository holding CLI_JS = REPO/dist/src/cli/bin.js; the Helm chart gives the same, test/unit/repo checks), so
+ * that a bench runs each openirsa side with the V8 options it is deployed with. Undefined when that build has none.
+ */
+export function deployedWebhookNodeOptions(cliJs: string): string | undefined {
+  const file = resolve(cliJs, '../../../../deploy/kustomize/base/deployment.yaml');
+  if (!existsSync(file)) return undefined;
+  const doc = parseYaml(readFileSync(file, 'utf8')) as {
+    spec: {
+      template: {
+        spec: { containers: Array<{ name: string; env?: Array<{ name: string; value?: string }> }> };
+      };
+    };
+  };
+  const webhook = doc.spec.template.spec.containers.find((c) => c.name === 'webhook');
+  return webhook?.env?.find((e) => e.name === 'NODE_OPTIONS')?.value;
 }
 
 /** All the processes of a server (it and its direct children, e.g. --workers). */

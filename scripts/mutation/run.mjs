@@ -43,6 +43,7 @@ export const MODULES = {
       'test/unit/iam/undetermined.test.ts',
       'test/unit/iam/effective.test.ts',
       'test/unit/security/iam.test.ts',
+      'test/unit/security/evaluate-edges.test.ts',
     ],
   },
 };

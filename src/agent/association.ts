@@ -4,7 +4,7 @@
  * who may manage cluster-wide objects may create one, as only IAM-authorized callers may on EKS. Parsing and lookup
  * are pure; the agent and the webhook read the same objects (one source of truth).
  */
-import { parseAllDocuments } from 'yaml';
+import { loadYaml } from '../lazy-yaml.js';
 import { parseRoleArn } from '../iam/arn.js';
 import { OpenIrsaError, messageOf } from '../errors.js';
 
@@ -165,10 +165,12 @@ export class AssociationIndex {
 export function parseAssociationsText(text: string): Association[] {
   let docs: unknown[];
   try {
-    docs = parseAllDocuments(text).map((d) => {
-      if (d.errors.length > 0) throw new AssociationError(`invalid YAML: ${d.errors[0]!.message}`);
-      return d.toJS() as unknown;
-    });
+    docs = loadYaml()
+      .parseAllDocuments(text)
+      .map((d) => {
+        if (d.errors.length > 0) throw new AssociationError(`invalid YAML: ${d.errors[0]!.message}`);
+        return d.toJS() as unknown;
+      });
   } catch (err) {
     if (err instanceof AssociationError) throw err;
     throw new AssociationError(`invalid YAML: ${messageOf(err)}`);

@@ -19,7 +19,14 @@ import {
   type PolicyKind,
   type PrincipalSpec,
 } from './policy.js';
-import { matchTokens, resolvePattern, type Lookup, type Token } from './variables.js';
+import {
+  globMatch,
+  matchTokens,
+  resolvePattern,
+  wildcardTokens,
+  type Lookup,
+  type Token,
+} from './variables.js';
 
 /** Case-insensitive key lookup over the request's condition keys (IAM key names are case-insensitive). */
 export function keyLookup(keys: Record<string, ConditionValue>): Lookup {
@@ -35,14 +42,14 @@ export function keyLookup(keys: Record<string, ConditionValue>): Lookup {
   };
 }
 
-const noVariables: Lookup = () => undefined;
-
-/** Action patterns: case-insensitive, `*` and `?` wildcards. */
+/**
+ * Action patterns: case-insensitive, `*` and `?` wildcards, no policy variables (IAM substitutes them only in
+ * Resource and Condition values). The two fast paths save globMatch's tokenizing (about 0.2-0.4 us a pattern).
+ */
 function actionMatches(pattern: string, action: string): boolean {
   if (pattern === '*') return true;
   if (!pattern.includes('*') && !pattern.includes('?')) return pattern.toLowerCase() === action.toLowerCase();
-  const r = resolvePattern(pattern, true, false, noVariables);
-  return r.ok && matchTokens(r.tokens, action, true);
+  return globMatch(pattern, action, true);
 }
 
 const q = (s: string): string => JSON.stringify(s);
@@ -68,7 +75,8 @@ export function evaluatePolicy(doc: unknown, ctx: RequestContext, kind?: PolicyK
 
 function decide(statements: StatementResult[]): Decision {
   if (statements.some((s) => s.matched && s.effect === 'Deny')) return 'ExplicitDeny';
-  if (statements.some((s) => s.matched && s.effect === 'Allow')) return 'Allow';
+  // No matched Deny: any matched statement is an Allow.
+  if (statements.some((s) => s.matched)) return 'Allow';
   return 'ImplicitDeny';
 }
 
@@ -286,16 +294,6 @@ function resourceMatch(
 
 type Outcome = 'yes' | 'no' | 'unknown';
 
-/** Index of the n-th colon of `s` (1-based), or -1. */
-function nthColon(s: string, n: number): number {
-  let i = -1;
-  for (let k = 0; k < n; k++) {
-    i = s.indexOf(':', i + 1);
-    if (i < 0) return -1;
-  }
-  return i;
-}
-
 /** The pattern's partition, service and region lowercased (its other segments as written). */
 function lowerHead(pattern: string): string {
   return pattern
@@ -303,11 +301,6 @@ function lowerHead(pattern: string): string {
     .map((seg, i) => (i >= 1 && i <= 3 ? seg.toLowerCase() : seg))
     .join(':');
 }
-
-const literalTokens = (text: string): Token[] => {
-  const r = resolvePattern(text, true, false, noVariables);
-  return r.ok ? r.tokens : [];
-};
 
 /**
  * Does one Resource entry cover the request's resource?
@@ -325,27 +318,27 @@ function resourceOutcome(
   variables: boolean,
 ): { outcome: Outcome; note?: string } {
   if (pattern === '*') return { outcome: 'yes' };
-  const fifth = nthColon(pattern, 5);
+  const parts = pattern.split(':');
   let rest: Token[] = [];
   let readings: string[];
   let ambiguity: string;
-  if (fifth >= 0) {
-    const r = resolvePattern(pattern.slice(fifth + 1), true, variables, lookup);
+  if (parts.length > 5) {
+    // Six parts or more: the head is up to the fifth colon, the rest is the resource part (colons and all).
+    const r = resolvePattern(parts.slice(5).join(':'), true, variables, lookup);
     if (!r.ok) return { outcome: 'unknown', note: r.reason };
     rest = r.tokens;
-    const head = pattern.slice(0, fifth + 1);
+    const head = `${parts.slice(0, 5).join(':')}:`;
     readings = [head, lowerHead(head)];
     ambiguity =
       'its partition, service or region is not in lowercase, and AWS documents no case rule for them';
   } else {
-    const parts = pattern.split(':').length;
-    const padded = (p: string): string => p + ':*'.repeat(6 - parts);
+    const padded = (p: string): string => p + ':*'.repeat(6 - parts.length);
     readings = [pattern, lowerHead(pattern), padded(pattern), padded(lowerHead(pattern))];
-    ambiguity = `it has ${parts} of an ARN's six parts, and AWS documents no reading for the missing ones`;
+    ambiguity = `it has ${parts.length} of an ARN's six parts, and AWS documents no reading for the missing ones`;
   }
   let yes = 0;
   const distinct = [...new Set(readings)];
-  for (const head of distinct) if (matchTokens([...literalTokens(head), ...rest], resource)) yes++;
+  for (const head of distinct) if (matchTokens([...wildcardTokens(head), ...rest], resource)) yes++;
   if (yes === distinct.length) return { outcome: 'yes' };
   if (yes === 0) return { outcome: 'no' };
   return { outcome: 'unknown', note: ambiguity };

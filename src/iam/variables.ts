@@ -147,8 +147,14 @@ export function matchTokens(tokens: Token[], input: string, ignoreCase = false):
   return p === pat.length;
 }
 
+/** A pattern's `*` and `?` wildcards, its other text literal (`${...}` included: no variables here). */
+export function wildcardTokens(pattern: string): Token[] {
+  const tokens: Token[] = [];
+  pushLiteral(tokens, pattern, true, false);
+  return tokens;
+}
+
 /** Convenience: match a plain wildcard pattern (no variables). */
 export function globMatch(pattern: string, input: string, ignoreCase = false): boolean {
-  const r = resolvePattern(pattern, true, false, () => undefined);
-  return r.ok && matchTokens(r.tokens, input, ignoreCase);
+  return matchTokens(wildcardTokens(pattern), input, ignoreCase);
 }

@@ -12,7 +12,7 @@ import { readFileSync } from 'node:fs';
 import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest, type RequestOptions } from 'node:https';
 import { dirname, isAbsolute, join } from 'node:path';
-import { parse as parseYaml } from 'yaml';
+import { loadYaml } from '../lazy-yaml.js';
 import {
   KubeConfigError,
   kubeClientSource,
@@ -101,7 +101,7 @@ export function loadKubeConnection(options: KubeClientOptions): KubeConnection {
 }
 
 function fromKubeconfig(path: string, serverOverride: string | undefined): KubeConnection {
-  const doc = (parseYaml(readFileSync(path, 'utf8')) ?? {}) as KubeconfigFile;
+  const doc = (loadYaml().parse(readFileSync(path, 'utf8')) ?? {}) as KubeconfigFile;
   const base = dirname(path);
   const file = (p: unknown): Buffer | undefined =>
     typeof p === 'string' && p !== '' ? readFileSync(isAbsolute(p) ? p : join(base, p)) : undefined;

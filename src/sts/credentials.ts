@@ -12,6 +12,8 @@ const VERSION = 1;
 const AAD = Buffer.from('openirsa-sts-session-v1');
 const IV_BYTES = 12;
 const TAG_BYTES = 16;
+/** The longest session token read. */
+export const MAX_TOKEN_CHARS = 16384;
 
 export interface Session {
   accessKeyId: string;
@@ -90,25 +92,27 @@ export function sealSession(session: Session, key: Buffer, random: Random = rand
   const iv = random(IV_BYTES);
   const cipher = createCipheriv('aes-256-gcm', key, iv);
   cipher.setAAD(AAD);
-  const ct = cipher.update(JSON.stringify(session), 'utf8');
-  const last = cipher.final(); // empty for GCM, a stream mode
+  const ct = cipher.update(JSON.stringify(session)); // a string is read as UTF-8
+  cipher.final(); // computes the tag; returns nothing more for GCM, a stream mode
   const tag = cipher.getAuthTag();
   // version, key id, iv, ciphertext, tag: one allocation instead of two concatenations.
-  const out = Buffer.allocUnsafe(2 + iv.length + ct.length + last.length + tag.length);
+  const out = Buffer.allocUnsafe(2 + iv.length + ct.length + tag.length);
   out[0] = VERSION;
   out[1] = keyId(key);
   let at = 2 + iv.copy(out, 2);
   at += ct.copy(out, at);
-  at += last.copy(out, at);
   tag.copy(out, at);
   return out.toString('base64');
 }
 
 /** Open a token with any of the keys; undefined when it is not one of ours (forged, corrupted, other key). */
 export function openSession(token: string, keys: readonly Buffer[]): Session | undefined {
-  if (token.length < 40 || token.length > 16384 || !/^[A-Za-z0-9+/]+={0,2}$/.test(token)) return undefined;
+  // Before decryption: the size bound and the alphabet (the base64 decoder would skip other characters), and the
+  // version byte, which the tag does not cover. A token too short to hold IV, tag and a session fails below:
+  // GCM refuses a tag under 16 bytes, and only sealSession, which writes a whole session, has the key.
+  if (token.length > MAX_TOKEN_CHARS || !/^[A-Za-z0-9+/]+={0,2}$/.test(token)) return undefined;
   const raw = Buffer.from(token, 'base64');
-  if (raw.length < 2 + IV_BYTES + TAG_BYTES + 2 || raw[0] !== VERSION) return undefined;
+  if (raw[0] !== VERSION) return undefined;
   const iv = raw.subarray(2, 2 + IV_BYTES);
   const ct = raw.subarray(2 + IV_BYTES, raw.length - TAG_BYTES);
   const tag = raw.subarray(raw.length - TAG_BYTES);

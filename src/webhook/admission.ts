@@ -3,7 +3,7 @@
  * AdmissionReview out with the request's TypeMeta and uid echoed, the reference's exact error texts, and the
  * JSON patch base64-encoded. Pure apart from the `lookup` call; never throws.
  */
-import { parse as parseYaml } from 'yaml';
+import { loadYaml } from '../lazy-yaml.js';
 import { MAX_ADMISSION_BODY_BYTES } from './constants.js';
 import { goString } from './go/json-string.js';
 import { jsonKind } from './go/type-check.js';
@@ -127,7 +127,8 @@ function decodeBody(body: Buffer, text: string, lossless: boolean): unknown {
     }
   } else {
     try {
-      doc = text.trim() === '' ? null : (parseYaml(text, { version: '1.1', uniqueKeys: false }) ?? null);
+      doc =
+        text.trim() === '' ? null : (loadYaml().parse(text, { version: '1.1', uniqueKeys: false }) ?? null);
     } catch (e) {
       throw new DecodeFailure(`error converting YAML to JSON: yaml: ${messageOf(e).split('\n')[0]}`);
     }

@@ -5,7 +5,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { parseAllDocuments } from 'yaml';
+import { loadYaml } from '../lazy-yaml.js';
 import { FileWatcher } from './file-watch.js';
 import { stripServiceAccount, type IdentityCache, type StrippedServiceAccount } from './cache.js';
 import type { Logger } from '../log.js';
@@ -41,7 +41,7 @@ function collect(doc: unknown, out: unknown[], where: string): void {
 
 /** Parse the file's content (YAML or JSON) into stripped ServiceAccounts. */
 export function parseServiceAccounts(content: string, annotationPrefix: string): StrippedServiceAccount[] {
-  const docs = parseAllDocuments(content);
+  const docs = loadYaml().parseAllDocuments(content);
   const raw: unknown[] = [];
   docs.forEach((d, i) => {
     if (d.errors.length > 0) throw new ServiceAccountsFileError(`document ${i + 1}: ${d.errors[0]!.message}`);

@@ -4,7 +4,13 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
 import { SignatureV4 } from '@smithy/signature-v4';
-import { issueCredentials, openSession, sealSession } from '../../../src/sts/credentials.js';
+import {
+  issueCredentials,
+  MAX_TOKEN_CHARS,
+  openSession,
+  sealSession,
+  type Session,
+} from '../../../src/sts/credentials.js';
 import { NodeSha256, verifySigV4, type SignedRequest } from '../../../src/sts/sigv4.js';
 import { stsOutcome } from '../../helpers/sts-fixtures.js';
 import { GET_CALLER_IDENTITY, presignedGet, signedPost } from '../../helpers/sigv4-requests.js';
@@ -141,11 +147,50 @@ test('session tokens: the checks before decryption (alphabet, length, version by
   assert.equal(openSession('A'.repeat(39), [KEY]), undefined);
   assert.equal(openSession(Buffer.alloc(30, 1).toString('base64'), [KEY]), undefined);
   const big = sealSession({ ...creds.session, sessionPolicy: 'x'.repeat(13_000) }, KEY);
-  assert.ok(big.length > 16384);
+  assert.ok(big.length > MAX_TOKEN_CHARS);
   assert.equal(openSession(big, [KEY]), undefined, 'over 16384 characters');
-  const fits = sealSession({ ...creds.session, sessionPolicy: 'x'.repeat(11_000) }, KEY);
-  assert.ok(fits.length <= 16384);
-  assert.ok(openSession(fits, [KEY]), 'under the limit opens');
+  // Exactly at the limit: 16384 base64 characters are 12288 bytes, 30 of them version, key id, IV and tag.
+  const json = JSON.stringify({ ...creds.session, sessionPolicy: '' });
+  const atLimit = sealSession({ ...creds.session, sessionPolicy: 'x'.repeat(12288 - 30 - json.length) }, KEY);
+  assert.equal(atLimit.length, MAX_TOKEN_CHARS);
+  assert.ok(openSession(atLimit, [KEY]), 'exactly 16384 characters opens');
+});
+
+test('short session tokens with our version and key id but not sealed by us open to nothing and never throw', () => {
+  const keyIdByte = Buffer.from(creds.sessionToken, 'base64')[1]!;
+  for (let n = 0; n <= 48; n++)
+    for (const fill of [0x00, 0x5a, 0xff]) {
+      const raw = Buffer.alloc(n, fill);
+      if (n > 0) raw[0] = 1;
+      if (n > 1) raw[1] = keyIdByte;
+      const token = raw.toString('base64');
+      assert.equal(token === '' ? undefined : openSession(token, [KEY]), undefined, `${n} bytes of ${fill}`);
+    }
+});
+
+test('the session token format is stable: a token sealed by an earlier build still opens', () => {
+  // Replicas in a rolling upgrade open each other's tokens, and tokens issued before an upgrade stay valid:
+  // the layout (version, key id, IV, ciphertext, tag) and the authenticated data must not change.
+  const session: Session = {
+    accessKeyId: 'ASIAAAAAAAAAAAAAAAAA',
+    secretAccessKey: 'x',
+    partition: 'aws',
+    account: '111122223333',
+    roleName: 'r',
+    roleId: 'AROAAAAAAAAAAAAAAAAAA',
+    sessionName: 's',
+    issuedAt: 1,
+    expiresAt: 2,
+  };
+  const sealed =
+    'AUsRERERERERERERERHZpmXddowtRmeF42nMU70n9O0j2XsiPV1ByRv9n7gg0SACSR2+PJ85w+TkpKO1WgohLuLRLEL3tZVoAezJbMJsraaMu+' +
+    'TusUQrp8QLtWTu9oxV3PP1eR9fJciOwONhMK/fsaWlUYyH3jxE41hern1n/aL4AvuNHytwkVRR2IQqiDgkVROiWMKahBY9h01oHy0gm168fng0C6' +
+    'ppspYUDxQKtncElga9JuXFbkXQZnMKa2jUERbcUudmbVP5dD0LnGM09XrQXOx4GN/1ut4eubLdquPyEw==';
+  assert.deepEqual(openSession(sealed, [KEY]), session);
+  assert.equal(
+    sealSession(session, KEY, (n) => Buffer.alloc(n, 0x11)),
+    sealed,
+  );
 });
 
 test('access key ids: the account decodes whatever the random bits; the random bits make keys differ', async () => {
