@@ -7,7 +7,9 @@
  *   build) for the same ServiceAccounts, driven over HTTPS keep-alive (64 connections) with the same 3-container
  *   pod review by bench/load-generator.ts in its own process;
  * - STS: `openirsa sts serve` and moto's server (`moto_server`, from `bash scripts/python-tools.sh`), plain HTTP
- *   keep-alive (32 connections), AssumeRoleWithWebIdentity with distinct RS256 tokens.
+ *   keep-alive (32 connections), AssumeRoleWithWebIdentity with distinct RS256 tokens (`--sts-workers N` serves
+ *   openirsa's side with `--workers N`).
+ * `--baseline OTHER/dist/src/cli/bin.js` adds another build of openirsa as a third side of both comparisons.
  * Prints, per side: requests/s, p50/p99, server CPU per request, RSS after the load, each as the range over the
  * rounds (the spread), and the ratios of the medians. Exit status 1 when a reply was wrong or a side failed.
  */
@@ -158,7 +160,13 @@ async function compareWebhooks(
 
 // ------------------------------------------------------------------------------------------ STS
 
-async function compareSts(rounds: number, seconds: number, dir: string): Promise<boolean> {
+async function compareSts(
+  rounds: number,
+  seconds: number,
+  dir: string,
+  baseline: string | undefined,
+  workers: number,
+): Promise<boolean> {
   const moto = join(ROOT, '.cache/venv/bin/moto_server');
   if (!existsSync(moto)) throw new OneLineError(`${moto} is missing: run \`bash scripts/python-tools.sh\``);
   const key = await makeKey('bench-kid', 'RS256');
@@ -169,15 +177,26 @@ async function compareSts(rounds: number, seconds: number, dir: string): Promise
       RoleSessionName: `bench-${i}`,
     }),
   );
-  const [ourPort, motoPort] = await Promise.all([freePort(), freePort()]);
-  const ours = spawnProcess(
-    process.execPath,
-    [CLI, 'sts', 'serve', '--config', join(dir, 'sts.yaml'), '--port', String(ourPort)],
-    {
-      OPENIRSA_LOG_LEVEL: 'warn',
-    },
-  );
+  const [ourPort, motoPort, basePort] = await Promise.all([freePort(), freePort(), freePort()]);
+  const serve = (cli: string, port: number) =>
+    spawnProcess(
+      process.execPath,
+      [
+        cli,
+        'sts',
+        'serve',
+        '--config',
+        join(dir, 'sts.yaml'),
+        '--port',
+        String(port),
+        '--workers',
+        String(workers),
+      ],
+      { OPENIRSA_LOG_LEVEL: 'warn' },
+    );
+  const ours = serve(CLI, ourPort);
   const mo = spawnProcess(moto, ['-H', '127.0.0.1', '-p', String(motoPort)]);
+  const base = baseline ? serve(baseline, basePort) : undefined;
   try {
     const spec: Omit<LoadSpec, 'url'> = {
       connections: 32,
@@ -191,23 +210,32 @@ async function compareSts(rounds: number, seconds: number, dir: string): Promise
       { name: 'moto', pid: mo.child.pid!, url: `http://127.0.0.1:${motoPort}/` },
       { name: 'openirsa', pid: ours.child.pid!, url: `http://127.0.0.1:${ourPort}/` },
     ];
-    for (const [side, proc] of [
+    const launched: Array<[Side, CliProcess]> = [
       [sides[0]!, mo],
       [sides[1]!, ours],
-    ] as const)
+    ];
+    if (base) {
+      sides.push({ name: 'baseline', pid: base.child.pid!, url: `http://127.0.0.1:${basePort}/` });
+      launched.push([sides[2]!, base]);
+    }
+    for (const [side, proc] of launched)
       await waitFor(side.name, proc, async () => {
         const r = await round(side, { ...spec, connections: 1, warmupSeconds: 0, seconds: 2 }, dir);
         return r.errors === 0 && r.requests > 0;
       });
     console.log(
-      `sts: AssumeRoleWithWebIdentity, plain HTTP keep-alive, 32 connections, ${seconds} s rounds after 2 s warm-up`,
+      `sts: AssumeRoleWithWebIdentity, plain HTTP keep-alive, 32 connections, ${workers} openirsa worker(s), ${seconds} s rounds after 2 s warm-up`,
     );
     const results = await alternate(sides, rounds, spec, dir);
     const rss = new Map(sides.map((s) => [s.name, rssOf(s.pid)]));
     console.log(`\n${summary('sts AssumeRoleWithWebIdentity', results, rss, 'openirsa', 'moto')}\n`);
+    if (base)
+      console.log(
+        `${summary('sts AssumeRoleWithWebIdentity, this build vs --baseline', results, rss, 'openirsa', 'baseline')}\n`,
+      );
     return [...results.values()].flat().every((r) => r.errors === 0);
   } finally {
-    await Promise.all([ours.stop(), mo.stop()]);
+    await Promise.all([ours.stop(), mo.stop(), base?.stop()]);
   }
 }
 
@@ -220,18 +248,22 @@ async function main(): Promise<void> {
       only: { type: 'string' },
       'fake-api': { type: 'boolean', default: false },
       baseline: { type: 'string' },
+      'sts-workers': { type: 'string' },
     },
   });
   const rounds = Number(values.rounds);
   const seconds = Number(values.seconds);
   const only = values.only;
   const usage =
-    'usage: npm run bench:compare -- <reference source folder | built binary> [--rounds N] [--seconds S] [--only webhook|sts] [--fake-api] [--baseline OTHER_CLI_JS]';
+    'usage: npm run bench:compare -- <reference source folder | built binary> [--rounds N] [--seconds S] [--only webhook|sts] [--fake-api] [--baseline OTHER_CLI_JS] [--sts-workers N]';
   if (!Number.isSafeInteger(rounds) || rounds < 1 || !(seconds > 0))
     throw new OneLineError(`bad --rounds or --seconds; ${usage}`);
   if (only !== undefined && only !== 'webhook' && only !== 'sts')
     throw new OneLineError(`bad --only; ${usage}`);
   if (only !== 'sts' && positionals.length !== 1) throw new OneLineError(usage);
+  const stsWorkers = Number(values['sts-workers'] ?? 1);
+  if (!Number.isSafeInteger(stsWorkers) || stsWorkers < 1 || stsWorkers > 64)
+    throw new OneLineError(`bad --sts-workers; ${usage}`);
   if (!existsSync(CLI)) throw new OneLineError(`${CLI} is missing: run \`npm run build\` first`);
   const dir = mkdtempSync(join(tmpdir(), 'openirsa-bench-compare-'));
   let ok = true;
@@ -246,7 +278,15 @@ async function main(): Promise<void> {
           values['fake-api'],
           values.baseline ? resolve(values.baseline) : undefined,
         )) && ok;
-    if (only !== 'webhook') ok = (await compareSts(rounds, seconds, dir)) && ok;
+    if (only !== 'webhook')
+      ok =
+        (await compareSts(
+          rounds,
+          seconds,
+          dir,
+          values.baseline ? resolve(values.baseline) : undefined,
+          stsWorkers,
+        )) && ok;
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -28,10 +28,13 @@ export interface ProviderRef {
 
 export interface DecodedJwt {
   token: string;
-  header: Record<string, unknown>;
+  /** Shared by the tokens that carry the same header: read it, never change it (it is frozen). */
+  header: Readonly<Record<string, unknown>>;
   payload: Record<string, unknown>;
   alg: Alg;
   kid?: string;
+  /** The signature's bytes, decoded once here (its canonical form checked) for the signature check. */
+  signature: Buffer;
 }
 
 /** Resolves the public key for a token (a KeyObject already checked to fit the algorithm). */
@@ -87,13 +90,32 @@ function decodeJson(part: string): Record<string, unknown> | undefined {
   }
 }
 
+/**
+ * Decoded headers by their exact text. Every token one key signs carries the same header (alg, kid, typ), so a
+ * handful of entries serve all requests; the header is only parsed here, never trusted more for being cached.
+ * Bounded: distinct headers sent on purpose only churn it.
+ */
+const HEADER_CACHE_MAX = 64;
+const headerCache = new Map<string, Readonly<Record<string, unknown>>>();
+function decodeHeader(part: string): Readonly<Record<string, unknown>> | undefined {
+  let header = headerCache.get(part);
+  if (header === undefined) {
+    const decoded = decodeJson(part);
+    if (decoded === undefined) return undefined;
+    header = Object.freeze(decoded);
+    if (headerCache.size >= HEADER_CACHE_MAX) headerCache.clear();
+    headerCache.set(part, header);
+  }
+  return header;
+}
+
 /** Syntax and algorithm: a compact JWS with JSON header and payload, signed with an allowed algorithm. */
 export function decodeJwt(raw: string): DecodedJwt {
   // SDKs read the token file without trimming; a trailing newline is not the client's fault.
   const token = raw.trim();
   const parts = token.split('.');
   if (parts.length !== 3) throw malformed(`the token has ${parts.length} dot-separated parts, not 3`);
-  const header = decodeJson(parts[0]!);
+  const header = decodeHeader(parts[0]!);
   const payload = decodeJson(parts[1]!);
   if (!header || !payload) throw malformed('the token header or payload is not base64url-encoded JSON');
   const alg = header.alg;
@@ -107,12 +129,13 @@ export function decodeJwt(raw: string): DecodedJwt {
   if (!/^[A-Za-z0-9_-]+$/.test(parts[2]!)) throw malformed('the token signature is not base64url');
   // Canonical only: the decoder ignores a lone trailing character and unused low bits, so text appended to a
   // valid signature (or a changed last character) would otherwise still verify.
-  if (Buffer.from(parts[2]!, 'base64url').toString('base64url') !== parts[2])
+  const signature = Buffer.from(parts[2]!, 'base64url');
+  if (signature.toString('base64url') !== parts[2])
     throw refuse('signature-invalid', 'the token signature is not canonical base64url');
   if (header.crit !== undefined) throw malformed('the token header has a "crit" member');
   const kid = header.kid;
   if (kid !== undefined && typeof kid !== 'string') throw malformed('the token header kid is not a string');
-  return { token, header, payload, alg: alg as Alg, kid };
+  return { token, header, payload, alg: alg as Alg, kid, signature };
 }
 
 export function findProvider(
@@ -299,10 +322,17 @@ const CURVE: Partial<Record<Alg, string>> = { ES256: 'prime256v1', ES384: 'secp3
 /** The smallest RSA modulus STS verifies with (RSA keys for RS* must be at least 2048 bits, IAM OIDC docs). */
 export const MIN_RSA_BITS = 2048;
 
+/** A key's details, read once per KeyObject: the getter asks OpenSSL and builds a new object on every call. */
+const keyDetails = new WeakMap<KeyObject, KeyObject['asymmetricKeyDetails']>();
+
 /** Is this key usable for this algorithm? (RSA ≥ 2048 bits for RS*, the matching curve for ES*.) */
 export function keyFitsAlg(key: KeyObject, alg: Alg): boolean {
-  const d = key.asymmetricKeyDetails;
   if (key.type !== 'public') return false;
+  let d = keyDetails.get(key);
+  if (d === undefined) {
+    d = key.asymmetricKeyDetails;
+    keyDetails.set(key, d);
+  }
   if (alg.startsWith('RS')) return key.asymmetricKeyType === 'rsa' && (d?.modulusLength ?? 0) >= MIN_RSA_BITS;
   return key.asymmetricKeyType === 'ec' && d?.namedCurve === CURVE[alg];
 }
@@ -318,7 +348,7 @@ export async function checkSignature(jwt: DecodedJwt, key: KeyObject): Promise<v
 
 function checkSignatureSync(jwt: DecodedJwt, key: KeyObject): void {
   const dot = jwt.token.lastIndexOf('.');
-  const sig = Buffer.from(jwt.token.slice(dot + 1), 'base64url');
+  const sig = jwt.signature;
   let ok = false;
   if (keyFitsAlg(key, jwt.alg)) {
     try {

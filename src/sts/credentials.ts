@@ -12,6 +12,10 @@ const VERSION = 1;
 const AAD = Buffer.from('openirsa-sts-session-v1');
 const IV_BYTES = 12;
 const TAG_BYTES = 16;
+/** Random bytes of a key id: the top bit and 7 low bits around the account (two bytes), then 4 whole bytes. */
+const KEY_ID_RANDOM_BYTES = 6;
+/** 30 random bytes are 40 base64 characters. */
+const SECRET_RANDOM_BYTES = 30;
 /** The longest session token read. */
 export const MAX_TOKEN_CHARS = 16384;
 
@@ -48,12 +52,15 @@ export type Random = (n: number) => Buffer;
  * decode an account from a key id (e.g. `aws sts get-access-key-info`-style decoders) find the right one.
  */
 export function temporaryAccessKeyId(account: string, random: Random = randomBytes): string {
-  const r = random(11);
+  return accessKeyIdOf(account, random(KEY_ID_RANDOM_BYTES));
+}
+
+function accessKeyIdOf(account: string, r: Uint8Array): string {
   // 48-bit value: random top bit, the account in bits 7..46, 7 random low bits (exact in a double: < 2^53).
   const z = (r[1]! & 0x80) * 2 ** 40 + Number(account) * 128 + (r[0]! & 0x7f);
   const bytes = Buffer.alloc(10);
   bytes.writeUIntBE(z, 0, 6);
-  r.copy(bytes, 6, 2, 6);
+  bytes.set(r.subarray(2, 6), 6);
   return 'ASIA' + base32(bytes, 16);
 }
 
@@ -74,7 +81,7 @@ export function accountOfAccessKeyId(accessKeyId: string): string | undefined {
 
 /** 40 characters of the base64 alphabet, like AWS secret keys. */
 export function secretAccessKey(random: Random = randomBytes): string {
-  return random(30).toString('base64');
+  return random(SECRET_RANDOM_BYTES).toString('base64');
 }
 
 const keyIds = new WeakMap<Buffer, number>();
@@ -89,7 +96,10 @@ function keyId(key: Buffer): number {
 
 /** Seal a session into an opaque token with the current key (`keys[0]`). */
 export function sealSession(session: Session, key: Buffer, random: Random = randomBytes): string {
-  const iv = random(IV_BYTES);
+  return sealWithIv(session, key, random(IV_BYTES));
+}
+
+function sealWithIv(session: Session, key: Buffer, iv: Buffer): string {
   const cipher = createCipheriv('aes-256-gcm', key, iv);
   cipher.setAAD(AAD);
   const ct = cipher.update(JSON.stringify(session)); // a string is read as UTF-8
@@ -177,12 +187,19 @@ export function issueCredentials(
   key: Buffer,
   random: Random = randomBytes,
 ): IssuedCredentials {
-  const session = sessionOf(input, temporaryAccessKeyId(input.account, random), secretAccessKey(random));
+  // One draw for the key id, the secret and the IV, in that order: one read of the pool instead of three.
+  const r = random(KEY_ID_RANDOM_BYTES + SECRET_RANDOM_BYTES + IV_BYTES);
+  const secretEnd = KEY_ID_RANDOM_BYTES + SECRET_RANDOM_BYTES;
+  const session = sessionOf(
+    input,
+    accessKeyIdOf(input.account, r.subarray(0, KEY_ID_RANDOM_BYTES)),
+    r.toString('base64', KEY_ID_RANDOM_BYTES, secretEnd),
+  );
   return {
     session,
     accessKeyId: session.accessKeyId,
     secretAccessKey: session.secretAccessKey,
-    sessionToken: sealSession(session, key, random),
+    sessionToken: sealWithIv(session, key, r.subarray(secretEnd)),
     expiration: new Date(session.expiresAt),
   };
 }

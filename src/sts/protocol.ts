@@ -309,10 +309,12 @@ export interface WebIdentityOut extends AssumedRoleOut {
 
 // Element order as in AWS's documented responses (SessionToken, SecretAccessKey, Expiration, AccessKeyId; Arn
 // before AssumedRoleId). Parsers do not care; people diffing bodies do.
+// The four values are ours and escape-free by construction (base64, `ASIA` + base32, an ISO timestamp): written
+// as they are, without scanning an 800-character session token for characters it cannot hold.
 function credentialsXml(c: CredentialsOut): string {
   return (
-    `<Credentials>${el('SessionToken', c.sessionToken)}${el('SecretAccessKey', c.secretAccessKey)}` +
-    `${el('Expiration', c.expiration)}${el('AccessKeyId', c.accessKeyId)}</Credentials>`
+    `<Credentials><SessionToken>${c.sessionToken}</SessionToken><SecretAccessKey>${c.secretAccessKey}</SecretAccessKey>` +
+    `<Expiration>${c.expiration}</Expiration><AccessKeyId>${c.accessKeyId}</AccessKeyId></Credentials>`
   );
 }
 

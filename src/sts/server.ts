@@ -137,7 +137,8 @@ export class StsService {
   async handle(input: HttpInput): Promise<HttpOutput> {
     if (this.options.iam?.claims(input)) return this.options.iam.handle(input);
     const requestId = randomUUID();
-    const json = /application\/json/i.test(String(input.headers.accept ?? ''));
+    const accept = input.headers.accept;
+    const json = accept !== undefined && /application\/json/i.test(String(accept));
     let action = '';
     let params: Params | undefined;
     try {
@@ -150,7 +151,9 @@ export class StsService {
       if (version !== API_VERSION)
         throw new StsError('InvalidAction', MSG.invalidAction(action, version ?? 'NO_VERSION_SPECIFIED'));
       const meta: RequestMeta = {
-        sourceIp: input.remoteAddress?.replace(/^::ffff:/, ''),
+        sourceIp: input.remoteAddress?.startsWith('::ffff:')
+          ? input.remoteAddress.slice(7)
+          : input.remoteAddress,
         secureTransport: input.secure,
         userAgent: typeof input.headers['user-agent'] === 'string' ? input.headers['user-agent'] : undefined,
       };
@@ -170,18 +173,20 @@ export class StsService {
           )
             await verifyCaller();
           const r = await assumeRoleWithWebIdentity(req, this.deps, meta);
-          this.log?.info(
-            {
-              event: 'assume_role_with_web_identity',
-              requestId,
-              roleArn: r.role.arn,
-              sessionName: req.roleSessionName,
-              sub: r.subject,
-              iss: r.token.provider.url,
-              accessKeyId: r.credentials.accessKeyId,
-            },
-            'issued credentials',
-          );
+          // Checked first: the line's fields are not even gathered when `info` is off.
+          if (this.log?.isLevelEnabled('info'))
+            this.log.info(
+              {
+                event: 'assume_role_with_web_identity',
+                requestId,
+                roleArn: r.role.arn,
+                sessionName: req.roleSessionName,
+                sub: r.subject,
+                iss: r.token.provider.url,
+                accessKeyId: r.credentials.accessKeyId,
+              },
+              'issued credentials',
+            );
           return { status: 200, contentType: 'text/xml', body: renderWebIdentity(r, requestId), requestId };
         }
         case 'GetCallerIdentity': {
@@ -269,12 +274,17 @@ export interface RunningServer {
 
 /** `close`: the socket is dropped after this answer, so say so (a keep-alive client would otherwise reuse it). */
 function send(res: ServerResponse, out: HttpOutput, close = false): void {
-  res.writeHead(out.status, {
-    'content-type': out.contentType,
-    'content-length': Buffer.byteLength(out.body),
-    'x-amzn-requestid': out.requestId,
-    ...(close ? { connection: 'close' } : {}),
-  });
+  // A flat [name, value, …] list: no header object to build and walk per answer.
+  const headers = [
+    'content-type',
+    out.contentType,
+    'content-length',
+    String(Buffer.byteLength(out.body)),
+    'x-amzn-requestid',
+    out.requestId,
+  ];
+  if (close) headers.push('connection', 'close');
+  res.writeHead(out.status, headers);
   res.end(out.body);
 }
 

@@ -199,9 +199,18 @@ export interface WebIdentityDecision {
   packedPolicySize?: number;
 }
 
+/** parseRoleArn of a configured role's ARN, parsed once per role (the text is the role's, so is the result). */
+const parsedRoleArns = new WeakMap<RoleConfig, RoleArn | undefined>();
+function roleArnOf(config: StsConfig, text: string): RoleArn | undefined {
+  const role = config.roles.get(text);
+  if (role === undefined || role.arn !== text) return parseRoleArn(text);
+  if (!parsedRoleArns.has(role)) parsedRoleArns.set(role, parseRoleArn(text));
+  return parsedRoleArns.get(role);
+}
+
 /** RoleArn is a role ARN and ProviderId is absent (it is for OAuth 2.0 access tokens only). */
-function checkRequest(req: WebIdentityParams, trace: Trace | undefined): RoleArn {
-  const arn = parseRoleArn(req.roleArn);
+function checkRequest(config: StsConfig, req: WebIdentityParams, trace: Trace | undefined): RoleArn {
+  const arn = roleArnOf(config, req.roleArn);
   if (!arn)
     failStep(
       trace,
@@ -330,7 +339,7 @@ export async function decideWebIdentity(
   trace?: Trace,
 ): Promise<WebIdentityDecision> {
   const { config } = deps;
-  const arn = checkRequest(req, trace);
+  const arn = checkRequest(config, req, trace);
   const nowMs = deps.now();
   const token = await verifyWebIdentityToken(req, arn, deps, nowMs, trace);
   const role = findRole(config, req.roleArn, trace);

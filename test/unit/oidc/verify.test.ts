@@ -163,3 +163,40 @@ test('a key of the wrong type for the header alg fails as a bad signature, not a
     (e: unknown) => e instanceof TokenError && asStsError(e)?.message === MSG.badSignature,
   );
 });
+
+test('a header seen before is decoded from the cache, frozen, and every check still runs on it', async () => {
+  const a = decodeJwt(signToken(key, claims({ jti: 'a' })));
+  const b = decodeJwt(signToken(key, claims({ jti: 'b' })));
+  assert.equal(a.header, b.header, 'one key, one header: decoded once');
+  assert.ok(Object.isFrozen(a.header));
+  assert.deepEqual(a.header, { alg: 'RS256', kid: 'k' });
+  // A cached header does not stand for the signature: a token with a good header and a bad signature fails.
+  const good = signToken(key, claims());
+  const forged = `${good.slice(0, good.lastIndexOf('.'))}.${signToken(key, claims({ sub: 'x' })).split('.')[2]}`;
+  await assert.rejects(
+    verifyToken(forged, { now: NOW, providers: [provider], getKey: async () => pub }),
+    (e: unknown) => e instanceof TokenError && e.code === 'signature-invalid',
+  );
+  // Checks on the header run on cached headers too (crit, kid type), however often the header was seen.
+  for (let i = 0; i < 2; i++) {
+    fails(() => decodeJwt(signToken(key, claims(), { crit: ['b64'] })), 'InvalidIdentityToken', MSG.notJwt);
+    fails(() => decodeJwt(signToken(key, claims(), { kid: 7 })), 'InvalidIdentityToken', MSG.notJwt);
+  }
+  // Many distinct headers (as an attacker may send) only churn the bounded cache; answers stay the same.
+  for (let i = 0; i < 200; i++) decodeJwt(signToken(key, claims(), { kid: `k${i}` }));
+  assert.deepEqual(decodeJwt(signToken(key, claims())).header, { alg: 'RS256', kid: 'k' });
+});
+
+test('the key details keyFitsAlg reads are cached per key, not shared between keys', async () => {
+  const small = createPublicKey(
+    (await import('node:crypto')).generateKeyPairSync('rsa', { modulusLength: 1024 }).publicKey.export({
+      type: 'spki',
+      format: 'pem',
+    }),
+  );
+  for (let i = 0; i < 2; i++) {
+    assert.equal(keyFitsAlg(pub, 'RS256'), true);
+    assert.equal(keyFitsAlg(small, 'RS256'), false, 'RSA keys under 2048 bits never fit');
+    assert.equal(keyFitsAlg(pub, 'ES256'), false);
+  }
+});

@@ -47,6 +47,32 @@ test('credentials have AWS shapes and the key id encodes the account', () => {
   assert.equal(sessionArn(c.session), 'arn:aws:sts::111122223333:assumed-role/r/s1');
 });
 
+test('issued values hold no character XML escapes (the response writes them as they are)', () => {
+  // The extremes of the random bytes too: all zeros and all ones.
+  for (const random of [undefined, (n: number) => Buffer.alloc(n, 0), (n: number) => Buffer.alloc(n, 0xff)]) {
+    for (let i = 0; i < 20; i++) {
+      const c = issueCredentials(
+        {
+          partition: 'aws',
+          account: '111122223333',
+          roleName: 'r<&>',
+          roleId: 'AROAAAAAAAAAAAAAAAAAA',
+          sessionName: 's&1',
+          durationSeconds: 3600,
+          now: T0,
+          tags: { '<t>': 'a&b' },
+        },
+        KEY,
+        random,
+      );
+      assert.match(c.sessionToken, /^[A-Za-z0-9+/]+={0,2}$/);
+      assert.match(c.secretAccessKey, /^[A-Za-z0-9+/]{40}$/);
+      assert.match(c.accessKeyId, /^ASIA[A-Z2-7]{16}$/);
+      assert.equal(accountOfAccessKeyId(c.accessKeyId), '111122223333');
+    }
+  }
+});
+
 test('session token round trip; secret only recoverable with the key; tampering and other keys fail', () => {
   const c = issue({ tags: { team: 'a' }, sourceIdentity: 'alice' });
   assert.ok(!c.sessionToken.includes(c.secretAccessKey));
