@@ -29,7 +29,11 @@ export const MODULES = {
   },
   conditions: {
     mutate: 'src/iam/conditions.ts',
-    tests: ['test/unit/iam/conditions.test.ts', 'test/unit/security/iam.test.ts'],
+    tests: [
+      'test/unit/iam/conditions.test.ts',
+      'test/unit/iam/conditions-edges.test.ts',
+      'test/unit/security/iam.test.ts',
+    ],
   },
   evaluate: {
     mutate: 'src/iam/evaluate.ts',

@@ -23,12 +23,15 @@ import { matchTokens, resolvePattern, tokensToText, type Lookup, type Token } fr
 
 export type Family = 'String' | 'Numeric' | 'Date' | 'Bool' | 'Binary' | 'Ip' | 'Arn' | 'Null';
 
-interface OpDef {
-  family: Family;
-  /** The positive comparison this operator uses (negated operators invert it per value). */
-  compare: Comparison;
-  negated: boolean;
-}
+/** Null answers "is the key there" and compares nothing, so it has no comparison. */
+type OpDef =
+  | {
+      family: Exclude<Family, 'Null'>;
+      /** The positive comparison this operator uses (negated operators invert it per value). */
+      compare: Comparison;
+      negated: boolean;
+    }
+  | { family: 'Null'; negated: false };
 
 type Comparison =
   | 'Equals'
@@ -41,8 +44,7 @@ type Comparison =
   | 'Bool'
   | 'Binary'
   | 'Ip'
-  | 'Arn'
-  | 'Null';
+  | 'Arn';
 
 const OPERATORS: Record<string, OpDef> = {
   StringEquals: { family: 'String', compare: 'Equals', negated: false },
@@ -72,7 +74,7 @@ const OPERATORS: Record<string, OpDef> = {
   ArnLike: { family: 'Arn', compare: 'Arn', negated: false },
   ArnNotEquals: { family: 'Arn', compare: 'Arn', negated: true },
   ArnNotLike: { family: 'Arn', compare: 'Arn', negated: true },
-  Null: { family: 'Null', compare: 'Null', negated: false },
+  Null: { family: 'Null', negated: false },
 };
 
 export const BASE_OPERATORS: readonly string[] = Object.keys(OPERATORS);
@@ -99,7 +101,8 @@ export function parseOperator(name: string): ParsedOperator | undefined {
     }
   }
   let ifExists = false;
-  if (rest.endsWith('IfExists') && rest !== 'IfExists') {
+  // (A bare "IfExists" leaves "", which is no operator.)
+  if (rest.endsWith('IfExists')) {
     ifExists = true;
     rest = rest.slice(0, -'IfExists'.length);
   }
@@ -126,17 +129,14 @@ export function parseDate(s: string): number | undefined {
   const t = s.trim();
   if (/^-?\d+(\.\d+)?$/.test(t)) return Number(t) * 1000;
   const m =
-    /^(\d{4})-(\d{2})-(\d{2})(?:[Tt ](\d{2}):(\d{2})(?::(\d{2})(\.\d+)?)?\s*(Z|z|[+-]\d{2}(?::?\d{2})?)?)?$/.exec(
+    /^(\d{4})-(\d{2})-(\d{2})(?:[Tt ](\d{2}):(\d{2})(?::(\d{2})(\.\d+)?)?\s*(?:[Zz]|([+-]\d{2})(?::?(\d{2}))?)?)?$/.exec(
       t,
     );
   if (!m) return undefined;
-  const [, y, mo, d, hh = '00', mi = '00', ss = '00', frac = '', zone = 'Z'] = m;
-  let z = zone.toUpperCase();
-  if (z !== 'Z') {
-    const zm = /^([+-]\d{2}):?(\d{2})?$/.exec(z)!;
-    z = `${zm[1]}:${zm[2] ?? '00'}`;
-  }
-  const ms = Date.parse(`${y}-${mo}-${d}T${hh}:${mi}:${ss}${frac.slice(0, 4)}${z}`);
+  const [, y, mo, d, hh = '00', mi = '00', ss = '00', frac = '', zoneHours, zoneMinutes = '00'] = m;
+  // Date.parse is only specified for its own format: a zone as ±hh:mm, at most milliseconds.
+  const zone = zoneHours === undefined ? 'Z' : `${zoneHours}:${zoneMinutes}`;
+  const ms = Date.parse(`${y}-${mo}-${d}T${hh}:${mi}:${ss}${frac.slice(0, 4)}${zone}`);
   return Number.isNaN(ms) ? undefined : ms;
 }
 
@@ -156,12 +156,13 @@ function parseIpv4(s: string): bigint | undefined {
   return n;
 }
 
+// A zone id (`fe80::1%eth0`) is refused by the group and IPv4-tail checks: `%` is in neither alphabet.
 function parseIpv6(s: string): bigint | undefined {
-  if (s.includes('%')) return undefined;
   let head = s;
   let tail32: bigint | undefined;
   const lastColon = s.lastIndexOf(':');
-  if (s.slice(lastColon + 1).includes('.')) {
+  // A dot anywhere means an IPv4 tail (`::ffff:1.2.3.4`); it must then be the whole last part.
+  if (s.includes('.')) {
     tail32 = parseIpv4(s.slice(lastColon + 1));
     if (tail32 === undefined) return undefined;
     head = s.slice(0, lastColon + 1) + '0:0';
@@ -172,7 +173,8 @@ function parseIpv6(s: string): bigint | undefined {
   const right = halves.length === 2 ? (halves[1] === '' ? [] : halves[1]!.split(':')) : [];
   const missing = 8 - left.length - right.length;
   if (halves.length === 1 ? missing !== 0 : missing < 1) return undefined;
-  const groups = [...left, ...Array<string>(halves.length === 2 ? missing : 0).fill('0'), ...right];
+  // Without `::`, missing is 0.
+  const groups = [...left, ...Array<string>(missing).fill('0'), ...right];
   let n = 0n;
   for (const g of groups) {
     if (!/^[0-9a-fA-F]{1,4}$/.test(g)) return undefined;
@@ -195,9 +197,10 @@ export function parseIp(s: string): Ip | undefined {
 
 /** `a.b.c.d/n`, `x::y/n`, or a bare address (= /32 or /128). */
 export function parseCidr(s: string): { v: 4 | 6; n: bigint; bits: number } | undefined {
-  const [addr, bitsText, extra] = s.trim().split('/');
-  if (extra !== undefined || addr === undefined) return undefined;
-  const ip = parseIp(addr);
+  const parts = s.trim().split('/');
+  if (parts.length > 2) return undefined;
+  const ip = parseIp(parts[0]!); // split always yields a first element
+  const bitsText = parts[1];
   if (!ip) return undefined;
   const max = ip.v === 4 ? 32 : 128;
   if (bitsText !== undefined && !/^\d{1,3}$/.test(bitsText)) return undefined;
@@ -232,19 +235,17 @@ function arnParts(s: string): string[] | undefined {
 function splitPatternSegments(tokens: Token[]): Token[][] {
   const segments: Token[][] = [[]];
   for (const t of tokens) {
-    if (t.kind !== 'lit' || t.fromVariable || segments.length === 6) {
+    if (t.kind !== 'lit' || t.fromVariable) {
       segments[segments.length - 1]!.push(t);
       continue;
     }
-    const pieces = t.text.split(':');
-    pieces.forEach((piece, i) => {
+    // Past the fifth colon, a colon is text of the resource part.
+    t.text.split(':').forEach((piece, i) => {
       if (i > 0) {
         if (segments.length < 6) segments.push([]);
-        else {
-          segments[5]!.push({ kind: 'lit', text: ':', fromVariable: false });
-        }
+        else segments[5]!.push({ ...t, text: ':' });
       }
-      if (piece) segments[segments.length - 1]!.push({ kind: 'lit', text: piece, fromVariable: false });
+      segments[segments.length - 1]!.push({ ...t, text: piece });
     });
   }
   return segments;
@@ -266,12 +267,7 @@ function compareOne(cmp: Comparison, family: Family, policy: Token[], request: s
   switch (cmp) {
     case 'Equals':
       if (family === 'String') return p === request;
-      if (family === 'Numeric') {
-        const a = parseNumber(request);
-        const b = parseNumber(p);
-        return a !== undefined && b !== undefined && a === b;
-      }
-      return dateCompare(request, p, (a, b) => a === b);
+      return ordered(family, request, p, (a, b) => a === b);
     case 'EqualsIgnoreCase':
       return p.toLowerCase() === request.toLowerCase();
     case 'Like':
@@ -295,27 +291,18 @@ function compareOne(cmp: Comparison, family: Family, policy: Token[], request: s
       return cidrContains(p, request);
     case 'Arn':
       return arnMatches(policy, request);
-    case 'Null':
-      return false;
   }
 }
 
-function dateCompare(request: string, policy: string, f: (a: number, b: number) => boolean): boolean {
-  const a = parseDate(request);
-  const b = parseDate(policy);
-  return a !== undefined && b !== undefined && f(a, b);
-}
-
+/** A Numeric or Date comparison. A value that does not parse is NaN, which compares false with everything (itself too). */
 function ordered(
   family: Family,
   request: string,
   policy: string,
   f: (a: number, b: number) => boolean,
 ): boolean {
-  if (family === 'Date') return dateCompare(request, policy, f);
-  const a = parseNumber(request);
-  const b = parseNumber(policy);
-  return a !== undefined && b !== undefined && f(a, b);
+  const parse = (text: string): number => (family === 'Date' ? parseDate(text) : parseNumber(text)) ?? NaN;
+  return f(parse(request), parse(policy));
 }
 
 const q = (s: string): string => JSON.stringify(s);
@@ -379,13 +366,13 @@ export function evaluateCondition(
     return result(matched, `${q(key)} is not in the request; ${why}`);
   }
 
-  // String and ARN values may hold policy variables; ARN and Like patterns have wildcards.
-  const wildcards = def.compare === 'Like' || def.compare === 'Arn';
+  // String and ARN values may hold policy variables. Every value is compiled with wildcards: the comparisons
+  // without them read the text back (tokensToText), where a `*` or `?` is itself again.
   const useVars = variables && (def.family === 'String' || def.family === 'Arn');
   const patterns: Token[][] = [];
   const unresolved: string[] = [];
   for (const v of entry.values) {
-    const r = resolvePattern(v, wildcards, useVars, lookup);
+    const r = resolvePattern(v, true, useVars, lookup);
     if (r.ok) patterns.push(r.tokens);
     else unresolved.push(`policy value ${q(v)}: ${r.reason}`);
   }
@@ -411,10 +398,10 @@ export function evaluateCondition(
   }
 
   const shown = patterns.map(tokensToText);
-  const valuesShown =
-    unresolved.length > 0 || entry.values.some((v, i) => v !== shown[i])
-      ? `${list(entry.values)} (resolved: ${list(shown)}${unresolved.length > 0 ? `; ${unresolved.join('; ')}` : ''})`
-      : list(entry.values);
+  // An unresolved value leaves `shown` shorter than the policy's values, so it shows the resolved list too.
+  const valuesShown = entry.values.some((v, i) => v !== shown[i])
+    ? `${list(entry.values)} (resolved: ${list(shown)}${unresolved.length > 0 ? `; ${unresolved.join('; ')}` : ''})`
+    : list(entry.values);
   const scope =
     op.qualifier === 'ForAllValues'
       ? 'every value of '
