@@ -241,9 +241,35 @@ interface DevRun {
  * Everything openirsa runs in a cluster, on this machine: the issuer, the STS with its IAM API, the webhook, the
  * tokens the kubelet would project, and the Pod Identity agent; then the sample pod's mutation and the env files.
  */
+/** A listener lost its port to another process; the servers report it in their own words. */
+function lostPort(err: unknown): boolean {
+  for (
+    let e = err as { code?: unknown; message?: unknown; cause?: unknown } | undefined;
+    e;
+    e = e.cause as typeof e
+  ) {
+    if (e.code === 'EADDRINUSE' || e.code === 'PortInUse') return true;
+    if (typeof e.message === 'string' && /EADDRINUSE|already in use/.test(e.message)) return true;
+  }
+  return false;
+}
+
 export async function startDev(options: DevOptions): Promise<RunningDev> {
+  // A port picked for `0` is free when picked but not reserved: another process may take it before its server
+  // listens (parallel test runs do). Then everything started is stopped and new ports are picked, a few times.
+  const picked = Object.values(options.ports).some((p) => p === 0);
+  for (let attempt = 1; ; attempt++) {
+    const ports = await resolvePorts(options.host, options.ports);
+    try {
+      return await startDevOn(options, ports);
+    } catch (err) {
+      if (!picked || attempt >= 3 || !lostPort(err)) throw err;
+    }
+  }
+}
+
+async function startDevOn(options: DevOptions, ports: DevPorts): Promise<RunningDev> {
   const host = options.host;
-  const ports = await resolvePorts(host, options.ports);
   const stateDir = resolve(options.stateDir);
   const hostPlan = planHost(host, {
     hostname: hostname(),
