@@ -6,6 +6,7 @@ import {
   issueCredentials,
   openSession,
   sealSession,
+  secretAccessKey,
   sessionArn,
   temporaryAccessKeyId,
   type IssuedCredentials,
@@ -326,4 +327,17 @@ test('SigV4 refusals before the signature is computed: malformed query and heade
     await refusal(v({ ...h, headers: { host: 'sts.local', 'x-amz-security-token': c.sessionToken } })),
     `InvalidClientTokenId: ${MSG.invalidClientTokenId} [a session token header came without a signature]`,
   );
+});
+
+test("secretAccessKey (dev's admin key): 30 random bytes as 40 base64 characters, like an AWS secret key", () => {
+  const asked: number[] = [];
+  const bytes = Buffer.from(Array.from({ length: 30 }, (_, i) => i * 8));
+  const key = secretAccessKey((n) => {
+    asked.push(n);
+    return bytes.subarray(0, n);
+  });
+  assert.deepEqual(asked, [30]);
+  assert.equal(key, bytes.toString('base64'));
+  assert.match(key, /^[A-Za-z0-9+/]{40}$/);
+  assert.notEqual(secretAccessKey(), secretAccessKey());
 });
