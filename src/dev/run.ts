@@ -237,10 +237,6 @@ interface DevRun {
   stops: Array<() => Promise<unknown>>;
 }
 
-/**
- * Everything openirsa runs in a cluster, on this machine: the issuer, the STS with its IAM API, the webhook, the
- * tokens the kubelet would project, and the Pod Identity agent; then the sample pod's mutation and the env files.
- */
 /** A listener lost its port to another process; the servers report it in their own words. */
 function lostPort(err: unknown): boolean {
   for (
@@ -249,11 +245,16 @@ function lostPort(err: unknown): boolean {
     e = e.cause as typeof e
   ) {
     if (e.code === 'EADDRINUSE' || e.code === 'PortInUse') return true;
-    if (typeof e.message === 'string' && /EADDRINUSE|already in use/.test(e.message)) return true;
+    // A wrapper that kept only Node's message ("listen EADDRINUSE: address already in use …").
+    if (typeof e.message === 'string' && e.message.includes('EADDRINUSE')) return true;
   }
   return false;
 }
 
+/**
+ * Everything openirsa runs in a cluster, on this machine: the issuer, the STS with its IAM API, the webhook, the
+ * tokens the kubelet would project, and the Pod Identity agent; then the sample pod's mutation and the env files.
+ */
 export async function startDev(options: DevOptions): Promise<RunningDev> {
   // A port picked for `0` is free when picked but not reserved: another process may take it before its server
   // listens (parallel test runs do). Then everything started is stopped and new ports are picked, a few times.

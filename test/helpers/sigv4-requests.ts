@@ -1,6 +1,30 @@
 // SigV4-signed STS requests as the verifier receives them, made with the AWS SDK's own signer.
 import type { SignatureV4 } from '@smithy/signature-v4';
+import { issueCredentials, type IssueInput, type IssuedCredentials } from '../../src/sts/credentials.js';
 import type { SignedRequest } from '../../src/sts/sigv4.js';
+
+/** Temporary credentials of role `r` in account 111122223333, sealed with `key`, issued at `now` for an hour. */
+export function sessionCredentials(
+  key: Buffer,
+  now: number,
+  over: Partial<IssueInput> = {},
+  random?: (n: number) => Buffer,
+): IssuedCredentials {
+  return issueCredentials(
+    {
+      partition: 'aws',
+      account: '111122223333',
+      roleName: 'r',
+      roleId: 'AROAAAAAAAAAAAAAAAAAA',
+      sessionName: 's',
+      durationSeconds: 3600,
+      now,
+      ...over,
+    },
+    key,
+    random,
+  );
+}
 
 export const GET_CALLER_IDENTITY = 'Action=GetCallerIdentity&Version=2011-06-15';
 

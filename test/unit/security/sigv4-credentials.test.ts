@@ -4,31 +4,19 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
 import { SignatureV4 } from '@smithy/signature-v4';
-import {
-  issueCredentials,
-  MAX_TOKEN_CHARS,
-  openSession,
-  sealSession,
-  type Session,
-} from '../../../src/sts/credentials.js';
+import { MAX_TOKEN_CHARS, openSession, sealSession, type Session } from '../../../src/sts/credentials.js';
 import { NodeSha256, verifySigV4, type SignedRequest } from '../../../src/sts/sigv4.js';
 import { stsOutcome } from '../../helpers/sts-fixtures.js';
-import { GET_CALLER_IDENTITY, presignedGet, signedPost } from '../../helpers/sigv4-requests.js';
+import {
+  GET_CALLER_IDENTITY,
+  presignedGet,
+  sessionCredentials,
+  signedPost,
+} from '../../helpers/sigv4-requests.js';
 
 const KEY = Buffer.alloc(32, 7);
 const T0 = Date.UTC(2026, 0, 1, 12, 0, 0);
-const creds = issueCredentials(
-  {
-    partition: 'aws',
-    account: '111122223333',
-    roleName: 'r',
-    roleId: 'AROAAAAAAAAAAAAAAAAAA',
-    sessionName: 's',
-    durationSeconds: 3600,
-    now: T0,
-  },
-  KEY,
-);
+const creds = sessionCredentials(KEY, T0);
 const signer = new SignatureV4({
   service: 'sts',
   region: 'us-east-1',
@@ -216,20 +204,11 @@ test('access key ids: the account decodes whatever the random bits; the random b
 });
 
 test('a session holds exactly the facts given (no clock inputs, no undefined members)', () => {
-  const c = issueCredentials(
-    {
-      partition: 'aws',
-      account: '111122223333',
-      roleName: 'r',
-      roleId: 'AROAAAAAAAAAAAAAAAAAA',
-      sessionName: 's',
-      durationSeconds: 900,
-      now: T0 + 1500,
-      sourceIdentity: undefined,
-      tags: { a: 'b' },
-    },
-    KEY,
-  );
+  const c = sessionCredentials(KEY, T0 + 1500, {
+    durationSeconds: 900,
+    sourceIdentity: undefined,
+    tags: { a: 'b' },
+  });
   assert.deepEqual(Object.keys(c.session).sort(), [
     'accessKeyId',
     'account',

@@ -5,7 +5,6 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { SignatureV4 } from '@smithy/signature-v4';
-import { issueCredentials } from '../../../src/sts/credentials.js';
 import {
   NodeSha256,
   SKEW_MS,
@@ -16,23 +15,15 @@ import {
 } from '../../../src/sts/sigv4.js';
 import { MSG, StsError } from '../../../src/sts/protocol.js';
 import { stsOutcome } from '../../helpers/sts-fixtures.js';
-import { presignedGet } from '../../helpers/sigv4-requests.js';
+import {
+  GET_CALLER_IDENTITY as BODY,
+  presignedGet,
+  sessionCredentials,
+} from '../../helpers/sigv4-requests.js';
 
 const KEY = Buffer.alloc(32, 3);
 const T0 = Date.UTC(2026, 0, 1, 12, 0, 0);
-const creds = issueCredentials(
-  {
-    partition: 'aws',
-    account: '111122223333',
-    roleName: 'r',
-    roleId: 'AROAAAAAAAAAAAAAAAAAA',
-    sessionName: 's',
-    durationSeconds: 3600,
-    now: T0 - 60_000,
-  },
-  KEY,
-);
-const BODY = 'Action=GetCallerIdentity&Version=2011-06-15';
+const creds = sessionCredentials(KEY, T0 - 60_000);
 const MISMATCH = `SignatureDoesNotMatch: ${MSG.signatureMismatch}`;
 const v = (r: SignedRequest, now = T0) => stsOutcome(verifySigV4(r, { now, keys: [KEY] }));
 

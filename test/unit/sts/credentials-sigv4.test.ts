@@ -3,37 +3,25 @@ import assert from 'node:assert/strict';
 import { SignatureV4 } from '@smithy/signature-v4';
 import {
   accountOfAccessKeyId,
-  issueCredentials,
   openSession,
   sealSession,
   secretAccessKey,
   sessionArn,
   temporaryAccessKeyId,
+  type IssueInput,
   type IssuedCredentials,
 } from '../../../src/sts/credentials.js';
 import { NodeSha256, verifySigV4, type SignedRequest } from '../../../src/sts/sigv4.js';
 import { MSG } from '../../../src/sts/protocol.js';
 import { stsOutcome } from '../../helpers/sts-fixtures.js';
-import { presignedGet, signedPost } from '../../helpers/sigv4-requests.js';
+import { presignedGet, sessionCredentials, signedPost } from '../../helpers/sigv4-requests.js';
 
 const KEY = Buffer.alloc(32, 1);
 const OTHER = Buffer.alloc(32, 2);
 const T0 = Date.UTC(2026, 0, 1, 12, 0, 0);
 
-function issue(over: Partial<Parameters<typeof issueCredentials>[0]> = {}): IssuedCredentials {
-  return issueCredentials(
-    {
-      partition: 'aws',
-      account: '111122223333',
-      roleName: 'r',
-      roleId: 'AROAAAAAAAAAAAAAAAAAA',
-      sessionName: 's1',
-      durationSeconds: 3600,
-      now: T0,
-      ...over,
-    },
-    KEY,
-  );
+function issue(over: Partial<IssueInput> = {}): IssuedCredentials {
+  return sessionCredentials(KEY, T0, { sessionName: 's1', ...over });
 }
 
 test('credentials have AWS shapes and the key id encodes the account', () => {
@@ -52,18 +40,10 @@ test('issued values hold no character XML escapes (the response writes them as t
   // The extremes of the random bytes too: all zeros and all ones.
   for (const random of [undefined, (n: number) => Buffer.alloc(n, 0), (n: number) => Buffer.alloc(n, 0xff)]) {
     for (let i = 0; i < 20; i++) {
-      const c = issueCredentials(
-        {
-          partition: 'aws',
-          account: '111122223333',
-          roleName: 'r<&>',
-          roleId: 'AROAAAAAAAAAAAAAAAAAA',
-          sessionName: 's&1',
-          durationSeconds: 3600,
-          now: T0,
-          tags: { '<t>': 'a&b' },
-        },
+      const c = sessionCredentials(
         KEY,
+        T0,
+        { roleName: 'r<&>', sessionName: 's&1', tags: { '<t>': 'a&b' } },
         random,
       );
       assert.match(c.sessionToken, /^[A-Za-z0-9+/]+={0,2}$/);
