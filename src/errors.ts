@@ -58,6 +58,7 @@ export type ErrorCode =
   | 'IamStateConflict'
   | 'PortsInUse'
   | 'WebhookStartFailed'
+  | 'WorkerStartFailed'
   // The admission request body, judged as the reference's Go decoder would.
   | 'AdmissionBodyInvalid'
   | 'GoJsonSyntaxInvalid'

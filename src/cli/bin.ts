@@ -3,6 +3,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { main } from './main.js';
 import { exitStatusOf, failureText } from './errors.js';
 import { unsupportedNode } from './node-version.js';
+import { leaveWorkerPool } from '../net/workers.js';
 
 /** The nearest package.json above this file (dist/src/cli/bin.js installed or built, src/cli/bin.ts under tsx). */
 function enginesNode(): string | undefined {
@@ -24,10 +25,13 @@ if (tooOld) {
 main(process.argv.slice(2)).then(
   (code) => {
     process.exitCode = code;
+    leaveWorkerPool();
   },
   (err: unknown) => {
     console.error(failureText(err));
     if (process.env.OPENIRSA_DEBUG && err instanceof Error) console.error(err.stack);
     process.exitCode = exitStatusOf(err);
+    // A `--workers` worker that failed (e.g. at start): its IPC channel to the primary would keep it running.
+    leaveWorkerPool();
   },
 );

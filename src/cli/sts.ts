@@ -4,12 +4,12 @@ import { randomBytes } from 'node:crypto';
 import { parseFlags } from './args.js';
 import { CliError, EXIT_BAD_INPUT, EXIT_FAILED, inContext } from './errors.js';
 import { createLogger } from '../log.js';
-import { ConfigError, loadConfig } from '../sts/config.js';
+import { ConfigError, SESSION_KEY_ENV, loadConfig } from '../sts/config.js';
 import { plainHttpWarning, startServer } from '../sts/server.js';
 import { DEFAULT_LIMITS, parseMaxConnections } from '../net/limits.js';
 import { IamApiService } from '../iam-api/index.js';
 import { liveState } from './iam-state.js';
-import { announceListening, isWorker, leaveWorkerPool, superviseWorkers } from '../sts/workers.js';
+import { announceListening, isWorker, leaveWorkerPool, superviseWorkers } from '../net/workers.js';
 
 const USAGE = `usage:
   openirsa sts serve --config FILE [--port N] [--host ADDR] [--tls-cert FILE --tls-key FILE] [--workers N]
@@ -137,12 +137,19 @@ export async function run(argv: string[]): Promise<number> {
       const plain = !isWorker() ? plainHttpWarning(host, tls !== undefined) : undefined;
       if (plain) console.error(`openirsa: warning: ${plain}`);
       if (workers > 1 && !isWorker()) {
-        await superviseWorkers({
-          workers,
-          keyGenerated: seed.sessionKeyGenerated,
-          logger,
-          onListening: (url) => console.log(`openirsa sts listening on ${url} (${workers} workers)`),
-        });
+        try {
+          await superviseWorkers({
+            workers,
+            // One generated key for all workers, or their credentials would not be accepted by each other.
+            env: seed.sessionKeyGenerated
+              ? { [SESSION_KEY_ENV]: randomBytes(32).toString('base64') }
+              : undefined,
+            logger,
+            onListening: (url) => console.log(`openirsa sts listening on ${url} (${workers} workers)`),
+          });
+        } catch (err) {
+          throw inContext('cannot start workers: ', err, EXIT_FAILED);
+        }
         return 0;
       }
       const iam = await liveState(seed, logger);

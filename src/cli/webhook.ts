@@ -4,6 +4,8 @@ import { messageOf } from '../errors.js';
 import { FlagError, helpText, parseArgs, resolveFlags, type WebhookFlags } from '../webhook/flags.js';
 import { createWebhookLogger } from '../webhook/logging.js';
 import { startWebhook } from '../webhook/start.js';
+import { poolWorker, runPool } from '../webhook/pool.js';
+import { announceListening, isWorker, leaveWorkerPool } from '../net/workers.js';
 
 export const VERSION = 'v0.1.0';
 
@@ -29,15 +31,31 @@ export async function run(argv: string[]): Promise<number> {
     console.log(VERSION);
     return 0;
   }
-  const logger = createWebhookLogger(flags.logFormat, flags.verbosity);
+  const baseLogger = createWebhookLogger(flags.logFormat, flags.verbosity);
+  const pooled = flags.workers > 1;
+  if (pooled && !isWorker()) {
+    try {
+      await runPool(flags, baseLogger);
+    } catch (err) {
+      baseLogger.flush();
+      throw inContext('', err, EXIT_FAILED);
+    }
+    baseLogger.flush();
+    return 0;
+  }
+  // A worker's lines say which worker wrote them.
+  const logger = pooled ? baseLogger.child({ worker: process.pid }) : baseLogger;
+  const pool = pooled ? poolWorker() : undefined;
   let webhook: Awaited<ReturnType<typeof startWebhook>>;
   try {
-    webhook = await startWebhook(flags, { logger });
+    webhook = await startWebhook(flags, { logger, poolWorker: pool });
   } catch (err) {
     logger.flush();
     // The reference exits 1 on any start failure (klog.Fatal), whatever its cause.
     throw inContext('', err, EXIT_FAILED);
   }
+  const leavePool = pool?.joined(webhook);
+  announceListening(`https://${flags.bindAddress || '0.0.0.0'}:${webhook.port}`);
   // A stray async error (e.g. inside a client library) is logged; it must not take the webhook down.
   process.on('unhandledRejection', (reason: unknown) => {
     logger.error({ err: messageOf(reason) }, 'unhandled promise rejection');
@@ -57,6 +75,8 @@ export async function run(argv: string[]): Promise<number> {
         (graceful) => {
           if (graceful) logger.info('Webhook server shutdown gracefully');
           logger.flush();
+          leavePool?.();
+          leaveWorkerPool();
           // Watches or sockets that outlive the drain must not keep the process up.
           setTimeout(() => process.exit(0), 500).unref();
           resolve(0);
@@ -69,7 +89,8 @@ export async function run(argv: string[]): Promise<number> {
       );
     };
     process.on('SIGTERM', onSignal);
-    process.on('SIGINT', onSignal);
+    // A worker stops when its primary tells it (SIGTERM); Ctrl-C reaches the whole process group, primary included.
+    process.on('SIGINT', isWorker() ? () => {} : onSignal);
     // The certificate files are watched; SIGHUP re-reads them at once (an invalid pair keeps the current one).
     process.on('SIGHUP', () => void webhook.reloadTls());
   });

@@ -302,6 +302,14 @@ export const FLAGS: readonly FlagSpec[] = [
     group: 'openirsa',
   },
   {
+    name: 'workers',
+    type: 'int',
+    default: '1',
+    usage:
+      'Serve the webhook port from N processes sharing it (1-64; node:cluster): each worker runs the whole webhook and costs ~100 MiB RSS and wants a CPU; the primary serves the metrics port for the pool (its /debug/alpha/cache handlers stay per worker and are not served there)',
+    group: 'openirsa',
+  },
+  {
     name: 'log-format',
     type: 'string',
     default: 'json',

@@ -56,6 +56,8 @@ export interface WebhookFlags {
   serviceAccountsFile: string;
   maxRequestBytes: number;
   maxConnections: number;
+  /** `--workers`: processes serving the webhook port (1 = this process alone, nothing forked). */
+  workers: number;
   logFormat: 'json' | 'text';
   bindAddress: string;
   watchPodIdentityAssociations: boolean;
@@ -86,6 +88,9 @@ export function resolveFlags(values: RawValues): WebhookFlags {
   const maxConnections = out.maxConnections as number;
   if (maxConnections < 1 || maxConnections > 1_000_000)
     throw new FlagError(`invalid --max-connections ${maxConnections}: must be 1-1000000`);
+  const workers = out.workers as number;
+  // The same range and words as `sts serve --workers`.
+  if (workers < 1 || workers > 64) throw new FlagError(`--workers must be 1-64, not ${workers}`);
   const cipherRaw = out.tlsCipherSuites as string;
   return {
     port: port(out.port, 'port'),
@@ -126,6 +131,7 @@ export function resolveFlags(values: RawValues): WebhookFlags {
     serviceAccountsFile: out.serviceAccountsFile as string,
     maxRequestBytes,
     maxConnections,
+    workers,
     logFormat,
     bindAddress: out.bindAddress as string,
     watchPodIdentityAssociations: out.watchPodIdentityAssociations as boolean,

@@ -97,6 +97,8 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Webho
   const used = new client.Gauge({
     name: 'pod_identity_webhook_used',
     help: 'Set to 1 once the webhook has cached a service account',
+    // A `--workers` pool is used once any worker is.
+    aggregator: 'max',
     registers: [registry],
   });
   // Label children cached per (verb, path, code): no label hashing on the request path.

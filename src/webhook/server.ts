@@ -115,11 +115,12 @@ export class WebhookServer {
     this.https.setSecureContext(options);
   }
 
+  /** Listen on both ports; with `metricsPort` undefined (a `--workers` pool's worker) on the webhook port only. */
   async listen(
     port: number,
-    metricsPort: number,
+    metricsPort: number | undefined,
     host?: string,
-  ): Promise<{ port: number; metricsPort: number }> {
+  ): Promise<{ port: number; metricsPort: number | undefined }> {
     const listen = (s: HttpServer | HttpsServer, p: number): Promise<number> =>
       new Promise((resolve, reject) => {
         s.once('error', reject);
@@ -129,7 +130,10 @@ export class WebhookServer {
           resolve(typeof a === 'object' && a ? a.port : p);
         });
       });
-    const [wp, mp] = await Promise.all([listen(this.https, port), listen(this.metricsServer, metricsPort)]);
+    const [wp, mp] = await Promise.all([
+      listen(this.https, port),
+      metricsPort === undefined ? undefined : listen(this.metricsServer, metricsPort),
+    ]);
     return { port: wp, metricsPort: mp };
   }
 
@@ -149,8 +153,7 @@ export class WebhookServer {
         this.instrumented(req, res, path, () => this.mutate(req, res));
         return;
       case '/healthz':
-        res.writeHead(200, TEXT);
-        res.end('ok');
+        writeHealthy(res);
         return;
       case '/readyz':
         this.readyz(res);
@@ -170,25 +173,19 @@ export class WebhookServer {
         });
         return;
     }
-    res.writeHead(404, TEXT);
-    res.end('404 page not found\n');
+    writeNotFound(res);
   }
 
   private readyz(res: ServerResponse): void {
     const r = this.o.readiness();
-    if (r.ready && !this.shuttingDown) {
-      res.writeHead(200, TEXT);
-      res.end('ok');
-      return;
-    }
+    if (r.ready && !this.shuttingDown) return writeReadiness(res, r);
     const reasons = this.shuttingDown ? ['shutting down'] : r.reasons;
     const now = Date.now();
     if (now - this.lastNotReadyLog > 10_000) {
       this.lastNotReadyLog = now;
       this.o.logger.info({ reasons }, 'not ready');
     }
-    res.writeHead(503, TEXT);
-    res.end(`not ready: ${reasons.join('; ')}\n`);
+    writeReadiness(res, { ready: false, reasons });
   }
 
   /** Count, time and log one instrumented request; never lets a handler error escape. */
@@ -281,21 +278,11 @@ export class WebhookServer {
     const path = q < 0 ? url : url.slice(0, q);
     if (this.shuttingDown) res.setHeader('Connection', 'close');
     if (path === '/metrics') {
-      this.o.metrics.registry.metrics().then(
-        (text) => {
-          res.writeHead(200, { 'Content-Type': this.o.metrics.registry.contentType });
-          res.end(text);
-        },
-        (err: unknown) => {
-          res.writeHead(500, TEXT);
-          res.end(`cannot collect metrics: ${messageOf(err)}\n`);
-        },
-      );
+      writeMetrics(res, this.o.metrics.registry.metrics(), this.o.metrics.registry.contentType);
       return;
     }
     if (path === '/healthz') {
-      res.writeHead(200, TEXT);
-      res.end('ok');
+      writeHealthy(res);
       return;
     }
     if (path === '/readyz') {
@@ -314,8 +301,7 @@ export class WebhookServer {
       res.end();
       return;
     }
-    res.writeHead(404, TEXT);
-    res.end('404 page not found\n');
+    writeNotFound(res);
   }
 
   /**
@@ -359,6 +345,43 @@ export class WebhookServer {
     }
     return a && b;
   }
+}
+
+/** `/readyz`: 200 `ok`, or 503 with the reasons. */
+export function writeReadiness(res: ServerResponse, r: Readiness): void {
+  if (r.ready) {
+    res.writeHead(200, TEXT);
+    res.end('ok');
+    return;
+  }
+  res.writeHead(503, TEXT);
+  res.end(`not ready: ${r.reasons.join('; ')}\n`);
+}
+
+/** `/metrics`: the registry's text once collected, or 500 with why not. */
+export function writeMetrics(res: ServerResponse, text: Promise<string>, contentType: string): void {
+  text.then(
+    (t) => {
+      res.writeHead(200, { 'Content-Type': contentType });
+      res.end(t);
+    },
+    (err: unknown) => {
+      res.writeHead(500, TEXT);
+      res.end(`cannot collect metrics: ${messageOf(err)}\n`);
+    },
+  );
+}
+
+/** `/healthz`: the process answers. */
+export function writeHealthy(res: ServerResponse): void {
+  res.writeHead(200, TEXT);
+  res.end('ok');
+}
+
+/** Any other path. */
+export function writeNotFound(res: ServerResponse): void {
+  res.writeHead(404, TEXT);
+  res.end('404 page not found\n');
 }
 
 const TOO_LARGE = Symbol('too large');

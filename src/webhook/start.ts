@@ -54,14 +54,21 @@ export interface StartOptions {
   composeRoleArn?: () => Promise<ComposeRoleArn>;
   metrics?: WebhookMetrics;
   shutdownTimeoutMs?: number;
+  /**
+   * A `--workers` pool's worker (pool.ts): the primary serves the metrics port, and the webhook port's /readyz
+   * answers for the whole pool (given this worker's own readiness).
+   */
+  poolWorker?: { readiness: (own: Readiness) => Readiness };
 }
 
 export interface RunningWebhook {
   port: number;
-  metricsPort: number;
+  /** Undefined in a pool's worker (the primary serves the metrics port). */
+  metricsPort: number | undefined;
   cache: IdentityCache;
   server: WebhookServer;
   metrics: WebhookMetrics;
+  /** This process's own readiness (its sources synced). */
   readiness: () => Readiness;
   /** Resolves once every enabled source has synced. */
   synced: Promise<void>;
@@ -130,7 +137,7 @@ export async function startWebhook(f: WebhookFlags, opts: StartOptions): Promise
     maxRequestBytes: f.maxRequestBytes,
     maxConnections: f.maxConnections,
     enableDebuggingHandlers: f.enableDebuggingHandlers,
-    readiness,
+    readiness: opts.poolWorker ? () => opts.poolWorker!.readiness(readiness()) : readiness,
     cacheDump: () => cache.dump(),
     cacheClear: () => {
       cache.clear();
@@ -142,7 +149,7 @@ export async function startWebhook(f: WebhookFlags, opts: StartOptions): Promise
   const reloader = new CertificateReloader(tlsSettings, pair, (o) => server.setSecureContext(o), log);
   parts.push({ stop: () => reloader.close() });
 
-  const ports = await listenOrStop(server, f, stopParts);
+  const ports = await listenOrStop(server, f, opts.poolWorker !== undefined, stopParts);
   log.info(
     { port: ports.port, metricsPort: ports.metricsPort, source: f.serviceAccountsFile ? 'file' : 'api' },
     'webhook listening',
@@ -349,10 +356,11 @@ async function startApiSources(
 async function listenOrStop(
   server: WebhookServer,
   f: WebhookFlags,
+  poolWorker: boolean,
   stopParts: () => void,
-): Promise<{ port: number; metricsPort: number }> {
+): Promise<{ port: number; metricsPort: number | undefined }> {
   try {
-    return await server.listen(f.port, f.metricsPort, f.bindAddress);
+    return await server.listen(f.port, poolWorker ? undefined : f.metricsPort, f.bindAddress);
   } catch (err) {
     stopParts();
     await server.shutdown();
