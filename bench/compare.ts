@@ -8,7 +8,7 @@
  *   pod review by bench/load-generator.ts in its own process;
  * - STS: `openirsa sts serve` and moto's server (`moto_server`, from `bash scripts/python-tools.sh`), plain HTTP
  *   keep-alive (32 connections), AssumeRoleWithWebIdentity with distinct RS256 tokens (`--sts-workers N` serves
- *   openirsa's side with `--workers N`).
+ *   openirsa's side with `--workers N`; `--webhook-workers N` does the same for the webhook).
  * `--baseline OTHER/dist/src/cli/bin.js` adds another build of openirsa as a third side of both comparisons.
  * Prints, per side: requests/s, p50/p99, server CPU per request, RSS after the load, each as the range over the
  * rounds (the spread), and the ratios of the medians. Exit status 1 when a reply was wrong or a side failed.
@@ -53,6 +53,7 @@ async function compareWebhooks(
   dir: string,
   fake: boolean,
   baseline: string | undefined,
+  workers: number,
 ): Promise<boolean> {
   const refBin = referenceBinary(refArg);
   console.log(`webhook: reference ${refBin}`);
@@ -98,7 +99,12 @@ async function compareWebhooks(
     const startOpenirsa = (cliJs: string, port: number, metricsPort: number): CliProcess => {
       const options = deployedWebhookNodeOptions(cliJs);
       console.log(`webhook: ${cliJs}: NODE_OPTIONS=${options ?? '(none)'}`);
-      const args = [`--port=${port}`, `--metrics-port=${metricsPort}`, '--bind-address=127.0.0.1'];
+      const args = [
+        `--port=${port}`,
+        `--metrics-port=${metricsPort}`,
+        '--bind-address=127.0.0.1',
+        `--workers=${workers}`,
+      ];
       return spawnProcess(
         process.execPath,
         [cliJs, 'webhook', ...common, ...args],
@@ -141,7 +147,7 @@ async function compareWebhooks(
       });
     const idle = sides.map((s) => `${s.name} ${rssOf(s.pid).now.toFixed(0)} MiB`).join(', ');
     console.log(
-      `webhook: idle RSS ${idle}; review ${Buffer.byteLength(body)} bytes, 64 connections, ${seconds} s rounds after 2 s warm-up`,
+      `webhook: idle RSS ${idle}; review ${Buffer.byteLength(body)} bytes, 64 connections, ${workers} openirsa worker(s), ${seconds} s rounds after 2 s warm-up`,
     );
     const results = await alternate(sides, rounds, spec, dir);
     const rss = new Map(sides.map((s) => [s.name, rssOf(s.pid)]));
@@ -249,21 +255,26 @@ async function main(): Promise<void> {
       'fake-api': { type: 'boolean', default: false },
       baseline: { type: 'string' },
       'sts-workers': { type: 'string' },
+      'webhook-workers': { type: 'string' },
     },
   });
   const rounds = Number(values.rounds);
   const seconds = Number(values.seconds);
   const only = values.only;
   const usage =
-    'usage: npm run bench:compare -- <reference source folder | built binary> [--rounds N] [--seconds S] [--only webhook|sts] [--fake-api] [--baseline OTHER_CLI_JS] [--sts-workers N]';
+    'usage: npm run bench:compare -- <reference source folder | built binary> [--rounds N] [--seconds S] [--only webhook|sts] [--fake-api] [--baseline OTHER_CLI_JS] [--sts-workers N] [--webhook-workers N]';
   if (!Number.isSafeInteger(rounds) || rounds < 1 || !(seconds > 0))
     throw new OneLineError(`bad --rounds or --seconds; ${usage}`);
   if (only !== undefined && only !== 'webhook' && only !== 'sts')
     throw new OneLineError(`bad --only; ${usage}`);
   if (only !== 'sts' && positionals.length !== 1) throw new OneLineError(usage);
-  const stsWorkers = Number(values['sts-workers'] ?? 1);
-  if (!Number.isSafeInteger(stsWorkers) || stsWorkers < 1 || stsWorkers > 64)
-    throw new OneLineError(`bad --sts-workers; ${usage}`);
+  const workersOf = (flag: 'sts-workers' | 'webhook-workers'): number => {
+    const n = Number(values[flag] ?? 1);
+    if (!Number.isSafeInteger(n) || n < 1 || n > 64) throw new OneLineError(`bad --${flag}; ${usage}`);
+    return n;
+  };
+  const stsWorkers = workersOf('sts-workers');
+  const webhookWorkers = workersOf('webhook-workers');
   if (!existsSync(CLI)) throw new OneLineError(`${CLI} is missing: run \`npm run build\` first`);
   const dir = mkdtempSync(join(tmpdir(), 'openirsa-bench-compare-'));
   let ok = true;
@@ -277,6 +288,7 @@ async function main(): Promise<void> {
           dir,
           values['fake-api'],
           values.baseline ? resolve(values.baseline) : undefined,
+          webhookWorkers,
         )) && ok;
     if (only !== 'webhook')
       ok =

@@ -61,6 +61,15 @@ export function cpuSeconds(pid: number): number {
   return (Number(rest[11]) + Number(rest[12])) / 100; // utime, stime in clock ticks (USER_HZ = 100)
 }
 
+/**
+ * Proportional set size in MiB (/proc/PID/smaps_rollup): pages shared by several processes (the node binary of
+ * `--workers`) count as their share, so the sum over processes is closer to what a cgroup memory limit sees.
+ */
+export function pssMiB(pid: number): number {
+  const m = /^Pss:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'));
+  return m ? Number(m[1]) / 1024 : NaN;
+}
+
 /** A field of /proc/PID/status in MiB (VmRSS: now, VmHWM: peak). */
 export function memoryMiB(pid: number, field: 'VmRSS' | 'VmHWM'): number {
   const m = new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'));

@@ -10,7 +10,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse as parseYaml } from 'yaml';
 import { sleep, type CliProcess } from '../test/e2e/support.js';
-import { childPids, cpuSeconds, memoryMiB } from './http-client.js';
+import { childPids, cpuSeconds, memoryMiB, pssMiB } from './http-client.js';
 import type { LoadResult, LoadSpec } from './load-generator.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -124,7 +124,7 @@ const range = (xs: number[], digits = 0): string => {
 export function summary(
   title: string,
   results: Map<string, RoundResult[]>,
-  rss: Map<string, { now: number; peak: number }>,
+  rss: Map<string, Memory>,
   ours: string,
   theirs: string,
 ): string {
@@ -154,14 +154,25 @@ export function summary(
   lines.push(
     `| peak RSS (MiB) | ${rb.peak.toFixed(0)} | ${ra.peak.toFixed(0)} | ${(ra.peak / rb.peak).toFixed(2)}× |`,
   );
+  lines.push(
+    `| PSS after the load (MiB) | ${rb.pss.toFixed(0)} | ${ra.pss.toFixed(0)} | ${(ra.pss / rb.pss).toFixed(2)}× |`,
+  );
   return lines.join('\n');
 }
 
-export function rssOf(pid: number): { now: number; peak: number } {
+/** A server's memory in MiB, summed over it and its children: RSS now and at its peak, and PSS now. */
+export interface Memory {
+  now: number;
+  peak: number;
+  pss: number;
+}
+
+export function rssOf(pid: number): Memory {
   const pids = pidsOf(pid);
   return {
     now: pids.reduce((s, p) => s + memoryMiB(p, 'VmRSS'), 0),
     peak: pids.reduce((s, p) => s + memoryMiB(p, 'VmHWM'), 0),
+    pss: pids.reduce((s, p) => s + pssMiB(p), 0),
   };
 }
 
