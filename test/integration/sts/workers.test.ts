@@ -5,6 +5,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Agent } from 'node:http';
+import { createServer } from 'node:net';
 import { stringify } from 'yaml';
 import { STSClient, AssumeRoleWithWebIdentityCommand, GetCallerIdentityCommand } from '@aws-sdk/client-sts';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
@@ -83,5 +84,39 @@ test('--workers 2 without a configured session key: credentials issued by one wo
       child.kill('SIGTERM');
     });
     assert.equal(code, 0);
+  }
+});
+
+test('--workers 2 on a port in use: the workers cannot start, the pool exits 1 instead of forking again', async () => {
+  const key = await makeKey('w');
+  const dir = mkdtempSync(join(tmpdir(), 'openirsa-workers-'));
+  writeFileSync(join(dir, 'sts.yaml'), stringify(configDoc([key])));
+  const busy = createServer();
+  await new Promise<void>((r) => busy.listen(0, '127.0.0.1', r));
+  try {
+    const port = String((busy.address() as { port: number }).port);
+    const child = spawn(
+      process.execPath,
+      [BIN, 'sts', 'serve', '--config', join(dir, 'sts.yaml'), '--port', port, '--workers', '2'],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let err = '';
+    child.stderr.on('data', (c: Buffer) => (err += c.toString()));
+    const code = await new Promise<number | null>((res, rej) => {
+      const timer = setTimeout(() => {
+        child.kill('SIGKILL');
+        rej(new Error(`still running after 20 s: ${err}`));
+      }, 20_000);
+      child.once('exit', (c) => {
+        clearTimeout(timer);
+        res(c);
+      });
+    });
+    assert.equal(code, 1, err);
+    assert.match(err, /EADDRINUSE/);
+    assert.match(err, /^openirsa: cannot start workers: a worker exited before it listened/m);
+    assert.equal(err.match(/worker died; starting another/g), null, 'no worker replaced');
+  } finally {
+    busy.close();
   }
 });
