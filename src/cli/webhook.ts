@@ -55,7 +55,8 @@ export async function run(argv: string[]): Promise<number> {
     throw inContext('', err, EXIT_FAILED);
   }
   const leavePool = pool?.joined(webhook);
-  announceListening(`https://${flags.bindAddress || '0.0.0.0'}:${webhook.port}`);
+  const host = flags.bindAddress || '0.0.0.0';
+  announceListening(`https://${host.includes(':') ? `[${host}]` : host}:${webhook.port}`);
   // A stray async error (e.g. inside a client library) is logged; it must not take the webhook down.
   process.on('unhandledRejection', (reason: unknown) => {
     logger.error({ err: messageOf(reason) }, 'unhandled promise rejection');

@@ -84,7 +84,9 @@ export async function runPool(f: WebhookFlags, logger: Logger): Promise<void> {
       },
     });
   } finally {
-    await new Promise<void>((resolve) => server.close(() => resolve()));
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    server.closeAllConnections(); // a scraper's keep-alive connection must not hold the exit
+    await closed;
   }
 }
 

@@ -1,6 +1,6 @@
 /** Shared by the webhook's server tests, integration tests and benchmark: certs, SA files, review bodies, HTTPS calls. */
 import { request as httpsRequest, type Agent } from 'node:https';
-import { request as httpRequest } from 'node:http';
+import { request as httpRequest, type Agent as HttpAgent } from 'node:http';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -171,7 +171,8 @@ export function call(
     headers?: Record<string, string | number>;
     body?: string | Buffer;
     ca?: string;
-    agent?: Agent | false;
+    /** An HTTPS agent for https: URLs, an HTTP one for http: URLs. */
+    agent?: Agent | HttpAgent | false;
     chunked?: boolean;
   } = {},
 ): Promise<Reply> {

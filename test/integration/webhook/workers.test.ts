@@ -5,6 +5,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
+import { Agent as HttpAgent } from 'node:http';
 import { Agent } from 'node:https';
 import { createServer } from 'node:net';
 import {
@@ -99,6 +100,7 @@ test('--workers 2: the answers of one process, metrics summed over the pool, sev
     assert.equal(await stop(one), 0);
   }
   const pool = await start(2);
+  const scraper = new HttpAgent({ keepAlive: true });
   let pids: number[] = [];
   try {
     pids = workerPids(pool.stderr());
@@ -106,7 +108,8 @@ test('--workers 2: the answers of one process, metrics summed over the pool, sev
     await until('pool ready', () => ready(pool));
     assert.equal((await call(`https://127.0.0.1:${pool.port}/readyz`, { ca: files.ca.cert })).status, 200);
     assert.deepEqual(await admit(pool, n, 8), oneBodies);
-    const m = await call(`http://127.0.0.1:${pool.metricsPort}/metrics`);
+    // A scraper's keep-alive connection, left open: it must not hold the primary's exit.
+    const m = await call(`http://127.0.0.1:${pool.metricsPort}/metrics`, { agent: scraper });
     assert.equal(m.status, 200);
     assert.match(
       m.body,
@@ -138,6 +141,7 @@ test('--workers 2: the answers of one process, metrics summed over the pool, sev
     assert.deepEqual([...served].sort(), [...pids].sort(), 'both workers served');
   } finally {
     assert.equal(await stop(pool), 0);
+    scraper.destroy();
   }
   for (const pid of pids) assert.equal(alive(pid), false, `worker ${pid} ended with the pool`);
 });
@@ -159,6 +163,11 @@ test('--workers 2: a killed worker is replaced and the pool serves and is ready 
 });
 
 test('--workers: bad values and a pool that cannot start exit with a one-line error', async () => {
+  const help = await runCli(['webhook', '--help']);
+  assert.match(
+    help.stdout,
+    /openirsa flags:[\s\S]*\n {2}--workers int\n {8}Serve the webhook port from N processes/,
+  );
   for (const v of ['0', '65', 'two']) {
     const r = await runCli(['webhook', '--in-cluster=false', `--workers=${v}`]);
     assert.equal(r.code, 2, r.stderr);
@@ -171,6 +180,9 @@ test('--workers: bad values and a pool that cannot start exit with a one-line er
     );
     assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
   }
+  // pflag's two spellings.
+  const spaced = await runCli(['webhook', '--in-cluster=false', '--workers', '0']);
+  assert.match(spaced.stderr, /^openirsa: --workers must be 1-64, not 0$/m);
   // A worker that fails at start (missing certificate): the pool exits 1 instead of forking forever.
   const bad = await runCli([
     'webhook',
