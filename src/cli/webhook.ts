@@ -5,7 +5,7 @@ import { FlagError, helpText, parseArgs, resolveFlags, type WebhookFlags } from 
 import { createWebhookLogger } from '../webhook/logging.js';
 import { startWebhook } from '../webhook/start.js';
 import { poolWorker, runPool } from '../webhook/pool.js';
-import { announceListening, isWorker, leaveWorkerPool } from '../net/workers.js';
+import { announceListening, isWorker } from '../net/workers.js';
 
 export const VERSION = 'v0.1.0';
 
@@ -76,8 +76,7 @@ export async function run(argv: string[]): Promise<number> {
         (graceful) => {
           if (graceful) logger.info('Webhook server shutdown gracefully');
           logger.flush();
-          leavePool?.();
-          leaveWorkerPool();
+          leavePool?.(); // bin.ts then leaves the worker pool
           // Watches or sockets that outlive the drain must not keep the process up.
           setTimeout(() => process.exit(0), 500).unref();
           resolve(0);
