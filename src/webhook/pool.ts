@@ -121,6 +121,9 @@ export function poolWorker(): {
       // Constructing one is what makes prom-client answer the primary's metrics requests in a worker.
       new client.AggregatorRegistry();
       client.AggregatorRegistry.setRegistries([webhook.metrics.registry]);
+      // The pool is as old as its oldest worker (prom-client leaves this one out of a cluster's view by default).
+      const startTime = webhook.metrics.registry.getSingleMetric('process_start_time_seconds');
+      if (startTime) (startTime as unknown as { aggregator: string }).aggregator = 'min';
       let last = '';
       const report = (): void => {
         const r = webhook.readiness();

@@ -115,6 +115,10 @@ test('--workers 2: the answers of one process, metrics summed over the pool, sev
       m.body,
       new RegExp(`^http_request_count\\{verb="POST",path="/mutate",code="200"\\} ${n}$`, 'm'),
     );
+    // The oldest worker's start time: a number of seconds since the epoch, not left out as prom-client would.
+    const started = /^process_start_time_seconds (\d+)$/m.exec(m.body);
+    assert.ok(started, 'process_start_time_seconds missing from the pool');
+    assert.ok(Math.abs(Number(started[1]) - Date.now() / 1000) < 600, started[0]);
     assert.match(
       m.body,
       new RegExp(`^http_request_latencies_count\\{verb="POST",path="/mutate"\\} ${n}$`, 'm'),
