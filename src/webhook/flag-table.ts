@@ -306,7 +306,7 @@ export const FLAGS: readonly FlagSpec[] = [
     type: 'int',
     default: '1',
     usage:
-      'Serve the webhook port from N processes sharing it (1-64; node:cluster): each worker runs the whole webhook and costs ~100 MiB RSS and wants a CPU; the primary serves the metrics port for the pool (its /debug/alpha/cache handlers stay per worker and are not served there)',
+      'Serve the webhook port from N processes sharing it (1-64; node:cluster): each worker runs the whole webhook and costs ~110 MiB RSS (~60 MiB PSS) and wants a CPU; the primary serves the metrics port for the pool (its /debug/alpha/cache handlers stay per worker and are not served there)',
     group: 'openirsa',
   },
   {

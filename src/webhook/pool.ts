@@ -14,7 +14,14 @@ import { superviseWorkers } from '../net/workers.js';
 import type { Logger } from '../log.js';
 import { messageOf } from '../errors.js';
 import type { WebhookFlags } from './flags.js';
-import { writeHealthy, writeMetrics, writeNotFound, writeReadiness, type Readiness } from './server.js';
+import {
+  WEBHOOK_REQUEST_TIMEOUT_MS,
+  writeHealthy,
+  writeMetrics,
+  writeNotFound,
+  writeReadiness,
+  type Readiness,
+} from './server.js';
 import { WebhookStartError, type RunningWebhook } from './start.js';
 
 /** Messages between the primary and its workers, beside the supervisor's and prom-client's. */
@@ -51,7 +58,7 @@ export async function runPool(f: WebhookFlags, logger: Logger): Promise<void> {
     else if (path === '/readyz') writeReadiness(res, pool);
     else writeNotFound(res);
   });
-  applyLimits(server, { requestTimeoutMs: 60_000, maxConnections: f.maxConnections });
+  applyLimits(server, { requestTimeoutMs: WEBHOOK_REQUEST_TIMEOUT_MS, maxConnections: f.maxConnections });
   const metricsPort = await listen(server, f.metricsPort, f.bindAddress);
   const update = (): void => {
     const next = poolReadiness(f.workers, readiness);

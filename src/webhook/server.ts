@@ -68,6 +68,9 @@ export function queryIsValid(query: string): boolean {
   return true;
 }
 
+/** The API server gives a webhook 10 s by default (30 s max); a client that stalls longer is dropped. */
+export const WEBHOOK_REQUEST_TIMEOUT_MS = 60_000;
+
 export class WebhookServer {
   readonly https: HttpsServer;
   readonly metricsServer: HttpServer;
@@ -85,9 +88,8 @@ export class WebhookServer {
       { ...o.tls, handshakeTimeout: DEFAULT_LIMITS.handshakeTimeoutMs },
       (req, res) => this.handle(req, res),
     );
-    // The API server gives a webhook 10 s by default (30 s max); a client that stalls longer is dropped.
     const limits = {
-      requestTimeoutMs: 60_000,
+      requestTimeoutMs: WEBHOOK_REQUEST_TIMEOUT_MS,
       maxConnections: o.maxConnections ?? DEFAULT_LIMITS.maxConnections,
     };
     applyLimits(this.https, limits);

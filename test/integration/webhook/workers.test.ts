@@ -16,6 +16,10 @@ import {
   type WebhookFiles,
 } from '../../helpers/webhook-https.js';
 import { runCli, startProcess, type WebhookProcess } from './process.js';
+import { until } from '../../helpers/wait-and-log.js';
+
+/** How long a pool may take to start, answer or replace a worker. */
+const WAIT_MS = 10_000;
 
 let files: WebhookFiles;
 before(async () => {
@@ -45,14 +49,6 @@ const alive = (pid: number): boolean => {
     return false;
   }
 };
-
-async function until(what: string, ok: () => boolean | Promise<boolean>, ms = 10_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await ok())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 const ready = async (wh: WebhookProcess): Promise<boolean> =>
   (await call(`http://127.0.0.1:${wh.metricsPort}/readyz`)).status === 200;
@@ -93,7 +89,7 @@ test('--workers 2: the answers of one process, metrics summed over the pool, sev
   let oneMetrics: string;
   let oneBodies: string[];
   try {
-    await until('one process ready', () => ready(one));
+    await until(() => ready(one), WAIT_MS, 'one process ready');
     oneBodies = await admit(one, n, 8);
     oneMetrics = (await call(`http://127.0.0.1:${one.metricsPort}/metrics`)).body;
   } finally {
@@ -105,7 +101,7 @@ test('--workers 2: the answers of one process, metrics summed over the pool, sev
   try {
     pids = workerPids(pool.stderr());
     assert.equal(pids.length, 2, pool.stderr());
-    await until('pool ready', () => ready(pool));
+    await until(() => ready(pool), WAIT_MS, 'pool ready');
     assert.equal((await call(`https://127.0.0.1:${pool.port}/readyz`, { ca: files.ca.cert })).status, 200);
     assert.deepEqual(await admit(pool, n, 8), oneBodies);
     // A scraper's keep-alive connection, left open: it must not hold the primary's exit.
@@ -153,12 +149,12 @@ test('--workers 2: the answers of one process, metrics summed over the pool, sev
 test('--workers 2: a killed worker is replaced and the pool serves and is ready again', async () => {
   const pool = await start(2, ['-v=2']);
   try {
-    await until('pool ready', () => ready(pool));
+    await until(() => ready(pool), WAIT_MS, 'pool ready');
     const [victim] = workerPids(pool.stderr());
     process.kill(victim!, 'SIGKILL');
-    await until('the replacement', () => workerPids(pool.stderr()).length === 3);
+    await until(() => workerPids(pool.stderr()).length === 3, WAIT_MS, 'the replacement');
     assert.match(pool.stderr(), new RegExp(`"pid":${victim}[^\\n]*worker died; starting another`));
-    await until('pool ready again', () => ready(pool));
+    await until(() => ready(pool), WAIT_MS, 'pool ready again');
     assert.equal((await admit(pool, 8, 4)).length, 8);
     for (const pid of workerPids(pool.stderr()).slice(1)) assert.ok(alive(pid), `worker ${pid} runs`);
   } finally {
